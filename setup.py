@@ -1,0 +1,32 @@
+"""mr: a distributed MapReduce engine over NSQ and etcd."""
+from setuptools import find_packages, setup
+
+CONSOLE_SCRIPTS = [
+    "mr_broker = mr.broker.cli:main",
+]
+
+setup(
+    name="mr",
+    version="0.1.0",
+    description="Distributed MapReduce over NSQ and etcd",
+    long_description=open("README.rst", encoding="utf-8").read(),
+    python_requires=">=3.11",
+    packages=find_packages(include=["mr", "mr.*"]),
+    include_package_data=True,
+    install_requires=[
+        "pynsq>=0.9.1,<0.10",
+        "tornado>=6.1,<7",
+        "gevent>=24.2",
+        "gunicorn>=23,<28",
+        "packaging>=23",          # gunicorn's gevent worker imports it without declaring it
+        "msgpack>=1.0,<2",
+        "etcd-sdk-python==0.0.7",  # import name: pyetcd; see README design notes
+        "grpcio>=1.66,<2",
+        "protobuf>=5.27",
+        "PyYAML>=6,<7",
+    ],
+    extras_require={
+        "test": ["pytest>=8,<10", "requests>=2.31,<3"],
+    },
+    entry_points={"console_scripts": CONSOLE_SCRIPTS},
+)
