@@ -1,0 +1,74 @@
+"""Every setting of every process, read from MR_* environment variables in this one place.
+
+Defaults work for the single-machine dev cluster (`mr_dev_cluster`).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+
+def _list(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class Settings:
+    etcd_hosts: list[str] = field(default_factory=lambda: ["127.0.0.1:2379"])
+    # nsqd TCP addresses: where workers consume when no lookupd is configured.
+    nsqd_hosts: list[str] = field(default_factory=lambda: ["127.0.0.1:4150"])
+    # nsqd HTTP addresses: where front-ends and workers publish (in order, with failover).
+    nsqd_http_hosts: list[str] = field(default_factory=lambda: ["127.0.0.1:4151"])
+    # nsqlookupd HTTP addresses: when set, workers discover brokers through them.
+    nsqlookupd_hosts: list[str] = field(default_factory=list)
+    workflow_names: list[str] = field(default_factory=list)
+    capabilities: list[str] = field(default_factory=lambda: ["general"])
+    channel: str = "workers"
+    concurrency: int = 8
+    data_dir: str = "/tmp/mr/data"
+    result_dir: str = "/tmp/mr/results"
+    cleanup: bool = True
+    request_timeout_s: float = 300.0
+    max_body_bytes: int = 1024 * 1024
+    blob_threshold_bytes: int = 256 * 1024
+    msg_timeout_s: float = 60.0
+    etcd_timeout_s: float = 10.0
+
+
+def load(environ: dict[str, str] | None = None) -> Settings:
+    """Build Settings from the environment (MR_* variables); unset ones keep their defaults."""
+    env = os.environ if environ is None else environ
+    defaults = Settings()
+
+    def get(name: str, convert, default):
+        raw = env.get("MR_" + name)
+        if raw is None or raw == "":
+            return default
+        try:
+            return convert(raw)
+        except ValueError as exc:
+            raise ValueError(f"MR_{name}={raw!r} is not valid: {exc}") from None
+
+    return Settings(
+        etcd_hosts=get("ETCD_HOSTS", _list, defaults.etcd_hosts),
+        nsqd_hosts=get("NSQD_HOSTS", _list, defaults.nsqd_hosts),
+        nsqd_http_hosts=get("NSQD_HTTP_HOSTS", _list, defaults.nsqd_http_hosts),
+        nsqlookupd_hosts=get("NSQLOOKUPD_HOSTS", _list, defaults.nsqlookupd_hosts),
+        workflow_names=get("WORKFLOW_NAMES", _list, defaults.workflow_names),
+        capabilities=get("CAPABILITIES", lambda v: [c.lower() for c in _list(v)],
+                         defaults.capabilities),
+        channel=get("CHANNEL", str, defaults.channel),
+        concurrency=get("CONCURRENCY", int, defaults.concurrency),
+        data_dir=get("DATA_DIR", str, defaults.data_dir),
+        result_dir=get("RESULT_DIR", str, defaults.result_dir),
+        cleanup=get("CLEANUP", _bool, defaults.cleanup),
+        request_timeout_s=get("REQUEST_TIMEOUT_S", float, defaults.request_timeout_s),
+        max_body_bytes=get("MAX_BODY_BYTES", int, defaults.max_body_bytes),
+        blob_threshold_bytes=get("BLOB_THRESHOLD_BYTES", int, defaults.blob_threshold_bytes),
+        msg_timeout_s=get("MSG_TIMEOUT_S", float, defaults.msg_timeout_s),
+        etcd_timeout_s=get("ETCD_TIMEOUT_S", float, defaults.etcd_timeout_s),
+    )

@@ -1,0 +1,181 @@
+"""The handler file format: a Python module whose docstring carries YAML metadata.
+
+    \"\"\"Count the words of one chunk of text.
+
+    **
+    handler_type: mapper            # mapper | combiner | reducer
+    required_capability: general
+    argument_spec:
+      - {name: arguments, type: list}
+    \"\"\"
+    def handle(ctx, arguments): ...
+
+Optional metadata: `request_arguments` (for a job's first mapper: the names and types a POST
+must carry), `retries` (re-runs before a failure fails the request). Every problem is reported
+as "<file>:<line>: <what>" so it can be fixed without guessing.
+"""
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import textwrap
+from dataclasses import dataclass
+
+import yaml
+
+from mr.kv.models import HANDLER_TYPES
+
+REQUIRED_KEYS = {"handler_type", "required_capability", "argument_spec"}
+OPTIONAL_KEYS = {"request_arguments", "retries"}
+ARGUMENT_NAME = {"mapper": "arguments", "combiner": "results", "reducer": "results"}
+ARGUMENT_TYPES = {None: None, "list": list, "dict": dict}
+REQUEST_ARGUMENT_TYPES = {"str": str, "int": int, "float": (int, float), "bool": bool,
+                          "list": list, "dict": dict, "any": object}
+
+
+class HandlerSourceError(ValueError):
+    """A handler file that cannot be used; the message names the file and line."""
+
+    def __init__(self, path: str, line: int | None, message: str):
+        where = f"{path}:{line}" if line else path
+        super().__init__(f"{where}: {message}")
+        self.path, self.line = path, line
+
+
+@dataclass(frozen=True)
+class ParsedHandler:
+    description: str
+    handler_type: str
+    required_capability: str
+    argument_spec: list
+    request_arguments: dict | None
+    retries: int
+    version: str
+
+
+def version_of(source: str) -> str:
+    """A handler's version is the hash of its whole text."""
+    return hashlib.sha256(source.encode()).hexdigest()[:16]
+
+
+def parse(source: str, path: str) -> ParsedHandler:
+    """Syntax-check a handler file and read its metadata; raise HandlerSourceError on problems."""
+    try:
+        module = ast.parse(source, filename=path)
+    except SyntaxError as exc:
+        raise HandlerSourceError(path, exc.lineno, f"syntax error: {exc.msg}") from None
+    doc_node = module.body[0] if module.body else None
+    if not (isinstance(doc_node, ast.Expr) and isinstance(doc_node.value, ast.Constant)
+            and isinstance(doc_node.value.value, str)):
+        raise HandlerSourceError(path, 1, "a handler starts with a docstring holding its "
+                                          "description and, after a '**' line, its metadata")
+    description, meta, meta_line = _split_docstring(doc_node.value.value, doc_node.lineno, path)
+    _check_keys(meta, path, meta_line)
+    handler_type = meta["handler_type"]
+    if handler_type not in HANDLER_TYPES:
+        raise HandlerSourceError(path, meta_line, f"handler_type must be one of "
+                                                  f"{', '.join(HANDLER_TYPES)}, not {handler_type!r}")
+    spec = _argument_spec(meta["argument_spec"], handler_type, path, meta_line)
+    _check_handle_function(module, handler_type, path)
+    capability = meta["required_capability"]
+    capability = "general" if capability in (None, "none") else str(capability).lower()
+    retries = meta.get("retries", 0)
+    if not isinstance(retries, int) or retries < 0:
+        raise HandlerSourceError(path, meta_line, "retries must be a whole number >= 0")
+    return ParsedHandler(
+        description=description, handler_type=handler_type, required_capability=capability,
+        argument_spec=spec,
+        request_arguments=_request_arguments(meta.get("request_arguments"), path, meta_line),
+        retries=retries, version=version_of(source))
+
+
+def _split_docstring(doc: str, first_line: int, path: str) -> tuple[str, dict, int]:
+    lines = doc.split("\n")
+    for index, line in enumerate(lines):
+        if line.strip().startswith("**"):
+            fmt = line.strip()[2:].strip() or "yaml"
+            meta_line = first_line + index + 1
+            text = "\n".join(lines[index + 1:])
+            break
+    else:
+        raise HandlerSourceError(path, first_line, "docstring has no '**' line followed by "
+                                                   "metadata")
+    description = "\n".join(lines[:index]).strip()
+    try:
+        if fmt == "yaml":
+            meta = yaml.safe_load(textwrap.dedent(text))
+        elif fmt == "json":
+            meta = json.loads(text)
+        else:
+            raise HandlerSourceError(path, meta_line - 1, f"unknown metadata format {fmt!r} "
+                                                          f"(use yaml or json)")
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = meta_line + mark.line if mark else meta_line
+        raise HandlerSourceError(path, line, f"metadata is not valid YAML: "
+                                             f"{getattr(exc, 'problem', exc)}") from None
+    except json.JSONDecodeError as exc:
+        raise HandlerSourceError(path, meta_line + exc.lineno - 1,
+                                 f"metadata is not valid JSON: {exc.msg}") from None
+    if not isinstance(meta, dict):
+        raise HandlerSourceError(path, meta_line, "metadata must be a mapping")
+    return description, meta, meta_line
+
+
+def _check_keys(meta: dict, path: str, line: int) -> None:
+    missing = REQUIRED_KEYS - meta.keys()
+    unknown = meta.keys() - REQUIRED_KEYS - OPTIONAL_KEYS
+    if missing:
+        raise HandlerSourceError(path, line, f"metadata lacks {', '.join(sorted(missing))}")
+    if unknown:
+        raise HandlerSourceError(path, line, f"unknown metadata key(s) "
+                                             f"{', '.join(sorted(map(str, unknown)))}")
+
+
+def _argument_spec(spec, handler_type: str, path: str, line: int) -> list:
+    expected = ARGUMENT_NAME[handler_type]
+    if (not isinstance(spec, list) or len(spec) != 1 or not isinstance(spec[0], dict)
+            or spec[0].get("name") != expected):
+        raise HandlerSourceError(path, line, f"argument_spec of a {handler_type} is "
+                                             f"[{{name: {expected}, type: list}}]")
+    type_name = spec[0].get("type")
+    if type_name not in ARGUMENT_TYPES:
+        raise HandlerSourceError(path, line, f"argument type must be list, dict or null, "
+                                             f"not {type_name!r}")
+    return [{"name": expected, "type": type_name}]
+
+
+def _request_arguments(value, path: str, line: int) -> dict | None:
+    """Normalise to {name: {"type": t, "required": bool}}."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise HandlerSourceError(path, line, "request_arguments must map names to types")
+    normal = {}
+    for name, spec in value.items():
+        spec = {"type": spec} if isinstance(spec, str) else dict(spec or {})
+        if spec.get("type", "any") not in REQUEST_ARGUMENT_TYPES:
+            raise HandlerSourceError(path, line, f"request argument {name!r}: type must be one "
+                                                 f"of {', '.join(REQUEST_ARGUMENT_TYPES)}")
+        normal[str(name)] = {"type": spec.get("type", "any"),
+                             "required": bool(spec.get("required", True))}
+    return normal
+
+
+def _check_handle_function(module: ast.Module, handler_type: str, path: str) -> None:
+    for node in module.body:
+        if isinstance(node, ast.FunctionDef) and node.name == "handle":
+            params = [a.arg for a in node.args.args]
+            if len(params) != 2:
+                raise HandlerSourceError(path, node.lineno, f"handle() takes (ctx, "
+                                                            f"{ARGUMENT_NAME[handler_type]})")
+            if handler_type == "mapper" and not _is_generator(node):
+                raise HandlerSourceError(path, node.lineno, "a mapper's handle() must be a "
+                                                            "generator (use yield)")
+            return
+    raise HandlerSourceError(path, None, "no top-level function handle(ctx, ...) found")
+
+
+def _is_generator(func: ast.FunctionDef) -> bool:
+    return any(isinstance(node, (ast.Yield, ast.YieldFrom)) for node in ast.walk(func))

@@ -1,0 +1,321 @@
+"""The one place that talks to etcd: a small facade over etcd's v3 gRPC API.
+
+We use the generated stubs of `etcd-sdk-python` (import `pyetcd.etcdrpc`) directly rather than
+its high-level client, because we need count-only and prefix ranges inside transactions, and
+one retry policy for everything. Swapping the transport means rewriting this module only.
+
+In gevent processes call `mr.kv.client.init_gevent()` after monkey-patching and before the
+first client exists (grpc otherwise blocks the hub inside a watch).
+"""
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from typing import Iterator
+
+import grpc
+from pyetcd import etcdrpc
+
+log = logging.getLogger(__name__)
+
+RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+MAX_TXN_OPS = 128  # etcd's default --max-txn-ops
+
+
+class EtcdUnavailable(RuntimeError):
+    """etcd did not answer within the configured time."""
+
+
+class WatchCompacted(RuntimeError):
+    """A watch asked for a revision etcd has already compacted: re-read state, then re-watch."""
+
+    def __init__(self, compact_revision: int):
+        super().__init__(f"watch revision compacted (oldest kept: {compact_revision})")
+        self.compact_revision = compact_revision
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    key: str
+    value: bytes
+    create_revision: int
+    mod_revision: int
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    kind: str  # "put" | "delete"
+    entry: Entry
+
+
+def init_gevent() -> None:
+    """Make grpc cooperate with gevent; call once, after gevent.monkey.patch_all()."""
+    import grpc.experimental.gevent as grpc_gevent
+    grpc_gevent.init_gevent()
+
+
+def _entry(kv) -> Entry:
+    return Entry(kv.key.decode(), kv.value, kv.create_revision, kv.mod_revision, kv.version)
+
+
+def _prefix_end(prefix: bytes) -> bytes:
+    """The range end that selects every key starting with `prefix`."""
+    as_list = bytearray(prefix)
+    for i in reversed(range(len(as_list))):
+        if as_list[i] < 0xFF:
+            as_list[i] += 1
+            return bytes(as_list[: i + 1])
+    return b"\0"
+
+
+# --- operations and comparisons for transactions -----------------------------------------
+
+def op_put(key: str, value: bytes, prev_kv: bool = False, lease: int = 0):
+    return etcdrpc.RequestOp(request_put=etcdrpc.PutRequest(
+        key=key.encode(), value=value, prev_kv=prev_kv, lease=lease))
+
+
+def _range_request(key: str, prefix: bool = False, count_only: bool = False,
+                   keys_only: bool = False, limit: int = 0, revision: int = 0,
+                   range_end: bytes | None = None):
+    raw = key.encode()
+    end = range_end if range_end is not None else (_prefix_end(raw) if prefix else b"")
+    return etcdrpc.RangeRequest(key=raw, range_end=end, count_only=count_only,
+                                keys_only=keys_only, limit=limit, revision=revision)
+
+
+def op_get(key: str, prefix: bool = False, count_only: bool = False, keys_only: bool = False):
+    return etcdrpc.RequestOp(request_range=_range_request(
+        key, prefix=prefix, count_only=count_only, keys_only=keys_only))
+
+
+def op_delete(key: str, prefix: bool = False):
+    raw = key.encode()
+    return etcdrpc.RequestOp(request_delete_range=etcdrpc.DeleteRangeRequest(
+        key=raw, range_end=_prefix_end(raw) if prefix else b""))
+
+
+def _compare(key: str, target, result, **value):
+    return etcdrpc.Compare(key=key.encode(), target=target, result=result, **value)
+
+
+def cmp_absent(key: str):
+    return _compare(key, etcdrpc.Compare.CREATE, etcdrpc.Compare.EQUAL, create_revision=0)
+
+
+def cmp_present(key: str):
+    return _compare(key, etcdrpc.Compare.CREATE, etcdrpc.Compare.GREATER, create_revision=0)
+
+
+def cmp_mod_revision(key: str, revision: int):
+    return _compare(key, etcdrpc.Compare.MOD, etcdrpc.Compare.EQUAL, mod_revision=revision)
+
+
+class TxnResult:
+    """What a transaction did: whether its compares held, its revision and each op's reply."""
+
+    def __init__(self, response):
+        self.succeeded: bool = response.succeeded
+        self.revision: int = response.header.revision
+        self._responses = response.responses
+
+    def entries(self, index: int) -> list[Entry]:
+        return [_entry(kv) for kv in self._responses[index].response_range.kvs]
+
+    def entry(self, index: int) -> Entry | None:
+        found = self.entries(index)
+        return found[0] if found else None
+
+    def count(self, index: int) -> int:
+        return self._responses[index].response_range.count
+
+    def prev(self, index: int) -> Entry | None:
+        put = self._responses[index].response_put
+        return _entry(put.prev_kv) if put.HasField("prev_kv") else None
+
+
+def _target(hosts: list[str]) -> str:
+    """A grpc target; several IPv4 members become one channel that fails over between them."""
+    def is_ip(host: str) -> bool:
+        try:
+            ipaddress.IPv4Address(host.rsplit(":", 1)[0])
+            return True
+        except ValueError:
+            return False
+    if len(hosts) > 1 and all(is_ip(h) for h in hosts):
+        return "ipv4:" + ",".join(hosts)
+    return hosts[0]
+
+
+class KV:
+    """A process's etcd client. Thread- and greenlet-safe; one per process (never across fork)."""
+
+    def __init__(self, hosts: list[str], timeout: float = 10.0):
+        self.hosts = list(hosts)
+        self.timeout = timeout
+        self._channel = grpc.insecure_channel(_target(self.hosts), options=[
+            ("grpc.lb_policy_name", "round_robin"),
+            ("grpc.initial_reconnect_backoff_ms", 100),
+            ("grpc.max_reconnect_backoff_ms", 1000),
+            ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+        ])
+        self._kv = etcdrpc.KVStub(self._channel)
+        self._lease = etcdrpc.LeaseStub(self._channel)
+        self._watch = etcdrpc.WatchStub(self._channel)
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def _call(self, method, request):
+        """Call with wait-for-ready and retry on transient errors until the deadline.
+
+        Every write the engine makes is guarded by compares or idempotent, so re-sending one
+        whose reply was lost is safe.
+        """
+        deadline = time.monotonic() + self.timeout
+        delay = 0.05
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                return method(request, timeout=max(left, 0.01), wait_for_ready=True)
+            except grpc.RpcError as exc:
+                if exc.code() not in RETRYABLE:
+                    raise
+                if time.monotonic() + delay >= deadline:
+                    raise EtcdUnavailable(
+                        f"etcd at {','.join(self.hosts)} did not answer within "
+                        f"{self.timeout:g}s ({exc.code().name}); is it running?") from None
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+
+    # --- reads ---------------------------------------------------------------------------
+    def get(self, key: str) -> Entry | None:
+        reply = self._call(self._kv.Range, _range_request(key))
+        return _entry(reply.kvs[0]) if reply.kvs else None
+
+    def range(self, prefix: str, limit: int = 0, start: str | None = None,
+              keys_only: bool = False, revision: int = 0) -> tuple[list[Entry], bool, int]:
+        """Keys under `prefix` in key order, from `start` (inclusive); (entries, more, revision)."""
+        request = _range_request(start or prefix, limit=limit, keys_only=keys_only,
+                                 revision=revision, range_end=_prefix_end(prefix.encode()))
+        reply = self._call(self._kv.Range, request)
+        return [_entry(kv) for kv in reply.kvs], reply.more, reply.header.revision
+
+    def scan(self, prefix: str, page: int = 500, keys_only: bool = False) -> Iterator[Entry]:
+        """Every key under `prefix`, fetched in pages at one revision (bounded memory)."""
+        start, revision = None, 0
+        while True:
+            entries, more, revision = self.range(prefix, limit=page, start=start,
+                                                 keys_only=keys_only, revision=revision)
+            yield from entries
+            if not more or not entries:
+                return
+            start = entries[-1].key + "\0"
+
+    def count(self, prefix: str, revision: int = 0) -> int:
+        request = _range_request(prefix, prefix=True, count_only=True, revision=revision)
+        return self._call(self._kv.Range, request).count
+
+    def revision(self) -> int:
+        return self._call(self._kv.Range, _range_request("\0", count_only=True)).header.revision
+
+    # --- writes --------------------------------------------------------------------------
+    def put(self, key: str, value: bytes, lease: int = 0) -> int:
+        reply = self._call(self._kv.Put, etcdrpc.PutRequest(key=key.encode(), value=value,
+                                                            lease=lease))
+        return reply.header.revision
+
+    def delete(self, key: str, prefix: bool = False) -> int:
+        raw = key.encode()
+        reply = self._call(self._kv.DeleteRange, etcdrpc.DeleteRangeRequest(
+            key=raw, range_end=_prefix_end(raw) if prefix else b""))
+        return reply.deleted
+
+    def txn(self, compare: list, success: list, failure: list | None = None) -> TxnResult:
+        if len(success) > MAX_TXN_OPS or len(failure or ()) > MAX_TXN_OPS:
+            raise ValueError(f"a transaction holds at most {MAX_TXN_OPS} operations")
+        request = etcdrpc.TxnRequest(compare=compare, success=success, failure=failure or [])
+        return TxnResult(self._call(self._kv.Txn, request))
+
+    # --- leases --------------------------------------------------------------------------
+    def lease_grant(self, ttl: int) -> int:
+        return self._call(self._lease.LeaseGrant, etcdrpc.LeaseGrantRequest(TTL=ttl)).ID
+
+    def lease_keepalive(self, lease_id: int) -> int:
+        """Refresh a lease once; returns its remaining TTL (0 when it has expired)."""
+        replies = self._lease.LeaseKeepAlive(iter([etcdrpc.LeaseKeepAliveRequest(ID=lease_id)]),
+                                             timeout=self.timeout)
+        for reply in replies:
+            return reply.TTL
+        return 0
+
+    def lease_revoke(self, lease_id: int) -> None:
+        try:
+            self._call(self._lease.LeaseRevoke, etcdrpc.LeaseRevokeRequest(ID=lease_id))
+        except grpc.RpcError as exc:
+            if exc.code() != grpc.StatusCode.NOT_FOUND:
+                raise
+
+    # --- watches -------------------------------------------------------------------------
+    def watch_prefix(self, prefix: str, start_revision: int) -> "Watch":
+        return Watch(self._watch, prefix, start_revision)
+
+
+class Watch:
+    """One watch stream over a prefix; iterate for (revision, [Event]); cancel() to stop."""
+
+    def __init__(self, stub, prefix: str, start_revision: int):
+        raw = prefix.encode()
+        self._requests: queue.Queue = queue.Queue()
+        self._requests.put(etcdrpc.WatchRequest(create_request=etcdrpc.WatchCreateRequest(
+            key=raw, range_end=_prefix_end(raw), start_revision=start_revision)))
+        self._stream = stub.Watch(self._request_iter())
+        self._closed = threading.Event()
+
+    def _request_iter(self):
+        while True:
+            item = self._requests.get()
+            if item is None:
+                return
+            yield item
+
+    def __iter__(self) -> Iterator[tuple[int, list[Event]]]:
+        try:
+            for reply in self._stream:
+                if reply.compact_revision:
+                    raise WatchCompacted(reply.compact_revision)
+                if reply.canceled:
+                    raise EtcdUnavailable(f"etcd cancelled the watch: {reply.cancel_reason}")
+                if reply.events:
+                    yield reply.header.revision, [
+                        Event("delete" if ev.type == ev.DELETE else "put", _entry(ev.kv))
+                        for ev in reply.events]
+        except grpc.RpcError as exc:
+            if self._closed.is_set():
+                return
+            raise EtcdUnavailable(f"etcd watch stream broke: {exc.code().name}") from None
+
+    def cancel(self) -> None:
+        self._closed.set()
+        self._requests.put(None)
+        self._stream.cancel()
+
+
+_clients: dict[tuple, KV] = {}
+_clients_lock = threading.Lock()
+
+
+def client(hosts: list[str], timeout: float = 10.0) -> KV:
+    """This process's client for `hosts` (a new one after fork: grpc channels do not survive it)."""
+    key = (os.getpid(), tuple(hosts), timeout)
+    with _clients_lock:
+        found = _clients.get(key)
+        if found is None:
+            found = _clients[key] = KV(hosts, timeout)
+        return found

@@ -1,0 +1,117 @@
+"""The key layout: the only module that knows where anything lives in etcd.
+
+    /mr/workflow/<wf>                         Workflow
+    /mr/w/<wf>/def/job/<job>                  Job        } definitions: one watch on
+    /mr/w/<wf>/def/step/<step>                Step       } /mr/w/<wf>/def/ keeps a worker's
+    /mr/w/<wf>/def/handler/<handler>          Handler    } library current
+    /mr/w/<wf>/request/<rid>                  Request (the front-ends watch this prefix)
+    /mr/w/<wf>/r/<rid>/live                   exists exactly while the request runs
+    /mr/w/<wf>/r/<rid>/inv/<iid>              Invocation
+    /mr/w/<wf>/r/<rid>/out/<parent>/<iid>     output of <iid>, where its parent's reducer reads it
+    /mr/w/<wf>/r/<rid>/fan/<iid>              number of children of a mapper that fanned out
+    /mr/w/<wf>/r/<rid>/sess/<iid>/<key>       session of mapper invocation <iid>
+    /mr/workers/<worker-id>                   a live worker (under its lease)
+
+Everything a request owns except its record sits under /mr/w/<wf>/r/<rid>/, so cleanup is one
+prefix delete.
+"""
+from __future__ import annotations
+
+import re
+
+ROOT = "/mr/"
+ROOT_PARENT = "^"  # the "parent" of a request's root invocation in out/ keys
+
+NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+MAX_TOPIC_PART = 28  # topic "mr.<wf>.<capability>" must fit NSQ's 64 characters
+
+
+def check_name(kind: str, name: str, max_len: int = 64) -> str:
+    """Names become key and topic parts: letters, digits, '_' and '-' only."""
+    if not isinstance(name, str) or not NAME_RE.match(name) or len(name) > max_len:
+        raise ValueError(f"invalid {kind} name {name!r}: use 1-{max_len} letters, digits, "
+                         f"'_' or '-'")
+    return name
+
+
+def workflow(wf: str) -> str:
+    return f"{ROOT}workflow/{wf}"
+
+
+def workflows() -> str:
+    return f"{ROOT}workflow/"
+
+
+def definitions(wf: str) -> str:
+    return f"{ROOT}w/{wf}/def/"
+
+
+def definition(wf: str, kind: str, name: str) -> str:
+    """kind is 'job', 'step' or 'handler'."""
+    return f"{ROOT}w/{wf}/def/{kind}/{name}"
+
+
+def definitions_of(wf: str, kind: str) -> str:
+    return f"{ROOT}w/{wf}/def/{kind}/"
+
+
+def workflow_data(wf: str) -> str:
+    """Everything stored for a workflow except its record (deleted with the workflow)."""
+    return f"{ROOT}w/{wf}/"
+
+
+def requests(wf: str) -> str:
+    return f"{ROOT}w/{wf}/request/"
+
+
+def request(wf: str, rid: str) -> str:
+    return f"{ROOT}w/{wf}/request/{rid}"
+
+
+def request_id_of(key: str) -> str:
+    return key.rsplit("/", 1)[1]
+
+
+def request_data(wf: str, rid: str) -> str:
+    return f"{ROOT}w/{wf}/r/{rid}/"
+
+
+def live(wf: str, rid: str) -> str:
+    return f"{ROOT}w/{wf}/r/{rid}/live"
+
+
+def invocations(wf: str, rid: str) -> str:
+    return f"{ROOT}w/{wf}/r/{rid}/inv/"
+
+
+def invocation(wf: str, rid: str, iid: str) -> str:
+    return f"{ROOT}w/{wf}/r/{rid}/inv/{iid}"
+
+
+def outputs(wf: str, rid: str, parent: str) -> str:
+    """Prefix of the outputs of every child of `parent`."""
+    return f"{ROOT}w/{wf}/r/{rid}/out/{parent}/"
+
+
+def output(wf: str, rid: str, parent: str | None, iid: str) -> str:
+    return f"{ROOT}w/{wf}/r/{rid}/out/{parent or ROOT_PARENT}/{iid}"
+
+
+def fanout(wf: str, rid: str, iid: str) -> str:
+    return f"{ROOT}w/{wf}/r/{rid}/fan/{iid}"
+
+
+def sessions(wf: str, rid: str) -> str:
+    return f"{ROOT}w/{wf}/r/{rid}/sess/"
+
+
+def session(wf: str, rid: str, iid: str) -> str:
+    return f"{ROOT}w/{wf}/r/{rid}/sess/{iid}/"
+
+
+def workers() -> str:
+    return f"{ROOT}workers/"
+
+
+def worker(worker_id: str) -> str:
+    return f"{ROOT}workers/{worker_id}"

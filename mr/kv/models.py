@@ -1,0 +1,161 @@
+"""The entities, as plain dataclasses stored as msgpack maps of their fields.
+
+Decoding ignores fields it does not know, so a newer process can add fields without breaking
+an older one reading the same keys.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, fields
+from typing import Any, TypeVar
+
+from mr.kv import keys
+from mr.kv.codec import pack, unpack
+
+T = TypeVar("T")
+
+HANDLER_TYPES = ("mapper", "combiner", "reducer")
+RESULT_WRITERS = ("inline", "file")
+
+# Request states
+RUNNING, DONE, FAILED = "running", "done", "failed"
+# Invocation states (a mapper that fanned out is WAITING for its children)
+QUEUED, WAITING = "queued", "waiting"
+FINISHED_STATES = (DONE, FAILED)
+
+ROOT_INVOCATION = "0"
+REDUCE_SUFFIX = ".r"
+
+
+def encode(entity: Any) -> bytes:
+    return pack({f.name: getattr(entity, f.name) for f in fields(entity)})
+
+
+def decode(cls: type[T], data: bytes) -> T:
+    raw = unpack(data)
+    known = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in raw.items() if k in known})
+
+
+@dataclass
+class Workflow:
+    name: str
+    description: str = ""
+    created: float = field(default_factory=time.time)
+
+    @property
+    def key(self) -> str:
+        return keys.workflow(self.name)
+
+
+@dataclass
+class Job:
+    workflow: str
+    name: str
+    initial_step: str
+    description: str = ""
+    result_writer: str = "inline"
+    timeout_s: float | None = None
+
+    @property
+    def key(self) -> str:
+        return keys.definition(self.workflow, "job", self.name)
+
+
+@dataclass
+class Step:
+    workflow: str
+    name: str
+    mapper: str
+    reducer: str
+    combiner: str | None = None
+    description: str = ""
+
+    @property
+    def key(self) -> str:
+        return keys.definition(self.workflow, "step", self.name)
+
+    def handler_names(self) -> list[str]:
+        return [n for n in (self.mapper, self.combiner, self.reducer) if n]
+
+
+@dataclass
+class Handler:
+    workflow: str
+    name: str
+    handler_type: str
+    source: str
+    version: str
+    path: str
+    description: str = ""
+    required_capability: str = "general"
+    argument_spec: list = field(default_factory=list)
+    request_arguments: dict | None = None
+    language: str = "python"
+
+    @property
+    def key(self) -> str:
+        return keys.definition(self.workflow, "handler", self.name)
+
+
+@dataclass
+class Request:
+    workflow: str
+    id: str
+    job: str
+    arguments: list
+    blocking: bool = True
+    result_writer: str = "inline"
+    context: dict = field(default_factory=dict)
+    state: str = RUNNING
+    created: float = field(default_factory=time.time)
+    finished: float | None = None
+    deadline: float | None = None
+    result: Any = None          # inline result: list of [key, value] pairs
+    result_path: str | None = None
+    failure: dict | None = None
+
+    @property
+    def key(self) -> str:
+        return keys.request(self.workflow, self.id)
+
+
+@dataclass
+class Invocation:
+    id: str
+    step: str
+    kind: str = "map"           # "map" | "reduce"
+    state: str = QUEUED
+    arguments: list | None = None
+    attempts: int = 0
+    worker: str | None = None
+    handler: str | None = None
+    version: str | None = None
+    children: int | None = None
+    created: float = field(default_factory=time.time)
+    started: float | None = None
+    finished: float | None = None
+    error: str | None = None
+
+    @property
+    def parent(self) -> str | None:
+        """The mapper invocation whose reducer consumes this one's output (None for the root)."""
+        if self.kind == "reduce":
+            return reduced_of(self.id)
+        return parent_of(self.id)
+
+
+def child_id(parent: str, index: int) -> str:
+    return f"{parent}.{index}"
+
+
+def parent_of(iid: str) -> str | None:
+    return iid.rsplit(".", 1)[0] if "." in iid else None
+
+
+def reduce_id(mapper_iid: str) -> str:
+    return mapper_iid + REDUCE_SUFFIX
+
+
+def reduced_of(reduce_iid: str) -> str:
+    return reduce_iid[: -len(REDUCE_SUFFIX)]
