@@ -91,6 +91,7 @@ class Handler:
     required_capability: str = "general"
     argument_spec: list = field(default_factory=list)
     request_arguments: dict | None = None
+    retries: int = 0
     language: str = "python"
 
     @property
@@ -129,6 +130,7 @@ class Invocation:
     arguments: list | None = None
     attempts: int = 0
     worker: str | None = None
+    message_id: str | None = None   # the NSQ message that runs it: a redelivery may take over
     handler: str | None = None
     version: str | None = None
     children: int | None = None

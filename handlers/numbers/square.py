@@ -1,0 +1,15 @@
+"""Square one number.
+
+**
+handler_type: mapper
+required_capability: general
+argument_spec:
+  - {name: arguments, type: list}
+"""
+from mr.handlers.api import Return
+
+
+def handle(ctx, arguments):
+    yield Return()
+    for _key, value in arguments:
+        yield "sum", value * value

@@ -1,0 +1,32 @@
+"""What every console script shares: logging set-up and turning known errors into exit codes."""
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Callable
+
+from mr.kv.client import EtcdUnavailable
+
+
+class UserError(Exception):
+    """A problem the user can fix; printed without a traceback, exit status 2."""
+
+
+def setup_logging(level: str = "INFO") -> None:
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO),
+                        format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s")
+
+
+def run(main: Callable[[], int | None]) -> None:
+    """Run a script's main(); known failures become one clear line on stderr."""
+    try:
+        code = main()
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        code = 2
+    except EtcdUnavailable as exc:
+        print(f"error: {exc}. Start etcd or set MR_ETCD_HOSTS.", file=sys.stderr)
+        code = 3
+    except KeyboardInterrupt:
+        code = 130
+    sys.exit(code or 0)

@@ -1,0 +1,93 @@
+"""mr_worker: consume and run the invocations of some workflows and capabilities."""
+from __future__ import annotations
+
+import argparse
+import logging
+from dataclasses import replace
+
+from mr import config
+from mr.cli.common import UserError, run, setup_logging
+from mr.engine.runner import Runner
+from mr.handlers.library import Library
+from mr.kv import client as kv_client
+from mr.kv import keys
+from mr.queue.publisher import Publisher
+from mr.queue.topics import topic
+from mr.worker import registry
+from mr.worker.consumer import Consumer
+
+log = logging.getLogger("mr.worker")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="mr_worker", description="Run invocations of the given workflows whose handlers "
+        "need one of the given capabilities. Defaults come from MR_* environment variables.")
+    parser.add_argument("--workflow", action="append", default=[],
+                        help="workflow to serve (repeatable; default MR_WORKFLOW_NAMES)")
+    parser.add_argument("--capability", action="append", default=[],
+                        help="capability offered (repeatable; default MR_CAPABILITIES or general)")
+    parser.add_argument("--concurrency", type=int, help="invocations run at once (MR_CONCURRENCY)")
+    parser.add_argument("--etcd-hosts", help="comma-separated etcd members (MR_ETCD_HOSTS)")
+    parser.add_argument("--nsqd-tcp-address", action="append", default=[],
+                        help="nsqd TCP address to consume from (repeatable; MR_NSQD_HOSTS)")
+    parser.add_argument("--nsqd-http-address", action="append", default=[],
+                        help="nsqd HTTP address to publish to (repeatable; MR_NSQD_HTTP_HOSTS)")
+    parser.add_argument("--lookupd-http-address", action="append", default=[],
+                        help="nsqlookupd HTTP address for discovery (repeatable; "
+                             "MR_NSQLOOKUPD_HOSTS)")
+    parser.add_argument("--log-level", default="INFO")
+    return parser.parse_args(argv)
+
+
+def settings_from(args: argparse.Namespace) -> config.Settings:
+    settings = config.load()
+    overrides = {
+        "workflow_names": args.workflow or None,
+        "capabilities": [c.lower() for c in args.capability] or None,
+        "concurrency": args.concurrency,
+        "etcd_hosts": args.etcd_hosts.split(",") if args.etcd_hosts else None,
+        "nsqd_hosts": args.nsqd_tcp_address or None,
+        "nsqd_http_hosts": args.nsqd_http_address or None,
+        "nsqlookupd_hosts": args.lookupd_http_address or None,
+    }
+    return replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    setup_logging(args.log_level)
+    settings = settings_from(args)
+    if not settings.workflow_names:
+        raise UserError("no workflow to serve: pass --workflow or set MR_WORKFLOW_NAMES")
+    if settings.concurrency < 1:
+        raise UserError("--concurrency must be at least 1")
+    kv = kv_client.client(settings.etcd_hosts, settings.etcd_timeout_s)
+    for wf in settings.workflow_names:
+        keys.check_name("workflow", wf)
+        if kv.get(keys.workflow(wf)) is None:
+            raise UserError(f"workflow {wf!r} does not exist; create it with "
+                            f"mr_kv_workflow_create {wf} '<description>'")
+    topics = [topic(wf, cap) for wf in settings.workflow_names for cap in settings.capabilities]
+    libraries = {wf: Library(kv, wf).start() for wf in settings.workflow_names}
+    worker_id = registry.new_worker_id()
+    registration = registry.Registration(kv, worker_id, {
+        "workflows": settings.workflow_names, "capabilities": settings.capabilities,
+        "concurrency": settings.concurrency}).start()
+    runner = Runner(kv, Publisher(settings.nsqd_http_hosts), libraries, worker_id, settings,
+                    lambda other: registry.is_alive(kv, other))
+    log.info("worker %s serving %s", worker_id, ", ".join(topics))
+    consumer = Consumer(topics, settings.channel, runner.handle, settings.concurrency,
+                        settings.nsqd_hosts, settings.nsqlookupd_hosts, settings.msg_timeout_s)
+    try:
+        consumer.run()
+    finally:
+        registration.stop()
+        for library in libraries.values():
+            library.stop()
+    log.info("worker %s stopped", worker_id)
+    return 0
+
+
+def console() -> None:
+    run(main)

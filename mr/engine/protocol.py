@@ -1,0 +1,158 @@
+"""The etcd transactions that move a request forward. Every invariant of DESIGN.md §4 that is
+about state lives here.
+
+Exactly-once effect: an invocation's output key `out/<parent>/<iid>` is created only if absent,
+in the same transaction that marks it done, so a re-run or a duplicate message cannot count
+twice. Every write also requires the request's `live` key, so nothing is written into a
+request that has already ended (failed, timed out, or finished and cleaned up).
+
+Exactly one reducer run per parent: a parent is ready when it has recorded its number of
+children N (`fan/<parent>`) and N outputs exist. Whoever commits the last of those writes —
+the parent finishing its fan-out or the last child finishing — sees it by counting at its own
+transaction's revision; the later writer always sees both. Every candidate then races to
+create the reduce invocation `<parent>.r` if absent, and only the creator publishes it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mr.kv import keys
+from mr.kv.client import (KV, MAX_TXN_OPS, cmp_absent, cmp_mod_revision, cmp_present,
+                          op_delete, op_get, op_put)
+from mr.kv.codec import pack, unpack
+from mr.kv.models import Invocation, Request, encode, parent_of
+
+CHILD_BATCH = MAX_TXN_OPS - 1  # one compare slot is taken by the request's live key
+
+
+@dataclass(frozen=True)
+class Completion:
+    committed: bool        # False: the output already existed or the request had ended
+    request_live: bool
+    parent_ready: bool = False
+
+
+def create_request(kv: KV, request: Request, root: Invocation) -> None:
+    """The request record, its live marker and its root invocation, in one transaction."""
+    wf, rid = request.workflow, request.id
+    kv.txn([cmp_absent(request.key)], [
+        op_put(request.key, encode(request)),
+        op_put(keys.live(wf, rid), b"1"),
+        op_put(keys.invocation(wf, rid, root.id), encode(root)),
+    ])
+
+
+def start(kv: KV, wf: str, rid: str, read_revision: int, inv: Invocation) -> bool:
+    """Mark `inv` running if nobody changed it since we read it at `read_revision`.
+
+    Two copies of one message (a duplicate publish) race here and only one runs the handler.
+    """
+    key = keys.invocation(wf, rid, inv.id)
+    return kv.txn([cmp_present(keys.live(wf, rid)), cmp_mod_revision(key, read_revision)],
+                  [op_put(key, encode(inv))]).succeeded
+
+
+def create_children(kv: KV, wf: str, rid: str, children: list[Invocation]) -> bool:
+    """Create up to CHILD_BATCH children in one transaction; False if the request has ended.
+
+    Children that already exist (a re-run of the parent after a crash) are left as they are.
+    """
+    live = keys.live(wf, rid)
+    child_keys = [keys.invocation(wf, rid, c.id) for c in children]
+    result = kv.txn([cmp_present(live)] + [cmp_absent(k) for k in child_keys],
+                    [op_put(k, encode(c)) for k, c in zip(child_keys, children)],
+                    [op_get(live, count_only=True)])
+    if result.succeeded:
+        return True
+    if result.count(0) == 0:
+        return False
+    for key, child in zip(child_keys, children):  # slow path: some exist already
+        single = kv.txn([cmp_present(live), cmp_absent(key)], [op_put(key, encode(child))],
+                        [op_get(live, count_only=True)])
+        if not single.succeeded and single.count(0) == 0:
+            return False
+    return True
+
+
+def finish_fanout(kv: KV, wf: str, rid: str, parent: Invocation, children: int) -> Completion:
+    """Record that `parent` made `children` children and is waiting; is it already ready?"""
+    live = keys.live(wf, rid)
+    result = kv.txn([cmp_present(live)], [
+        op_put(keys.fanout(wf, rid, parent.id), pack(children)),
+        op_put(keys.invocation(wf, rid, parent.id), encode(parent)),
+        op_get(keys.outputs(wf, rid, parent.id), count_only=True),
+    ])
+    if not result.succeeded:
+        return Completion(False, False)
+    return Completion(True, True, parent_ready=result.count(2) >= children)
+
+
+def complete(kv: KV, wf: str, rid: str, finished: list[Invocation], output_of: str,
+             output: bytes) -> Completion:
+    """Store the output of invocation `output_of` and mark `finished` done, if not done before.
+
+    `finished` is the mapper itself (and, for a fan-out parent, its reduce invocation too).
+    """
+    parent = parent_of(output_of)
+    live = keys.live(wf, rid)
+    out_key = keys.output(wf, rid, parent, output_of)
+    ops = [op_put(out_key, output)]
+    ops += [op_put(keys.invocation(wf, rid, inv.id), encode(inv)) for inv in finished]
+    ops.append(op_get(keys.fanout(wf, rid, parent)) if parent else op_get(live, count_only=True))
+    result = kv.txn([cmp_present(live), cmp_absent(out_key)], ops,
+                    [op_get(live, count_only=True)])
+    if not result.succeeded:
+        return Completion(False, request_live=result.count(0) > 0)
+    if parent is None:
+        return Completion(True, True)
+    return Completion(True, True, parent_ready=_ready(kv, wf, rid, parent,
+                                                      result.entry(len(ops) - 1),
+                                                      result.revision))
+
+
+def parent_ready(kv: KV, wf: str, rid: str, parent: str) -> bool:
+    """Re-check readiness from etcd alone (a redelivered message for a finished child)."""
+    return _ready(kv, wf, rid, parent, kv.get(keys.fanout(wf, rid, parent)), 0)
+
+
+def _ready(kv: KV, wf: str, rid: str, parent: str, fan_entry, revision: int) -> bool:
+    if fan_entry is None:
+        return False  # the parent is still making children; its finish_fanout will check
+    expected = unpack(fan_entry.value)
+    return kv.count(keys.outputs(wf, rid, parent), revision=revision) >= expected
+
+
+def claim_reduce(kv: KV, wf: str, rid: str, reduce_inv: Invocation) -> bool:
+    """Create the reduce invocation if absent; True for exactly one caller, who publishes it."""
+    key = keys.invocation(wf, rid, reduce_inv.id)
+    return kv.txn([cmp_present(keys.live(wf, rid)), cmp_absent(key)],
+                  [op_put(key, encode(reduce_inv))]).succeeded
+
+
+def end_request(kv: KV, request: Request, invocations: list[Invocation], cleanup: bool) -> bool:
+    """Write the request's final record and close it; False if it had already ended.
+
+    With cleanup every key the request owns goes in the same transaction; without it (tracing)
+    the invocations keep their final state.
+    """
+    wf, rid = request.workflow, request.id
+    ops = [op_put(request.key, encode(request))]
+    if cleanup:
+        ops.append(op_delete(keys.request_data(wf, rid), prefix=True))
+    else:
+        ops.append(op_delete(keys.live(wf, rid)))
+        ops += [op_put(keys.invocation(wf, rid, inv.id), encode(inv)) for inv in invocations]
+    return kv.txn([cmp_present(keys.live(wf, rid))], ops).succeeded
+
+
+def read_invocation(kv: KV, wf: str, rid: str, iid: str):
+    """One round trip: (invocation entry, request entry, request is live)."""
+    result = kv.txn([], [op_get(keys.invocation(wf, rid, iid)), op_get(keys.request(wf, rid)),
+                         op_get(keys.live(wf, rid), count_only=True)])
+    return result.entry(0), result.entry(1), result.count(2) > 0
+
+
+def child_outputs(kv: KV, wf: str, rid: str, parent: str):
+    """Each child's output (packed pairs), in key order, a page at a time."""
+    for entry in kv.scan(keys.outputs(wf, rid, parent)):
+        yield entry.value

@@ -1,0 +1,165 @@
+"""A process's view of one workflow's jobs, steps and compiled handlers, kept current by a watch.
+
+Each change builds a new immutable Snapshot and swaps one reference, so an invocation that took
+a snapshot runs one consistent set of versions: the old handler or the new one, never a mix.
+Handlers compile once per version.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field, replace
+from typing import Callable
+
+from mr.handlers.compiler import compile_handler
+from mr.kv import keys
+from mr.kv.client import KV, EtcdUnavailable, WatchCompacted
+from mr.kv.models import Handler, Job, Step, decode
+
+log = logging.getLogger(__name__)
+
+KINDS = {"job": Job, "step": Step, "handler": Handler}
+
+
+@dataclass(frozen=True)
+class LoadedHandler:
+    definition: Handler
+    function: Callable | None
+    error: str | None = None  # why it could not be compiled on this process
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    jobs: dict[str, Job] = field(default_factory=dict)
+    steps: dict[str, Step] = field(default_factory=dict)
+    handlers: dict[str, LoadedHandler] = field(default_factory=dict)
+    revision: int = 0
+
+
+class Library:
+    def __init__(self, kv: KV, workflow: str, compile_code: bool = True,
+                 scope: Callable[[str], dict] | None = None):
+        self.kv = kv
+        self.workflow = workflow
+        self.compile_code = compile_code
+        self.scope = scope
+        self.snapshot = Snapshot()
+        self._compiled: dict[tuple[str, str], LoadedHandler] = {}
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
+        self._watch = None
+        self._changed = threading.Condition()
+
+    def start(self) -> "Library":
+        """Load everything now (so the first request finds its handlers), then follow changes."""
+        self._reload()
+        threading.Thread(target=self._follow, name=f"library-{self.workflow}",
+                         daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._watch is not None:
+            self._watch.cancel()
+
+    # --- lookups -------------------------------------------------------------------------
+    def job(self, name: str) -> Job | None:
+        return self.snapshot.jobs.get(name) or self._fetch("job", name)
+
+    def step(self, name: str) -> Step | None:
+        return self.snapshot.steps.get(name) or self._fetch("step", name)
+
+    def handler(self, name: str) -> LoadedHandler | None:
+        return self.snapshot.handlers.get(name) or self._fetch("handler", name)
+
+    def wait_for_revision(self, revision: int, timeout: float) -> bool:
+        """Block until changes up to `revision` are applied (tests and the sync script use it)."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self.snapshot.revision >= revision, timeout)
+
+    def _fetch(self, kind: str, name: str):
+        """A definition newer than our watch has delivered: read it directly and apply it."""
+        entry = self.kv.get(keys.definition(self.workflow, kind, name))
+        if entry is None:
+            return None
+        self._apply([("put", entry.key, entry.value)], 0)
+        table = {"job": self.snapshot.jobs, "step": self.snapshot.steps,
+                 "handler": self.snapshot.handlers}[kind]
+        return table.get(name)
+
+    # --- keeping current -----------------------------------------------------------------
+    def _reload(self) -> int:
+        prefix = keys.definitions(self.workflow)
+        changes, revision = [], 0
+        start = None
+        while True:
+            entries, more, revision = self.kv.range(prefix, limit=500, start=start,
+                                                    revision=revision)
+            changes.extend(("put", e.key, e.value) for e in entries)
+            if not more or not entries:
+                break
+            start = entries[-1].key + "\0"
+        with self._lock:
+            self.snapshot = Snapshot(revision=0)
+        self._apply(changes, revision)
+        return revision
+
+    def _follow(self) -> None:
+        revision = self.snapshot.revision
+        delay = 0.1
+        while not self._stopped.is_set():
+            try:
+                self._watch = self.kv.watch_prefix(keys.definitions(self.workflow), revision + 1)
+                for rev, events in self._watch:
+                    self._apply([(e.kind, e.entry.key, e.entry.value) for e in events], rev)
+                    revision, delay = rev, 0.1
+            except WatchCompacted:
+                revision = self._reload()
+            except EtcdUnavailable as exc:
+                if self._stopped.is_set():
+                    return
+                log.warning("handler watch for %s lost (%s); retrying", self.workflow, exc)
+                self._stopped.wait(delay)
+                delay = min(delay * 2, 5.0)
+                try:
+                    revision = self._reload()
+                except EtcdUnavailable:
+                    continue
+
+    def _apply(self, changes: list[tuple[str, str, bytes]], revision: int) -> None:
+        with self._lock:
+            tables = {"job": dict(self.snapshot.jobs), "step": dict(self.snapshot.steps),
+                      "handler": dict(self.snapshot.handlers)}
+            for kind, key, value in changes:
+                table_name, name = key[len(keys.definitions(self.workflow)):].split("/", 1)
+                if table_name not in KINDS:
+                    continue
+                table = tables[table_name]
+                if kind == "delete":
+                    table.pop(name, None)
+                    continue
+                entity = decode(KINDS[table_name], value)
+                table[name] = self._load(entity) if table_name == "handler" else entity
+            self.snapshot = replace(self.snapshot, jobs=tables["job"], steps=tables["step"],
+                                    handlers=tables["handler"],
+                                    revision=max(revision, self.snapshot.revision))
+        with self._changed:
+            self._changed.notify_all()
+
+    def _load(self, handler: Handler) -> LoadedHandler:
+        cache_key = (handler.name, handler.version)
+        loaded = self._compiled.get(cache_key)
+        if loaded is None:
+            if not self.compile_code:
+                loaded = LoadedHandler(handler, None)
+            else:
+                try:
+                    scope = self.scope(handler.name) if self.scope else None
+                    loaded = LoadedHandler(handler, compile_handler(handler, scope))
+                except Exception as exc:  # the handler's own import-time code failed here
+                    log.error("handler %s/%s version %s does not load: %s", self.workflow,
+                              handler.name, handler.version, exc)
+                    loaded = LoadedHandler(handler, None, f"{exc.__class__.__name__}: {exc}")
+            self._compiled = {k: v for k, v in self._compiled.items() if k[0] != handler.name}
+            self._compiled[cache_key] = loaded
+        return loaded

@@ -1,0 +1,99 @@
+"""Sync a directory of handler files into a workflow: all or nothing.
+
+Names come from relative paths ("wordcount/count.py" -> "wordcount_count"); files starting
+with "_" are skipped. Every file is parsed and compiled before anything is written, so one bad
+file changes nothing.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mr.handlers.source import HandlerSourceError, parse
+from mr.kv import entities, keys
+from mr.kv.client import MAX_TXN_OPS, KV, op_delete, op_put
+from mr.kv.models import Handler, encode
+
+LANGUAGES = {".py": "python"}
+
+
+@dataclass
+class SyncPlan:
+    added: list[Handler] = field(default_factory=list)
+    updated: list[Handler] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    kept: dict[str, list[str]] = field(default_factory=dict)  # orphan -> steps using it
+
+    def summary(self) -> str:
+        text = (f"added {len(self.added)}, updated {len(self.updated)}, unchanged "
+                f"{len(self.unchanged)}, removed {len(self.removed)}")
+        for name, users in sorted(self.kept.items()):
+            text += f"\nkept {name}: no file, but used by {', '.join(users)}"
+        return text
+
+
+def handler_name(relative: Path) -> str:
+    return "_".join(relative.with_suffix("").parts)
+
+
+def read_directory(workflow: str, directory: Path) -> list[Handler]:
+    """Parse every handler file under `directory`; raise on the first one that is broken."""
+    if not directory.is_dir():
+        raise HandlerSourceError(str(directory), None, "not a directory")
+    found = []
+    for path in sorted(directory.rglob("*")):
+        relative = path.relative_to(directory)
+        if (not path.is_file() or path.suffix not in LANGUAGES
+                or any(part.startswith(("_", ".")) for part in relative.parts)):
+            continue
+        source = path.read_text(encoding="utf-8")
+        parsed = parse(source, str(path))
+        compile(source, str(path), "exec")
+        name = handler_name(relative)
+        try:
+            keys.check_name("handler", name)
+        except ValueError as exc:
+            raise HandlerSourceError(str(path), None, str(exc)) from None
+        found.append(Handler(
+            workflow=workflow, name=name, handler_type=parsed.handler_type, source=source,
+            version=parsed.version, path=str(relative), description=parsed.description,
+            required_capability=parsed.required_capability, argument_spec=parsed.argument_spec,
+            request_arguments=parsed.request_arguments, retries=parsed.retries,
+            language=LANGUAGES[path.suffix]))
+    return found
+
+
+def plan(kv: KV, workflow: str, directory: Path, force_update: bool = False) -> SyncPlan:
+    entities.require_workflow(kv, workflow)
+    wanted = {h.name: h for h in read_directory(workflow, directory)}
+    stored = {h.name: h for h in entities.list_all(kv, Handler, workflow)}
+    result = SyncPlan()
+    for name, handler in wanted.items():
+        old = stored.get(name)
+        if old is None:
+            result.added.append(handler)
+        elif force_update or old.version != handler.version or old.path != handler.path:
+            result.updated.append(handler)
+        else:
+            result.unchanged.append(name)
+    for name in sorted(set(stored) - set(wanted)):
+        users = entities.referrers(kv, Handler, workflow, name)
+        if users:
+            result.kept[name] = users
+        else:
+            result.removed.append(name)
+    return result
+
+
+def apply(kv: KV, workflow: str, sync: SyncPlan) -> int:
+    """Write the plan; each handler is one key, so a worker sees each whole version or none.
+
+    Returns the revision of the last write (0 when nothing changed).
+    """
+    ops = [op_put(h.key, encode(h)) for h in sync.added + sync.updated]
+    ops += [op_delete(keys.definition(workflow, "handler", n)) for n in sync.removed]
+    revision = 0
+    for start in range(0, len(ops), MAX_TXN_OPS):
+        revision = kv.txn([], ops[start:start + MAX_TXN_OPS]).revision
+    return revision

@@ -1,0 +1,15 @@
+"""gunicorn settings behind nginx (nginx/mr.conf): a unix socket, one worker per core."""
+import multiprocessing
+import os
+
+bind = os.environ.get("MR_HTTP_BIND", "unix:/run/mr/gunicorn.sock")
+workers = int(os.environ.get("MR_HTTP_WORKERS", str(multiprocessing.cpu_count())))
+worker_class = "gevent"
+worker_connections = 2000
+timeout = 30
+graceful_timeout = 30
+keepalive = 5
+accesslog = "-"
+errorlog = "-"
+loglevel = "warning"
+forwarded_allow_ips = "127.0.0.1"

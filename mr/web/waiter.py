@@ -1,0 +1,90 @@
+"""One etcd watch per front-end process and workflow, shared by every blocking client.
+
+A client registers its request id before the request exists, so the watch (which resumes from
+its last revision after any break) cannot miss the request's end.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+
+from mr.kv import keys
+from mr.kv.client import KV, EtcdUnavailable, WatchCompacted
+from mr.kv.models import RUNNING, Request, decode
+
+log = logging.getLogger(__name__)
+
+
+class _Ticket:
+    def __init__(self):
+        self.event = threading.Event()
+        self.request: Request | None = None
+
+
+class RequestWaiter:
+    def __init__(self, kv: KV, workflow: str):
+        self.kv = kv
+        self.workflow = workflow
+        self._tickets: dict[str, _Ticket] = {}
+        self._revision = kv.revision()
+        self._watch = None
+        self._stopped = threading.Event()
+        threading.Thread(target=self._follow, name=f"waiter-{workflow}", daemon=True).start()
+
+    def expect(self, request_id: str) -> _Ticket:
+        ticket = self._tickets[request_id] = _Ticket()
+        return ticket
+
+    def forget(self, request_id: str | None) -> None:
+        self._tickets.pop(request_id, None)
+
+    def wait(self, request_id: str, timeout: float) -> Request | None:
+        """The ended request, or None if it is still running after `timeout` seconds."""
+        ticket = self._tickets.get(request_id) or self.expect(request_id)
+        try:
+            ticket.event.wait(timeout)
+            return ticket.request
+        finally:
+            self.forget(request_id)
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._watch is not None:
+            self._watch.cancel()
+
+    def _wake(self, request: Request) -> None:
+        ticket = self._tickets.get(request.id)
+        if ticket is not None and request.state != RUNNING:
+            ticket.request = request
+            ticket.event.set()
+
+    def _follow(self) -> None:
+        delay = 0.1
+        while not self._stopped.is_set():
+            try:
+                self._watch = self.kv.watch_prefix(keys.requests(self.workflow),
+                                                   self._revision + 1)
+                for revision, events in self._watch:
+                    for event in events:
+                        if event.kind == "put" and self._tickets:
+                            self._wake(decode(Request, event.entry.value))
+                    self._revision, delay = revision, 0.1
+            except (WatchCompacted, EtcdUnavailable) as exc:
+                if self._stopped.is_set():
+                    return
+                log.warning("request watch for %s interrupted (%s); resuming", self.workflow, exc)
+                self._stopped.wait(delay)
+                delay = min(delay * 2, 5.0)
+                if isinstance(exc, WatchCompacted):
+                    self._recover()
+
+    def _recover(self) -> None:
+        """Events were compacted away: read the waited-for requests directly."""
+        try:
+            self._revision = self.kv.revision()
+            for request_id in list(self._tickets):
+                entry = self.kv.get(keys.request(self.workflow, request_id))
+                if entry is not None:
+                    self._wake(decode(Request, entry.value))
+        except EtcdUnavailable:
+            pass

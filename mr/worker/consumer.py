@@ -1,0 +1,107 @@
+"""The worker's NSQ side: pynsq Readers on a Tornado loop that never waits on a handler.
+
+Each message is handed to a thread pool (--concurrency); the loop keeps heartbeating, TOUCHes
+messages whose handlers run long, and FINishes a message only once its outcome is durable.
+"""
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Callable
+
+import nsq
+import tornado.ioloop
+
+from mr.engine.runner import Retry
+from mr.queue.messages import BadMessage
+
+log = logging.getLogger(__name__)
+
+Process = Callable[[bytes, str, int], str]
+
+
+class Consumer:
+    def __init__(self, topics: list[str], channel: str, process: Process, concurrency: int,
+                 nsqd_tcp: list[str], lookupd_http: list[str], msg_timeout_s: float):
+        self.topics = topics
+        self.channel = channel
+        self.process = process
+        self.concurrency = concurrency
+        self.nsqd_tcp = nsqd_tcp
+        self.lookupd_http = lookupd_http
+        self.msg_timeout_s = msg_timeout_s
+        self.pool = ThreadPoolExecutor(concurrency, thread_name_prefix="invocation")
+        self.in_flight: dict[bytes, nsq.Message] = {}
+        self.readers: list[nsq.Reader] = []
+        self.loop: tornado.ioloop.IOLoop | None = None
+        self._stopping = False
+
+    def run(self) -> None:
+        """Consume until SIGTERM/SIGINT, then drain in-flight work and return."""
+        self.loop = tornado.ioloop.IOLoop.current()
+        for name in self.topics:
+            addresses = ({"lookupd_http_addresses": [f"http://{a}" for a in self.lookupd_http]}
+                         if self.lookupd_http else {"nsqd_tcp_addresses": self.nsqd_tcp})
+            self.readers.append(nsq.Reader(
+                topic=name, channel=self.channel, message_handler=self._on_message,
+                max_in_flight=self.concurrency, max_tries=0, lookupd_poll_interval=5,
+                msg_timeout=int(self.msg_timeout_s * 1000), heartbeat_interval=10000,
+                user_agent="mr-worker", **addresses))
+        touch_every = max(self.msg_timeout_s / 3, 0.5) * 1000
+        tornado.ioloop.PeriodicCallback(self._touch_running, touch_every).start()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: self.loop.add_callback_from_signal(self.stop))
+        self.loop.start()
+
+    def stop(self, drain_timeout: float = 20.0) -> None:
+        """Stop taking messages; let running invocations finish (and FIN) before closing."""
+        if self._stopping:
+            return
+        self._stopping = True
+        log.info("stopping: %d invocation(s) in flight", len(self.in_flight))
+        for reader in self.readers:
+            reader.set_max_in_flight(0)
+        deadline = time.monotonic() + drain_timeout
+
+        def finish_when_drained() -> None:
+            if self.in_flight and time.monotonic() < deadline:
+                self.loop.call_later(0.05, finish_when_drained)
+                return
+            for reader in self.readers:
+                reader.close()
+            self.pool.shutdown(wait=False, cancel_futures=True)
+            self.loop.stop()
+        finish_when_drained()
+
+    def _on_message(self, message: nsq.Message) -> None:
+        message.enable_async()
+        self.in_flight[message.id] = message
+        future = self.pool.submit(self.process, message.body, message.id.decode(errors="replace"),
+                                  message.attempts)
+        future.add_done_callback(lambda f: self.loop.add_callback(self._settle, message, f))
+
+    def _settle(self, message: nsq.Message, future: Future) -> None:
+        self.in_flight.pop(message.id, None)
+        if message.has_responded():
+            return
+        error = future.exception()
+        if error is None:
+            message.finish()
+        elif isinstance(error, BadMessage):
+            log.error("dropping message %s: %s", message.id, error)
+            message.finish()
+        elif isinstance(error, Retry):
+            log.info("requeue %s in %.2fs: %s", message.id, error.delay, error)
+            message.requeue(backoff=False, time_ms=int(error.delay * 1000))
+        else:
+            # etcd or NSQ trouble: the outcome is not durable, so the message must come back.
+            log.warning("requeue %s after %s: %s", message.id, error.__class__.__name__, error)
+            delay_ms = min(1000 * message.attempts, 30000)
+            message.requeue(backoff=False, time_ms=delay_ms)
+
+    def _touch_running(self) -> None:
+        for message in list(self.in_flight.values()):
+            if not message.has_responded():
+                message.touch()
