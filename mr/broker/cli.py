@@ -1,0 +1,68 @@
+"""`mr_broker`: run the broker until SIGTERM or SIGINT, then shut down cleanly."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+
+from mr.broker.options import VERSION, Options, parse_args
+
+log = logging.getLogger("mr.broker")
+
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING,
+           "error": logging.ERROR, "fatal": logging.CRITICAL}
+
+
+def configure_logging(opts: Options) -> None:
+    """Server-style lines on stderr: '[mr_broker] 2025/01/31 12:00:00.000000 INFO: ...'."""
+    handler = logging.StreamHandler(sys.stderr)
+    prefix = opts.log_prefix.replace("%", "%%")
+    handler.setFormatter(logging.Formatter(
+        f"{prefix}%(asctime)s.%(msecs)03d000 %(levelname)s: %(message)s", "%Y/%m/%d %H:%M:%S"))
+    log.addHandler(handler)
+    log.setLevel(_LEVELS[opts.log_level])
+    log.propagate = False
+
+
+def _install_uvloop() -> None:
+    """Use uvloop when it is installed (optional: `pip install uvloop`)."""
+    try:
+        import uvloop
+    except ImportError:
+        return
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
+async def serve(opts: Options) -> None:
+    from mr.broker.server import Broker
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    broker = Broker(opts)
+    await broker.start()
+    await stop.wait()
+    log.info("signal received, shutting down")
+    await broker.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    opts, show_version = parse_args(sys.argv[1:] if argv is None else argv)
+    if show_version:
+        print(f"mr_broker v{VERSION}")
+        return 0
+    configure_logging(opts)
+    _install_uvloop()
+    log.info("mr_broker v%s", VERSION)
+    try:
+        asyncio.run(serve(opts))
+    except OSError as err:
+        log.critical("failed to start: %s", err)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""/stats: nsqd's JSON document and its plain-text rendering."""
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from mr.broker.options import VERSION
+
+if TYPE_CHECKING:
+    from mr.broker.channel import Channel
+    from mr.broker.server import Broker
+    from mr.broker.topic import Topic
+
+HEALTH_OK = "OK"
+
+
+def _channel_stats(channel: "Channel", include_clients: bool) -> dict:
+    return {
+        "channel_name": channel.name,
+        "depth": len(channel.backlog),
+        "backend_depth": channel.backlog.disk_depth,
+        "in_flight_count": channel.in_flight_count,
+        "deferred_count": channel.deferred_count,
+        "message_count": channel.message_count,
+        "requeue_count": channel.requeue_count,
+        "timeout_count": channel.timeout_count,
+        "client_count": len(channel.clients),
+        "clients": [c.stats() for c in channel.clients] if include_clients else [],
+        "paused": channel.paused,
+        "e2e_processing_latency": {"count": 0, "percentiles": None},
+    }
+
+
+def _topic_stats(topic: "Topic", channel_name: str, include_clients: bool) -> dict:
+    channels = [c for name, c in sorted(topic.channels.items())
+                if not channel_name or name == channel_name]
+    return {
+        "topic_name": topic.name,
+        "channels": [_channel_stats(c, include_clients) for c in channels],
+        "depth": topic.depth,
+        "backend_depth": topic.backlog.disk_depth,
+        "message_count": topic.message_count,
+        "message_bytes": topic.message_bytes,
+        "paused": topic.paused,
+        "e2e_processing_latency": {"count": 0, "percentiles": None},
+    }
+
+
+def collect(broker: "Broker", topic_name: str = "", channel_name: str = "",
+            include_clients: bool = True) -> dict:
+    """The JSON nsqd serves for /stats?format=json (without Go memory statistics)."""
+    topics = [t for name, t in sorted(broker.topics.items()) if not topic_name or name == topic_name]
+    producers = [c.stats() for c in broker.clients if c.pub_counts] if include_clients else []
+    return {
+        "version": VERSION,
+        "health": HEALTH_OK,
+        "start_time": broker.start_time,
+        "topics": [_topic_stats(t, channel_name, include_clients) for t in topics],
+        "producers": producers,
+    }
+
+
+def render_text(stats: dict) -> str:
+    """The human-readable /stats page, laid out as nsqd's."""
+    start = stats["start_time"]
+    lines = [f"mr_broker v{stats['version']}",
+             f"start_time {time.strftime('%Y-%m-%dT%H:%M:%S%z', time.localtime(start))}",
+             f"uptime {int(time.time() - start)}s", "", f"Health: {stats['health']}", ""]
+    if not stats["topics"]:
+        lines.append("Topics: None")
+    else:
+        lines.append("Topics:")
+    for t in stats["topics"]:
+        mark = "*P " if t["paused"] else "   "
+        lines.append(f"{mark}[{t['topic_name']:<15}] depth: {t['depth']:<5} "
+                     f"be-depth: {t['backend_depth']:<5} msgs: {t['message_count']:<8}")
+        for c in t["channels"]:
+            mark = "   *P " if c["paused"] else "      "
+            lines.append(f"{mark}[{c['channel_name']:<25}] depth: {c['depth']:<5} "
+                         f"be-depth: {c['backend_depth']:<5} inflt: {c['in_flight_count']:<4} "
+                         f"def: {c['deferred_count']:<4} re-q: {c['requeue_count']:<5} "
+                         f"timeout: {c['timeout_count']:<5} msgs: {c['message_count']:<8}")
+            for client in c["clients"]:
+                lines.append(f"        [V2 {client['hostname']} {client['user_agent']}] "
+                             f"state: {client['state']} inflt: {client['in_flight_count']:<4} "
+                             f"rdy: {client['ready_count']:<4} fin: {client['finish_count']:<8} "
+                             f"re-q: {client['requeue_count']:<8} "
+                             f"msgs: {client['message_count']:<8}")
+    lines.append("")
+    if not stats["producers"]:
+        lines.append("Producers: None")
+    else:
+        lines.append("Producers:")
+        for p in stats["producers"]:
+            counts = ",".join(f"{c['topic']}={c['count']}" for c in p.get("pub_counts", []))
+            lines.append(f"   [V2 {p['hostname']} {p['user_agent']}] topics: {counts}")
+    return "\n".join(lines) + "\n"
