@@ -3,6 +3,11 @@ from setuptools import find_packages, setup
 
 CONSOLE_SCRIPTS = [
     "mr_broker = mr.broker.cli:main",
+    "mr_worker = mr.cli.worker:console",
+    "mr_start_gunicorn_dev = mr.cli.gunicorn:dev",
+    "mr_start_gunicorn_prod = mr.cli.gunicorn:prod",
+    "mr_dev_cluster = mr.cli.dev_cluster:console",
+    "mr_kv_handler_store = mr.cli.handler_store:console",
 ]
 
 setup(
@@ -27,6 +32,8 @@ setup(
     ],
     extras_require={
         "test": ["pytest>=8,<10", "requests>=2.31,<3"],
+        # Optional: mr_broker and its benchmark run on uvloop when it is installed.
+        "fast": ["uvloop>=0.19"],
     },
     entry_points={"console_scripts": CONSOLE_SCRIPTS},
 )
