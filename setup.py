@@ -3,6 +3,12 @@ from setuptools import find_packages, setup
 
 CONSOLE_SCRIPTS = [
     "mr_broker = mr.broker.cli:main",
+    "mr_worker = mr.cli.worker:console",
+    "mr_start_gunicorn_dev = mr.cli.gunicorn:dev",
+    "mr_start_gunicorn_prod = mr.cli.gunicorn:prod",
+    "mr_dev_cluster = mr.cli.dev_cluster:console",
+    "mr_kv_handler_store = mr.cli.handler_store:console",
+    # admin and tracing scripts (issue 5)
 ]
 
 setup(

@@ -47,7 +47,7 @@ class Consumer:
             self.readers.append(nsq.Reader(
                 topic=name, channel=self.channel, message_handler=self._on_message,
                 max_in_flight=self.concurrency, max_tries=0, lookupd_poll_interval=5,
-                msg_timeout=int(self.msg_timeout_s * 1000), heartbeat_interval=10000,
+                msg_timeout=int(self.msg_timeout_s), heartbeat_interval=10,
                 user_agent="mr-worker", **addresses))
         touch_every = max(self.msg_timeout_s / 3, 0.5) * 1000
         tornado.ioloop.PeriodicCallback(self._touch_running, touch_every).start()

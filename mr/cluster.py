@@ -1,0 +1,129 @@
+"""Start and stop the processes of a cluster on this machine (dev cluster and tests).
+
+Each Service is a real process with its own log file; readiness is waited for with a deadline
+by probing what the process serves, never by sleeping.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(check: Callable[[], bool], timeout: float, what: str,
+               process: subprocess.Popen | None = None, log: Path | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if process is not None and process.poll() is not None:
+            tail = log.read_text(errors="replace")[-2000:] if log and log.exists() else ""
+            raise RuntimeError(f"{what} exited with status {process.returncode}\n{tail}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} not ready after {timeout:g}s"
+                               + (f"; see {log}" if log else ""))
+        time.sleep(0.05)
+
+
+def http_ok(url: str) -> Callable[[], bool]:
+    def check() -> bool:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as reply:
+                return reply.status == 200
+        except OSError:
+            return False
+    return check
+
+
+@dataclass
+class Service:
+    name: str
+    argv: list[str]
+    log_path: Path
+    ready: Callable[[], bool] | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    address: str = ""        # where clients reach it (etcd client URL host:port, broker TCP)
+    http_address: str = ""   # broker HTTP
+    url: str = ""            # front-end base URL
+    proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 30.0) -> "Service":
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT,
+                                     env={**os.environ, **self.env}, start_new_session=True)
+        log.close()
+        if self.ready is not None:
+            wait_until(self.ready, timeout, self.name, self.proc, self.log_path)
+        return self
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout: float = 20.0) -> None:
+        if not self.alive():
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def kill(self) -> None:
+        if self.alive():
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+def etcd(data_dir: Path, log_path: Path, client_port: int | None = None) -> Service:
+    client_port = client_port or free_port()
+    peer_port = free_port()
+    url, peer = f"http://127.0.0.1:{client_port}", f"http://127.0.0.1:{peer_port}"
+    binary = shutil.which("etcd") or "/usr/bin/etcd"
+    return Service("etcd", [
+        binary, "--name", "mr", "--data-dir", str(data_dir), "--listen-client-urls", url,
+        "--advertise-client-urls", url, "--listen-peer-urls", peer,
+        "--initial-advertise-peer-urls", peer, "--initial-cluster", f"mr={peer}",
+        "--log-level", "error"], log_path, http_ok(f"{url}/health"),
+        address=f"127.0.0.1:{client_port}")
+
+
+def broker(data_dir: Path, log_path: Path, tcp_port: int | None = None,
+           http_port: int | None = None) -> Service:
+    tcp_port, http_port = tcp_port or free_port(), http_port or free_port()
+    return Service("broker", [
+        sys.executable, "-m", "mr.broker", f"--tcp-address=127.0.0.1:{tcp_port}",
+        f"--http-address=127.0.0.1:{http_port}", f"--data-path={data_dir}"],
+        log_path, http_ok(f"http://127.0.0.1:{http_port}/ping"),
+        address=f"127.0.0.1:{tcp_port}", http_address=f"127.0.0.1:{http_port}")
+
+
+def worker(name: str, env: dict[str, str], log_path: Path, *args: str) -> Service:
+    """A worker is ready once it has registered itself in etcd; callers wait on that."""
+    return Service(name, [sys.executable, "-m", "mr.worker", *args], log_path, env=env)
+
+
+def front_end(env: dict[str, str], log_path: Path, port: int | None = None,
+              workers: int = 2) -> Service:
+    port = port or free_port()
+    return Service("gunicorn", [
+        sys.executable, "-m", "gunicorn", "-c",
+        str(Path(__file__).parent / "resources" / "gunicorn_dev.py"),
+        "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "mr.web.app:app"],
+        log_path, http_ok(f"http://127.0.0.1:{port}/"), env=env, url=f"http://127.0.0.1:{port}")

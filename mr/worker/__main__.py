@@ -1,0 +1,3 @@
+from mr.cli.worker import console
+
+console()
