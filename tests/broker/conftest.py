@@ -20,3 +20,12 @@ def broker(tmp_path_factory):
 def topic():
     """A topic name no other test uses."""
     return f"t{os.getpid()}_{next(_names)}"
+
+
+@pytest.fixture(scope="module")
+def small_broker(tmp_path_factory):
+    """A broker with tiny size limits, for the oversize-input error paths."""
+    server = start_broker(tmp_path_factory.mktemp("small"), "--max-msg-size", "1024",
+                          "--max-body-size", "4096")
+    yield server
+    server.stop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import urllib.parse
 import urllib.request
 from typing import Callable
 
@@ -66,7 +67,8 @@ class NsqLoop:
 
 
 def channel_stats(broker, topic: str, channel: str) -> dict | None:
-    url = broker.url(f"/stats?format=json&topic={topic}&channel={channel}")
+    query = urllib.parse.urlencode({"format": "json", "topic": topic, "channel": channel})
+    url = broker.url(f"/stats?{query}")
     with urllib.request.urlopen(url, timeout=5) as reply:
         stats = json.load(reply)
     for t in stats["topics"]:
