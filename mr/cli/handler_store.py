@@ -52,3 +52,7 @@ def main(argv=None) -> int:
 
 def console() -> None:
     run(main)
+
+
+if __name__ == "__main__":
+    console()

@@ -77,8 +77,11 @@ class FrontEnd:
         if found is not None:
             return found
         allowed = self.settings.workflow_names
-        if (allowed and name not in allowed) or not keys.NAME_RE.match(name):
-            raise HttpError(404, f"workflow {name!r} is not served here")
+        if allowed and name not in allowed:
+            raise HttpError(404, f"workflow {name!r} not found among those this front-end "
+                                 f"serves ({', '.join(allowed)})")
+        if not keys.NAME_RE.match(name):
+            raise HttpError(404, f"workflow {name!r} not found")
         with self._lock:
             if name not in self._workflows:
                 if self.kv.get(keys.workflow(name)) is None:
