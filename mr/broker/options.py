@@ -7,9 +7,11 @@ command line never silently means something else here.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import re
 import socket
 import sys
+import zlib
 from dataclasses import dataclass, field
 
 VERSION = "1.3.0+mr.0.1.0"
@@ -49,6 +51,12 @@ def parse_duration(text: str) -> float:
     return sign * total
 
 
+def _default_node_id() -> int:
+    """nsqd's default: a hash of the hostname, so brokers on different hosts differ."""
+    digest = hashlib.md5(socket.gethostname().encode()).digest()
+    return zlib.crc32(digest) % 1024
+
+
 @dataclass
 class Options:
     tcp_address: str = "0.0.0.0:4150"
@@ -57,7 +65,7 @@ class Options:
     broadcast_tcp_port: int = 0
     broadcast_http_port: int = 0
     lookupd_tcp_addresses: list[str] = field(default_factory=list)
-    node_id: int = 0
+    node_id: int = field(default_factory=_default_node_id)
     log_level: str = "info"
     log_prefix: str = "[mr_broker] "
     data_path: str = ""

@@ -95,10 +95,10 @@ class Broker:
         """Recreate the topics and channels a previous run persisted, with their queues."""
         for entry in load_metadata(self.data_dir):
             topic = self.get_topic(entry["name"])
+            topic.paused = entry.get("paused", False)  # before channels: a paused topic holds
             for channel_entry in entry.get("channels", []):
                 channel = topic.get_channel(channel_entry["name"])
                 channel.paused = channel_entry.get("paused", False)
-            topic.paused = entry.get("paused", False)
 
     def persist_metadata(self) -> None:
         if not self.persistent:

@@ -114,9 +114,12 @@ def test_restart_keeps_topics_channels_and_pauses(tmp_path, topic):
                   timeout=5)
     requests.post(broker.url("/channel/pause"), params={"topic": topic, "channel": "ch"},
                   timeout=5)
+    requests.post(broker.url("/topic/pause"), params={"topic": topic}, timeout=5)
+    requests.post(broker.url("/pub"), params={"topic": topic}, data=b"held", timeout=5)
     broker.stop()
     restarted = start_broker(tmp_path, *flags)
     stats = requests.get(restarted.url("/stats"), params={"format": "json"}, timeout=5).json()
     (entry,) = [t for t in stats["topics"] if t["topic_name"] == topic]
     assert [(c["channel_name"], c["paused"]) for c in entry["channels"]] == [("ch", True)]
+    assert entry["paused"] and entry["depth"] == 1 and entry["channels"][0]["depth"] == 0
     restarted.stop()
