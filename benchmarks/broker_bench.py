@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import multiprocessing
 import os
 import socket
@@ -130,11 +131,7 @@ def run(args: argparse.Namespace) -> float:
 
 
 def _default_loop() -> str:
-    try:
-        import uvloop  # noqa: F401
-    except ImportError:
-        return "asyncio"
-    return "uvloop"
+    return "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
 
 
 def main(argv: list[str] | None = None) -> int:

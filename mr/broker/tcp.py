@@ -11,8 +11,11 @@ import asyncio
 import json
 import logging
 import time
+from functools import partial
 from typing import TYPE_CHECKING, Callable
 
+from mr.broker import checks
+from mr.broker.checks import invalid, quoted
 from mr.broker.identify import IdentifyError, negotiate
 from mr.broker.message import Message
 from mr.broker.protocol import (CLOSE_WAIT, FRAME_ERROR, FRAME_RESPONSE, HEARTBEAT, MAGIC_V2,
@@ -30,14 +33,6 @@ STATE_INIT = 0
 STATE_SUBSCRIBED = 3
 STATE_CLOSING = 4
 _MAX_LINE = 64 * 1024  # nsqd's bufio reader fails a command line longer than its buffer
-
-
-def _invalid(text: str) -> FatalClientError:
-    return FatalClientError("E_INVALID", text)
-
-
-def _quoted(name: str) -> str:
-    return json.dumps(name)  # close to Go's %q for the names clients send
 
 
 class ClientConnection(asyncio.Protocol):
@@ -75,11 +70,15 @@ class ClientConnection(asyncio.Protocol):
             b"NOP": self.NOP, b"SUB": self.SUB, b"CLS": self.CLS,
         }
         self._body_commands = {
-            b"PUB": (self._check_pub, self._size_pub, self.PUB),
-            b"MPUB": (self._check_mpub, self._size_mpub, self.MPUB),
-            b"DPUB": (self._check_dpub, self._size_pub, self.DPUB),
-            b"IDENTIFY": (self._check_identify, self._size_identify, self.IDENTIFY),
-            b"AUTH": (self._check_auth, self._size_identify, self.AUTH),
+            b"PUB": (partial(checks.pub, opts=opts), partial(checks.message_size, opts=opts),
+                     self.PUB),
+            b"MPUB": (partial(checks.mpub, opts=opts), partial(checks.mpub_size, opts=opts),
+                      self.MPUB),
+            b"DPUB": (partial(checks.dpub, opts=opts), partial(checks.message_size, opts=opts),
+                      self.DPUB),
+            b"IDENTIFY": (self._check_identify, partial(checks.body_size, opts=opts),
+                          self.IDENTIFY),
+            b"AUTH": (self._check_auth, partial(checks.body_size, opts=opts), self.AUTH),
         }
 
     @property
@@ -146,7 +145,7 @@ class ClientConnection(asyncio.Protocol):
                     nl = buf.find(b"\n", pos)
                     if nl < 0:
                         if len(buf) - pos > _MAX_LINE:
-                            raise _invalid("command line too long")
+                            raise invalid("command line too long")
                         break
                     line = bytes(buf[pos:nl])
                     if line.endswith(b"\r"):
@@ -160,7 +159,7 @@ class ClientConnection(asyncio.Protocol):
                     spec = self._body_commands.get(params[0])
                     if spec is None:
                         pos = nl + 1
-                        raise _invalid(f"invalid command {params[0].decode(errors='replace')}")
+                        raise invalid(f"invalid command {params[0].decode(errors='replace')}")
                     check, check_size, handler = spec
                     check(params)
                     if len(buf) - nl - 1 < 4:
@@ -227,12 +226,12 @@ class ClientConnection(asyncio.Protocol):
     # -- commands without a body -------------------------------------------------------------
     def _message_id(self, raw: bytes) -> bytes:
         if len(raw) != MSG_ID_LENGTH:
-            raise _invalid("invalid message ID")
+            raise invalid("invalid message ID")
         return raw
 
     def _require_consuming(self, name: str) -> None:
         if self.state not in (STATE_SUBSCRIBED, STATE_CLOSING):
-            raise _invalid(f"cannot {name} in current state")
+            raise invalid(f"cannot {name} in current state")
 
     def NOP(self, params: list[bytes]) -> None:
         return None
@@ -241,15 +240,15 @@ class ClientConnection(asyncio.Protocol):
         if self.state == STATE_CLOSING:
             return None
         if self.state != STATE_SUBSCRIBED:
-            raise _invalid("cannot RDY in current state")
+            raise invalid("cannot RDY in current state")
         count = 1
         if len(params) > 1:
             try:
                 count = parse_base10(params[1])
             except ValueError:
-                raise _invalid(f"RDY could not parse count {params[1].decode(errors='replace')}")
+                raise invalid(f"RDY could not parse count {params[1].decode(errors='replace')}")
         if count > self.opts.max_rdy_count:
-            raise _invalid(f"RDY count {count} out of range 0-{self.opts.max_rdy_count}")
+            raise invalid(f"RDY count {count} out of range 0-{self.opts.max_rdy_count}")
         self.rdy = count
         self._pump = True
         return None
@@ -257,7 +256,7 @@ class ClientConnection(asyncio.Protocol):
     def FIN(self, params: list[bytes]) -> None:
         self._require_consuming("FIN")
         if len(params) < 2:
-            raise _invalid("FIN insufficient number of params")
+            raise invalid("FIN insufficient number of params")
         msg_id = self._message_id(params[1])
         try:
             self.channel.finish(self, msg_id)
@@ -270,12 +269,12 @@ class ClientConnection(asyncio.Protocol):
     def REQ(self, params: list[bytes]) -> None:
         self._require_consuming("REQ")
         if len(params) < 3:
-            raise _invalid("REQ insufficient number of params")
+            raise invalid("REQ insufficient number of params")
         msg_id = self._message_id(params[1])
         try:
             delay_ms = parse_base10(params[2])
         except ValueError:
-            raise _invalid(f"REQ could not parse timeout {params[2].decode(errors='replace')}")
+            raise invalid(f"REQ could not parse timeout {params[2].decode(errors='replace')}")
         delay = min(delay_ms / 1000.0, self.opts.max_req_timeout)
         try:
             self.channel.requeue(self, msg_id, delay)
@@ -288,7 +287,7 @@ class ClientConnection(asyncio.Protocol):
     def TOUCH(self, params: list[bytes]) -> None:
         self._require_consuming("TOUCH")
         if len(params) < 2:
-            raise _invalid("TOUCH insufficient number of params")
+            raise invalid("TOUCH insufficient number of params")
         msg_id = self._message_id(params[1])
         try:
             self.channel.touch(self, msg_id)
@@ -298,25 +297,25 @@ class ClientConnection(asyncio.Protocol):
 
     def CLS(self, params: list[bytes]) -> bytes:
         if self.state != STATE_SUBSCRIBED:
-            raise _invalid("cannot CLS in current state")
+            raise invalid("cannot CLS in current state")
         self.rdy = 0
         self.state = STATE_CLOSING
         return CLOSE_WAIT
 
     def SUB(self, params: list[bytes]) -> bytes:
         if self.state != STATE_INIT:
-            raise _invalid("cannot SUB in current state")
+            raise invalid("cannot SUB in current state")
         if self.heartbeat_interval <= 0:
-            raise _invalid("cannot SUB with heartbeats disabled")
+            raise invalid("cannot SUB with heartbeats disabled")
         if len(params) < 3:
-            raise _invalid("SUB insufficient number of parameters")
+            raise invalid("SUB insufficient number of parameters")
         topic_name = params[1].decode(errors="replace")
         if not is_valid_name(topic_name):
-            raise FatalClientError("E_BAD_TOPIC", f"SUB topic name {_quoted(topic_name)} is not valid")
+            raise FatalClientError("E_BAD_TOPIC", f"SUB topic name {quoted(topic_name)} is not valid")
         channel_name = params[2].decode(errors="replace")
         if not is_valid_name(channel_name):
             raise FatalClientError("E_BAD_CHANNEL",
-                                   f"SUB channel name {_quoted(channel_name)} is not valid")
+                                   f"SUB channel name {quoted(channel_name)} is not valid")
         channel = self.broker.get_topic(topic_name).get_channel(channel_name)
         limit = self.opts.max_channel_consumers
         if limit and len(channel.clients) >= limit:
@@ -330,21 +329,13 @@ class ClientConnection(asyncio.Protocol):
     # -- commands with a body: header check, size check, then the command itself -------------
     def _check_identify(self, params: list[bytes]) -> None:
         if self.state != STATE_INIT:
-            raise _invalid("cannot IDENTIFY in current state")
+            raise invalid("cannot IDENTIFY in current state")
 
     def _check_auth(self, params: list[bytes]) -> None:
         if self.state != STATE_INIT:
-            raise _invalid("cannot AUTH in current state")
+            raise invalid("cannot AUTH in current state")
         if len(params) != 1:
-            raise _invalid("AUTH invalid number of parameters")
-
-    def _size_identify(self, params: list[bytes], size: int) -> None:
-        name = params[0].decode()
-        if size > self.opts.max_body_size:
-            raise FatalClientError("E_BAD_BODY",
-                                   f"{name} body too big {size} > {self.opts.max_body_size}")
-        if size <= 0:
-            raise FatalClientError("E_BAD_BODY", f"{name} invalid body size {size}")
+            raise invalid("AUTH invalid number of parameters")
 
     def IDENTIFY(self, params: list[bytes], body: bytes) -> bytes | None:
         try:
@@ -371,50 +362,6 @@ class ClientConnection(asyncio.Protocol):
 
     def AUTH(self, params: list[bytes], body: bytes) -> None:
         raise FatalClientError("E_AUTH_DISABLED", "AUTH disabled")
-
-    def _check_pub(self, params: list[bytes]) -> None:
-        name = params[0].decode()
-        if len(params) < 2:
-            raise _invalid(f"{name} insufficient number of parameters")
-        topic = params[1].decode(errors="replace")
-        if not is_valid_name(topic):
-            raise FatalClientError("E_BAD_TOPIC", f"{name} topic name {_quoted(topic)} is not valid")
-
-    def _check_dpub(self, params: list[bytes]) -> None:
-        if len(params) < 3:
-            raise _invalid("DPUB insufficient number of parameters")
-        self._check_pub(params)
-        try:
-            delay_ms = parse_base10(params[2])
-        except ValueError:
-            raise _invalid(f"DPUB could not parse timeout {params[2].decode(errors='replace')}")
-        max_ms = int(self.opts.max_req_timeout * 1000)
-        if delay_ms > max_ms:
-            raise _invalid(f"DPUB timeout {delay_ms} out of range 0-{max_ms}")
-
-    def _check_mpub(self, params: list[bytes]) -> None:
-        if len(params) < 2:
-            raise _invalid("MPUB insufficient number of parameters")
-        topic = params[1].decode(errors="replace")
-        if not is_valid_name(topic):
-            # nsqd repeats the code inside the description here; clients see exactly this.
-            raise FatalClientError("E_BAD_TOPIC",
-                                   f"E_BAD_TOPIC MPUB topic name {_quoted(topic)} is not valid")
-
-    def _size_pub(self, params: list[bytes], size: int) -> None:
-        name = params[0].decode()
-        if size <= 0:
-            raise FatalClientError("E_BAD_MESSAGE", f"{name} invalid message body size {size}")
-        if size > self.opts.max_msg_size:
-            raise FatalClientError("E_BAD_MESSAGE",
-                                   f"{name} message too big {size} > {self.opts.max_msg_size}")
-
-    def _size_mpub(self, params: list[bytes], size: int) -> None:
-        if size <= 0:
-            raise FatalClientError("E_BAD_BODY", f"MPUB invalid body size {size}")
-        if size > self.opts.max_body_size:
-            raise FatalClientError("E_BAD_BODY",
-                                   f"MPUB body too big {size} > {self.opts.max_body_size}")
 
     def _publish(self, topic_name: str, bodies: list[bytes], delay: float = 0.0) -> bytes:
         new_message = self.broker.new_message
