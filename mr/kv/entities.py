@@ -8,8 +8,8 @@ from __future__ import annotations
 from typing import TypeVar
 
 from mr.kv import keys
-from mr.kv.client import KV, cmp_absent, op_delete, op_put
-from mr.kv.models import Handler, Job, Step, Workflow, decode, encode
+from mr.kv.client import MAX_TXN_OPS, KV, cmp_absent, cmp_mod_revision, op_delete, op_put
+from mr.kv.models import HANDLER_TYPES, Handler, Job, Step, Workflow, decode, encode
 
 T = TypeVar("T")
 KIND_OF = {Job: "job", Step: "step", Handler: "handler"}
@@ -109,3 +109,70 @@ def delete(kv: KV, cls: type, workflow: str, name: str, force: bool = False) -> 
         raise EntityError(f"{KIND_OF[cls]} {name!r} is used by {', '.join(users)}; "
                           f"use --force to delete it anyway")
     kv.delete(keys.definition(workflow, KIND_OF[cls], name))
+
+
+# --- additions for the admin scripts ---------------------------------------------------------
+
+def require(kv: KV, cls: type[T], workflow: str, name: str) -> T:
+    """The definition, or an EntityError naming what is missing (workflow first)."""
+    require_workflow(kv, workflow)
+    found = get(kv, cls, workflow, name)
+    if found is None:
+        raise EntityError(f"{KIND_OF[cls]} {name!r} does not exist in workflow {workflow!r}")
+    return found
+
+
+def workflow_contents(kv: KV, name: str) -> dict[str, int]:
+    """How many definitions and requests a workflow holds (count-only reads)."""
+    counts = {f"{kind}s": kv.count(keys.definitions_of(name, kind))
+              for kind in ("job", "step", "handler")}
+    counts["requests"] = kv.count(keys.requests(name))
+    return counts
+
+
+def rename_handler_references(kv: KV, workflow: str, role: str, old: str, new: str,
+                              simulate: bool = False) -> list[str]:
+    """Point every step whose `role` handler is `old` at `new`; returns the steps changed.
+
+    `new` must exist and be a `role`. Each step is written only if unchanged since it was read
+    (compare on its revision), so a concurrent edit is never overwritten.
+    """
+    if role not in HANDLER_TYPES:
+        raise EntityError(f"handler type must be one of {', '.join(HANDLER_TYPES)}")
+    target = require(kv, Handler, workflow, new)
+    if target.handler_type != role:
+        raise EntityError(f"handler {new!r} is a {target.handler_type}, not a {role}")
+    changed: list[tuple[Step, int]] = []
+    for entry in kv.scan(keys.definitions_of(workflow, "step")):
+        step = decode(Step, entry.value)
+        if getattr(step, role) == old:
+            setattr(step, role, new)
+            changed.append((step, entry.mod_revision))
+    if not simulate:
+        for start in range(0, len(changed), MAX_TXN_OPS):
+            batch = changed[start:start + MAX_TXN_OPS]
+            if not kv.txn([cmp_mod_revision(s.key, rev) for s, rev in batch],
+                          [op_put(s.key, encode(s)) for s, _ in batch]).succeeded:
+                raise EntityError("a step changed while renaming; nothing in this batch was "
+                                  "written, run the command again")
+    return [step.name for step, _ in changed]
+
+
+def request_footprint(kv: KV, workflow: str, rid: str) -> dict[str, int]:
+    """Keys a request owns, counted per kind (inv, out, fan, sess, live, request).
+
+    Reads keys only, a page at a time: a request with many invocations costs no memory.
+    """
+    prefix = keys.request_data(workflow, rid)
+    counts: dict[str, int] = {}
+    for entry in kv.scan(prefix, keys_only=True):
+        kind = entry.key[len(prefix):].split("/", 1)[0]
+        counts[kind] = counts.get(kind, 0) + 1
+    counts["request"] = kv.count(keys.request(workflow, rid))
+    return counts
+
+
+def cleanup_request(kv: KV, workflow: str, rid: str) -> None:
+    """Delete a request's record and everything under its data prefix, in one transaction."""
+    kv.txn([], [op_delete(keys.request_data(workflow, rid), prefix=True),
+                op_delete(keys.request(workflow, rid))])
