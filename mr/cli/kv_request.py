@@ -1,0 +1,99 @@
+"""mr_kv_request_{get,list,cleanup}: received requests and pruning what they left behind."""
+from __future__ import annotations
+
+import argparse
+import time
+
+from mr.cli.output import Output, add_request, add_workflow, fields_text, plain, script, table
+from mr.kv import entities, keys
+from mr.kv.client import KV
+from mr.kv.models import FAILED, Request, decode
+from mr.trace.store import load_request
+
+PREVIEW = 2000
+
+
+def _get(kv: KV, args: argparse.Namespace) -> Output:
+    data = plain(load_request(kv, args.workflow, args.request_id))
+    data["live"] = kv.count(keys.live(args.workflow, args.request_id)) > 0
+    data["invocations_kept"] = kv.count(keys.invocations(args.workflow, args.request_id))
+    shown = dict(data)
+    failure = shown.pop("failure", None) or {}
+    text = repr(shown["result"])
+    shown["result"] = text if len(text) <= PREVIEW else text[:PREVIEW] + " ... (use --json)"
+    lines = [fields_text(shown)]
+    if failure:
+        lines.append("failure:")
+        lines.append("\n".join("    " + line for line in fields_text(failure).splitlines()))
+    return Output(data, "\n".join(lines))
+
+
+def _list_args(parser: argparse.ArgumentParser) -> None:
+    add_workflow(parser)
+    parser.add_argument("--state", choices=("running", "done", "failed"))
+    parser.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
+
+
+def _list(kv: KV, args: argparse.Namespace) -> Output:
+    entities.require_workflow(kv, args.workflow)
+    rows, more = [], False
+    for entry in kv.scan(keys.requests(args.workflow), page=min(max(args.limit, 1), 500)):
+        request = decode(Request, entry.value)
+        if args.state and request.state != args.state:
+            continue
+        if len(rows) == args.limit:
+            more = True
+            break
+        rows.append({"id": request.id, "job": request.job, "state": request.state,
+                     "created": request.created, "finished": request.finished,
+                     "failed_at": (request.failure or {}).get("invocation")
+                     if request.state == FAILED else None})
+    human = [dict(r, created=_time(r["created"]), finished=_time(r["finished"])) for r in rows]
+    text = table(human, ["id", "job", "state", "created", "finished", "failed_at"],
+                 empty=f"(no requests in {args.workflow})")
+    if more:
+        text += f"\n(more than {args.limit}; raise --limit to see them)"
+    return Output({"requests": rows, "more": more}, text)
+
+
+def _time(epoch: float | None) -> str | None:
+    return None if epoch is None else time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch))
+
+
+def _cleanup_args(parser: argparse.ArgumentParser) -> None:
+    add_request(parser)
+    parser.add_argument("--simulate-only", "-s", action="store_true",
+                        help="report what would be removed, write nothing")
+    parser.add_argument("--force", action="store_true", help="clean up even a running request")
+
+
+KIND_NAMES = {"inv": "invocations", "out": "outputs", "fan": "fan-out counters",
+              "sess": "session keys", "live": "live markers", "request": "request records"}
+
+
+def _cleanup(kv: KV, args: argparse.Namespace) -> Output:
+    wf, rid = args.workflow, args.request_id
+    entities.require_workflow(kv, wf)
+    counts = entities.request_footprint(kv, wf, rid)
+    if not any(counts.values()):
+        raise entities.EntityError(f"request {rid!r} does not exist in workflow {wf!r} "
+                                   f"(nothing to clean up)")
+    if counts.get("live") and not args.force:
+        raise entities.EntityError(f"request {rid!r} is still running; use --force to remove "
+                                   f"it anyway (its workers will drop their work)")
+    if not args.simulate_only:
+        entities.cleanup_request(kv, wf, rid)
+    verb = "would remove" if args.simulate_only else "removed"
+    lines = [f"{verb} {n} {KIND_NAMES.get(kind, kind)}" for kind, n in sorted(counts.items())
+             if n]
+    lines.append(f"{verb} {sum(counts.values())} key(s) of request {rid}"
+                 + (" (simulated: nothing written)" if args.simulate_only else ""))
+    return Output({"request": rid, "workflow": wf, "simulated": args.simulate_only,
+                   "counts": counts, "total": sum(counts.values())}, "\n".join(lines))
+
+
+get = script("mr_kv_request_get", "Print a request: state, result, failure.", add_request, _get)
+list_ = script("mr_kv_request_list", "List a workflow's requests (oldest id first).",
+               _list_args, _list)
+cleanup = script("mr_kv_request_cleanup", "Remove a request with its invocations, sessions and "
+                 "data (the request record too).", _cleanup_args, _cleanup)

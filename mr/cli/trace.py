@@ -1,0 +1,111 @@
+"""The tracing scripts: mr_get_invocation_graph, mr_get_invocation_flat_list,
+mr_draw_invocation_graph and mr_get_request_sessions.
+
+They need the request's records, which exist after it ends only when the workers ran with
+MR_CLEANUP=0 (or while it is still running).
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+from pathlib import Path
+
+from mr.cli.common import UserError
+from mr.cli.output import Output, add_request, fields_text, script, when
+from mr.kv import keys
+from mr.kv.client import KV
+from mr.kv.codec import unpack
+from mr.trace import render
+from mr.trace.store import load_tree, require_trace
+
+
+def _request_header(request) -> str:
+    took = (f" ({(request.finished - request.created) * 1000:.0f} ms)"
+            if request.finished else "")
+    header = {"request": request.id, "workflow": request.workflow, "job": request.job,
+              "state": request.state, "created": when(request.created),
+              "finished": when(request.finished) + took}
+    failure = request.failure or {}
+    if failure:
+        header["failed at"] = (f"invocation {failure.get('invocation', '-')} "
+                               f"({failure.get('reason', '?')}): {failure.get('message', '')}")
+    return fields_text(header)
+
+
+def _graph(kv: KV, args: argparse.Namespace) -> Output:
+    request, tree = load_tree(kv, args.workflow, args.request_id)
+    text = (f"{_request_header(request)}\n\n{tree.size} invocation(s); times are relative to "
+            f"the request's creation\n\n{render.detailed(tree, request.created)}")
+    failure = request.failure or {}
+    if failure.get("log"):
+        text += "\n\nlog of the failed invocation:\n" + "\n".join(
+            "    " + line for line in failure["log"].rstrip().splitlines())
+    return Output({"request": {"id": request.id, "job": request.job, "state": request.state,
+                               "created": request.created, "finished": request.finished,
+                               "failure": request.failure},
+                   "tree": render.as_json(tree)}, text)
+
+
+def _flat(kv: KV, args: argparse.Namespace) -> Output:
+    request, tree = load_tree(kv, args.workflow, args.request_id)
+    return Output(render.as_json(tree), render.flat(tree))
+
+
+def _draw_args(parser: argparse.ArgumentParser) -> None:
+    add_request(parser)
+    parser.add_argument("-o", "--output", type=Path,
+                        help="write the Graphviz source here (default: standard output)")
+    parser.add_argument("--png", type=Path, help="also render a PNG with graphviz's dot")
+
+
+def render_png(source: str, target: Path) -> None:
+    """Run `dot -Tpng`; a clear UserError when graphviz is not installed or fails."""
+    binary = shutil.which("dot")
+    if binary is None:
+        raise UserError("graphviz's 'dot' program is not installed (apt-get install graphviz); "
+                        "use -o to write the .dot source instead")
+    done = subprocess.run([binary, "-Tpng", "-o", str(target)], input=source.encode(),
+                          capture_output=True, timeout=120)
+    if done.returncode != 0:
+        raise UserError(f"dot failed ({done.returncode}): {done.stderr.decode(errors='replace')}")
+
+
+def _draw(kv: KV, args: argparse.Namespace) -> Output:
+    request, tree = load_tree(kv, args.workflow, args.request_id)
+    source = render.dot(tree, request.id, request.workflow, request.job, request.state)
+    written = []
+    if args.output:
+        args.output.write_text(source)
+        written.append(str(args.output))
+    if args.png:
+        render_png(source, args.png)
+        written.append(str(args.png))
+    text = "\n".join(f"wrote {path}" for path in written) if written else source.rstrip("\n")
+    return Output({"dot": source, "written": written}, text)
+
+
+def _sessions(kv: KV, args: argparse.Namespace) -> Output:
+    require_trace(kv, args.workflow, args.request_id)
+    prefix = keys.sessions(args.workflow, args.request_id)
+    grouped: dict[str, dict] = {}
+    for entry in kv.scan(prefix):
+        iid, _, name = entry.key[len(prefix):].partition("/")
+        grouped.setdefault(iid, {})[name] = unpack(entry.value)
+    lines = []
+    for iid, values in grouped.items():
+        lines.append(f"Invocation: {iid}")
+        lines += [f"  [{name}]: {value!r}" for name, value in values.items()]
+    return Output(grouped, "\n".join(lines) or f"(no session keys in request "
+                                              f"{args.request_id})")
+
+
+graph = script("mr_get_invocation_graph", "Print a request's invocation tree with each "
+               "invocation's step, handler, state, timings, attempts, worker and error.",
+               add_request, _graph)
+flat_list = script("mr_get_invocation_flat_list", "Print a request's invocation tree, one "
+                   "indented line per invocation.", add_request, _flat)
+draw = script("mr_draw_invocation_graph", "Write a request's invocation tree as Graphviz source "
+              "(and optionally a PNG).", _draw_args, _draw)
+sessions = script("mr_get_request_sessions", "Print the session keys of a request's mapper "
+                  "invocations.", add_request, _sessions)

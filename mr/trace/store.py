@@ -1,0 +1,43 @@
+"""Read one request's trace records from etcd: the request, then its invocations page by page.
+
+Messages say why a trace is missing: unknown workflow or request, or a request whose records
+were cleaned up when it ended.
+"""
+from __future__ import annotations
+
+from typing import Iterator
+
+from mr.kv import entities, keys
+from mr.kv.client import KV
+from mr.kv.models import Invocation, Request, decode
+from mr.trace.tree import TraceError, Tree, build
+
+CLEANED_UP = ("request {rid} ended ({state}) and was cleaned up; run with MR_CLEANUP=0 to keep "
+              "traces")
+
+
+def load_request(kv: KV, workflow: str, rid: str) -> Request:
+    entities.require_workflow(kv, workflow)
+    entry = kv.get(keys.request(workflow, rid))
+    if entry is None:
+        raise TraceError(f"request {rid!r} does not exist in workflow {workflow!r}")
+    return decode(Request, entry.value)
+
+
+def invocations(kv: KV, workflow: str, rid: str) -> Iterator[Invocation]:
+    """The request's invocations in key order, read a page at a time."""
+    for entry in kv.scan(keys.invocations(workflow, rid)):
+        yield decode(Invocation, entry.value)
+
+
+def require_trace(kv: KV, workflow: str, rid: str) -> Request:
+    """The request, if its invocation records still exist (count-only read)."""
+    request = load_request(kv, workflow, rid)
+    if kv.count(keys.invocations(workflow, rid)) == 0:
+        raise TraceError(CLEANED_UP.format(rid=rid, state=request.state))
+    return request
+
+
+def load_tree(kv: KV, workflow: str, rid: str) -> tuple[Request, Tree]:
+    request = require_trace(kv, workflow, rid)
+    return request, build(invocations(kv, workflow, rid))
