@@ -11,6 +11,7 @@ from mr.engine.runner import Runner
 from mr.handlers.library import Library
 from mr.kv import client as kv_client
 from mr.kv import keys
+from mr.kv.batching import BatchingKV
 from mr.queue.publisher import Publisher
 from mr.queue.topics import topic
 from mr.worker import registry
@@ -74,7 +75,7 @@ def main(argv=None) -> int:
     registration = registry.Registration(kv, worker_id, {
         "workflows": settings.workflow_names, "capabilities": settings.capabilities,
         "concurrency": settings.concurrency}).start()
-    runner = Runner(kv, Publisher(settings.nsqd_http_hosts), libraries, worker_id, settings,
+    runner = Runner(BatchingKV(kv), Publisher(settings.nsqd_http_hosts), libraries, worker_id, settings,
                     lambda other: registry.is_alive(kv, other))
     log.info("worker %s serving %s", worker_id, ", ".join(topics))
     consumer = Consumer(topics, settings.channel, runner.handle, settings.concurrency,

@@ -7,10 +7,13 @@ twice. Every write also requires the request's `live` key, so nothing is written
 request that has already ended (failed, timed out, or finished and cleaned up).
 
 Exactly one reducer run per parent: a parent is ready when it has recorded its number of
-children N (`fan/<parent>`) and N outputs exist. Whoever commits the last of those writes —
-the parent finishing its fan-out or the last child finishing — sees it by counting at its own
-transaction's revision; the later writer always sees both. Every candidate then races to
-create the reduce invocation `<parent>.r` if absent, and only the creator publishes it.
+children N (`fan/<parent>`) and N children have finished. A finishing child bumps one of
+COUNTER_SLOTS counter keys of its parent in its completion transaction, so the number of
+finished children is the sum of those keys' versions — read inside the same transaction, in
+O(slots) rather than O(children). Whoever commits the last of those writes (the parent finishing
+its fan-out, or the last child) reads both in its own transaction and sees the parent ready;
+a transaction that commits later always sees what committed earlier. Every candidate then
+races to create the reduce invocation `<parent>.r` if absent; only its creator publishes it.
 """
 from __future__ import annotations
 
@@ -23,6 +26,15 @@ from mr.kv.codec import pack, unpack
 from mr.kv.models import Invocation, Request, encode, parent_of
 
 CHILD_BATCH = MAX_TXN_OPS - 1  # one compare slot is taken by the request's live key
+COUNTER_SLOTS = 16            # siblings finishing together rarely write the same key
+
+
+def _slot(iid: str) -> int:
+    return int(iid.rsplit(".", 1)[1]) % COUNTER_SLOTS
+
+
+def _finished_children(entries) -> int:
+    return sum(entry.version for entry in entries)
 
 
 @dataclass(frozen=True)
@@ -80,46 +92,48 @@ def finish_fanout(kv: KV, wf: str, rid: str, parent: Invocation, children: int) 
     result = kv.txn([cmp_present(live)], [
         op_put(keys.fanout(wf, rid, parent.id), pack(children)),
         op_put(keys.invocation(wf, rid, parent.id), encode(parent)),
-        op_get(keys.outputs(wf, rid, parent.id), count_only=True),
+        op_get(keys.counters(wf, rid, parent.id), prefix=True, keys_only=True),
     ])
     if not result.succeeded:
         return Completion(False, False)
-    return Completion(True, True, parent_ready=result.count(2) >= children)
+    return Completion(True, True,
+                      parent_ready=_finished_children(result.entries(2)) >= children)
 
 
 def complete(kv: KV, wf: str, rid: str, finished: list[Invocation], output_of: str,
              output: bytes) -> Completion:
-    """Store the output of invocation `output_of` and mark `finished` done, if not done before.
+    """Store the output of child invocation `output_of` and mark `finished` done, once.
 
     `finished` is the mapper itself (and, for a fan-out parent, its reduce invocation too).
+    The root has no parent: its output ends the request (end_request) instead.
     """
     parent = parent_of(output_of)
     live = keys.live(wf, rid)
     out_key = keys.output(wf, rid, parent, output_of)
     ops = [op_put(out_key, output)]
     ops += [op_put(keys.invocation(wf, rid, inv.id), encode(inv)) for inv in finished]
-    ops.append(op_get(keys.fanout(wf, rid, parent)) if parent else op_get(live, count_only=True))
+    ops += [op_put(keys.counter(wf, rid, parent, _slot(output_of)), b""),
+            op_get(keys.counters(wf, rid, parent), prefix=True, keys_only=True),
+            op_get(keys.fanout(wf, rid, parent))]
     result = kv.txn([cmp_present(live), cmp_absent(out_key)], ops,
                     [op_get(live, count_only=True)])
     if not result.succeeded:
         return Completion(False, request_live=result.count(0) > 0)
-    if parent is None:
-        return Completion(True, True)
-    return Completion(True, True, parent_ready=_ready(kv, wf, rid, parent,
-                                                      result.entry(len(ops) - 1),
-                                                      result.revision))
+    return Completion(True, True, parent_ready=_ready(result.entry(len(ops) - 1),
+                                                      result.entries(len(ops) - 2)))
 
 
 def parent_ready(kv: KV, wf: str, rid: str, parent: str) -> bool:
     """Re-check readiness from etcd alone (a redelivered message for a finished child)."""
-    return _ready(kv, wf, rid, parent, kv.get(keys.fanout(wf, rid, parent)), 0)
+    result = kv.txn([], [op_get(keys.fanout(wf, rid, parent)),
+                         op_get(keys.counters(wf, rid, parent), prefix=True, keys_only=True)])
+    return _ready(result.entry(0), result.entries(1))
 
 
-def _ready(kv: KV, wf: str, rid: str, parent: str, fan_entry, revision: int) -> bool:
+def _ready(fan_entry, counters) -> bool:
     if fan_entry is None:
         return False  # the parent is still making children; its finish_fanout will check
-    expected = unpack(fan_entry.value)
-    return kv.count(keys.outputs(wf, rid, parent), revision=revision) >= expected
+    return _finished_children(counters) >= unpack(fan_entry.value)
 
 
 def claim_reduce(kv: KV, wf: str, rid: str, reduce_inv: Invocation) -> bool:

@@ -120,10 +120,18 @@ def cmp_mod_revision(key: str, revision: int):
 class TxnResult:
     """What a transaction did: whether its compares held, its revision and each op's reply."""
 
-    def __init__(self, response):
-        self.succeeded: bool = response.succeeded
-        self.revision: int = response.header.revision
-        self._responses = response.responses
+    def __init__(self, succeeded: bool, revision: int, responses):
+        self.succeeded = succeeded
+        self.revision = revision
+        self._responses = responses
+
+    @classmethod
+    def of(cls, response) -> "TxnResult":
+        return cls(response.succeeded, response.header.revision, response.responses)
+
+    def part(self, start: int, count: int) -> "TxnResult":
+        """The replies of ops [start, start+count): one caller's share of a merged transaction."""
+        return TxnResult(self.succeeded, self.revision, self._responses[start:start + count])
 
     def entries(self, index: int) -> list[Entry]:
         return [_entry(kv) for kv in self._responses[index].response_range.kvs]
@@ -241,7 +249,7 @@ class KV:
         if len(success) > MAX_TXN_OPS or len(failure or ()) > MAX_TXN_OPS:
             raise ValueError(f"a transaction holds at most {MAX_TXN_OPS} operations")
         request = etcdrpc.TxnRequest(compare=compare, success=success, failure=failure or [])
-        return TxnResult(self._call(self._kv.Txn, request))
+        return TxnResult.of(self._call(self._kv.Txn, request))
 
     # --- leases --------------------------------------------------------------------------
     def lease_grant(self, ttl: int) -> int:

@@ -9,6 +9,8 @@
     /mr/w/<wf>/r/<rid>/inv/<iid>              Invocation
     /mr/w/<wf>/r/<rid>/out/<parent>/<iid>     output of <iid>, where its parent's reducer reads it
     /mr/w/<wf>/r/<rid>/fan/<iid>              number of children of a mapper that fanned out
+    /mr/w/<wf>/r/<rid>/cnt/<iid>/<slot>       finished children of <iid>: the sum of the
+                                              versions of its (at most 16) slot keys
     /mr/w/<wf>/r/<rid>/sess/<iid>/<key>       session of mapper invocation <iid>
     /mr/workers/<worker-id>                   a live worker (under its lease)
 
@@ -99,6 +101,14 @@ def output(wf: str, rid: str, parent: str | None, iid: str) -> str:
 
 def fanout(wf: str, rid: str, iid: str) -> str:
     return f"{ROOT}w/{wf}/r/{rid}/fan/{iid}"
+
+
+def counters(wf: str, rid: str, iid: str) -> str:
+    return f"{ROOT}w/{wf}/r/{rid}/cnt/{iid}/"
+
+
+def counter(wf: str, rid: str, iid: str, slot: int) -> str:
+    return f"{ROOT}w/{wf}/r/{rid}/cnt/{iid}/{slot:02d}"
 
 
 def sessions(wf: str, rid: str) -> str:

@@ -1,0 +1,125 @@
+"""Group commit: transactions submitted by many threads at once become one etcd transaction.
+
+etcd fsyncs every proposal, and a transaction of up to 128 operations is one proposal. A
+worker's invocations finish within milliseconds of each other, so their completion
+transactions are merged while the previous one is in flight: fewer proposals, same effects.
+
+Merging is safe because each caller's compares must all hold for the merged transaction to
+apply; if any fails, every caller's transaction is retried alone and gets its own answer.
+Transactions that delete, or that write a key another item of the batch writes, are not
+merged (etcd refuses duplicate keys in one transaction).
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from mr.kv.client import KV, MAX_TXN_OPS, TxnResult
+
+
+@dataclass
+class _Pending:
+    compare: list
+    success: list
+    failure: list
+    writes: set[bytes]
+    done: threading.Event = field(default_factory=threading.Event)
+    result: TxnResult | None = None
+    error: BaseException | None = None
+
+
+def _written_keys(ops: list) -> set[bytes] | None:
+    """Keys the ops put; None if any op deletes (not mergeable)."""
+    keys = set()
+    for op in ops:
+        kind = op.WhichOneof("request")
+        if kind == "request_put":
+            keys.add(op.request_put.key)
+        elif kind != "request_range":
+            return None
+    return keys
+
+
+class BatchingKV:
+    """A KV whose txn() group-commits; every other call goes straight to the wrapped KV."""
+
+    def __init__(self, kv: KV, committers: int = 2):
+        self._kv = kv
+        self._pending: list[_Pending] = []
+        self._lock = threading.Condition()
+        self.transactions = 0  # etcd transactions sent, for tests and benchmarks
+        self.merged = 0        # callers served by them
+        for n in range(committers):
+            threading.Thread(target=self._commit_loop, name=f"group-commit-{n}",
+                             daemon=True).start()
+
+    def __getattr__(self, name):
+        return getattr(self._kv, name)
+
+    def txn(self, compare: list, success: list, failure: list | None = None) -> TxnResult:
+        writes = _written_keys(success)
+        if writes is None or len(success) > MAX_TXN_OPS // 2:
+            self.transactions += 1
+            self.merged += 1
+            return self._kv.txn(compare, success, failure)
+        item = _Pending(compare, success, failure or [], writes)
+        with self._lock:
+            self._pending.append(item)
+            self._lock.notify()
+        item.done.wait()
+        if item.error is not None:
+            raise item.error
+        return item.result
+
+    def _take_batch(self) -> list[_Pending]:
+        with self._lock:
+            self._lock.wait_for(lambda: self._pending)
+            batch, written, compares, ops, rest = [], set(), 0, 0, []
+            for item in self._pending:
+                fits = (compares + len(item.compare) <= MAX_TXN_OPS
+                        and ops + len(item.success) <= MAX_TXN_OPS
+                        and not (written & item.writes))
+                if fits:
+                    batch.append(item)
+                    written |= item.writes
+                    compares += len(item.compare)
+                    ops += len(item.success)
+                else:
+                    rest.append(item)
+            self._pending = rest
+            return batch
+
+    def _commit_loop(self) -> None:
+        while True:
+            batch = self._take_batch()
+            try:
+                if len(batch) == 1:
+                    self._run_alone(batch[0])
+                    continue
+                merged = self._kv.txn([c for item in batch for c in item.compare],
+                                      [op for item in batch for op in item.success])
+                self.transactions += 1
+                if not merged.succeeded:
+                    for item in batch:
+                        self._run_alone(item)
+                    continue
+                start = 0
+                for item in batch:
+                    item.result = merged.part(start, len(item.success))
+                    start += len(item.success)
+                self.merged += len(batch)
+            except BaseException as exc:  # etcd down: every caller sees the error
+                for item in batch:
+                    if not item.done.is_set():
+                        item.error = exc
+            for item in batch:
+                item.done.set()
+
+    def _run_alone(self, item: _Pending) -> None:
+        try:
+            item.result = self._kv.txn(item.compare, item.success, item.failure)
+            self.transactions += 1
+            self.merged += 1
+        except BaseException as exc:
+            item.error = exc
+        item.done.set()
