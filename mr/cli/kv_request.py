@@ -68,7 +68,8 @@ def _cleanup_args(parser: argparse.ArgumentParser) -> None:
 
 
 KIND_NAMES = {"inv": "invocations", "out": "outputs", "fan": "fan-out counters",
-              "sess": "session keys", "live": "live markers", "request": "request records"}
+              "sess": "session keys", "live": "live markers", "cnt": "completion counters",
+              "request": "request records"}
 
 
 def _cleanup(kv: KV, args: argparse.Namespace) -> Output:
@@ -84,8 +85,8 @@ def _cleanup(kv: KV, args: argparse.Namespace) -> Output:
     if not args.simulate_only:
         entities.cleanup_request(kv, wf, rid)
     verb = "would remove" if args.simulate_only else "removed"
-    lines = [f"{verb} {n} {KIND_NAMES.get(kind, kind)}" for kind, n in sorted(counts.items())
-             if n]
+    lines = [f"{verb} {n} {KIND_NAMES.get(kind, f'keys under {kind}/')}"
+             for kind, n in sorted(counts.items()) if n]
     lines.append(f"{verb} {sum(counts.values())} key(s) of request {rid}"
                  + (" (simulated: nothing written)" if args.simulate_only else ""))
     return Output({"request": rid, "workflow": wf, "simulated": args.simulate_only,

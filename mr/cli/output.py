@@ -57,7 +57,7 @@ def fields_text(record: dict, skip: tuple[str, ...] = ()) -> str:
             value = when(value)
         elif isinstance(value, (dict, list)):
             value = json.dumps(value, default=str)
-        text = "-" if value is None else str(value)
+        text = "-" if value is None or value == "" else str(value)
         if "\n" in text:
             lines.append(f"{name}:")
             lines += ["    " + line for line in text.rstrip("\n").splitlines()]

@@ -12,7 +12,7 @@ from mr.handlers.api import Return
 def handle(ctx, arguments):
     yield Return()
     for _key, value in arguments:
-        ctx.session["seen"] = value
+        ctx.session.set("seen", value)
         if value == 3:
             raise ArithmeticError(f"three is not allowed (got {value})")
         yield "sum", value * value
