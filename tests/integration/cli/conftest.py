@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
-import sys
 from dataclasses import dataclass
 
 import pytest
@@ -41,6 +41,9 @@ def cli(etcd, monkeypatch, capsys):
 def run_script(etcd):
     """Run an installed console script as a real process (proves the entry point works)."""
     def call(*argv: str) -> Ran:
+        if shutil.which(argv[0]) is None:
+            pytest.fail(f"{argv[0]} is not on PATH: run `pip install -e .` to install the "
+                        f"console scripts")
         env = {**os.environ, "MR_ETCD_HOSTS": etcd.address}
         done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
         return Ran(done.returncode, done.stdout, done.stderr)
@@ -54,5 +57,3 @@ def example_wf(kv):
     examples.define(kv, REPO / "handlers", workflow=name)
     return name
 
-
-PYTHON = sys.executable

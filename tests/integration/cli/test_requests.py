@@ -109,3 +109,13 @@ def test_invocation_get_and_list(cli, kv, example_wf):
     # a running request: the tracing tools show its tree so far
     flat = cli(trace.flat_list, example_wf, request.id).out.splitlines()
     assert flat == ["0 M squares - queued", "  0.0 M square - queued", "  0.1 M square - queued"]
+
+
+def test_cleanup_entry_point_as_process(run_script, kv, example_wf):
+    request = running_request(kv, example_wf)
+    finish(kv, request, cleanup=False)
+    sim = run_script("mr_kv_request_cleanup", example_wf, request.id, "--simulate-only")
+    assert sim.code == 0 and "would remove 3 invocations" in sim.out
+    assert kv.get(keys.request(example_wf, request.id)) is not None
+    running = run_script("mr_kv_request_cleanup", example_wf, "nope")
+    assert running.code == 2 and "request 'nope' does not exist" in running.err
