@@ -59,7 +59,7 @@ def main(argv=None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--parts", type=int, nargs="+", default=[1000])
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--concurrency", type=int, default=8, help="per worker")
+    parser.add_argument("--concurrency", type=int, default=64, help="per worker")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
 

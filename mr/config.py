@@ -28,7 +28,7 @@ class Settings:
     workflow_names: list[str] = field(default_factory=list)
     capabilities: list[str] = field(default_factory=lambda: ["general"])
     channel: str = "workers"
-    concurrency: int = 8
+    concurrency: int = 32
     data_dir: str = "/tmp/mr/data"
     result_dir: str = "/tmp/mr/results"
     cleanup: bool = True
