@@ -18,6 +18,7 @@ races to create the reduce invocation `<parent>.r` if absent; only its creator p
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 from mr.kv import keys
 from mr.kv.client import (KV, MAX_TXN_OPS, cmp_absent, cmp_mod_revision, cmp_present,
@@ -26,6 +27,7 @@ from mr.kv.codec import pack, unpack
 from mr.kv.models import Invocation, Request, encode, parent_of
 
 CHILD_BATCH = MAX_TXN_OPS - 1  # one compare slot is taken by the request's live key
+FIRST_CHILD_BATCH = 16
 COUNTER_SLOTS = 16            # siblings finishing together rarely write the same key
 
 
@@ -54,14 +56,17 @@ def create_request(kv: KV, request: Request, root: Invocation) -> None:
     ])
 
 
-def start(kv: KV, wf: str, rid: str, read_revision: int, inv: Invocation) -> bool:
+def start(kv: KV, wf: str, rid: str, read_revision: int,
+          inv: Invocation) -> Callable[[], bool]:
     """Mark `inv` running if nobody changed it since we read it at `read_revision`.
 
-    Two copies of one message (a duplicate publish) race here and only one runs the handler.
+    Two copies of one message (a duplicate publish) race here and only one owns the run.
+    Returns a waiter, so a mapper can run while its claim commits.
     """
     key = keys.invocation(wf, rid, inv.id)
-    return kv.txn([cmp_present(keys.live(wf, rid)), cmp_mod_revision(key, read_revision)],
-                  [op_put(key, encode(inv))]).succeeded
+    waiter = kv.submit([cmp_present(keys.live(wf, rid)), cmp_mod_revision(key, read_revision)],
+                       [op_put(key, encode(inv))])
+    return lambda: waiter().succeeded
 
 
 def create_children(kv: KV, wf: str, rid: str, children: list[Invocation]) -> bool:

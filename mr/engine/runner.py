@@ -109,18 +109,25 @@ class Runner:
             return "running-elsewhere"  # a duplicate copy; its owner is alive and working
         inv.state, inv.worker, inv.message_id = RUNNING, self.worker_id, message_id
         inv.attempts, inv.started = inv.attempts + 1, time.time()
-        if not protocol.start(self.kv, wf, rid, inv_entry.mod_revision, inv):
-            raise Retry("invocation changed while starting; re-reading", delay=0.05)
+        claimed = protocol.start(self.kv, wf, rid, inv_entry.mod_revision, inv)
+
+        def own() -> None:
+            """Before any effect beyond the mapper's own code: is this run the one that counts?"""
+            if not claimed():
+                raise Retry("another copy of this message took the invocation; re-reading",
+                            delay=0.05)
         out = InvocationLog()
         try:
             with capture_prints(out):
                 if inv.kind == "reduce":
+                    own()
                     self._reduce(library, request, inv, out, attempt)
                 else:
-                    self._map(library, request, inv, out, attempt)
+                    self._map(library, request, inv, out, attempt, own)
         except RequestEnded:
             return "request-ended"
         except HandlerFailure as failure:
+            own()
             retries = failure.handler.definition.retries if failure.handler else 0
             if attempt <= retries:
                 raise Retry(f"{failure} (retry {attempt} of {retries})",
@@ -131,7 +138,8 @@ class Runner:
 
     # --- mappers -------------------------------------------------------------------------
     def _map(self, library: Library, request: Request, inv: Invocation, out: InvocationLog,
-             attempt: int) -> None:
+             attempt: int, own: Callable[[], None]) -> None:
+        """Run the mapper while its start claim commits; `own()` waits for that claim."""
         step = self._step(library, inv.step)
         mapper = self._handler(library, step.mapper)
         inv.handler, inv.version = mapper.definition.name, mapper.definition.version
@@ -140,9 +148,11 @@ class Runner:
         items = _guarded(self._call(mapper, ctx, arguments), mapper)
         first = next(items, None)
         if isinstance(first, MapTo):
+            own()
             self._fan_out(library, request, inv, first.step, _pairs(items, mapper))
         elif isinstance(first, Return):
             pairs = list(_pairs(items, mapper))
+            own()
             if step.combiner:
                 combiner = self._handler(library, step.combiner)
                 pairs = list(_pairs(_guarded(self._call(combiner, ctx, group(pairs)), combiner),
@@ -176,7 +186,9 @@ class Runner:
         for pair in pairs:
             batch.append(Invocation(id=child_id(inv.id, count), step=target, arguments=[pair]))
             count += 1
-            if len(batch) == protocol.CHILD_BATCH:
+            # A small first batch sets the workers going while the rest are written.
+            if len(batch) == (protocol.FIRST_CHILD_BATCH if count == len(batch)
+                              else protocol.CHILD_BATCH):
                 flush()
         if batch:
             flush()

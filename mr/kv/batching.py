@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from typing import Callable
 
 from mr.kv.client import KV, MAX_TXN_OPS, TxnResult
 
@@ -26,6 +27,12 @@ class _Pending:
     done: threading.Event = field(default_factory=threading.Event)
     result: TxnResult | None = None
     error: BaseException | None = None
+
+    def wait(self) -> TxnResult:
+        self.done.wait()
+        if self.error is not None:
+            raise self.error
+        return self.result
 
 
 def _written_keys(ops: list) -> set[bytes] | None:
@@ -57,19 +64,23 @@ class BatchingKV:
         return getattr(self._kv, name)
 
     def txn(self, compare: list, success: list, failure: list | None = None) -> TxnResult:
+        return self.submit(compare, success, failure)()
+
+    def submit(self, compare: list, success: list,
+               failure: list | None = None) -> Callable[[], TxnResult]:
+        """Queue a transaction for the next group commit; returns a waiter for its result."""
         writes = _written_keys(success)
         if writes is None or len(success) > MAX_TXN_OPS // 2:
             self.transactions += 1
             self.merged += 1
-            return self._kv.txn(compare, success, failure)
+            result = self._kv.txn(compare, success, failure)
+            return lambda: result
         item = _Pending(compare, success, failure or [], writes)
         with self._lock:
             self._pending.append(item)
             self._lock.notify()
-        item.done.wait()
-        if item.error is not None:
-            raise item.error
-        return item.result
+        return item.wait
+
 
     def _take_batch(self) -> list[_Pending]:
         with self._lock:

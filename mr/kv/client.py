@@ -16,7 +16,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Callable, Iterator
 
 import grpc
 from pyetcd import etcdrpc
@@ -250,6 +250,12 @@ class KV:
             raise ValueError(f"a transaction holds at most {MAX_TXN_OPS} operations")
         request = etcdrpc.TxnRequest(compare=compare, success=success, failure=failure or [])
         return TxnResult.of(self._call(self._kv.Txn, request))
+
+    def submit(self, compare: list, success: list,
+               failure: list | None = None) -> Callable[[], TxnResult]:
+        """txn() now; returns a waiter for its result (BatchingKV's runs in the background)."""
+        result = self.txn(compare, success, failure)
+        return lambda: result
 
     # --- leases --------------------------------------------------------------------------
     def lease_grant(self, ttl: int) -> int:
