@@ -26,7 +26,7 @@ def configure_logging(opts: Options) -> None:
 
 
 def _install_uvloop() -> None:
-    """Use uvloop when it is installed (optional: `pip install uvloop`)."""
+    """Use uvloop (a dependency on Linux) when it is importable; plain asyncio otherwise."""
     try:
         import uvloop
     except ImportError:
