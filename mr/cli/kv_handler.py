@@ -10,9 +10,9 @@ from pathlib import Path
 from mr.cli.common import UserError
 from mr.cli.kv_definitions import delete_script, get_script, list_script
 from mr.cli.output import Output, add_workflow, plain, script
-from mr.handlers.source import HandlerSourceError, parse
-from mr.handlers.sync import LANGUAGES
-from mr.kv import entities, keys
+from mr.handlers.source import HandlerSourceError
+from mr.handlers.sync import LANGUAGES, handler_from_file
+from mr.kv import entities
 from mr.kv.client import KV
 from mr.kv.models import Handler
 
@@ -23,21 +23,10 @@ def read_handler(workflow: str, path: Path, name: str | None = None) -> Handler:
         raise UserError(f"{path}: no such file")
     if path.suffix not in LANGUAGES:
         raise UserError(f"{path}: handler files end in {', '.join(LANGUAGES)}")
-    source = path.read_text(encoding="utf-8")
     try:
-        parsed = parse(source, str(path))
-        compile(source, str(path), "exec")
+        return handler_from_file(workflow, path, name or path.stem, path.name)
     except HandlerSourceError as exc:
         raise UserError(str(exc)) from None
-    except SyntaxError as exc:
-        raise UserError(f"{path}:{exc.lineno}: {exc.msg}") from None
-    name = keys.check_name("handler", name or path.stem)
-    return Handler(workflow=workflow, name=name, handler_type=parsed.handler_type, source=source,
-                   version=parsed.version, path=path.name, description=parsed.description,
-                   required_capability=parsed.required_capability,
-                   argument_spec=parsed.argument_spec,
-                   request_arguments=parsed.request_arguments, retries=parsed.retries,
-                   language=LANGUAGES[path.suffix])
 
 
 def _create_args(parser: argparse.ArgumentParser) -> None:

@@ -47,21 +47,27 @@ def read_directory(workflow: str, directory: Path) -> list[Handler]:
         if (not path.is_file() or path.suffix not in LANGUAGES
                 or any(part.startswith(("_", ".")) for part in relative.parts)):
             continue
-        source = path.read_text(encoding="utf-8")
-        parsed = parse(source, str(path))
-        compile(source, str(path), "exec")
-        name = handler_name(relative)
-        try:
-            keys.check_name("handler", name)
-        except ValueError as exc:
-            raise HandlerSourceError(str(path), None, str(exc)) from None
-        found.append(Handler(
-            workflow=workflow, name=name, handler_type=parsed.handler_type, source=source,
-            version=parsed.version, path=str(relative), description=parsed.description,
-            required_capability=parsed.required_capability, argument_spec=parsed.argument_spec,
-            request_arguments=parsed.request_arguments, retries=parsed.retries,
-            language=LANGUAGES[path.suffix]))
+        found.append(handler_from_file(workflow, path, handler_name(relative), str(relative)))
     return found
+
+
+def handler_from_file(workflow: str, path: Path, name: str, stored_path: str) -> Handler:
+    """Parse and compile one handler file into the entity stored in etcd."""
+    source = path.read_text(encoding="utf-8")
+    parsed = parse(source, str(path))
+    try:
+        compile(source, str(path), "exec")
+        keys.check_name("handler", name)
+    except SyntaxError as exc:
+        raise HandlerSourceError(str(path), exc.lineno, f"syntax error: {exc.msg}") from None
+    except ValueError as exc:
+        raise HandlerSourceError(str(path), None, str(exc)) from None
+    return Handler(
+        workflow=workflow, name=name, handler_type=parsed.handler_type, source=source,
+        version=parsed.version, path=stored_path, description=parsed.description,
+        required_capability=parsed.required_capability, argument_spec=parsed.argument_spec,
+        request_arguments=parsed.request_arguments, retries=parsed.retries,
+        language=LANGUAGES[path.suffix])
 
 
 def plan(kv: KV, workflow: str, directory: Path, force_update: bool = False) -> SyncPlan:
