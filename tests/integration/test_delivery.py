@@ -8,7 +8,6 @@ from pathlib import Path
 
 import msgpack
 import nsq
-import pytest
 import tornado.ioloop
 
 from mr.queue.publisher import Publisher

@@ -1,6 +1,5 @@
 """One request end to end over real processes: etcd, mr_broker, two mr_worker, gunicorn."""
 import json
-import os
 from pathlib import Path
 
 import pytest
