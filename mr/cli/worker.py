@@ -65,7 +65,10 @@ def main(argv=None) -> int:
         raise UserError("--concurrency must be at least 1")
     kv = kv_client.client(settings.etcd_hosts, settings.etcd_timeout_s)
     for wf in settings.workflow_names:
-        keys.check_name("workflow", wf)
+        try:
+            keys.check_name("workflow", wf, keys.MAX_TOPIC_PART)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
         if kv.get(keys.workflow(wf)) is None:
             raise UserError(f"workflow {wf!r} does not exist; create it with "
                             f"mr_kv_workflow_create {wf} '<description>'")

@@ -1,0 +1,32 @@
+"""mr_worker refuses to start, with a message saying what to do, when it cannot serve."""
+import subprocess
+import sys
+
+import pytest
+
+from mr.cluster import free_port
+
+
+def run_worker(env: dict, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mr.worker", *args], capture_output=True,
+                          text=True, timeout=60, env={"PATH": "/usr/bin:/bin", **env})
+
+
+@pytest.mark.parametrize("args, code, message", [
+    ((), 2, "no workflow to serve: pass --workflow or set MR_WORKFLOW_NAMES"),
+    (("--workflow", "missing_wf"), 2,
+     "workflow 'missing_wf' does not exist; create it with mr_kv_workflow_create"),
+    (("--workflow", "bad.name"), 2, "invalid workflow name 'bad.name'"),
+    (("--workflow", "x", "--concurrency", "0"), 2, "--concurrency must be at least 1"),
+])
+def test_refuses_to_start(etcd, args, code, message):
+    result = run_worker({"MR_ETCD_HOSTS": etcd.address}, *args)
+    assert result.returncode == code
+    assert message in result.stderr
+
+
+def test_etcd_down_is_exit_3_with_advice():
+    result = run_worker({"MR_ETCD_HOSTS": f"127.0.0.1:{free_port()}", "MR_ETCD_TIMEOUT_S": "1"},
+                        "--workflow", "w")
+    assert result.returncode == 3
+    assert "did not answer" in result.stderr and "Start etcd or set MR_ETCD_HOSTS" in result.stderr
