@@ -72,7 +72,11 @@ def main(argv=None) -> int:
         if kv.get(keys.workflow(wf)) is None:
             raise UserError(f"workflow {wf!r} does not exist; create it with "
                             f"mr_kv_workflow_create {wf} '<description>'")
-    topics = [topic(wf, cap) for wf in settings.workflow_names for cap in settings.capabilities]
+    try:
+        topics = [topic(wf, cap) for wf in settings.workflow_names
+                  for cap in settings.capabilities]
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
     libraries = {wf: Library(kv, wf).start() for wf in settings.workflow_names}
     worker_id = registry.new_worker_id()
     registration = registry.Registration(kv, worker_id, {

@@ -30,3 +30,13 @@ def test_etcd_down_is_exit_3_with_advice():
                         "--workflow", "w")
     assert result.returncode == 3
     assert "did not answer" in result.stderr and "Start etcd or set MR_ETCD_HOSTS" in result.stderr
+
+
+def test_invalid_capability_is_a_clear_error(etcd, kv):
+    from mr.kv import entities
+    from mr.kv.models import Workflow
+    entities.create_workflow(kv, Workflow("cap_check"))
+    result = run_worker({"MR_ETCD_HOSTS": etcd.address}, "--workflow", "cap_check",
+                        "--capability", "gpu.large")
+    assert result.returncode == 2
+    assert "invalid capability name 'gpu.large'" in result.stderr
