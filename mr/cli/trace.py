@@ -57,15 +57,17 @@ def _draw_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", type=Path,
                         help="write the Graphviz source here (default: standard output)")
     parser.add_argument("--png", type=Path, help="also render a PNG with graphviz's dot")
+    parser.add_argument("--svg", type=Path, help="also render an SVG with graphviz's dot (failed "
+                                                 'nodes carry class="failed")')
 
 
-def render_png(source: str, target: Path) -> None:
-    """Run `dot -Tpng`; a clear UserError when graphviz is not installed or fails."""
+def render_image(source: str, target: Path, fmt: str) -> None:
+    """Run `dot -T<fmt>`; a clear UserError when graphviz is not installed or fails."""
     binary = shutil.which("dot")
     if binary is None:
         raise UserError("graphviz's 'dot' program is not installed (apt-get install graphviz); "
                         "use -o to write the .dot source instead")
-    done = subprocess.run([binary, "-Tpng", "-o", str(target)], input=source.encode(),
+    done = subprocess.run([binary, f"-T{fmt}", "-o", str(target)], input=source.encode(),
                           capture_output=True, timeout=120)
     if done.returncode != 0:
         raise UserError(f"dot failed ({done.returncode}): {done.stderr.decode(errors='replace')}")
@@ -78,9 +80,11 @@ def _draw(kv: KV, args: argparse.Namespace) -> Output:
     if args.output:
         args.output.write_text(source)
         written.append(str(args.output))
-    if args.png:
-        render_png(source, args.png)
-        written.append(str(args.png))
+    for fmt in ("png", "svg"):
+        target = getattr(args, fmt)
+        if target:
+            render_image(source, target, fmt)
+            written.append(str(target))
     text = "\n".join(f"wrote {path}" for path in written) if written else source.rstrip("\n")
     return Output({"dot": source, "written": written}, text)
 
@@ -106,6 +110,6 @@ graph = script("mr_get_invocation_graph", "Print a request's invocation tree wit
 flat_list = script("mr_get_invocation_flat_list", "Print a request's invocation tree, one "
                    "indented line per invocation.", add_request, _flat)
 draw = script("mr_draw_invocation_graph", "Write a request's invocation tree as Graphviz source "
-              "(and optionally a PNG).", _draw_args, _draw)
+              "(and optionally a PNG and an SVG).", _draw_args, _draw)
 sessions = script("mr_get_request_sessions", "Print the session keys of a request's mapper "
                   "invocations.", add_request, _sessions)

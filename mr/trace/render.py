@@ -105,8 +105,11 @@ def node_name(iid: str) -> str:
     return quote("I" + iid)
 
 
+# A failed node is red and carries class="failed" (a CSS class in SVG output), so tools and
+# tests find it without matching colours.
 STYLE = {"done": 'style=filled fillcolor="#d9f2d9"',
-         "failed": 'style=filled fillcolor="#f4b6b6" color="#c00000" penwidth=2',
+         "failed": 'style=filled fillcolor="#f4b6b6" color="#c00000" penwidth=2 '
+                   'class="failed"',
          "running": 'style=filled fillcolor="#fff2b3"',
          "waiting": 'style=filled fillcolor="#fff2b3"',
          "queued": 'style=dashed color="#888888"'}
@@ -129,7 +132,7 @@ def dot(tree: Tree, request_id: str, workflow: str, job: str, state: str) -> str
         if ran(node):
             label += f" {ran(node)}"
         if node.failed:
-            label += "\n" + last_line(inv.error)[:120]
+            label += "\nFAILED: " + last_line(inv.error)[:120]
         lines.append(f"  {node_name(inv.id)} [label={quote(label)} "
                      f"{STYLE.get(inv.state, '')}];")
         for child in node.children:

@@ -1,5 +1,6 @@
 """Fixtures for the admin and tracing scripts: run a script's main(argv) in-process against the
-session's real etcd, and a fresh workflow holding the example handlers, steps and jobs."""
+session's real etcd or as real processes, a fresh workflow holding the example handlers, steps
+and jobs, and a whole cluster that ran one nested request which failed (for the tracing tools)."""
 from __future__ import annotations
 
 import json
@@ -11,7 +12,12 @@ from dataclasses import dataclass
 import pytest
 
 from mr import examples
-from tests.support.cluster import REPO, unique
+from mr.cli.kv_handler import read_handler
+from mr.kv import entities
+from mr.kv.models import Job, Step
+from tests.support.cluster import REPO, start_cluster, unique
+
+HERE = REPO / "tests" / "integration" / "cli"
 
 
 @dataclass
@@ -57,3 +63,37 @@ def example_wf(kv):
     examples.define(kv, REPO / "handlers", workflow=name)
     return name
 
+
+
+NESTED_FAILED_ID = "0.1.1"  # middle 1's leaf 1 (value 11) raises; see nest_leaf_or_fail.py
+
+
+@pytest.fixture(scope="package")
+def nested_failed(etcd, tmp_path_factory):
+    """A real cluster (MR_CLEANUP=0) that ran one nested request — root fans out to middle
+    mappers, each maps again to leaves — in which invocation NESTED_FAILED_ID failed.
+    Yields (engine, workflow, request_id); the workflow also holds the example definitions.
+    Package scope: the subprocess and drawing tests share one cluster start."""
+    wf = unique("nest")
+    engine = start_cluster(tmp_path_factory.mktemp("nested"), etcd.address, [wf],
+                           extra_env={"MR_CLEANUP": "0"})
+    try:
+        kv = engine.kv
+        examples.define(kv, REPO / "handlers", workflow=wf)
+        for path in (REPO / "tests" / "handlers" / "nest_root.py",
+                     REPO / "tests" / "handlers" / "nest_middle.py",
+                     REPO / "tests" / "handlers" / "sum_values.py",
+                     HERE / "handlers" / "nest_leaf_or_fail.py"):
+            entities.save(kv, read_handler(wf, path))
+        for step in (Step(wf, "nest_root", "nest_root", "sum_values"),
+                     Step(wf, "middle", "nest_middle", "sum_values"),
+                     Step(wf, "leaf", "nest_leaf_or_fail", "sum_values")):
+            entities.save(kv, step)
+        entities.save(kv, Job(wf, "nested", "nest_root"))
+        engine.start_workers(2)
+        engine.start_web()
+        failed = engine.post(wf, "nested", {"n": 3})
+        assert failed.status_code == 500, failed.text
+        yield engine, wf, failed.json()["request_id"]
+    finally:
+        engine.stop()
