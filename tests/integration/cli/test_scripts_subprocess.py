@@ -1,0 +1,148 @@
+"""Every admin and tracing script run as an installed console script (a real process) against
+the real etcd: one table of (argv, exit code, text expected in stdout or stderr), with at least
+one good and one bad input per script.
+
+The definitions live in the nested-request cluster's workflow (fixture `nested_failed`); each
+destructive case works on a spare entity made for it, so the cases do not depend on order.
+"""
+from __future__ import annotations
+
+from importlib import metadata
+from typing import NamedTuple
+
+import pytest
+
+from mr.cli.kv_handler import read_handler
+from mr.kv import entities
+from mr.kv.models import Job, Step, Workflow
+from tests.integration.cli.conftest import HERE, NESTED_FAILED_ID
+from tests.support.cluster import REPO, unique
+
+
+class Case(NamedTuple):
+    argv: tuple[str, ...]   # "{wf}", "{rid}", ... are filled in from the `world` fixture
+    code: int
+    expect: str             # a substring of stdout + stderr (formatted like argv)
+
+
+def case(line: str, code: int, expect: str, *extra: str) -> Case:
+    """`line` is split on spaces; `extra` arguments may hold spaces or be empty."""
+    return Case((*line.split(), *extra), code, expect)
+
+
+NO_WF = "workflow 'no_such_wf' does not exist"
+CASES = [
+    case("mr_kv_workflow_create {new_wf} made-by-a-process", 0, "created workflow {new_wf}"),
+    case("mr_kv_workflow_create no/slash", 2, "invalid workflow name"),
+    case("mr_kv_workflow_get {wf}", 0, "contents:"),
+    case("mr_kv_workflow_get no_such_wf", 2, NO_WF),
+    case("mr_kv_workflow_list", 0, "{wf}"),
+    case("mr_kv_workflow_list --bogus", 2, "unrecognized arguments: --bogus"),
+    case("mr_kv_workflow_delete {spare_wf}", 0, "deleted workflow {spare_wf}"),
+    case("mr_kv_workflow_delete {wf}", 2, "use --force"),
+
+    case("mr_kv_job_create {wf} made_job squares --timeout 30", 0, "created job made_job"),
+    case("mr_kv_job_create {wf} bad_job squares --timeout -1", 2,
+         "--timeout must be a positive number"),
+    case("mr_kv_job_get {wf} squares", 0, "initial_step:"),
+    case("mr_kv_job_get {wf} ghost", 2, "job 'ghost' does not exist"),
+    case("mr_kv_job_list {wf}", 0, "nested"),
+    case("mr_kv_job_list no_such_wf", 2, NO_WF),
+    case("mr_kv_job_delete {wf} spare_job", 0, "deleted job spare_job"),
+    case("mr_kv_job_delete {wf} ghost", 2, "job 'ghost' does not exist"),
+
+    case("mr_kv_step_create {wf} made_step numbers_square", 0, "created step made_step", "",
+         "numbers_total"),
+    case("mr_kv_step_create {wf} bad_step numbers_total", 2,
+         "'numbers_total' is a reducer, not a mapper", "",
+         "numbers_total"),
+    case("mr_kv_step_get {wf} square", 0, "numbers_square"),
+    case("mr_kv_step_get {wf} ghost", 2, "step 'ghost' does not exist"),
+    case("mr_kv_step_list {wf} --json", 0, '"name": "middle"'),
+    case("mr_kv_step_list no_such_wf", 2, NO_WF),
+    case("mr_kv_step_delete {wf} spare_step", 0, "deleted step spare_step"),
+    case("mr_kv_step_delete {wf} squares", 2, "step 'squares' is used by job"),
+    case("mr_kv_step_set_handler {wf} tweak_step -r sum_values", 0,
+         "tweak_step: reducer numbers_total -> sum_values"),
+    case("mr_kv_step_set_handler {wf} tweak_step", 2, "give at least one of"),
+    case("mr_kv_step_update_handlers {wf} reducer numbers_total sum_values -s", 0,
+         "would update step square"),
+    case("mr_kv_step_update_handlers {wf} reducer numbers_total ghost", 2,
+         "handler 'ghost' does not exist"),
+
+    case("mr_kv_handler_create {wf} {handler_file} --name made_handler", 0,
+         "created mapper made_handler"),
+    case("mr_kv_handler_create {wf} {tmp}/none.py", 2, "{tmp}/none.py: no such file"),
+    case("mr_kv_handler_get {wf} numbers_square", 0, "handler_type:"),
+    case("mr_kv_handler_get {wf} ghost", 2, "handler 'ghost' does not exist"),
+    case("mr_kv_handler_list {wf}", 0, "nest_leaf_or_fail"),
+    case("mr_kv_handler_list no_such_wf", 2, NO_WF),
+    case("mr_kv_handler_delete {wf} spare_handler", 0, "deleted handler spare_handler"),
+    case("mr_kv_handler_delete {wf} numbers_total", 2,
+         "handler 'numbers_total' is used by step"),
+    case("mr_kv_handler_store {store_wf} {handlers_dir}", 0, "add numbers_square"),
+    case("mr_kv_handler_store {store_wf} {tmp}/no_dir", 2,
+         "{tmp}/no_dir: not a directory (nothing was written)"),
+
+    case("mr_kv_request_get {wf} {rid}", 0, "LookupError: leaf 11 is not allowed"),
+    case("mr_kv_request_get {wf} nope", 2, "request 'nope' does not exist"),
+    case("mr_kv_request_list {wf} --state failed", 0, "{rid}"),
+    case("mr_kv_request_list {wf} --state bogus", 2, "invalid choice: 'bogus'"),
+    case("mr_kv_request_cleanup {wf} {rid} --simulate-only", 0, "(simulated: nothing written)"),
+    case("mr_kv_request_cleanup {wf} nope", 2, "nothing to clean up"),
+    case("mr_kv_invocation_get {wf} {rid} {failed}", 0, "Traceback"),
+    case("mr_kv_invocation_get {wf} {rid} 9.9", 2, "invocation '9.9' does not exist"),
+    case("mr_kv_invocation_list {wf} {rid} --state failed", 0, "{failed}"),
+    case("mr_kv_invocation_list {wf} nope", 2, "request 'nope' does not exist"),
+
+    case("mr_get_invocation_graph {wf} {rid}", 0, "*** FAILED ***"),
+    case("mr_get_invocation_graph {wf} nope", 2, "request 'nope' does not exist"),
+    case("mr_get_invocation_flat_list {wf} {rid}", 0, "<-- FAILED: LookupError"),
+    case("mr_get_invocation_flat_list no_such_wf x", 2, NO_WF),
+    case("mr_draw_invocation_graph {wf} {rid}", 0, 'class="failed"'),
+    case("mr_draw_invocation_graph {wf} {rid} --png {tmp}/no_dir/x.png", 2, "dot failed"),
+    case("mr_get_request_sessions {wf} {rid}", 0, "[seen]: 1"),
+    case("mr_get_request_sessions {wf}", 2, "the following arguments are required: request_id"),
+]
+
+
+@pytest.fixture(scope="module")
+def world(nested_failed, tmp_path_factory) -> dict[str, str]:
+    """The names the table refers to, with the spare entities its destructive cases consume."""
+    engine, wf, rid = nested_failed
+    kv = engine.kv
+    spare_wf, store_wf = unique("spare"), unique("store")
+    for name in (spare_wf, store_wf):
+        entities.create_workflow(kv, Workflow(name))
+    handler_file = HERE / "handlers" / "square_or_fail.py"
+    entities.save(kv, read_handler(wf, handler_file, "spare_handler"))
+    entities.save(kv, Job(wf, "spare_job", "squares"))
+    for name in ("spare_step", "tweak_step"):
+        entities.save(kv, Step(wf, name, "numbers_square", "numbers_total"))
+    return {"wf": wf, "rid": rid, "failed": NESTED_FAILED_ID, "new_wf": unique("made"),
+            "spare_wf": spare_wf, "store_wf": store_wf, "handler_file": str(handler_file),
+            "handlers_dir": str(REPO / "handlers"), "tmp": str(tmp_path_factory.mktemp("cli"))}
+
+
+@pytest.mark.parametrize("spec", CASES, ids=lambda c: " ".join(c.argv)[:60])
+def test_script(run_script, world, spec: Case):
+    ran = run_script(*(arg.format(**world) for arg in spec.argv))
+    shown = f"exit {ran.code}\nstdout:\n{ran.out}\nstderr:\n{ran.err}"
+    assert ran.code == spec.code, shown
+    assert spec.expect.format(**world) in ran.out + ran.err, shown
+    assert "Traceback" not in ran.err
+
+
+def admin_scripts() -> set[str]:
+    """The installed admin and tracing console scripts (setup.py, issue 5)."""
+    names = {ep.name for ep in metadata.distribution("mr").entry_points
+             if ep.group == "console_scripts"}
+    return {n for n in names if n.startswith(("mr_kv_", "mr_get_", "mr_draw_"))}
+
+
+def test_every_script_has_a_good_and_a_bad_case():
+    scripts = admin_scripts()
+    assert len(scripts) == 28
+    for expected in (0, 2):
+        covered = {c.argv[0] for c in CASES if c.code == expected}
+        assert scripts <= covered, f"no exit-{expected} case: {sorted(scripts - covered)}"
