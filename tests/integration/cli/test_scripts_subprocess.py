@@ -146,3 +146,16 @@ def test_every_script_has_a_good_and_a_bad_case():
     for expected in (0, 2):
         covered = {c.argv[0] for c in CASES if c.code == expected}
         assert scripts <= covered, f"no exit-{expected} case: {sorted(scripts - covered)}"
+
+
+def test_readme_operating_table_has_every_script_with_an_example():
+    readme = (REPO / "README.rst").read_text()
+    section = readme[readme.index("Operating\n---------\n"):readme.index("The broker (``")]
+    rows = section.split("   * - ")[2:]   # after the table's directive and header row
+    documented = {}
+    for row in rows:
+        name, what, example = (cell.strip() for cell in row.split("\n     - "))
+        documented[name.strip("`")] = (what, example)
+    assert set(documented) == admin_scripts()
+    for name, (what, example) in documented.items():
+        assert what and example.startswith(f"``{name} "), name
