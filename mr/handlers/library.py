@@ -48,7 +48,6 @@ class Library:
         self._lock = threading.Lock()
         self._stopped = threading.Event()
         self._watch = None
-        self._changed = threading.Condition()
 
     def start(self) -> "Library":
         """Load everything now (so the first request finds its handlers), then follow changes."""
@@ -72,11 +71,6 @@ class Library:
     def handler(self, name: str) -> LoadedHandler | None:
         return self.snapshot.handlers.get(name) or self._fetch("handler", name)
 
-    def wait_for_revision(self, revision: int, timeout: float) -> bool:
-        """Block until changes up to `revision` are applied (tests and the sync script use it)."""
-        with self._changed:
-            return self._changed.wait_for(lambda: self.snapshot.revision >= revision, timeout)
-
     def _fetch(self, kind: str, name: str):
         """A definition newer than our watch has delivered: read it directly and apply it."""
         entry = self.kv.get(keys.definition(self.workflow, kind, name))
@@ -89,16 +83,10 @@ class Library:
 
     # --- keeping current -----------------------------------------------------------------
     def _reload(self) -> int:
-        prefix = keys.definitions(self.workflow)
-        changes, revision = [], 0
-        start = None
-        while True:
-            entries, more, revision = self.kv.range(prefix, limit=500, start=start,
-                                                    revision=revision)
-            changes.extend(("put", e.key, e.value) for e in entries)
-            if not more or not entries:
-                break
-            start = entries[-1].key + "\0"
+        """Load every definition as of one revision; the watch continues from the next."""
+        revision = self.kv.revision()
+        changes = [("put", e.key, e.value)
+                   for e in self.kv.scan(keys.definitions(self.workflow), revision=revision)]
         with self._lock:
             self.snapshot = Snapshot(revision=0)
         self._apply(changes, revision)
@@ -143,8 +131,6 @@ class Library:
             self.snapshot = replace(self.snapshot, jobs=tables["job"], steps=tables["step"],
                                     handlers=tables["handler"],
                                     revision=max(revision, self.snapshot.revision))
-        with self._changed:
-            self._changed.notify_all()
 
     def _load(self, handler: Handler) -> LoadedHandler:
         cache_key = (handler.name, handler.version)

@@ -215,9 +215,13 @@ class KV:
         reply = self._call(self._kv.Range, request)
         return [_entry(kv) for kv in reply.kvs], reply.more, reply.header.revision
 
-    def scan(self, prefix: str, page: int = 500, keys_only: bool = False) -> Iterator[Entry]:
-        """Every key under `prefix`, fetched in pages at one revision (bounded memory)."""
-        start, revision = None, 0
+    def scan(self, prefix: str, page: int = 500, keys_only: bool = False,
+             revision: int = 0) -> Iterator[Entry]:
+        """Every key under `prefix`, fetched in pages at one revision (bounded memory).
+
+        With `revision` 0 the first page pins the current revision for the rest.
+        """
+        start = None
         while True:
             entries, more, revision = self.range(prefix, limit=page, start=start,
                                                  keys_only=keys_only, revision=revision)
