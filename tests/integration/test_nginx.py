@@ -18,7 +18,7 @@ import requests
 from mr import cluster, examples
 from mr.trace.store import load_request
 from tests.support.cluster import REPO, start_cluster, unique
-from tests.support.ports import free_port
+from mr.cluster import free_port
 
 NGINX = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin")
 pytestmark = pytest.mark.skipif(NGINX is None, reason="nginx is not installed "

@@ -8,7 +8,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support.ports import free_port
+from mr.cluster import free_port
 from tests.support.wait import wait_for
 
 

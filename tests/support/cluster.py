@@ -5,6 +5,8 @@ tests stay isolated by key prefix and topic.
 """
 from __future__ import annotations
 
+import functools
+import os
 import subprocess
 import sys
 import uuid
@@ -46,8 +48,9 @@ class EngineCluster:
                 "MR_REQUEST_TIMEOUT_S": "60",
                 **self.extra_env}
 
-    @property
+    @functools.cached_property
     def kv(self) -> KV:
+        """One client for the test process (each KV is a gRPC channel)."""
         return KV([self.etcd_address], timeout=10)
 
     def start_broker(self) -> None:
@@ -72,12 +75,8 @@ class EngineCluster:
     def sync(self, workflow: str, directory: Path, *flags: str) -> subprocess.CompletedProcess:
         """Run the real mr_kv_handler_store script."""
         return subprocess.run([sys.executable, "-m", "mr.cli.handler_store", workflow,
-                               str(directory), *flags], env={**self.env_for_scripts()},
+                               str(directory), *flags], env={**os.environ, **self.env},
                               capture_output=True, text=True, timeout=60)
-
-    def env_for_scripts(self) -> dict[str, str]:
-        import os
-        return {**os.environ, **self.env}
 
     def post(self, workflow: str, job: str, arguments: dict, blocking: bool = True,
              timeout: float = 90) -> requests.Response:

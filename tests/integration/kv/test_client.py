@@ -78,7 +78,7 @@ def test_lease_expiry_and_keepalive(kv, prefix):
 
 
 def test_unreachable_etcd_is_a_clear_error():
-    from tests.support.ports import free_port
+    from mr.cluster import free_port
     client = KV([f"127.0.0.1:{free_port()}"], timeout=0.5)
     with pytest.raises(EtcdUnavailable, match="did not answer"):
         client.get("/x")
