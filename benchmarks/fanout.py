@@ -77,7 +77,7 @@ def main(argv=None) -> int:
             examples.define(kv, REPO / "handlers")
             for n in (1, 2):
                 services.append(cluster.worker(f"worker{n}", env, base / f"worker{n}.log").start())
-            cluster.wait_until(lambda: kv.count(keys.workers()) >= 2, 30, "workers")
+            cluster.wait_for(lambda: kv.count(keys.workers()) >= 2, 30, "workers")
             web = cluster.front_end(env, base / "gunicorn.log").start()
             services.append(web)
             url = f"{web.url}/job/examples/squares"

@@ -15,7 +15,9 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, TypeVar
+
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -24,17 +26,25 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_until(check: Callable[[], bool], timeout: float, what: str,
-               process: subprocess.Popen | None = None, log: Path | None = None) -> None:
+def wait_for(condition: Callable[[], T], timeout: float = 10.0, message: str = "condition",
+             process: subprocess.Popen | None = None, log: Path | None = None,
+             interval: float = 0.05) -> T:
+    """condition()'s first truthy value, waited for with a deadline (never a fixed sleep).
+
+    With `process`, fail at once (with the tail of `log`) if it exits while we wait.
+    """
     deadline = time.monotonic() + timeout
-    while not check():
+    while True:
+        value = condition()
+        if value:
+            return value
         if process is not None and process.poll() is not None:
             tail = log.read_text(errors="replace")[-2000:] if log and log.exists() else ""
-            raise RuntimeError(f"{what} exited with status {process.returncode}\n{tail}")
+            raise RuntimeError(f"{message} exited with status {process.returncode}\n{tail}")
         if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} not ready after {timeout:g}s"
+            raise TimeoutError(f"timed out after {timeout:g}s waiting for {message}"
                                + (f"; see {log}" if log else ""))
-        time.sleep(0.05)
+        time.sleep(interval)
 
 
 def http_ok(url: str) -> Callable[[], bool]:
@@ -66,7 +76,7 @@ class Service:
                                      env={**os.environ, **self.env}, start_new_session=True)
         log.close()
         if self.ready is not None:
-            wait_until(self.ready, timeout, self.name, self.proc, self.log_path)
+            wait_for(self.ready, timeout, self.name, self.proc, self.log_path)
         return self
 
     @property

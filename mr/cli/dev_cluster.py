@@ -78,7 +78,7 @@ def start(_args=None) -> int:
             worker = cluster.worker(f"worker{n}", env(), logs / f"worker{n}.log").start()
             pids[worker.name] = worker.pid
             print(f"  {worker.name:<9} pid {worker.pid}")
-        cluster.wait_until(lambda: kv.count(keys.workers()) >= 2, 30, "two workers")
+        cluster.wait_for(lambda: kv.count(keys.workers()) >= 2, 30, "two workers")
         web = cluster.front_end(env(), logs / "gunicorn.log", HTTP_PORT).start()
         pids[web.name] = web.pid
         print(f"  {web.name:<9} pid {web.pid}  {web.url}")

@@ -5,7 +5,7 @@ import requests
 
 from tests.broker.wire import Wire
 from tests.support.broker import start_broker
-from tests.support.wait import wait_for
+from mr.cluster import wait_for
 
 
 class Publisher(threading.Thread):

@@ -7,7 +7,7 @@ import requests
 
 from tests.broker.nsq_client import channel_stats
 from tests.broker.wire import Wire
-from tests.support.wait import wait_for
+from mr.cluster import wait_for
 
 
 def post(broker, path, data=b"", **params):

@@ -6,7 +6,7 @@ import pytest
 
 from tests.broker.nsq_client import channel_stats
 from tests.broker.wire import Wire
-from tests.support.wait import wait_for
+from mr.cluster import wait_for
 
 ERROR, RESPONSE = 1, 0
 

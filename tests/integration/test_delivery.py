@@ -13,7 +13,7 @@ import tornado.ioloop
 from mr.queue.publisher import Publisher
 from mr.queue.topics import topic
 from tests.integration.conftest import CASES_DIR
-from tests.support.wait import wait_for
+from mr.cluster import wait_for
 
 
 class Duplicator:

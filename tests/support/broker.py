@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mr.cluster import free_port
-from tests.support.wait import wait_for
+from mr.cluster import wait_for
 
 
 @dataclass

@@ -18,7 +18,7 @@ import requests
 from mr import cluster
 from mr.kv import keys
 from mr.kv.client import KV
-from tests.support.wait import wait_for
+from mr.cluster import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 
