@@ -62,6 +62,9 @@ setup(
     ],
     extras_require={
         "test": ["pytest>=8,<10", "requests>=2.31,<3"],
+        # peers of `python -m benchmarks.compare` (issue 9); Redis itself comes from apt
+        "bench": ["celery[redis]>=5.3,<6", "redis>=5", "dask[distributed]>=2024.1",
+                  "psutil>=5.9"],
     },
     entry_points={"console_scripts": CONSOLE_SCRIPTS},
 )
