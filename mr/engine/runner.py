@@ -160,7 +160,7 @@ class Runner:
             reducer = self._handler(library, step.reducer)
             rctx = self._context(request, inv.id, step.name, reducer, attempt, out, inv.id, False)
             output = self._run_reducer(reducer, rctx, group(pairs))
-            self._complete(library, request, [self._done(inv)], inv.id, output)
+            self._complete(library, request, [self._done(inv, out)], inv.id, output)
         else:
             got = "nothing" if first is None else repr(first)[:80]
             raise HandlerFailure(f"mapper {mapper.definition.name} yielded {got} first; a "
@@ -211,7 +211,8 @@ class Runner:
         if entry is None:
             return  # the request was cleaned up meanwhile
         mapper = decode(Invocation, entry.value)
-        self._complete(library, request, [self._done(mapper), self._done(inv)], target, output)
+        self._complete(library, request, [self._done(mapper), self._done(inv, out)], target,
+                       output)
 
     def _run_reducer(self, reducer: LoadedHandler, ctx: Context, grouped: list) -> list:
         return list(_pairs(_guarded(reducer_output(self._call(reducer, ctx, grouped)), reducer),
@@ -280,7 +281,7 @@ class Runner:
     def _fail(self, request: Request, inv: Invocation, failure: HandlerFailure,
               out: InvocationLog, attempt: int) -> None:
         now = time.time()
-        inv.state, inv.finished, inv.error = FAILED, now, failure.trace
+        inv.state, inv.finished, inv.error, inv.log = FAILED, now, failure.trace, out.text()
         definition = failure.handler.definition if failure.handler else None
         request.state, request.finished = FAILED, now
         request.failure = {
@@ -301,8 +302,11 @@ class Runner:
 
     # --- helpers -------------------------------------------------------------------------
     @staticmethod
-    def _done(inv: Invocation) -> Invocation:
+    def _done(inv: Invocation, out: InvocationLog | None = None) -> Invocation:
+        """Mark done; `out` is what this run logged, kept with the invocation when not empty."""
         inv.state, inv.finished = DONE, time.time()
+        if out is not None:
+            inv.log = out.text() or None
         return inv
 
     @staticmethod

@@ -138,6 +138,7 @@ class Invocation:
     started: float | None = None
     finished: float | None = None
     error: str | None = None
+    log: str | None = None          # what the handler printed or logged (bounded), if anything
 
     @property
     def parent(self) -> str | None:
