@@ -59,9 +59,13 @@ setup(
         "PyYAML>=6,<7",
         # mr_broker and its benchmark run their event loops on uvloop (about 1.5x asyncio).
         "uvloop>=0.19; sys_platform != 'win32'",
+        # the shared filesystem's object-storage backend (s3://, gcs://, memory://, ...)
+        "fsspec>=2024.2",
     ],
     extras_require={
-        "test": ["pytest>=8,<10", "requests>=2.31,<3"],
+        "test": ["pytest>=8,<10", "requests>=2.31,<3",
+                 # a real SMTP server (with STARTTLS and AUTH) and its test certificate
+                 "aiosmtpd>=1.4,<2", "cryptography>=42"],
         # peers of `python -m benchmarks.compare` (issue 9); Redis itself comes from apt
         "bench": ["celery[redis]>=5.3,<6", "redis>=5", "dask[distributed]>=2024.1",
                   "psutil>=5.9"],

@@ -16,6 +16,16 @@ def _bool(value: str) -> bool:
     return value.strip().lower() in ("1", "true", "yes", "on")
 
 
+SMTP_TLS_MODES = ("none", "starttls", "ssl")
+
+
+def _smtp_tls(value: str) -> str:
+    mode = value.strip().lower()
+    if mode not in SMTP_TLS_MODES:
+        raise ValueError(f"use one of {', '.join(SMTP_TLS_MODES)}")
+    return mode
+
+
 @dataclass(frozen=True)
 class Settings:
     etcd_hosts: list[str] = field(default_factory=lambda: ["127.0.0.1:2379"])
@@ -37,6 +47,21 @@ class Settings:
     blob_threshold_bytes: int = 256 * 1024
     msg_timeout_s: float = 60.0
     etcd_timeout_s: float = 10.0
+    # Root of the per-workflow shared file areas (a directory or an fsspec URL such as
+    # s3://bucket/mr); empty means file://<data_dir>/shared.
+    shared_fs_url: str = ""
+    # Notifications (mr/notify): which events are sent, and where.
+    notify_events: list[str] = field(
+        default_factory=lambda: ["handler_exception", "request_failed", "library_updated"])
+    notify_webhook_urls: list[str] = field(default_factory=list)
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_user: str = ""
+    smtp_password: str = field(default="", repr=False)   # kept out of logs
+    smtp_tls: str = "none"
+    smtp_ca_file: str = ""   # trust this CA (PEM) instead of the system's, e.g. a private CA
+    notify_email_from: str = "mr@localhost"
+    notify_email_to: list[str] = field(default_factory=list)
 
 
 def load(environ: dict[str, str] | None = None) -> Settings:
@@ -71,4 +96,15 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         blob_threshold_bytes=get("BLOB_THRESHOLD_BYTES", int, defaults.blob_threshold_bytes),
         msg_timeout_s=get("MSG_TIMEOUT_S", float, defaults.msg_timeout_s),
         etcd_timeout_s=get("ETCD_TIMEOUT_S", float, defaults.etcd_timeout_s),
+        shared_fs_url=get("SHARED_FS_URL", str, defaults.shared_fs_url),
+        notify_events=get("NOTIFY_EVENTS", _list, defaults.notify_events),
+        notify_webhook_urls=get("NOTIFY_WEBHOOK_URLS", _list, defaults.notify_webhook_urls),
+        smtp_host=get("SMTP_HOST", str, defaults.smtp_host),
+        smtp_port=get("SMTP_PORT", int, defaults.smtp_port),
+        smtp_user=get("SMTP_USER", str, defaults.smtp_user),
+        smtp_password=get("SMTP_PASSWORD", str, defaults.smtp_password),
+        smtp_tls=get("SMTP_TLS", _smtp_tls, defaults.smtp_tls),
+        smtp_ca_file=get("SMTP_CA_FILE", str, defaults.smtp_ca_file),
+        notify_email_from=get("NOTIFY_EMAIL_FROM", str, defaults.notify_email_from),
+        notify_email_to=get("NOTIFY_EMAIL_TO", _list, defaults.notify_email_to),
     )
