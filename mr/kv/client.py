@@ -208,10 +208,18 @@ class KV:
         return _entry(reply.kvs[0]) if reply.kvs else None
 
     def range(self, prefix: str, limit: int = 0, start: str | None = None,
-              keys_only: bool = False, revision: int = 0) -> tuple[list[Entry], bool, int]:
-        """Keys under `prefix` in key order, from `start` (inclusive); (entries, more, revision)."""
+              keys_only: bool = False, revision: int = 0,
+              descending: bool = False) -> tuple[list[Entry], bool, int]:
+        """Keys under `prefix` in key order, from `start` (inclusive); (entries, more, revision).
+
+        `descending` gives the last keys first (then `start` is ignored).
+        """
         request = _range_request(start or prefix, limit=limit, keys_only=keys_only,
                                  revision=revision, range_end=_prefix_end(prefix.encode()))
+        if descending:
+            request.key = prefix.encode()
+            request.sort_order = etcdrpc.RangeRequest.DESCEND
+            request.sort_target = etcdrpc.RangeRequest.KEY
         reply = self._call(self._kv.Range, request)
         return [_entry(kv) for kv in reply.kvs], reply.more, reply.header.revision
 
