@@ -64,6 +64,18 @@ class Settings:
     smtp_ca_file: str = ""   # trust this CA (PEM) instead of the system's, e.g. a private CA
     notify_email_from: str = "mr@localhost"
     notify_email_to: list[str] = field(default_factory=list)
+    # Security (issue 8): etcd user and TLS, front-end bearer tokens, TLS to nsqd.
+    etcd_user: str = ""
+    etcd_password: str = field(default="", repr=False)
+    etcd_ca_cert: str = ""    # PEM file: verify etcd's certificate (turns TLS on)
+    etcd_cert: str = ""       # PEM client certificate and key, for --client-cert-auth
+    etcd_key: str = ""
+    auth_tokens_file: str = ""  # one token a line ("token" or "name:token"); turns auth on
+    auth_tokens: list[str] = field(default_factory=list, repr=False)
+    nsqd_tls: bool = False    # workers upgrade their nsqd connections to TLS
+    nsqd_tls_ca_cert: str = ""
+    nsqd_tls_cert: str = ""
+    nsqd_tls_key: str = ""
 
 
 def load(environ: dict[str, str] | None = None) -> Settings:
@@ -111,4 +123,15 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         smtp_ca_file=get("SMTP_CA_FILE", str, defaults.smtp_ca_file),
         notify_email_from=get("NOTIFY_EMAIL_FROM", str, defaults.notify_email_from),
         notify_email_to=get("NOTIFY_EMAIL_TO", _list, defaults.notify_email_to),
+        etcd_user=get("ETCD_USER", str, defaults.etcd_user),
+        etcd_password=get("ETCD_PASSWORD", str, defaults.etcd_password),
+        etcd_ca_cert=get("ETCD_CA_CERT", str, defaults.etcd_ca_cert),
+        etcd_cert=get("ETCD_CERT", str, defaults.etcd_cert),
+        etcd_key=get("ETCD_KEY", str, defaults.etcd_key),
+        auth_tokens_file=get("AUTH_TOKENS_FILE", str, defaults.auth_tokens_file),
+        auth_tokens=get("AUTH_TOKENS", _list, defaults.auth_tokens),
+        nsqd_tls=get("NSQD_TLS", _bool, defaults.nsqd_tls),
+        nsqd_tls_ca_cert=get("NSQD_TLS_CA_CERT", str, defaults.nsqd_tls_ca_cert),
+        nsqd_tls_cert=get("NSQD_TLS_CERT", str, defaults.nsqd_tls_cert),
+        nsqd_tls_key=get("NSQD_TLS_KEY", str, defaults.nsqd_tls_key),
     )
