@@ -209,17 +209,20 @@ class KV:
 
     def range(self, prefix: str, limit: int = 0, start: str | None = None,
               keys_only: bool = False, revision: int = 0,
-              descending: bool = False) -> tuple[list[Entry], bool, int]:
+              descending: bool = False,
+              by_mod_revision: bool = False) -> tuple[list[Entry], bool, int]:
         """Keys under `prefix` in key order, from `start` (inclusive); (entries, more, revision).
 
-        `descending` gives the last keys first (then `start` is ignored).
+        `descending` gives the last keys first (then `start` is ignored); with
+        `by_mod_revision` they are ordered by when they were last written instead.
         """
         request = _range_request(start or prefix, limit=limit, keys_only=keys_only,
                                  revision=revision, range_end=_prefix_end(prefix.encode()))
         if descending:
             request.key = prefix.encode()
             request.sort_order = etcdrpc.RangeRequest.DESCEND
-            request.sort_target = etcdrpc.RangeRequest.KEY
+            request.sort_target = (etcdrpc.RangeRequest.MOD if by_mod_revision
+                                   else etcdrpc.RangeRequest.KEY)
         reply = self._call(self._kv.Range, request)
         return [_entry(kv) for kv in reply.kvs], reply.more, reply.header.revision
 
