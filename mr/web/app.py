@@ -27,6 +27,7 @@ from mr.kv import keys
 from mr.kv.client import EtcdUnavailable
 from mr.kv.models import DONE, RUNNING, Request, decode
 from mr.queue.publisher import Publisher
+from mr.web import auth
 from mr.web.waiter import RequestWaiter
 
 log = logging.getLogger(__name__)
@@ -195,6 +196,9 @@ def _get_front_end() -> FrontEnd:
 
 
 def app(environ, start_response):
+    refused = auth.refuse(environ, start_response)  # bearer tokens, when configured
+    if refused is not None:
+        return refused
     method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "/")
     request_id = None
     try:
