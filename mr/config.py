@@ -16,6 +16,17 @@ def _bool(value: str) -> bool:
     return value.strip().lower() in ("1", "true", "yes", "on")
 
 
+def _mapping(value: str) -> dict[str, str]:
+    """"a=x,b=y" -> {"a": "x", "b": "y"}."""
+    pairs = {}
+    for part in _list(value):
+        name, sep, target = part.partition("=")
+        if not sep or not name.strip() or not target.strip():
+            raise ValueError(f"{part!r} is not name=value")
+        pairs[name.strip()] = target.strip()
+    return pairs
+
+
 SMTP_TLS_MODES = ("none", "starttls", "ssl")
 
 
@@ -51,6 +62,8 @@ class Settings:
     blob_threshold_bytes: int = 256 * 1024
     msg_timeout_s: float = 60.0
     etcd_timeout_s: float = 10.0
+    # workflow -> "package.module:function", overriding the workflow's own scope_factory
+    scope_factories: dict[str, str] = field(default_factory=dict)
     # Root of the per-workflow shared file areas (a directory or an fsspec URL such as
     # s3://bucket/mr); empty means file://<data_dir>/shared.
     shared_fs_url: str = ""
@@ -116,6 +129,7 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         blob_threshold_bytes=get("BLOB_THRESHOLD_BYTES", int, defaults.blob_threshold_bytes),
         msg_timeout_s=get("MSG_TIMEOUT_S", float, defaults.msg_timeout_s),
         etcd_timeout_s=get("ETCD_TIMEOUT_S", float, defaults.etcd_timeout_s),
+        scope_factories=get("SCOPE_FACTORIES", _mapping, defaults.scope_factories),
         shared_fs_url=get("SHARED_FS_URL", str, defaults.shared_fs_url),
         notify_events=get("NOTIFY_EVENTS", _list, defaults.notify_events),
         notify_webhook_urls=get("NOTIFY_WEBHOOK_URLS", _list, defaults.notify_webhook_urls),
