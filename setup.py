@@ -36,6 +36,7 @@ CONSOLE_SCRIPTS = [
     "mr_get_invocation_flat_list = mr.cli.trace:flat_list.console",
     "mr_draw_invocation_graph = mr.cli.trace:draw.console",
     "mr_get_request_sessions = mr.cli.trace:sessions.console",
+    "mr_http_notification_listen = mr.cli.notification_listen:console",
 ]
 
 setup(
@@ -61,6 +62,8 @@ setup(
         "uvloop>=0.19; sys_platform != 'win32'",
         # the shared filesystem's object-storage backend (s3://, gcs://, memory://, ...)
         "fsspec>=2024.2",
+        # /metrics on front-ends (gunicorn multiprocess mode) and workers
+        "prometheus_client>=0.20,<1",
     ],
     extras_require={
         "test": ["pytest>=8,<10", "requests>=2.31,<3",
