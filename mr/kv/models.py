@@ -42,6 +42,8 @@ class Workflow:
     name: str
     description: str = ""
     created: float = field(default_factory=time.time)
+    # "package.module:function" called with a handler's name: values for that handler's scope
+    scope_factory: str | None = None
 
     @property
     def key(self) -> str:
