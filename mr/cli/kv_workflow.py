@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from mr.cli.output import Output, add_workflow, fields_text, plain, script, table
+from mr.handlers.scope import check_path
 from mr.kv import entities
 from mr.kv.client import KV
 from mr.kv.models import Workflow
@@ -12,10 +13,14 @@ from mr.kv.models import Workflow
 def _create_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", help="letters, digits, '_' or '-' (it becomes a topic part)")
     parser.add_argument("description", nargs="?", default="")
+    parser.add_argument("--scope-factory", metavar="MODULE:FUNCTION",
+                        help="function(handler_name) -> dict of values for that handler's "
+                             "scope, imported by workers at start (README: Scope factories)")
 
 
 def _create(kv: KV, args: argparse.Namespace) -> Output:
-    workflow = Workflow(args.name, args.description)
+    factory = check_path(args.scope_factory) if args.scope_factory else None
+    workflow = Workflow(args.name, args.description, scope_factory=factory)
     entities.create_workflow(kv, workflow)
     return Output(plain(workflow), f"created workflow {args.name}")
 
