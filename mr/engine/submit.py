@@ -12,6 +12,7 @@ from mr.kv.models import FAILED, ROOT_INVOCATION, Invocation, Request
 from mr.queue import messages
 from mr.queue.publisher import Publisher, PublishError
 from mr.queue.topics import topic
+from mr.worker import registry
 
 
 class SubmitError(Exception):
@@ -57,6 +58,9 @@ def submit(kv: KV, publisher: Publisher, library: Library, job_name: str, argume
         raise SubmitError(500, f"job {job_name!r} is misconfigured: its initial step "
                                f"{job.initial_step!r} or that step's mapper is missing")
     check_arguments(arguments, mapper.definition.request_arguments)
+    unserved = registry.unserved_capability(kv, library, step)  # initial step only
+    if unserved:
+        raise SubmitError(503, unserved)
     now = time.time()
     pairs = [[name, value] for name, value in arguments.items()]
     request = Request(workflow=wf, id=request_id or uuid.uuid4().hex, job=job_name, arguments=pairs,
