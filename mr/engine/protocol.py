@@ -20,11 +20,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from mr import metrics
+from mr.engine import progress
 from mr.kv import keys
 from mr.kv.client import (KV, MAX_TXN_OPS, cmp_absent, cmp_mod_revision, cmp_present,
                           op_delete, op_get, op_put)
 from mr.kv.codec import pack, unpack
-from mr.kv.models import Invocation, Request, encode, parent_of
+from mr.kv.keys import DONE_MARK, FAILED_MARK, STARTED, WAITING_MARK
+from mr.kv.models import DONE, FAILED, RUNNING, Invocation, Request, encode, parent_of
 
 CHILD_BATCH = MAX_TXN_OPS - 1  # one compare slot is taken by the request's live key
 FIRST_CHILD_BATCH = 16
@@ -46,14 +49,25 @@ class Completion:
     parent_ready: bool = False
 
 
-def create_request(kv: KV, request: Request, root: Invocation) -> None:
-    """The request record, its live marker and its root invocation, in one transaction."""
+def create_request(kv: KV, request: Request, root: Invocation, name_revision: int = 0) -> bool:
+    """The request record, its live marker, indexes and root invocation, in one transaction.
+
+    A named request also (re)points its name at this request, if the name's key is still at
+    `name_revision` (0: absent); False when another request took the name meanwhile.
+    """
     wf, rid = request.workflow, request.id
-    kv.txn([cmp_absent(request.key)], [
-        op_put(request.key, encode(request)),
-        op_put(keys.live(wf, rid), b"1"),
-        op_put(keys.invocation(wf, rid, root.id), encode(root)),
-    ])
+    compare = [cmp_absent(request.key)]
+    ops = [op_put(request.key, encode(request)),
+           op_put(keys.live(wf, rid), b"1"),
+           op_put(keys.invocation(wf, rid, root.id), encode(root)),
+           op_put(keys.state_entry(wf, RUNNING, request.job, request.created, rid), b"")]
+    if request.deadline is not None:
+        ops.append(op_put(keys.deadline(wf, request.deadline, rid), b""))
+    if request.name is not None:
+        name_key = keys.name(wf, request.name)
+        compare.append(cmp_mod_revision(name_key, name_revision))
+        ops.append(op_put(name_key, pack({"request_id": rid, "digest": request.digest})))
+    return kv.txn(compare, ops).succeeded
 
 
 def start(kv: KV, wf: str, rid: str, read_revision: int,
@@ -65,7 +79,7 @@ def start(kv: KV, wf: str, rid: str, read_revision: int,
     """
     key = keys.invocation(wf, rid, inv.id)
     waiter = kv.submit([cmp_present(keys.live(wf, rid)), cmp_mod_revision(key, read_revision)],
-                       [op_put(key, encode(inv))])
+                       [op_put(key, encode(inv)), op_put(keys.mark(wf, rid, STARTED, inv.id), b"")])
     return lambda: waiter().succeeded
 
 
@@ -97,12 +111,13 @@ def finish_fanout(kv: KV, wf: str, rid: str, parent: Invocation, children: int) 
     result = kv.txn([cmp_present(live)], [
         op_put(keys.fanout(wf, rid, parent.id), pack(children)),
         op_put(keys.invocation(wf, rid, parent.id), encode(parent)),
+        op_put(keys.mark(wf, rid, WAITING_MARK, parent.id), b""),
         op_get(keys.counters(wf, rid, parent.id), prefix=True, keys_only=True),
     ])
     if not result.succeeded:
         return Completion(False, False)
     return Completion(True, True,
-                      parent_ready=_finished_children(result.entries(2)) >= children)
+                      parent_ready=_finished_children(result.entries(3)) >= children)
 
 
 def complete(kv: KV, wf: str, rid: str, finished: list[Invocation], output_of: str,
@@ -117,6 +132,9 @@ def complete(kv: KV, wf: str, rid: str, finished: list[Invocation], output_of: s
     out_key = keys.output(wf, rid, parent, output_of)
     ops = [op_put(out_key, output)]
     ops += [op_put(keys.invocation(wf, rid, inv.id), encode(inv)) for inv in finished]
+    ops += [op_put(keys.mark(wf, rid, DONE_MARK, inv.id), b"") for inv in finished]
+    if len(finished) > 1:  # a fan-out parent with its reduction: it waits no more
+        ops.append(op_delete(keys.mark(wf, rid, WAITING_MARK, output_of)))
     ops += [op_put(keys.counter(wf, rid, parent, _slot(output_of)), b""),
             op_get(keys.counters(wf, rid, parent), prefix=True, keys_only=True),
             op_get(keys.fanout(wf, rid, parent))]
@@ -151,17 +169,34 @@ def claim_reduce(kv: KV, wf: str, rid: str, reduce_inv: Invocation) -> bool:
 def end_request(kv: KV, request: Request, invocations: list[Invocation], cleanup: bool) -> bool:
     """Write the request's final record and close it; False if it had already ended.
 
-    With cleanup every key the request owns goes in the same transaction; without it (tracing)
-    the invocations keep their final state.
+    A done request's keys all go in the same transaction when `cleanup` is on; a failed or
+    cancelled one keeps its invocations (for inspection and retry) until it expires. The
+    record keeps its final progress counts, and an unnamed one gets its expiry time.
     """
     wf, rid = request.workflow, request.id
-    ops = [op_put(request.key, encode(request))]
-    if cleanup:
+    request.counts = progress.final_counts(kv, request, invocations)
+    keep = request.keep_s if request.state == DONE else request.keep_failed_s
+    request.expires = None if request.name or keep is None else request.finished + keep
+    ops = [op_put(request.key, encode(request)),
+           op_delete(keys.state_entry(wf, RUNNING, request.job, request.created, rid)),
+           op_put(keys.state_entry(wf, request.state, request.job, request.created, rid), b"")]
+    if request.deadline is not None:
+        ops.append(op_delete(keys.deadline(wf, request.deadline, rid)))
+    if request.expires is not None:
+        ops.append(op_put(keys.expiry(wf, request.expires, rid), b""))
+    if cleanup and request.state == DONE:
         ops.append(op_delete(keys.request_data(wf, rid), prefix=True))
     else:
         ops.append(op_delete(keys.live(wf, rid)))
-        ops += [op_put(keys.invocation(wf, rid, inv.id), encode(inv)) for inv in invocations]
-    return kv.txn([cmp_present(keys.live(wf, rid))], ops).succeeded
+        for inv in invocations:
+            ops.append(op_put(keys.invocation(wf, rid, inv.id), encode(inv)))
+            final = {DONE: DONE_MARK, FAILED: FAILED_MARK}.get(inv.state)
+            if final:
+                ops.append(op_put(keys.mark(wf, rid, final, inv.id), b""))
+    ended = kv.txn([cmp_present(keys.live(wf, rid))], ops).succeeded
+    if ended:
+        metrics.ENDED.labels(wf, request.job, request.state).inc()
+    return ended
 
 
 def read_invocation(kv: KV, wf: str, rid: str, iid: str):
@@ -175,3 +210,32 @@ def child_outputs(kv: KV, wf: str, rid: str, parent: str):
     """Each child's output (packed pairs), in key order, a page at a time."""
     for entry in kv.scan(keys.outputs(wf, rid, parent)):
         yield entry.value
+
+
+REQUEUE_BATCH = (MAX_TXN_OPS - 1) // 3
+
+
+def reopen(kv: KV, request: Request, read_revision: int, previous_state: str,
+           previous_expiry: float | None) -> bool:
+    """Make an ended request run again (retry): False if it changed since it was read."""
+    wf, rid = request.workflow, request.id
+    ops = [op_put(request.key, encode(request)),
+           op_put(keys.live(wf, rid), b"1"),
+           op_delete(keys.state_entry(wf, previous_state, request.job, request.created, rid)),
+           op_put(keys.state_entry(wf, RUNNING, request.job, request.created, rid), b"")]
+    if request.deadline is not None:
+        ops.append(op_put(keys.deadline(wf, request.deadline, rid), b""))
+    if previous_expiry is not None:
+        ops.append(op_delete(keys.expiry(wf, previous_expiry, rid)))
+    return kv.txn([cmp_mod_revision(request.key, read_revision), cmp_absent(keys.live(wf, rid))],
+                  ops).succeeded
+
+
+def requeue(kv: KV, wf: str, rid: str, invocations: list[Invocation]) -> bool:
+    """Put up to REQUEUE_BATCH unfinished invocations back to queued, marks and all."""
+    ops = []
+    for inv in invocations:
+        ops += [op_put(keys.invocation(wf, rid, inv.id), encode(inv)),
+                op_delete(keys.mark(wf, rid, STARTED, inv.id)),
+                op_delete(keys.mark(wf, rid, FAILED_MARK, inv.id))]
+    return kv.txn([cmp_present(keys.live(wf, rid))], ops).succeeded

@@ -1,14 +1,19 @@
 """Turn a validated POST into a request: one etcd transaction, then one message."""
 from __future__ import annotations
 
+import hashlib
+import json
+import secrets
 import time
-import uuid
 
+from mr.config import Settings
 from mr.engine import protocol
 from mr.handlers.library import Library
 from mr.handlers.source import REQUEST_ARGUMENT_TYPES
+from mr.kv import keys
 from mr.kv.client import KV
-from mr.kv.models import FAILED, ROOT_INVOCATION, Invocation, Request
+from mr.kv.codec import unpack
+from mr.kv.models import DONE, FAILED, ROOT_INVOCATION, RUNNING, Invocation, Request, decode
 from mr.queue import messages
 from mr.queue.publisher import Publisher, PublishError
 from mr.queue.topics import topic
@@ -45,9 +50,26 @@ def check_arguments(arguments: dict, spec: dict | None) -> None:
                                    f"{type(value).__name__}")
 
 
+def request_digest(job: str, arguments: dict) -> str:
+    """What a name is bound to: the job and its arguments, in a canonical form."""
+    canonical = json.dumps([job, arguments], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def new_request_id() -> str:
+    """Unguessable: whoever knows an id can read the request's result."""
+    return secrets.token_hex(16)
+
+
 def submit(kv: KV, publisher: Publisher, library: Library, job_name: str, arguments: dict,
-           blocking: bool, context: dict, default_timeout_s: float,
-           request_id: str | None = None) -> Request:
+           blocking: bool, context: dict, settings: Settings, request_id: str | None = None,
+           name: str | None = None, recompute: bool = False) -> tuple[Request, bool]:
+    """Create and queue a request; (request, reused).
+
+    A named request whose name already holds the same job and arguments is reused (its
+    stored result, or the run in progress) unless `recompute`; a name bound to other
+    arguments is a 409.
+    """
     wf = library.workflow
     job = library.job(job_name)
     if job is None:
@@ -61,20 +83,51 @@ def submit(kv: KV, publisher: Publisher, library: Library, job_name: str, argume
     unserved = registry.unserved_capability(kv, library, step)  # initial step only
     if unserved:
         raise SubmitError(503, unserved)
+    digest = request_digest(job_name, arguments)
+    name_revision = 0
+    if name is not None:
+        try:
+            keys.check_name("request", name, 128)
+        except ValueError as exc:
+            raise SubmitError(400, str(exc)) from None
+        existing, name_revision = _named(kv, wf, name, digest)
+        if existing is not None and not recompute and existing.state in (RUNNING, DONE):
+            return existing, True
     now = time.time()
-    pairs = [[name, value] for name, value in arguments.items()]
-    request = Request(workflow=wf, id=request_id or uuid.uuid4().hex, job=job_name, arguments=pairs,
-                      blocking=blocking, result_writer=job.result_writer, context=context,
-                      created=now, deadline=now + (job.timeout_s or default_timeout_s))
+    pairs = [[key, value] for key, value in arguments.items()]
+    request = Request(workflow=wf, id=request_id or new_request_id(), job=job_name,
+                      arguments=pairs, blocking=blocking, result_writer=job.result_writer,
+                      context=context, created=now,
+                      deadline=now + (job.timeout_s or settings.request_timeout_s),
+                      name=name, digest=digest,
+                      keep_s=None if name else settings.retention_s,
+                      keep_failed_s=None if name else settings.failed_retention_s)
     root = Invocation(id=ROOT_INVOCATION, step=step.name, arguments=pairs)
-    protocol.create_request(kv, request, root)
+    if not protocol.create_request(kv, request, root, name_revision):
+        raise SubmitError(409, f"request name {name!r} was taken by another request at the "
+                               f"same moment; repeat the POST to get that request")
     try:
         publisher.publish(topic(wf, mapper.definition.required_capability),
                           messages.encode(wf, request.id, root.id))
     except PublishError as exc:
         fail(kv, request, "queue", f"could not queue the request: {exc}")
         raise SubmitError(503, f"NSQ unavailable: {exc}", request.id) from None
-    return request
+    return request, False
+
+
+def _named(kv: KV, wf: str, name: str, digest: str) -> tuple[Request | None, int]:
+    """The request a name holds now (None if none) and the name key's revision."""
+    entry = kv.get(keys.name(wf, name))
+    if entry is None:
+        return None, 0
+    bound = unpack(entry.value)
+    if bound["digest"] != digest:
+        raise SubmitError(409, f"the name {name!r} already holds a request with other "
+                               f"arguments (request {bound['request_id']}); use another name, "
+                               f"or free this one with mr_kv_request_cleanup {wf} "
+                               f"{bound['request_id']}", bound["request_id"])
+    found = kv.get(keys.request(wf, bound["request_id"]))
+    return (decode(Request, found.value) if found else None), entry.mod_revision
 
 
 def fail(kv: KV, request: Request, reason: str, message: str) -> bool:

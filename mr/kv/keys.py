@@ -12,7 +12,16 @@
     /mr/w/<wf>/r/<rid>/cnt/<iid>/<slot>       finished children of <iid>: the sum of the
                                               versions of its (at most 16) slot keys
     /mr/w/<wf>/r/<rid>/sess/<iid>/<key>       session of mapper invocation <iid>
+    /mr/w/<wf>/r/<rid>/ix/<mark>/<iid>        progress marks (started, waiting, done, failed):
+                                              count-only ranges give a subtree's counts
+    /mr/w/<wf>/state/<state>/<job>/<ms>.<rid> requests by state and job, in creation order
+                                              (lists and stats: count-only ranges)
+    /mr/w/<wf>/name/<name>                    a named request: its id and arguments' digest
+    /mr/w/<wf>/deadline/<epoch>/<rid>         when a request times out (the sweeper reads
+                                              the keys whose time has come)
+    /mr/w/<wf>/expire/<epoch>/<rid>           when an ended request is removed (retention)
     /mr/workers/<worker-id>                   a live worker (under its lease)
+    /mr/sweeper/<wf>                          the worker sweeping <wf> now (under its lease)
 
 Everything a request owns except its record sits under /mr/w/<wf>/r/<rid>/, so cleanup is one
 prefix delete.
@@ -117,6 +126,76 @@ def sessions(wf: str, rid: str) -> str:
 
 def session(wf: str, rid: str, iid: str) -> str:
     return f"{ROOT}w/{wf}/r/{rid}/sess/{iid}/"
+
+
+# Progress marks: an invocation has each mark at most once (a re-run puts the same key), so
+# counting keys is exact under redelivery. "waiting" is removed when the parent is done.
+STARTED, WAITING_MARK, DONE_MARK, FAILED_MARK = "s", "w", "d", "f"
+MARKS = (STARTED, WAITING_MARK, DONE_MARK, FAILED_MARK)
+
+
+def marks(wf: str, rid: str, mark: str) -> str:
+    return f"{ROOT}w/{wf}/r/{rid}/ix/{mark}/"
+
+
+def mark(wf: str, rid: str, mark_name: str, iid: str) -> str:
+    return f"{ROOT}w/{wf}/r/{rid}/ix/{mark_name}/{iid}"
+
+
+def by_state(wf: str, state: str | None = None, job: str | None = None) -> str:
+    """Prefix of the state index: every state, one state, or one state and job."""
+    if state is None:
+        return f"{ROOT}w/{wf}/state/"
+    return f"{ROOT}w/{wf}/state/{state}/" + (f"{job}/" if job else "")
+
+
+def state_entry(wf: str, state: str, job: str, created: float, rid: str) -> str:
+    return f"{ROOT}w/{wf}/state/{state}/{job}/{int(created * 1000):013d}.{rid}"
+
+
+def request_id_of_state_entry(key: str) -> str:
+    return key.rsplit(".", 1)[1]
+
+
+def name(wf: str, request_name: str) -> str:
+    return f"{ROOT}w/{wf}/name/{request_name}"
+
+
+def names(wf: str) -> str:
+    return f"{ROOT}w/{wf}/name/"
+
+
+def _timeline(wf: str, kind: str) -> str:
+    return f"{ROOT}w/{wf}/{kind}/"
+
+
+def _at(wf: str, kind: str, epoch: float, rid: str) -> str:
+    return f"{ROOT}w/{wf}/{kind}/{int(epoch):012d}/{rid}"
+
+
+def deadlines(wf: str) -> str:
+    return _timeline(wf, "deadline")
+
+
+def deadline(wf: str, epoch: float, rid: str) -> str:
+    return _at(wf, "deadline", epoch, rid)
+
+
+def expiries(wf: str) -> str:
+    return _timeline(wf, "expire")
+
+
+def expiry(wf: str, epoch: float, rid: str) -> str:
+    return _at(wf, "expire", epoch, rid)
+
+
+def timeline_until(prefix: str, epoch: float) -> str:
+    """The range end that selects a timeline's keys due at or before `epoch`."""
+    return f"{prefix}{int(epoch) + 1:012d}"
+
+
+def sweeper(wf: str) -> str:
+    return f"{ROOT}sweeper/{wf}"
 
 
 def workers() -> str:

@@ -18,7 +18,8 @@ HANDLER_TYPES = ("mapper", "combiner", "reducer")
 RESULT_WRITERS = ("inline", "file")
 
 # Request states
-RUNNING, DONE, FAILED = "running", "done", "failed"
+RUNNING, DONE, FAILED, CANCELLED = "running", "done", "failed", "cancelled"
+REQUEST_STATES = (RUNNING, DONE, FAILED, CANCELLED)
 # Invocation states (a mapper that fanned out is WAITING for its children)
 QUEUED, WAITING = "queued", "waiting"
 FINISHED_STATES = (DONE, FAILED)
@@ -117,6 +118,13 @@ class Request:
     result: Any = None          # inline result: list of [key, value] pairs
     result_path: str | None = None
     failure: dict | None = None
+    name: str | None = None         # named requests are kept with their result
+    digest: str | None = None       # of job + arguments: a name is reused only for the same
+    keep_s: float | None = None     # how long the record stays once done (None: forever)
+    keep_failed_s: float | None = None  # ... once failed or cancelled, for inspection
+    expires: float | None = None    # when the sweeper removes it (set when it ends)
+    retries: int = 0                # times it was retried after failing
+    counts: dict | None = None      # final progress counts, kept when it ends
 
     @property
     def key(self) -> str:

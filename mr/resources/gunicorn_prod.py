@@ -2,6 +2,8 @@
 import multiprocessing
 import os
 
+from mr.web.gunicorn_hooks import child_exit, prepare_multiprocess  # noqa: F401
+
 bind = os.environ.get("MR_HTTP_BIND", "unix:/run/mr/gunicorn.sock")
 workers = int(os.environ.get("MR_HTTP_WORKERS", str(multiprocessing.cpu_count())))
 worker_class = "gevent"
@@ -13,3 +15,5 @@ accesslog = "-"
 errorlog = "-"
 loglevel = "warning"
 forwarded_allow_ips = "127.0.0.1"
+
+prepare_multiprocess()  # /metrics adds up every worker process's counters

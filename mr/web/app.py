@@ -1,8 +1,15 @@
 """The front-end: a plain WSGI app run by gunicorn's gevent workers (`mr.web.app:app`).
 
-    POST /job/<workflow>/<job>[?blocking=false]   {"arguments": {...}}
-    GET  /request/<workflow>/<request_id>
-    GET  /                                          liveness
+    POST   /job/<workflow>/<job>[?blocking=false][&name=N[&recompute=true]]  {"arguments": {}}
+    GET    /request/<workflow>/<id>[?wait=<seconds>]
+    DELETE /request/<workflow>/<id>                     cancel
+    POST   /request/<workflow>/<id>/retry[?blocking=true]
+    GET    /request/<workflow>/<id>/progress[?invocation=<iid>]
+    GET    /request/<workflow>/<id>/invocation/<iid>    record with its captured log
+    GET    /requests/<workflow>[?state=S][&job=J][&limit=N]
+    GET    /stats/<workflow>
+    GET    /metrics                                     Prometheus
+    GET    /                                            liveness
 
 Every error is JSON: {"error": "...", ...}, with the request id in X-MR-REQUEST-ID when there
 is one.
@@ -15,19 +22,19 @@ import re
 import socket
 import threading
 import time
-import uuid
-from urllib.parse import parse_qs
 
-from mr import config
+from mr import config, metrics
+from mr.engine import control
 from mr.engine.results import read_result
-from mr.engine.submit import SubmitError, fail, submit
+from mr.engine.submit import SubmitError, fail, new_request_id, submit
 from mr.handlers.library import Library
 from mr.kv import client as kv_client
 from mr.kv import keys
 from mr.kv.client import EtcdUnavailable
 from mr.kv.models import DONE, RUNNING, Request, decode
 from mr.queue.publisher import Publisher
-from mr.web import auth
+from mr.web import auth, tracking
+from mr.web.http import HttpError, Raw, flag, query
 from mr.web.waiter import RequestWaiter
 
 log = logging.getLogger(__name__)
@@ -45,21 +52,11 @@ def _cooperate_with_gevent() -> None:
 
 _cooperate_with_gevent()
 
-ROUTES = [
-    ("POST", re.compile(r"^/job/(?P<workflow>[^/]+)/(?P<job>[^/]+)/?$"), "post_job"),
-    ("GET", re.compile(r"^/request/(?P<workflow>[^/]+)/(?P<request_id>[^/]+)/?$"), "get_request"),
-    ("GET", re.compile(r"^/$"), "index"),
-]
-STATUS_TEXT = {200: "OK", 202: "Accepted", 400: "Bad Request", 404: "Not Found",
-               405: "Method Not Allowed", 411: "Length Required", 413: "Payload Too Large",
-               422: "Unprocessable Entity", 500: "Internal Server Error",
-               503: "Service Unavailable", 504: "Gateway Timeout"}
-
-
-class HttpError(Exception):
-    def __init__(self, status: int, message: str, request_id: str | None = None, **extra):
-        super().__init__(message)
-        self.status, self.request_id, self.extra = status, request_id, extra
+STATUS_TEXT = {200: "OK", 202: "Accepted", 400: "Bad Request", 401: "Unauthorized",
+               403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
+               409: "Conflict", 411: "Length Required", 413: "Payload Too Large",
+               415: "Unsupported Media Type", 422: "Unprocessable Entity",
+               500: "Internal Server Error", 503: "Service Unavailable", 504: "Gateway Timeout"}
 
 
 class FrontEnd:
@@ -97,49 +94,105 @@ class FrontEnd:
 
     def post_job(self, environ, workflow: str, job: str) -> tuple[int, dict]:
         arguments = self._arguments(environ)
-        query = parse_qs(environ.get("QUERY_STRING", ""))
-        blocking = query.get("blocking", ["true"])[0].lower() not in ("false", "0", "no")
+        q = query(environ)
+        blocking = flag(q, "blocking", True)
+        name = q.get("name") or None
         library, waiter = self.workflow(workflow)
         request_id = None
         context = {"requester_ip": self._client_ip(environ), "front_end": self.hostname}
         try:
-            if not blocking:
-                request = submit(self.kv, self.publisher, library, job, arguments, False,
-                                 context, self.settings.request_timeout_s)
-                return 202, {"request_id": request.id, "state": RUNNING}
-            # Take the ticket before the request exists, so its end cannot slip past the watch.
-            request_id = uuid.uuid4().hex
-            waiter.expect(request_id)
-            request = submit(self.kv, self.publisher, library, job, arguments, True, context,
-                             self.settings.request_timeout_s, request_id=request_id)
-            ended = waiter.wait(request_id, max(request.deadline - time.time(), 0.0))
-        except SubmitError as exc:
             if blocking:
-                waiter.forget(request_id)
+                # Take the ticket before the request exists, so its end cannot slip past.
+                request_id = new_request_id()
+                waiter.expect(request_id)
+            request, reused = submit(self.kv, self.publisher, library, job, arguments,
+                                     blocking, context, self.settings, request_id=request_id,
+                                     name=name, recompute=flag(q, "recompute", False))
+        except SubmitError as exc:
+            waiter.forget(request_id)
+            metrics.REQUESTS.labels(workflow, job, "refused").inc()
             raise HttpError(exc.status, str(exc), exc.request_id) from None
-        if ended is None:
-            limit = request.deadline - request.created
-            if fail(self.kv, request, "timeout", f"request timed out after {limit:g}s"):
-                raise HttpError(504, f"request {request_id} timed out after {limit:g}s",
-                                request_id, state="failed", failure=request.failure)
-            ended = self._load_request(workflow, request_id)  # it ended just in time
-        return self._outcome(ended)
+        metrics.REQUESTS.labels(workflow, job, "reused" if reused else "submitted").inc()
+        if reused:
+            waiter.forget(request_id)
+            if request.state == RUNNING and blocking:
+                return self._outcome(self._wait(workflow, request, waiter), reused=True)
+            if request.state == DONE:
+                return self._outcome(request, reused=True)
+            return 202, {"request_id": request.id, "state": request.state, "reused": True}
+        if not blocking:
+            return 202, {"request_id": request.id, "state": RUNNING}
+        return self._outcome(self._wait(workflow, request, waiter))
 
     def get_request(self, environ, workflow: str, request_id: str) -> tuple[int, dict]:
+        _, waiter = self.workflow(workflow)
+        wait = query(environ).get("wait")
+        if wait is None:
+            return 200, self._describe(self._load_request(workflow, request_id))
+        try:
+            seconds = min(max(float(wait), 0.0), self.settings.request_timeout_s)
+        except ValueError:
+            raise HttpError(400, f"wait={wait!r} is not a number of seconds") from None
+        waiter.expect(request_id)  # before reading, so an end in between is not missed
+        request = self._load_request(workflow, request_id, forget=waiter)
+        if request.state == RUNNING:
+            request = waiter.wait(request_id, seconds) or self._load_request(workflow, request_id)
+        waiter.forget(request_id)
+        return 200, self._describe(request)
+
+    def cancel_request(self, environ, workflow: str, request_id: str) -> tuple[int, dict]:
         self.workflow(workflow)
-        return 200, self._describe(self._load_request(workflow, request_id))
+        try:
+            request = control.cancel(self.kv, workflow, request_id,
+                                     f"{self._client_ip(environ)} via {self.hostname}")
+        except control.ControlError as exc:
+            raise HttpError(exc.status, str(exc), request_id) from None
+        return 200, self._describe(request)
+
+    def retry_request(self, environ, workflow: str, request_id: str) -> tuple[int, dict]:
+        library, waiter = self.workflow(workflow)
+        blocking = flag(query(environ), "blocking", False)
+        if blocking:
+            waiter.expect(request_id)
+        try:
+            request, requeued = control.retry(self.kv, self.publisher, library, request_id,
+                                              self.settings)
+        except control.ControlError as exc:
+            waiter.forget(request_id)
+            raise HttpError(exc.status, str(exc), request_id) from None
+        if not blocking:
+            return 202, {"request_id": request_id, "state": RUNNING, "requeued": requeued,
+                         "retries": request.retries}
+        return self._outcome(self._wait(workflow, request, waiter))
 
     # --- helpers -------------------------------------------------------------------------
-    def _load_request(self, workflow: str, request_id: str) -> Request:
+    def _wait(self, workflow: str, request: Request, waiter: RequestWaiter) -> Request:
+        """The ended request; at its deadline it is failed with reason "timeout" (504)."""
+        ended = waiter.wait(request.id, max((request.deadline or 0) - time.time(), 0.0))
+        if ended is not None:
+            return ended
+        current = self._load_request(workflow, request.id)
+        if current.state != RUNNING:
+            return current
+        limit = current.deadline - current.created
+        if fail(self.kv, current, "timeout", f"request timed out after {limit:g}s"):
+            return current
+        return self._load_request(workflow, request.id)  # it ended just in time
+
+    def _load_request(self, workflow: str, request_id: str,
+                      forget: RequestWaiter | None = None) -> Request:
         entry = self.kv.get(keys.request(workflow, request_id))
         if entry is None:
+            if forget is not None:
+                forget.forget(request_id)
             raise HttpError(404, f"request {request_id!r} not found in workflow {workflow!r}")
         return decode(Request, entry.value)
 
     def _describe(self, request: Request) -> dict:
         body = {"request_id": request.id, "workflow": request.workflow, "job": request.job,
                 "state": request.state, "created": request.created,
-                "finished": request.finished}
+                "finished": request.finished, "name": request.name,
+                "retries": request.retries, "counts": request.counts}
         if request.state == DONE:
             body["result"] = read_result(request) if request.result_writer == "inline" else None
             if request.result_writer == "file":
@@ -148,14 +201,17 @@ class FrontEnd:
             body["failure"] = request.failure
         return body
 
-    def _outcome(self, request: Request) -> tuple[int, dict]:
+    def _outcome(self, request: Request, reused: bool = False) -> tuple[int, dict]:
         body = self._describe(request)
+        if reused:
+            body["reused"] = True
         if request.state == DONE:
             return 200, body
         failure = request.failure or {}
-        raise HttpError(500 if failure.get("reason") == "handler" else 504 if failure.get(
-            "reason") == "timeout" else 503, failure.get("message", "request failed"),
-            request.id, **{k: v for k, v in body.items() if k != "request_id"})
+        status = {"handler": 500, "timeout": 504, "cancelled": 409}.get(failure.get("reason"),
+                                                                          503)
+        raise HttpError(status, failure.get("message", f"request {request.state}"),
+                        request.id, **{k: v for k, v in body.items() if k != "request_id"})
 
     def _arguments(self, environ) -> dict:
         try:
@@ -195,6 +251,38 @@ def _get_front_end() -> FrontEnd:
     return _front_end
 
 
+ROUTES = [(method, re.compile(pattern), handler) for method, pattern, handler in [
+    ("POST", r"^/job/(?P<workflow>[^/]+)/(?P<job>[^/]+)/?$", FrontEnd.post_job),
+    ("GET", r"^/request/(?P<workflow>[^/]+)/(?P<request_id>[^/]+)/?$", FrontEnd.get_request),
+    ("DELETE", r"^/request/(?P<workflow>[^/]+)/(?P<request_id>[^/]+)/?$",
+     FrontEnd.cancel_request),
+    ("POST", r"^/request/(?P<workflow>[^/]+)/(?P<request_id>[^/]+)/retry/?$",
+     FrontEnd.retry_request),
+    ("GET", r"^/request/(?P<workflow>[^/]+)/(?P<request_id>[^/]+)/progress/?$",
+     tracking.progress),
+    ("GET", r"^/request/(?P<workflow>[^/]+)/(?P<request_id>[^/]+)/invocation/"
+            r"(?P<invocation_id>[^/]+)/?$", tracking.invocation),
+    ("GET", r"^/requests/(?P<workflow>[^/]+)/?$", tracking.requests),
+    ("GET", r"^/stats/(?P<workflow>[^/]+)/?$", tracking.stats),
+    ("GET", r"^/metrics/?$", tracking.metrics),
+    ("GET", r"^/$", FrontEnd.index),
+]]
+
+
+def _route(method: str, path: str):
+    allowed = []
+    for route_method, pattern, handler in ROUTES:
+        match = pattern.match(path)
+        if match:
+            if route_method == method:
+                return handler, match.groupdict()
+            allowed.append(route_method)
+    if allowed:
+        raise HttpError(405, f"{method} is not allowed on {path} (allowed: "
+                             f"{', '.join(allowed)})")
+    raise HttpError(404, f"no route for {path}")
+
+
 def app(environ, start_response):
     refused = auth.refuse(environ, start_response)  # bearer tokens, when configured
     if refused is not None:
@@ -202,16 +290,10 @@ def app(environ, start_response):
     method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "/")
     request_id = None
     try:
-        for route_method, pattern, name in ROUTES:
-            match = pattern.match(path)
-            if match:
-                if method != route_method:
-                    raise HttpError(405, f"{method} is not allowed on {path}")
-                status, body = getattr(_get_front_end(), name)(environ, **match.groupdict())
-                request_id = body.get("request_id")
-                break
-        else:
-            raise HttpError(404, f"no route for {path}")
+        handler, params = _route(method, path)
+        status, body = handler(_get_front_end(), environ, **params)
+        if isinstance(body, dict):
+            request_id = body.get("request_id")
     except HttpError as exc:
         status, request_id = exc.status, exc.request_id
         body = {"error": str(exc), **({"request_id": request_id} if request_id else {}),
@@ -221,8 +303,11 @@ def app(environ, start_response):
     except Exception as exc:  # a bug: answer JSON anyway and keep the traceback in the log
         log.exception("unhandled error on %s %s", method, path)
         status, body = 500, {"error": f"internal error: {exc.__class__.__name__}: {exc}"}
-    payload = json.dumps(body, default=repr).encode()
-    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))]
+    if isinstance(body, Raw):
+        content_type, payload = body.content_type, body.payload
+    else:
+        content_type, payload = "application/json", json.dumps(body, default=repr).encode()
+    headers = [("Content-Type", content_type), ("Content-Length", str(len(payload)))]
     if request_id:
         headers.append(("X-MR-REQUEST-ID", request_id))
     start_response(f"{status} {STATUS_TEXT.get(status, '')}", headers)

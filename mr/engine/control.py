@@ -1,0 +1,114 @@
+"""Cancel a running request, or retry a failed one keeping what already finished."""
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+
+from mr.config import Settings
+from mr.engine import protocol
+from mr.handlers.library import Library
+from mr.kv import keys
+from mr.kv.client import KV
+from mr.kv.models import (CANCELLED, DONE, FAILED, QUEUED, RUNNING, WAITING, Invocation,
+                          Request, decode)
+from mr.queue import messages
+from mr.queue.publisher import Publisher
+from mr.queue.topics import topic
+
+
+class ControlError(Exception):
+    """Refused: `status` is the HTTP status that says why."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+def _load(kv: KV, wf: str, rid: str) -> tuple[Request, int]:
+    entry = kv.get(keys.request(wf, rid))
+    if entry is None:
+        raise ControlError(404, f"request {rid!r} not found in workflow {wf!r}")
+    return decode(Request, entry.value), entry.mod_revision
+
+
+def cancel(kv: KV, wf: str, rid: str, by: str) -> Request:
+    """End a running request as cancelled: queued work is dropped, running work discarded.
+
+    Workers see the request is no longer live: they skip its queued invocations, and the
+    outputs of handlers still running cannot be committed.
+    """
+    request, _ = _load(kv, wf, rid)
+    if request.state != RUNNING:
+        raise ControlError(409, f"request {rid} is {request.state}; only a running request can "
+                                f"be cancelled")
+    request.state, request.finished = CANCELLED, time.time()
+    request.failure = {"reason": "cancelled", "message": f"cancelled by {by}"}
+    if not protocol.end_request(kv, request, [], cleanup=False):
+        raise ControlError(409, f"request {rid} ended before it could be cancelled")
+    return request
+
+
+def retry(kv: KV, publisher: Publisher, library: Library, rid: str,
+          settings: Settings) -> tuple[Request, int]:
+    """Run a failed or cancelled request again from where it stopped; (request, requeued).
+
+    Done invocations keep their outputs. Failed, interrupted and never-run ones go back to
+    queued and are published again; waiting parents are published too, so a worker checks
+    whether their reduction is owed (it may have been refused when the request failed).
+    """
+    wf = library.workflow
+    request, revision = _load(kv, wf, rid)
+    if request.state not in (FAILED, CANCELLED):
+        raise ControlError(409, f"request {rid} is {request.state}; only a failed or cancelled "
+                                f"request can be retried")
+    if kv.count(keys.invocations(wf, rid)) == 0:
+        raise ControlError(409, f"request {rid} has no invocation records left (removed after "
+                                f"it ended); submit it again")
+    job = library.job(request.job)
+    previous_state, previous_expiry = request.state, request.expires
+    now = time.time()
+    request.state, request.failure, request.finished = RUNNING, None, None
+    request.counts, request.expires, request.retries = None, None, request.retries + 1
+    request.deadline = now + ((job.timeout_s if job else None) or settings.request_timeout_s)
+    if not protocol.reopen(kv, request, revision, previous_state, previous_expiry):
+        raise ControlError(409, f"request {rid} changed while being retried; try again")
+    return request, _requeue_unfinished(kv, publisher, library, rid)
+
+
+def _requeue_unfinished(kv: KV, publisher: Publisher, library: Library, rid: str) -> int:
+    wf, batch, count = library.workflow, [], 0
+    by_topic: dict[str, list[bytes]] = defaultdict(list)
+
+    def flush() -> None:
+        if batch and not protocol.requeue(kv, wf, rid, batch):
+            raise ControlError(409, f"request {rid} ended again while being retried")
+        batch.clear()
+        for name, bodies in by_topic.items():
+            publisher.publish_many(name, bodies)
+        by_topic.clear()
+
+    for entry in kv.scan(keys.invocations(wf, rid)):
+        inv = decode(Invocation, entry.value)
+        if inv.state == DONE:
+            continue
+        if inv.state != WAITING:
+            inv.state, inv.worker, inv.message_id = QUEUED, None, None
+            inv.error, inv.log, inv.started, inv.finished = None, None, None, None
+            batch.append(inv)
+        by_topic[_topic_of(library, inv)].append(messages.encode(wf, rid, inv.id))
+        count += 1
+        if len(batch) == protocol.REQUEUE_BATCH:
+            flush()
+    flush()
+    return count
+
+
+def _topic_of(library: Library, inv: Invocation) -> str:
+    step = library.step(inv.step)
+    if step is None:
+        raise ControlError(409, f"step {inv.step!r} of invocation {inv.id} no longer exists")
+    name = step.reducer if inv.kind == "reduce" else step.mapper
+    handler = library.handler(name)
+    if handler is None:
+        raise ControlError(409, f"handler {name!r} of step {step.name} no longer exists")
+    return topic(library.workflow, handler.definition.required_capability)

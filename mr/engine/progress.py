@@ -1,0 +1,179 @@
+"""How far a request, or any invocation's subtree, has got — from count-only ranges.
+
+Every invocation is created as a key under inv/ and gets a progress mark (keys.MARKS) as it
+starts, fans out, finishes or fails. Invocation ids are hierarchical ("0.3.17", "0.3.r"), so
+the subtree of "0.3" is the key "0.3" plus every key starting with "0.3."; two count-only
+ranges per mark give its counts in one read transaction, without loading any invocation.
+
+A started invocation is in exactly one of running, waiting, done or failed (a parent's
+waiting mark goes when it is done), so running = started - waiting - done - failed and
+queued = created - started. The estimate of time left is the observed completion rate of
+the subtree applied to what remains: siblings running in parallel raise the rate instead of
+adding up.
+"""
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Iterator
+
+from mr.kv import keys
+from mr.kv.client import KV, op_get
+from mr.kv.keys import DONE_MARK, FAILED_MARK, STARTED, WAITING_MARK
+from mr.kv.models import (DONE, FAILED, ROOT_INVOCATION, RUNNING, Invocation, Request,
+                          decode)
+
+STATES = ("queued", "running", "waiting", "done", "failed", "skipped")
+
+
+class ProgressUnavailable(LookupError):
+    """The request or invocation does not exist, or its records were cleaned up."""
+
+
+@dataclass
+class Progress:
+    workflow: str
+    request_id: str
+    invocation: str
+    state: str                  # the request's state
+    counts: dict = field(default_factory=dict)
+    total: int = 0
+    percent: float = 0.0
+    started: float | None = None
+    finished: float | None = None
+    elapsed_s: float = 0.0
+    eta_s: float | None = None  # None until something finished, and once it has ended
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def ended(self) -> bool:
+        """The request has ended, or the subtree asked about has finished."""
+        return self.state != RUNNING or self.finished is not None
+
+
+def _count_ops(wf: str, rid: str, iid: str) -> list:
+    """Two count-only ranges (the invocation, its descendants) per kind of key."""
+    ops = []
+    for prefix in [keys.invocations(wf, rid)] + [keys.marks(wf, rid, m) for m in
+                                                  (STARTED, WAITING_MARK, DONE_MARK,
+                                                   FAILED_MARK)]:
+        ops.append(op_get(prefix + iid, count_only=True))
+        ops.append(op_get(prefix + iid + ".", prefix=True, count_only=True))
+    return ops
+
+
+def counts_of(created: int, started: int, waiting: int, done: int, failed: int,
+              ended: bool) -> dict:
+    running = max(started - waiting - done - failed, 0)
+    queued = max(created - started, 0)
+    skipped = 0
+    if ended:  # what had not finished when the request ended will never run (unless retried)
+        skipped, queued, running = queued + running, 0, 0
+    return {"queued": queued, "running": running, "waiting": waiting, "done": done,
+            "failed": failed, "skipped": skipped}
+
+
+def read(kv: KV, wf: str, rid: str, iid: str = ROOT_INVOCATION) -> Progress:
+    """The progress of request `rid` (iid "0") or of invocation `iid`'s subtree."""
+    result = kv.txn([], [op_get(keys.request(wf, rid)), op_get(keys.invocation(wf, rid, iid)),
+                         op_get(keys.live(wf, rid), count_only=True)]
+                    + _count_ops(wf, rid, iid))
+    req_entry, inv_entry = result.entry(0), result.entry(1)
+    if req_entry is None:
+        raise ProgressUnavailable(f"request {rid!r} not found in workflow {wf!r}")
+    request = decode(Request, req_entry.value)
+    live = result.count(2) > 0
+    if inv_entry is None:
+        if iid == ROOT_INVOCATION and request.counts is not None:
+            return _finished(request)
+        raise ProgressUnavailable(
+            f"invocation {iid!r} of request {rid!r} not found" + (
+                "" if live else "; a finished request's invocations are removed unless it is "
+                                "named or MR_CLEANUP=0"))
+    inv = decode(Invocation, inv_entry.value)
+    n = [result.count(3 + i) for i in range(10)]
+    created, started, waiting, done, failed = (n[i] + n[i + 1] for i in range(0, 10, 2))
+    counts = counts_of(created, started, waiting, done, failed, ended=not live)
+    begun = request.created if iid == ROOT_INVOCATION else inv.started
+    end = request.finished if not live else (inv.finished if inv.state in (DONE, FAILED)
+                                             else None)
+    return _progress(request, iid, counts, created, begun, end)
+
+
+def _finished(request: Request) -> Progress:
+    counts = dict(request.counts)
+    total = sum(counts.values())
+    return _progress(request, ROOT_INVOCATION, counts, total, request.created, request.finished)
+
+
+def _progress(request: Request, iid: str, counts: dict, total: int, begun: float | None,
+              end: float | None) -> Progress:
+    now = time.time()
+    elapsed = ((end or now) - begun) if begun else 0.0
+    done = counts["done"]
+    eta = None
+    if end is None and begun and done and total > done:
+        eta = round(elapsed / done * (total - done), 3)
+    return Progress(workflow=request.workflow, request_id=request.id, invocation=iid,
+                    state=request.state, counts=counts, total=total,
+                    percent=round(100.0 * done / total, 1) if total else 0.0,
+                    started=begun, finished=end, elapsed_s=round(max(elapsed, 0.0), 3),
+                    eta_s=eta)
+
+
+def final_counts(kv: KV, request: Request, invocations: list[Invocation]) -> dict:
+    """Counts to keep in an ending request's record; `invocations` are being finished now."""
+    wf, rid = request.workflow, request.id
+    if request.state == DONE:
+        total = kv.count(keys.invocations(wf, rid))
+        return counts_of(total, total, 0, total, 0, ended=True)
+    result = kv.txn([], _count_ops(wf, rid, ROOT_INVOCATION))
+    n = [result.count(i) for i in range(10)]
+    created, started, waiting, done, failed = (n[i] + n[i + 1] for i in range(0, 10, 2))
+    failed += sum(1 for inv in invocations if inv.state == FAILED)
+    done += sum(1 for inv in invocations if inv.state == DONE)
+    return counts_of(created, started, waiting, done, failed, ended=True)
+
+
+def follow(kv: KV, wf: str, rid: str, iid: str = ROOT_INVOCATION,
+           interval: float = 0.25) -> Iterator[Progress]:
+    """Progress now, then again after changes (at most every `interval` s) until it ends.
+
+    Driven by one etcd watch on the request's keys; nothing is read while nothing changes.
+    """
+    revision = kv.revision()  # any change after this wakes us, so none is missed
+    current = read(kv, wf, rid, iid)
+    yield current
+    if current.ended:
+        return
+    changes: queue.Queue = queue.Queue()
+    watch = kv.watch_prefix(keys.request_data(wf, rid), revision + 1)
+
+    def pump() -> None:
+        try:
+            for _revision, _events in watch:
+                changes.put(True)
+        except Exception as exc:  # the watch broke: let the reader re-read and end
+            changes.put(exc)
+        changes.put(None)
+    threading.Thread(target=pump, name="progress-watch", daemon=True).start()
+    try:
+        while True:
+            item = changes.get()
+            deadline = time.monotonic() + interval
+            while item is True and time.monotonic() < deadline:  # coalesce a burst
+                try:
+                    item = changes.get(timeout=max(deadline - time.monotonic(), 0))
+                except queue.Empty:
+                    break
+            current = read(kv, wf, rid, iid)
+            yield current
+            if current.ended or item is None or isinstance(item, Exception):
+                return
+    finally:
+        watch.cancel()
+

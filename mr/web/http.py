@@ -1,0 +1,37 @@
+"""Small HTTP pieces shared by the front-end's routes: errors, raw bodies, query flags."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import parse_qs
+
+
+class HttpError(Exception):
+    """Answered as JSON {"error": message, ...extra} with `status`."""
+
+    def __init__(self, status: int, message: str, request_id: str | None = None, **extra):
+        super().__init__(message)
+        self.status, self.request_id, self.extra = status, request_id, extra
+
+
+@dataclass(frozen=True)
+class Raw:
+    """A non-JSON response body (metrics, HTML, event streams)."""
+    content_type: str
+    payload: bytes
+
+
+def query(environ) -> dict[str, str]:
+    """The query string's parameters, first value of each."""
+    return {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
+
+
+def flag(params: dict[str, str], name: str, default: bool) -> bool:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return default
+    value = raw.lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise HttpError(400, f"{name}={raw!r}: use true or false")

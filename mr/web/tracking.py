@@ -1,0 +1,62 @@
+"""Read-only routes for following requests: progress, invocations and their logs, lists,
+stats and metrics. Each takes the FrontEnd and the WSGI environ like the app's own routes."""
+from __future__ import annotations
+
+from mr import metrics as prometheus
+from mr.engine import listing
+from mr.engine import progress as tracker
+from mr.kv import keys
+from mr.kv.models import REQUEST_STATES, Invocation, decode
+from mr.web.http import HttpError, Raw, query
+
+
+def progress(front_end, environ, workflow: str, request_id: str) -> tuple[int, dict]:
+    front_end.workflow(workflow)
+    invocation = query(environ).get("invocation", "0")
+    try:
+        found = tracker.read(front_end.kv, workflow, request_id, invocation)
+    except tracker.ProgressUnavailable as exc:
+        raise HttpError(404, str(exc), request_id) from None
+    return 200, found.as_dict()
+
+
+def invocation(front_end, environ, workflow: str, request_id: str,
+               invocation_id: str) -> tuple[int, dict]:
+    front_end.workflow(workflow)
+    entry = front_end.kv.get(keys.invocation(workflow, request_id, invocation_id))
+    if entry is None:
+        raise HttpError(404, f"invocation {invocation_id!r} of request {request_id!r} not "
+                             f"found (a finished request's invocations are removed unless it "
+                             f"is named or MR_CLEANUP=0)", request_id)
+    inv = decode(Invocation, entry.value)
+    return 200, {"request_id": request_id, "workflow": workflow, **vars(inv)}
+
+
+def requests(front_end, environ, workflow: str) -> tuple[int, dict]:
+    front_end.workflow(workflow)
+    q = query(environ)
+    state, job = q.get("state") or None, q.get("job") or None
+    if state is not None and state not in REQUEST_STATES:
+        raise HttpError(400, f"state={state!r}: use one of {', '.join(REQUEST_STATES)}")
+    try:
+        limit = int(q.get("limit", "100"))
+    except ValueError:
+        raise HttpError(400, f"limit={q['limit']!r} is not a number") from None
+    found = listing.list_requests(front_end.kv, workflow, state, job, limit)
+    return 200, {"workflow": workflow, "requests": [summary(r) for r in found]}
+
+
+def summary(request) -> dict:
+    return {"request_id": request.id, "job": request.job, "state": request.state,
+            "name": request.name, "created": request.created, "finished": request.finished,
+            "failed_at": (request.failure or {}).get("invocation"), "counts": request.counts}
+
+
+def stats(front_end, environ, workflow: str) -> tuple[int, dict]:
+    front_end.workflow(workflow)
+    return 200, listing.stats(front_end.kv, workflow)
+
+
+def metrics(front_end, environ) -> tuple[int, Raw]:
+    content_type, payload = prometheus.exposition(front_end.settings.nsqd_http_hosts)
+    return 200, Raw(content_type, payload)
