@@ -14,6 +14,8 @@ from mr.trace.tree import TraceError, sort_key
 def _get_args(parser: argparse.ArgumentParser) -> None:
     add_request(parser)
     parser.add_argument("invocation_id", help='e.g. "0", "0.3", "0.r"')
+    parser.add_argument("--log", action="store_true",
+                        help="print only what the handler printed or logged")
 
 
 def _get(kv: KV, args: argparse.Namespace) -> Output:
@@ -23,6 +25,9 @@ def _get(kv: KV, args: argparse.Namespace) -> Output:
         raise TraceError(f"invocation {args.invocation_id!r} does not exist in request "
                          f"{args.request_id!r}")
     data = plain(decode(Invocation, entry.value))
+    if args.log:
+        text = data["log"] or f"(invocation {args.invocation_id} logged nothing)"
+        return Output({"invocation": args.invocation_id, "log": data["log"]}, text.rstrip("\n"))
     return Output(data, fields_text(data))
 
 

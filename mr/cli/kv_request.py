@@ -7,7 +7,8 @@ import time
 from mr.cli.output import Output, add_request, add_workflow, fields_text, plain, script, table
 from mr.kv import entities, keys
 from mr.kv.client import KV
-from mr.kv.models import FAILED, Request, decode
+from mr.engine import listing, progress
+from mr.kv.models import FAILED, REQUEST_STATES
 from mr.trace.store import load_request
 
 PREVIEW = 2000
@@ -30,30 +31,41 @@ def _get(kv: KV, args: argparse.Namespace) -> Output:
 
 def _list_args(parser: argparse.ArgumentParser) -> None:
     add_workflow(parser)
-    parser.add_argument("--state", choices=("running", "done", "failed"))
-    parser.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
+    parser.add_argument("--state", choices=REQUEST_STATES)
+    parser.add_argument("--job", help="only requests of this job")
+    parser.add_argument("--limit", type=int, default=100,
+                        help=f"at most this many, newest first (default 100, at most "
+                             f"{listing.MAX_LIST})")
 
 
 def _list(kv: KV, args: argparse.Namespace) -> Output:
     entities.require_workflow(kv, args.workflow)
-    rows, more = [], False
-    for entry in kv.scan(keys.requests(args.workflow), page=min(max(args.limit, 1), 500)):
-        request = decode(Request, entry.value)
-        if args.state and request.state != args.state:
-            continue
-        if len(rows) == args.limit:
-            more = True
-            break
-        rows.append({"id": request.id, "job": request.job, "state": request.state,
-                     "created": request.created, "finished": request.finished,
-                     "failed_at": (request.failure or {}).get("invocation")
-                     if request.state == FAILED else None})
+    found = listing.list_requests(kv, args.workflow, args.state, args.job, args.limit)
+    rows = [{"id": r.id, "job": r.job, "state": r.state, "name": r.name,
+             "created": r.created, "finished": r.finished,
+             "failed_at": (r.failure or {}).get("invocation") if r.state == FAILED else None}
+            for r in found]
     human = [dict(r, created=_time(r["created"]), finished=_time(r["finished"])) for r in rows]
-    text = table(human, ["id", "job", "state", "created", "finished", "failed_at"],
+    text = table(human, ["id", "job", "state", "name", "created", "finished", "failed_at"],
                  empty=f"(no requests in {args.workflow})")
+    more = len(rows) == max(args.limit, 1)
     if more:
-        text += f"\n(more than {args.limit}; raise --limit to see them)"
+        text += f"\n(showing the newest {len(rows)}; raise --limit to see more)"
     return Output({"requests": rows, "more": more}, text)
+
+
+def _stats(kv: KV, args: argparse.Namespace) -> Output:
+    entities.require_workflow(kv, args.workflow)
+    data = listing.stats(kv, args.workflow)
+    rows = [{"job": job, **counts} for job, counts in data["requests"]["by_job"].items()]
+    rows.append({"job": "(all)", **data["requests"]["total"]})
+    lines = ["requests by state:", table(rows, ["job", *REQUEST_STATES])]
+    running = data["running_invocations"]["by_job"]
+    if running:
+        inv_rows = [{"job": job, **counts} for job, counts in running.items()]
+        lines += ["", "invocations of running requests:",
+                  table(inv_rows, ["job", *progress.STATES])]
+    return Output(data, "\n".join(lines))
 
 
 def _time(epoch: float | None) -> str | None:
@@ -68,6 +80,7 @@ def _cleanup_args(parser: argparse.ArgumentParser) -> None:
 
 
 KIND_NAMES = {"inv": "invocations", "out": "outputs", "fan": "fan-out counters",
+              "ix": "progress marks",
               "sess": "session keys", "live": "live markers", "cnt": "completion counters",
               "request": "request records"}
 
@@ -94,7 +107,9 @@ def _cleanup(kv: KV, args: argparse.Namespace) -> Output:
 
 
 get = script("mr_kv_request_get", "Print a request: state, result, failure.", add_request, _get)
-list_ = script("mr_kv_request_list", "List a workflow's requests (oldest id first).",
-               _list_args, _list)
+list_ = script("mr_kv_request_list", "List a workflow's requests, newest first, by state and "
+               "job.", _list_args, _list)
+stats = script("mr_request_stats", "Count a workflow's requests by state per job, and the "
+               "invocations of its running requests by state.", add_workflow, _stats)
 cleanup = script("mr_kv_request_cleanup", "Remove a request with its invocations, sessions and "
                  "data (the request record too).", _cleanup_args, _cleanup)

@@ -12,7 +12,7 @@ from mr.kv.client import KV
 from mr.kv.models import (CANCELLED, DONE, FAILED, QUEUED, RUNNING, WAITING, Invocation,
                           Request, decode)
 from mr.queue import messages
-from mr.queue.publisher import Publisher
+from mr.queue.publisher import Publisher, PublishError
 from mr.queue.topics import topic
 
 
@@ -72,7 +72,12 @@ def retry(kv: KV, publisher: Publisher, library: Library, rid: str,
     request.deadline = now + ((job.timeout_s if job else None) or settings.request_timeout_s)
     if not protocol.reopen(kv, request, revision, previous_state, previous_expiry):
         raise ControlError(409, f"request {rid} changed while being retried; try again")
-    return request, _requeue_unfinished(kv, publisher, library, rid)
+    try:
+        return request, _requeue_unfinished(kv, publisher, library, rid)
+    except PublishError as exc:
+        raise ControlError(503, f"request {rid} runs again, but its invocations could not be "
+                                f"queued ({exc}); the workers' sweeper publishes them once "
+                                f"a broker is back (after MR_STALL_S)") from None
 
 
 def _requeue_unfinished(kv: KV, publisher: Publisher, library: Library, rid: str) -> int:

@@ -9,7 +9,8 @@ from typing import TypeVar
 
 from mr.kv import keys
 from mr.kv.client import MAX_TXN_OPS, KV, cmp_absent, cmp_mod_revision, op_delete, op_put
-from mr.kv.models import HANDLER_TYPES, Handler, Job, Step, Workflow, decode, encode
+from mr.kv.codec import unpack
+from mr.kv.models import HANDLER_TYPES, Handler, Job, Request, Step, Workflow, decode, encode
 
 T = TypeVar("T")
 KIND_OF = {Job: "job", Step: "step", Handler: "handler"}
@@ -172,7 +173,24 @@ def request_footprint(kv: KV, workflow: str, rid: str) -> dict[str, int]:
     return counts
 
 
-def cleanup_request(kv: KV, workflow: str, rid: str) -> None:
-    """Delete a request's record and everything under its data prefix, in one transaction."""
-    kv.txn([], [op_delete(keys.request_data(workflow, rid), prefix=True),
-                op_delete(keys.request(workflow, rid))])
+def cleanup_request(kv: KV, workflow: str, rid: str) -> bool:
+    """Delete a request: its record, its data, and its entries in the state, deadline and
+    expiry timelines and the name index; one transaction (False if it changed meanwhile)."""
+    entry = kv.get(keys.request(workflow, rid))
+    compare, ops = [], [op_delete(keys.request_data(workflow, rid), prefix=True)]
+    if entry is not None:
+        request = decode(Request, entry.value)
+        compare.append(cmp_mod_revision(request.key, entry.mod_revision))
+        ops += [op_delete(request.key),
+                op_delete(keys.state_entry(workflow, request.state, request.job,
+                                           request.created, rid))]
+        if request.deadline is not None:
+            ops.append(op_delete(keys.deadline(workflow, request.deadline, rid)))
+        if request.expires is not None:
+            ops.append(op_delete(keys.expiry(workflow, request.expires, rid)))
+        if request.name:
+            named = kv.get(keys.name(workflow, request.name))
+            if named is not None and unpack(named.value).get("request_id") == rid:
+                compare.append(cmp_mod_revision(named.key, named.mod_revision))
+                ops.append(op_delete(named.key))
+    return kv.txn(compare, ops).succeeded

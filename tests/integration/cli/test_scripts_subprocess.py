@@ -14,7 +14,8 @@ import pytest
 
 from mr.cli.kv_handler import read_handler
 from mr.kv import entities
-from mr.kv.models import Job, Step, Workflow
+from mr.engine import protocol
+from mr.kv.models import Invocation, Job, Request, Step, Workflow
 from tests.integration.cli.conftest import HERE, NESTED_FAILED_ID
 from tests.support.cluster import REPO, unique
 
@@ -104,6 +105,17 @@ CASES = [
     case("mr_get_request_sessions {wf} {rid}", 0, "[seen]: 1"),
     case("mr_get_request_sessions {wf}", 2, "the following arguments are required: request_id"),
 
+    case("mr_request_status {wf} {rid}", 0, "invocations done)"),
+    case("mr_request_status {wf} nope", 2, "request 'nope' not found"),
+    case("mr_request_retry {wf} {spare_rid} --nsqd-http-address {broker}", 0, "is running again"),
+    case("mr_request_retry {wf} nope", 2, "request 'nope' not found"),
+    case("mr_request_cancel {wf} {stuck_rid}", 0, "cancelled"),
+    case("mr_request_cancel {wf} {rid}", 2, "only a running request can be cancelled"),
+    case("mr_request_stats {wf}", 0, "requests by state:"),
+    case("mr_request_stats no_such_wf", 2, NO_WF),
+    case("mr_submit {wf} squares --file {parts} --url {url}", 0, "2 done, 0 failed"),
+    case("mr_submit {wf} squares --file {tmp}/missing.jsonl --url {url}", 2, "cannot read"),
+
     case("mr_worker_list --workflow {wf} --capability general", 0, "{wf}"),
     case("mr_worker_list --workflow no_such_wf", 2, NO_WF),
 ]
@@ -122,9 +134,24 @@ def world(nested_failed, tmp_path_factory) -> dict[str, str]:
     entities.save(kv, Job(wf, "spare_job", "squares"))
     for name in ("spare_step", "tweak_step"):
         entities.save(kv, Step(wf, name, "numbers_square", "numbers_total"))
+    spare = engine.post(wf, "nested", {"n": 3})  # fails like the first: retried by a case
+    assert spare.status_code == 500, spare.text
+    tmp = tmp_path_factory.mktemp("cli")
+    (tmp / "parts.jsonl").write_text('{"n": 3}\n{"arguments": {"n": 4}}\n')
     return {"wf": wf, "rid": rid, "failed": NESTED_FAILED_ID, "new_wf": unique("made"),
+            "spare_rid": spare.json()["request_id"], "stuck_rid": stuck_request(kv, wf),
+            "parts": str(tmp / "parts.jsonl"), "url": engine.web.url,
+            "broker": engine.broker.http_address,
             "spare_wf": spare_wf, "store_wf": store_wf, "handler_file": str(handler_file),
-            "handlers_dir": str(REPO / "handlers"), "tmp": str(tmp_path_factory.mktemp("cli"))}
+            "handlers_dir": str(REPO / "handlers"), "tmp": str(tmp)}
+
+
+def stuck_request(kv, wf: str) -> str:
+    """A running request whose message was never published: it waits to be cancelled."""
+    request = Request(workflow=wf, id=unique("stuck"), job="squares", arguments=[["n", 3]])
+    protocol.create_request(kv, request, Invocation(id="0", step="squares",
+                                                    arguments=request.arguments))
+    return request.id
 
 
 @pytest.mark.parametrize("spec", CASES, ids=lambda c: " ".join(c.argv)[:60])
@@ -140,13 +167,13 @@ def admin_scripts() -> set[str]:
     """The installed admin and tracing console scripts (setup.py, issues 5 and 6)."""
     names = {ep.name for ep in metadata.distribution("mr").entry_points
              if ep.group == "console_scripts"}
-    return {n for n in names if n.startswith(("mr_kv_", "mr_get_", "mr_draw_"))
-            or n == "mr_worker_list"}
+    return {n for n in names if n.startswith(("mr_kv_", "mr_get_", "mr_draw_", "mr_request_"))
+            or n in ("mr_worker_list", "mr_submit")}
 
 
 def test_every_script_has_a_good_and_a_bad_case():
     scripts = admin_scripts()
-    assert len(scripts) == 29
+    assert len(scripts) == 34
     for expected in (0, 2):
         covered = {c.argv[0] for c in CASES if c.code == expected}
         assert scripts <= covered, f"no exit-{expected} case: {sorted(scripts - covered)}"

@@ -1,0 +1,107 @@
+"""mr_request_{status,retry,cancel}: follow a request's progress, retry it, cancel it."""
+from __future__ import annotations
+
+import argparse
+import socket
+
+from mr import config
+from mr.cli.output import Output, add_request, fields_text, script
+from mr.cli.progress_bar import ProgressLine, duration
+from mr.engine import control
+from mr.engine import progress as tracker
+from mr.handlers.library import Library
+from mr.kv import entities
+from mr.kv.client import KV
+from mr.queue.publisher import Publisher
+
+
+def progress_text(p: tracker.Progress) -> str:
+    c = p.counts
+    parts = [f"{c['done']}/{p.total} done"]
+    parts += [f"{c[k]} {k}" for k in ("running", "waiting", "queued", "failed", "skipped")
+              if c.get(k)]
+    timing = f"{duration(p.elapsed_s)} elapsed"
+    if p.eta_s is not None:
+        timing += f", about {duration(p.eta_s)} left"
+    return f"{p.state}: {', '.join(parts)} | {timing}"
+
+
+def _status_args(parser: argparse.ArgumentParser) -> None:
+    add_request(parser)
+    parser.add_argument("--invocation", default="0",
+                        help="progress of this invocation's subtree (default: the whole request)")
+    parser.add_argument("--watch", action="store_true",
+                        help="follow it live (a progress bar; plain lines when not on a "
+                             "terminal) until it ends")
+
+
+def _status(kv: KV, args: argparse.Namespace) -> Output:
+    entities.require_workflow(kv, args.workflow)
+    try:
+        if not args.watch or args.json:
+            found = tracker.read(kv, args.workflow, args.request_id, args.invocation)
+            return Output(found.as_dict(), _status_text(found))
+        line, found = ProgressLine(), None
+        for found in tracker.follow(kv, args.workflow, args.request_id, args.invocation):
+            line.show(found.percent / 100, progress_text(found))
+        line.finish(found.percent / 100, progress_text(found))
+        return Output(found.as_dict(), f"request {found.request_id} {found.state} after "
+                                       f"{duration(found.elapsed_s)}")
+    except tracker.ProgressUnavailable as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _status_text(p: tracker.Progress) -> str:
+    shown = {"request": p.request_id, "invocation": p.invocation, "state": p.state,
+             "progress": f"{p.percent:.1f}% ({p.counts['done']} of {p.total} invocations done)",
+             **{k: v for k, v in p.counts.items()},
+             "started": p.started, "elapsed": duration(p.elapsed_s),
+             "eta": duration(p.eta_s) if p.eta_s is not None else None}
+    return fields_text(shown)
+
+
+def _retry_args(parser: argparse.ArgumentParser) -> None:
+    add_request(parser)
+    parser.add_argument("--nsqd-http-address", action="append",
+                        help="broker HTTP address to publish to (repeatable; default "
+                             "$MR_NSQD_HTTP_HOSTS)")
+
+
+def _retry(kv: KV, args: argparse.Namespace) -> Output:
+    entities.require_workflow(kv, args.workflow)
+    settings = config.load()
+    library = Library(kv, args.workflow, compile_code=False).start()
+    try:
+        publisher = Publisher(args.nsqd_http_address or settings.nsqd_http_hosts)
+        request, requeued = control.retry(kv, publisher, library, args.request_id, settings)
+    except control.ControlError as exc:
+        raise ValueError(str(exc)) from None
+    finally:
+        library.stop()
+    return Output({"request_id": request.id, "state": request.state, "requeued": requeued,
+                   "retries": request.retries},
+                  f"request {request.id} is running again: {requeued} invocation(s) re-queued "
+                  f"(retry {request.retries}); follow it with mr_request_status "
+                  f"{args.workflow} {request.id} --watch")
+
+
+def _cancel(kv: KV, args: argparse.Namespace) -> Output:
+    entities.require_workflow(kv, args.workflow)
+    try:
+        request = control.cancel(kv, args.workflow, args.request_id,
+                                 f"mr_request_cancel on {socket.gethostname()}")
+    except control.ControlError as exc:
+        raise ValueError(str(exc)) from None
+    return Output({"request_id": request.id, "state": request.state, "counts": request.counts},
+                  f"request {request.id} cancelled ({request.counts.get('done', 0)} "
+                  f"invocation(s) had finished; retry it with mr_request_retry)")
+
+
+status = script("mr_request_status", "Show how far a request (or an invocation's subtree) has "
+                "got: counts by state, percent done, elapsed time and an estimate of the time "
+                "left.", _status_args, _status)
+retry = script("mr_request_retry", "Run a failed or cancelled request again: only its failed "
+               "and unfinished invocations are re-queued; finished results are kept.",
+               _retry_args, _retry)
+cancel = script("mr_request_cancel", "Cancel a running request: queued work is dropped and the "
+                "outputs of running handlers are discarded.", add_request, _cancel)

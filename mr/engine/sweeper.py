@@ -1,0 +1,166 @@
+"""The sweeper: what no message will do by itself, found from etcd (DESIGN.md §4.3, §4.6).
+
+- requests past their deadline fail with reason "timeout" (a non-blocking request has no
+  front-end waiting to do it);
+- requests that made no progress for MR_STALL_S get their unfinished invocations published
+  again, unless a live worker is running them (a message lost by a broker, a publish that
+  failed after its etcd write); duplicates are harmless (the start claim);
+- ended requests past their retention are removed.
+
+Every worker runs one; an etcd key under a lease elects the one that acts, so a dead
+sweeper is replaced within the lease's TTL.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import defaultdict
+from typing import Callable
+
+from mr.config import Settings
+from mr.engine import submit
+from mr.handlers.library import Library
+from mr.kv import entities, keys
+from mr.kv.client import KV, EtcdUnavailable, cmp_absent, op_put
+from mr.kv.models import DONE, RUNNING, Invocation, Request, decode
+from mr.queue import messages
+from mr.queue.publisher import Publisher
+from mr.queue.topics import topic
+
+log = logging.getLogger(__name__)
+
+LEASE_TTL_S = 10
+BATCH = 500
+
+
+class Sweeper:
+    def __init__(self, kv: KV, publisher: Publisher, libraries: dict[str, Library],
+                 worker_id: str, settings: Settings, worker_alive: Callable[[str], bool]):
+        self.kv = kv
+        self.publisher = publisher
+        self.libraries = libraries
+        self.worker_id = worker_id
+        self.settings = settings
+        self.worker_alive = worker_alive
+        self._lease = 0
+        self._stopped = threading.Event()
+        # request id -> (newest mod revision under its keys, when we first saw it)
+        self._seen: dict[tuple[str, str], tuple[int, float]] = {}
+
+    def start(self) -> "Sweeper":
+        threading.Thread(target=self._run, name="sweeper", daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._lease:
+            try:
+                self.kv.lease_revoke(self._lease)
+            except Exception as exc:  # leaving anyway: the lease expires on its own
+                log.debug("sweeper lease revoke failed: %s", exc)
+
+    def _run(self) -> None:
+        while not self._stopped.wait(self.settings.sweep_interval_s):
+            try:
+                self._keep_lease()
+                for wf in self.libraries:
+                    if self._lead(wf):
+                        self.sweep(wf)
+            except EtcdUnavailable as exc:
+                log.warning("sweeper: %s", exc)
+            except Exception:  # a bug must not stop the sweeping for good
+                log.exception("sweeper pass failed")
+
+    def _keep_lease(self) -> None:
+        if not self._lease or self.kv.lease_keepalive(self._lease) <= 0:
+            self._lease = self.kv.lease_grant(LEASE_TTL_S)
+
+    def _lead(self, wf: str) -> bool:
+        """Whether this worker sweeps `wf` now (takes the key if nobody holds it)."""
+        key = keys.sweeper(wf)
+        self.kv.txn([cmp_absent(key)], [op_put(key, self.worker_id.encode(), lease=self._lease)])
+        held = self.kv.get(key)
+        return held is not None and held.value.decode() == self.worker_id
+
+    def sweep(self, wf: str) -> None:
+        now = time.time()
+        self._timeouts(wf, now)
+        self._expired(wf, now)
+        self._stalled(wf, now)
+
+    # --- deadlines -----------------------------------------------------------------------
+    def _due(self, prefix: str, now: float) -> list[str]:
+        entries, _, _ = self.kv.range(prefix, limit=BATCH, keys_only=True)
+        until = keys.timeline_until(prefix, now)
+        return [e.key for e in entries if e.key < until]
+
+    def _timeouts(self, wf: str, now: float) -> None:
+        for key in self._due(keys.deadlines(wf), now):
+            rid = keys.request_id_of(key)
+            entry = self.kv.get(keys.request(wf, rid))
+            request = decode(Request, entry.value) if entry else None
+            if request is not None and request.state == RUNNING and request.deadline \
+                    and request.deadline <= now:
+                limit = request.deadline - request.created
+                if submit.fail(self.kv, request, "timeout",
+                               f"request timed out after {limit:g}s"):
+                    log.info("request %s/%s timed out", wf, rid)
+                    continue
+            self.kv.delete(key)  # it ended some other way; the mark is stale
+
+    # --- retention -----------------------------------------------------------------------
+    def _expired(self, wf: str, now: float) -> None:
+        for key in self._due(keys.expiries(wf), now):
+            rid = keys.request_id_of(key)
+            entry = self.kv.get(keys.request(wf, rid))
+            if entry is not None and decode(Request, entry.value).state == RUNNING:
+                self.kv.delete(key)  # retried since: it gets a new expiry when it ends
+            elif entities.cleanup_request(self.kv, wf, rid):
+                self.kv.delete(key)  # (when the record was gone already)
+                log.info("request %s/%s removed (retention)", wf, rid)
+
+    # --- stalled requests ----------------------------------------------------------------
+    def _stalled(self, wf: str, now: float) -> None:
+        seen_now = set()
+        for entry in self.kv.scan(keys.by_state(wf, RUNNING), keys_only=True):
+            rid = keys.request_id_of_state_entry(entry.key)
+            seen_now.add((wf, rid))
+            newest = self._newest_revision(wf, rid)
+            last = self._seen.get((wf, rid))
+            if last is None or last[0] != newest:
+                self._seen[(wf, rid)] = (newest, now)
+            elif now - last[1] >= self.settings.stall_s:
+                log.warning("request %s/%s made no progress for %.0fs; publishing its "
+                            "unfinished invocations again", wf, rid, now - last[1])
+                self._republish(wf, rid)
+                self._seen[(wf, rid)] = (newest, now)
+        for gone in [k for k in self._seen if k[0] == wf and k not in seen_now]:
+            del self._seen[gone]
+
+    def _newest_revision(self, wf: str, rid: str) -> int:
+        """The revision of the request's most recently written key (its last progress)."""
+        entries, _, _ = self.kv.range(keys.request_data(wf, rid), limit=1, keys_only=True,
+                                      descending=True, by_mod_revision=True)
+        return entries[0].mod_revision if entries else 0
+
+    def _republish(self, wf: str, rid: str) -> int:
+        library = self.libraries[wf]
+        by_topic: dict[str, list[bytes]] = defaultdict(list)
+        for entry in self.kv.scan(keys.invocations(wf, rid)):
+            inv = decode(Invocation, entry.value)
+            if inv.state == DONE:
+                continue
+            if inv.state == RUNNING and inv.worker and self.worker_alive(inv.worker):
+                continue
+            step = library.step(inv.step)
+            handler = step and library.handler(step.reducer if inv.kind == "reduce"
+                                               else step.mapper)
+            if handler is None:
+                continue  # a worker running it fails the request with a clear error
+            by_topic[topic(wf, handler.definition.required_capability)].append(
+                messages.encode(wf, rid, inv.id))
+        for name, bodies in by_topic.items():
+            for start in range(0, len(bodies), BATCH):
+                self.publisher.publish_many(name, bodies[start:start + BATCH])
+        return sum(len(b) for b in by_topic.values())
