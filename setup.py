@@ -33,6 +33,12 @@ CONSOLE_SCRIPTS = [
     "mr_kv_request_cleanup = mr.cli.kv_request:cleanup.console",
     "mr_kv_invocation_get = mr.cli.kv_invocation:get.console",
     "mr_kv_invocation_list = mr.cli.kv_invocation:list_.console",
+    # request tracking (issue 7)
+    "mr_request_status = mr.cli.request:status.console",
+    "mr_request_retry = mr.cli.request:retry.console",
+    "mr_request_cancel = mr.cli.request:cancel.console",
+    "mr_request_stats = mr.cli.kv_request:stats.console",
+    "mr_submit = mr.cli.submit_many:console",
     "mr_get_invocation_graph = mr.cli.trace:graph.console",
     "mr_get_invocation_flat_list = mr.cli.trace:flat_list.console",
     "mr_draw_invocation_graph = mr.cli.trace:draw.console",
