@@ -51,7 +51,7 @@ class Settings:
     channel: str = "workers"
     concurrency: int = 32
     data_dir: str = "/tmp/mr/data"
-    result_dir: str = "/tmp/mr/results"
+    result_dir: str = ""   # empty: the file writer writes into the workflow's shared fs
     cleanup: bool = True
     request_timeout_s: float = 300.0
     retention_s: float = 86400.0           # a done unnamed request's record is kept this long

@@ -5,13 +5,16 @@ import argparse
 import logging
 from dataclasses import replace
 
-from mr import config
+from mr import config, fs
 from mr.cli.common import UserError, run, setup_logging
 from mr.engine.runner import Runner
 from mr.handlers.library import Library
+from mr.handlers.scope import HandlerScope, ScopeFactoryError, scope_for
 from mr.kv import client as kv_client
-from mr.kv import keys
+from mr.kv import entities, keys
 from mr.kv.batching import BatchingKV
+from mr.kv.models import Handler
+from mr.notify import Notifier
 from mr.queue.publisher import Publisher
 from mr.queue.topics import topic
 from mr.worker import registry
@@ -55,6 +58,24 @@ def settings_from(args: argparse.Namespace) -> config.Settings:
     return replace(settings, **{k: v for k, v in overrides.items() if v is not None})
 
 
+def load_scopes(kv, settings: config.Settings) -> dict[str, HandlerScope | None]:
+    """Each workflow's scope factory, imported and called for its current handlers now: a
+    broken one stops the worker here rather than failing requests later."""
+    scopes = {}
+    for wf in settings.workflow_names:
+        try:
+            scope = scope_for(wf, entities.get_workflow(kv, wf).scope_factory,
+                              settings.scope_factories)
+            if scope is not None:
+                scope.check([h.name for h in entities.list_all(kv, Handler, wf)])
+        except ScopeFactoryError as exc:
+            raise UserError(f"{exc}; fix the factory or the workflow's setting "
+                            f"(MR_SCOPE_FACTORIES or mr_kv_workflow_create --scope-factory)"
+                            ) from None
+        scopes[wf] = scope
+    return scopes
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     setup_logging(args.log_level)
@@ -69,7 +90,7 @@ def main(argv=None) -> int:
             keys.check_name("workflow", wf, keys.MAX_TOPIC_PART)
         except ValueError as exc:
             raise UserError(str(exc)) from None
-        if kv.get(keys.workflow(wf)) is None:
+        if entities.get_workflow(kv, wf) is None:
             raise UserError(f"workflow {wf!r} does not exist; create it with "
                             f"mr_kv_workflow_create {wf} '<description>'")
     try:
@@ -77,13 +98,20 @@ def main(argv=None) -> int:
                   for cap in settings.capabilities]
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    libraries = {wf: Library(kv, wf).start() for wf in settings.workflow_names}
+    scopes = load_scopes(kv, settings)
+    try:
+        notifier = Notifier.from_settings(settings)
+        for wf in settings.workflow_names:  # a bad MR_SHARED_FS_URL stops us here
+            fs.workflow_fs(settings, wf)
+    except (ValueError, ImportError) as exc:
+        raise UserError(str(exc)) from None
+    libraries = {wf: Library(kv, wf, scope=scopes[wf]).start() for wf in settings.workflow_names}
     worker_id = registry.new_worker_id()
+    runner = Runner(BatchingKV(kv), Publisher(settings.nsqd_http_hosts), libraries, worker_id,
+                    settings, lambda other: registry.is_alive(kv, other), notifier)
     registration = registry.Registration(kv, worker_id, {
         "workflows": settings.workflow_names, "capabilities": settings.capabilities,
         "concurrency": settings.concurrency}).start()
-    runner = Runner(BatchingKV(kv), Publisher(settings.nsqd_http_hosts), libraries, worker_id, settings,
-                    lambda other: registry.is_alive(kv, other))
     log.info("worker %s serving %s", worker_id, ", ".join(topics))
     consumer = Consumer(topics, settings.channel, runner.handle, settings.concurrency,
                         settings.nsqd_hosts, settings.nsqlookupd_hosts, settings.msg_timeout_s)
@@ -93,6 +121,7 @@ def main(argv=None) -> int:
         registration.stop()
         for library in libraries.values():
             library.stop()
+        notifier.flush(5.0)
     log.info("worker %s stopped", worker_id)
     return 0
 

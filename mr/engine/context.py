@@ -1,8 +1,11 @@
-"""What a handler gets as `ctx`: who it is, a log captured per invocation, and its session."""
+"""What a handler gets as `ctx`: who it is, a log captured per invocation, its session, the
+workflow's shared filesystem, notifications and its time limit. An explicit object, not
+globals: a handler file stays a plain module that can be imported and tested."""
 from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import sys
 import threading
 import traceback
@@ -123,12 +126,32 @@ class Session:
         return {e.key[len(self._prefix):]: unpack(e.value) for e in self._kv.scan(self._prefix)}
 
 
+class _ToLog(logging.Handler):
+    def __init__(self, log: InvocationLog):
+        super().__init__(logging.DEBUG)
+        self.log = log
+        self.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.log.write(self.format(record) + "\n")
+
+
 class Context:
-    """Passed to every handler as its first argument."""
+    """Passed to every handler as its first argument.
+
+    workflow, request_id, invocation_id, step, handler, version, attempt: who is running.
+    log      the invocation's captured log (info/warning/error/exception, and what it prints)
+    logger   a logging.Logger writing into the same log (for libraries that want one)
+    session  set/get/delete/items: the mapper invocation's durable namespace (read-only in
+             its reducer)
+    fs       the workflow's shared filesystem (mr.fs.WorkflowFS; paths relative to its root)
+    time_limit  `remaining()` seconds of the handler's time_limit_s (None: no limit)
+    notify(subject, **details)  send a "custom" notification (never raises)
+    """
 
     def __init__(self, *, workflow: str, request_id: str, invocation_id: str, step: str,
                  handler: str, version: str, attempt: int, session: Session,
-                 log: InvocationLog):
+                 log: InvocationLog, fs=None, notifier=None, time_limit=None):
         self.workflow = workflow
         self.request_id = request_id
         self.invocation_id = invocation_id
@@ -138,3 +161,26 @@ class Context:
         self.attempt = attempt
         self.session = session
         self.log = log
+        self.fs = fs
+        self.time_limit = time_limit
+        self._notifier = notifier
+        self._logger: logging.Logger | None = None
+
+    @property
+    def logger(self) -> logging.Logger:
+        """A logger of this invocation only: not registered globally, so it is freed with it."""
+        if self._logger is None:
+            logger = logging.Logger(f"mr.handler.{self.handler}", logging.DEBUG)
+            logger.propagate = False
+            logger.addHandler(_ToLog(self.log))
+            self._logger = logger
+        return self._logger
+
+    def notify(self, subject: str, **details: Any) -> None:
+        """A "custom" notification, sent when MR_NOTIFY_EVENTS includes custom."""
+        if self._notifier is None:
+            self.log.warning("notification not sent (no notifier): %s", subject)
+            return
+        self._notifier.notify("custom", subject, {
+            "workflow": self.workflow, "request_id": self.request_id,
+            "invocation_id": self.invocation_id, "handler": self.handler, **details})

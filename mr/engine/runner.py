@@ -3,25 +3,33 @@
 Runner.handle() returns normally when the message may be FINished (its outcome is durable in
 etcd, or there is nothing left to do) and raises Retry when it must come back later. Handler
 errors are outcomes, not retries: they fail the request (after the handler's own `retries`).
+Each handler runs under its time limit (mr.engine.timelimit); outputs too large for etcd go
+to the workflow's shared filesystem (mr.engine.blobs); the request's end is notified
+(mr.engine.events).
 """
 from __future__ import annotations
 
+import contextlib
+import copy
 import logging
 import time
-import traceback
 from typing import Any, Callable, Iterator
 
-from mr.engine import protocol
+from mr import fs
+from mr.engine import blobs, events, protocol
+from mr.engine.calls import HandlerFailure, call, guarded, pairs
 from mr.engine.context import Context, InvocationLog, Session, capture_prints
-from mr.engine.pairs import BadPair, as_pair, cast_argument, group, reducer_output
+from mr.engine.pairs import cast_argument, group, reducer_output
 from mr.engine.results import write_result
+from mr.engine.timelimit import TimeLimit, TimeLimitExceeded, Watchdog
 from mr.handlers.api import MapTo, Return
 from mr.handlers.library import Library, LoadedHandler
 from mr.kv import keys
 from mr.kv.client import KV
-from mr.kv.codec import pack, unpack
+from mr.kv.codec import pack
 from mr.kv.models import (DONE, FAILED, FINISHED_STATES, RUNNING, WAITING, Invocation, Request,
                           child_id, decode, parent_of, reduce_id, reduced_of)
+from mr.notify import Notifier
 from mr.queue import messages
 from mr.queue.publisher import Publisher
 from mr.queue.topics import topic
@@ -41,52 +49,26 @@ class RequestEnded(Exception):
     """The request failed, timed out or finished meanwhile: nothing is left to do."""
 
 
-class HandlerFailure(Exception):
-    """A handler raised or broke the handler contract; the request fails with this record."""
-
-    def __init__(self, message: str, handler: LoadedHandler | None = None,
-                 trace: str | None = None):
-        super().__init__(message)
-        self.handler = handler
-        self.trace = trace or message
-
-
-def _guarded(iterable: Any, handler: LoadedHandler) -> Iterator:
-    """Iterate a handler's output, turning its exceptions into HandlerFailure with traceback."""
-    name = handler.definition.name
-    try:
-        iterator = iter(iterable)
-    except TypeError:
-        raise HandlerFailure(f"handler {name} returned {type(iterable).__name__}, "
-                             f"not an iterable of pairs", handler) from None
-    while True:
-        try:
-            item = next(iterator)
-        except StopIteration:
-            return
-        except Exception as exc:
-            raise HandlerFailure(f"handler {name} raised {exc.__class__.__name__}: {exc}",
-                                 handler, traceback.format_exc()) from None
-        yield item
-
-
-def _pairs(items: Iterator, handler: LoadedHandler) -> Iterator[list]:
-    for item in items:
-        try:
-            yield as_pair(item)
-        except BadPair as exc:
-            raise HandlerFailure(f"handler {handler.definition.name} {exc}", handler) from None
-
-
 class Runner:
     def __init__(self, kv: KV, publisher: Publisher, libraries: dict[str, Library],
-                 worker_id: str, settings, worker_alive: Callable[[str], bool]):
+                 worker_id: str, settings, worker_alive: Callable[[str], bool],
+                 notifier: Notifier | None = None):
         self.kv = kv
         self.publisher = publisher
         self.libraries = libraries
         self.worker_id = worker_id
         self.settings = settings
         self.worker_alive = worker_alive
+        self.notifier = notifier or Notifier.from_settings(settings)
+        self.watchdog = Watchdog()
+        self._fs: dict[str, fs.WorkflowFS] = {}
+
+    def workflow_fs(self, workflow: str) -> fs.WorkflowFS:
+        """The workflow's shared filesystem (one object per workflow and process)."""
+        found = self._fs.get(workflow)
+        if found is None:
+            found = self._fs[workflow] = fs.workflow_fs(self.settings, workflow)
+        return found
 
     # --- entry point ---------------------------------------------------------------------
     def handle(self, body: bytes, message_id: str, attempt: int) -> str:
@@ -129,7 +111,7 @@ class Runner:
         except HandlerFailure as failure:
             own()
             retries = failure.handler.definition.retries if failure.handler else 0
-            if attempt <= retries:
+            if attempt <= retries and not failure.final:
                 raise Retry(f"{failure} (retry {attempt} of {retries})",
                             delay=min(2.0 ** (attempt - 1), 60.0)) from None
             self._fail(request, inv, failure, out, attempt)
@@ -143,31 +125,34 @@ class Runner:
         step = self._step(library, inv.step)
         mapper = self._handler(library, step.mapper)
         inv.handler, inv.version = mapper.definition.name, mapper.definition.version
-        ctx = self._context(request, inv.id, step.name, mapper, attempt, out, inv.id, True)
-        arguments = cast_argument(inv.arguments or [], mapper.definition.argument_spec[0]["type"])
-        items = _guarded(self._call(mapper, ctx, arguments), mapper)
-        first = next(items, None)
-        if isinstance(first, MapTo):
-            own()
-            self._fan_out(library, request, inv, first.step, _pairs(items, mapper))
-        elif isinstance(first, Return):
-            pairs = list(_pairs(items, mapper))
-            own()
-            if step.combiner:
-                combiner = self._handler(library, step.combiner)
-                pairs = list(_pairs(_guarded(self._call(combiner, ctx, group(pairs)), combiner),
-                                    combiner))
-            reducer = self._handler(library, step.reducer)
-            rctx = self._context(request, inv.id, step.name, reducer, attempt, out, inv.id, False)
-            output = self._run_reducer(reducer, rctx, group(pairs))
-            self._complete(library, request, [self._done(inv, out)], inv.id, output)
-        else:
-            got = "nothing" if first is None else repr(first)[:80]
-            raise HandlerFailure(f"mapper {mapper.definition.name} yielded {got} first; a "
-                                 f"mapper's first yield is MapTo(step) or Return()", mapper)
+        stored = blobs.load_arguments(self.workflow_fs(request.workflow), inv.arguments)
+        arguments = cast_argument(stored, mapper.definition.argument_spec[0]["type"])
+        with self._limited(mapper, request, inv, out, attempt) as limit:
+            ctx = self._context(request, inv.id, step.name, mapper, attempt, out, inv.id, True,
+                                limit)
+            items = guarded(call(mapper, ctx, arguments), mapper, limit)
+            first = next(items, None)
+            if isinstance(first, MapTo):
+                own()
+                self._fan_out(library, request, inv, first.step, pairs(items, mapper))
+                return
+            if not isinstance(first, Return):
+                got = "nothing" if first is None else repr(first)[:80]
+                raise HandlerFailure(f"mapper {mapper.definition.name} yielded {got} first; a "
+                                     f"mapper's first yield is MapTo(step) or Return()", mapper)
+            output = list(pairs(items, mapper))
+        own()
+        if step.combiner:
+            combiner = self._handler(library, step.combiner)
+            output = self._run(combiner, request, inv, step.name, out, attempt, inv.id, True,
+                               group(output), reducer_output)
+        reducer = self._handler(library, step.reducer)
+        output = self._run(reducer, request, inv, step.name, out, attempt, inv.id, False,
+                           group(output), reducer_output)
+        self._complete(library, request, [self._done(inv, out)], inv.id, output)
 
     def _fan_out(self, library: Library, request: Request, inv: Invocation, target: str,
-                 pairs: Iterator[list]) -> None:
+                 children: Iterator[list]) -> None:
         wf, rid = request.workflow, request.id
         step = library.step(target)
         if step is None:
@@ -183,8 +168,11 @@ class Runner:
                                                       for c in batch])
             batch.clear()
 
-        for pair in pairs:
-            batch.append(Invocation(id=child_id(inv.id, count), step=target, arguments=[pair]))
+        wfs = self.workflow_fs(wf)
+        for pair in children:
+            iid = child_id(inv.id, count)
+            batch.append(Invocation(id=iid, step=target, arguments=blobs.store_arguments(
+                wfs, rid, iid, [pair], self.settings.blob_threshold_bytes)))
             count += 1
             # A small first batch sets the workers going while the rest are written.
             if len(batch) == (protocol.FIRST_CHILD_BATCH if count == len(batch)
@@ -203,10 +191,11 @@ class Runner:
         step = self._step(library, inv.step)
         reducer = self._handler(library, step.reducer)
         inv.handler, inv.version = reducer.definition.name, reducer.definition.version
-        merged = group(pair for blob in protocol.child_outputs(self.kv, wf, rid, target)
-                       for pair in unpack(blob))
-        ctx = self._context(request, inv.id, step.name, reducer, attempt, out, target, False)
-        output = self._run_reducer(reducer, ctx, merged)
+        wfs = self.workflow_fs(wf)
+        merged = group(pair for stored in protocol.child_outputs(self.kv, wf, rid, target)
+                       for pair in blobs.load_output(wfs, stored))
+        output = self._run(reducer, request, inv, step.name, out, attempt, target, False, merged,
+                           reducer_output)
         entry = self.kv.get(keys.invocation(wf, rid, target))
         if entry is None:
             return  # the request was cleaned up meanwhile
@@ -214,30 +203,57 @@ class Runner:
         self._complete(library, request, [self._done(mapper), self._done(inv, out)], target,
                        output)
 
-    def _run_reducer(self, reducer: LoadedHandler, ctx: Context, grouped: list) -> list:
-        return list(_pairs(_guarded(reducer_output(self._call(reducer, ctx, grouped)), reducer),
-                           reducer))
+    def _run(self, handler: LoadedHandler, request: Request, inv: Invocation, step: str,
+             out: InvocationLog, attempt: int, session_of: str, writable: bool, argument: Any,
+             shape: Callable[[Any], Any]) -> list:
+        """Run a combiner or reducer to the end under its time limit; its pairs."""
+        with self._limited(handler, request, inv, out, attempt) as limit:
+            ctx = self._context(request, inv.id, step, handler, attempt, out, session_of,
+                                writable, limit)
+            return list(pairs(guarded(shape(call(handler, ctx, argument)), handler, limit),
+                              handler))
+
+    @contextlib.contextmanager
+    def _limited(self, handler: LoadedHandler, request: Request, inv: Invocation,
+                 out: InvocationLog, attempt: int) -> Iterator[TimeLimit]:
+        """The handler's time limit: at expiry the watchdog fails the request at once."""
+        seconds = handler.time_limit_s
+        name = handler.definition.name
+
+        def failure() -> TimeLimitExceeded:
+            return TimeLimitExceeded(f"handler {name} exceeded its time limit of {seconds:g}s "
+                                     f"(time_limit_s) in invocation {inv.id}", handler)
+
+        def expire() -> None:
+            log.warning("%s/%s: %s", request.workflow, request.id, failure())
+            self._fail(copy.deepcopy(request), copy.deepcopy(inv), failure(), out, attempt)
+
+        limit = self.watchdog.limit(seconds, failure, expire if seconds else None)
+        try:
+            yield limit
+            limit.check()  # finished, but after the limit: the watchdog has failed it
+        finally:
+            self.watchdog.done(limit)
 
     # --- completion ----------------------------------------------------------------------
     def _complete(self, library: Library, request: Request, finished: list[Invocation],
                   output_of: str, output: list) -> None:
         parent = parent_of(output_of)
+        wfs = self.workflow_fs(request.workflow)
         if parent is None:
             request.state, request.finished = DONE, time.time()
-            write_result(request, output, self.settings.result_dir, self.settings.data_dir,
+            write_result(request, output, wfs, self.settings.result_dir,
                          self.settings.blob_threshold_bytes)
-            protocol.end_request(self.kv, request, finished, self.settings.cleanup)
+            self._end(request, finished)
             return
         try:
             packed = pack(output)
         except (TypeError, ValueError) as exc:
             raise HandlerFailure(f"output of invocation {output_of} cannot be stored: {exc}")
-        if len(packed) > self.settings.blob_threshold_bytes:
-            raise HandlerFailure(f"output of invocation {output_of} is {len(packed)} bytes; "
-                                 f"the limit is {self.settings.blob_threshold_bytes} "
-                                 f"(MR_BLOB_THRESHOLD_BYTES)")
+        stored = blobs.store_output(wfs, request.id, output_of, packed,
+                                    self.settings.blob_threshold_bytes)
         done = protocol.complete(self.kv, request.workflow, request.id, finished, output_of,
-                                 packed)
+                                 stored)
         if done.parent_ready:
             self._schedule_reduce(library, request, parent)
 
@@ -296,9 +312,26 @@ class Runner:
             "traceback": failure.trace,
             "log": out.text(),
         }
+        if isinstance(failure, TimeLimitExceeded):
+            request.failure["time_limit_s"] = failure.handler.time_limit_s
         log.info("request %s/%s failed at invocation %s: %s", request.workflow, request.id,
                  inv.id, failure)
-        protocol.end_request(self.kv, request, [inv], self.settings.cleanup)
+        if self._end(request, [inv]) and failure.raised:
+            events.handler_exception(self.notifier, request)
+
+    def _end(self, request: Request, invocations: list[Invocation]) -> bool:
+        """End the request; the one process that did notifies, and deletes its blobs when its
+        data went with it (a failed request keeps its data, and blobs, until it expires)."""
+        if not protocol.end_request(self.kv, request, invocations, self.settings.cleanup):
+            return False
+        events.request_ended(self.notifier, request)
+        if self.settings.cleanup and request.state == DONE:
+            try:
+                fs.delete_request_blobs(self.workflow_fs(request.workflow), request.id)
+            except Exception as exc:  # the request is over either way; say what is left
+                log.warning("blobs of request %s/%s not deleted: %s", request.workflow,
+                            request.id, exc)
+        return True
 
     # --- helpers -------------------------------------------------------------------------
     @staticmethod
@@ -327,19 +360,12 @@ class Runner:
                                  f"load on this worker: {loaded.error}", loaded)
         return loaded
 
-    @staticmethod
-    def _call(handler: LoadedHandler, ctx: Context, argument: Any) -> Any:
-        try:
-            return handler.function(ctx, argument)
-        except Exception as exc:
-            raise HandlerFailure(f"handler {handler.definition.name} raised "
-                                 f"{exc.__class__.__name__}: {exc}", handler,
-                                 traceback.format_exc()) from None
-
     def _context(self, request: Request, iid: str, step: str, handler: LoadedHandler,
-                 attempt: int, out: InvocationLog, session_of: str, writable: bool) -> Context:
+                 attempt: int, out: InvocationLog, session_of: str, writable: bool,
+                 limit: TimeLimit) -> Context:
         session = Session(self.kv, request.workflow, request.id, session_of, writable)
         return Context(workflow=request.workflow, request_id=request.id, invocation_id=iid,
                        step=step, handler=handler.definition.name,
                        version=handler.definition.version, attempt=attempt, session=session,
-                       log=out)
+                       log=out, fs=self.workflow_fs(request.workflow), notifier=self.notifier,
+                       time_limit=limit)

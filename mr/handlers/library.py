@@ -2,16 +2,17 @@
 
 Each change builds a new immutable Snapshot and swaps one reference, so an invocation that took
 a snapshot runs one consistent set of versions: the old handler or the new one, never a mix.
-Handlers compile once per version.
+Handlers compile once per version (mr.handlers.processors, in whatever language they are
+written), with the values the workflow's scope factory gives each of them.
 """
 from __future__ import annotations
 
 import logging
 import threading
 from dataclasses import dataclass, field, replace
-from typing import Callable
 
-from mr.handlers.compiler import compile_handler
+from mr.handlers import processors
+from mr.handlers.processors import LoadedHandler, ScopeOf
 from mr.kv import keys
 from mr.kv.client import KV, EtcdUnavailable, WatchCompacted
 from mr.kv.models import Handler, Job, Step, decode
@@ -19,13 +20,6 @@ from mr.kv.models import Handler, Job, Step, decode
 log = logging.getLogger(__name__)
 
 KINDS = {"job": Job, "step": Step, "handler": Handler}
-
-
-@dataclass(frozen=True)
-class LoadedHandler:
-    definition: Handler
-    function: Callable | None
-    error: str | None = None  # why it could not be compiled on this process
 
 
 @dataclass(frozen=True)
@@ -38,7 +32,7 @@ class Snapshot:
 
 class Library:
     def __init__(self, kv: KV, workflow: str, compile_code: bool = True,
-                 scope: Callable[[str], dict] | None = None):
+                 scope: ScopeOf | None = None):
         self.kv = kv
         self.workflow = workflow
         self.compile_code = compile_code
@@ -136,16 +130,8 @@ class Library:
         cache_key = (handler.name, handler.version)
         loaded = self._compiled.get(cache_key)
         if loaded is None:
-            if not self.compile_code:
-                loaded = LoadedHandler(handler, None)
-            else:
-                try:
-                    scope = self.scope(handler.name) if self.scope else None
-                    loaded = LoadedHandler(handler, compile_handler(handler, scope))
-                except Exception as exc:  # the handler's own import-time code failed here
-                    log.error("handler %s/%s version %s does not load: %s", self.workflow,
-                              handler.name, handler.version, exc)
-                    loaded = LoadedHandler(handler, None, f"{exc.__class__.__name__}: {exc}")
+            loaded = (processors.load(handler, self.scope) if self.compile_code
+                      else LoadedHandler(handler, None))
             self._compiled = {k: v for k, v in self._compiled.items() if k[0] != handler.name}
             self._compiled[cache_key] = loaded
         return loaded

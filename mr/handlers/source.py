@@ -11,8 +11,22 @@
     def handle(ctx, arguments): ...
 
 Optional metadata: `request_arguments` (for a job's first mapper: the names and types a POST
-must carry), `retries` (re-runs before a failure fails the request). Every problem is reported
-as "<file>:<line>: <what>" so it can be fixed without guessing.
+must carry), `retries` (re-runs before a failure fails the request), `time_limit_s` (an
+invocation running the handler longer fails), `language` (`python`, the default for .py files,
+or `subprocess`) and `command` (for subprocess handlers: the interpreter to run the file with,
+instead of its `#!` line).
+
+A handler in another language is a script whose metadata sits in its leading comment block,
+in the same layout (see mr.handlers.subprocess_processor for the protocol it speaks):
+
+    #!/usr/bin/perl
+    # Count the words of one chunk.
+    #
+    # **
+    # handler_type: mapper
+    # required_capability: general
+
+Every problem is reported as "<file>:<line>: <what>" so it can be fixed without guessing.
 """
 from __future__ import annotations
 
@@ -27,7 +41,8 @@ import yaml
 from mr.kv.models import HANDLER_TYPES
 
 REQUIRED_KEYS = {"handler_type", "required_capability", "argument_spec"}
-OPTIONAL_KEYS = {"request_arguments", "retries"}
+OPTIONAL_KEYS = {"request_arguments", "retries", "time_limit_s", "language", "command"}
+LANGUAGES = ("python", "subprocess")
 ARGUMENT_NAME = {"mapper": "arguments", "combiner": "results", "reducer": "results"}
 ARGUMENT_TYPES = {None: None, "list": list, "dict": dict}
 REQUEST_ARGUMENT_TYPES = {"str": str, "int": int, "float": (int, float), "bool": bool,
@@ -52,6 +67,9 @@ class ParsedHandler:
     request_arguments: dict | None
     retries: int
     version: str
+    language: str = "python"
+    command: list | None = None       # subprocess handlers: argv run before the script's path
+    time_limit_s: float | None = None
 
 
 def version_of(source: str) -> str:
@@ -60,7 +78,13 @@ def version_of(source: str) -> str:
 
 
 def parse(source: str, path: str) -> ParsedHandler:
-    """Syntax-check a handler file and read its metadata; raise HandlerSourceError on problems."""
+    """Check a handler file and read its metadata; raise HandlerSourceError on problems.
+
+    A .py file carries its metadata in its docstring; any other file is a script whose
+    metadata sits in its leading comment block.
+    """
+    if not path.endswith(".py"):
+        return _parse_script(source, path)
     try:
         module = ast.parse(source, filename=path)
     except SyntaxError as exc:
@@ -71,23 +95,80 @@ def parse(source: str, path: str) -> ParsedHandler:
         raise HandlerSourceError(path, 1, "a handler starts with a docstring holding its "
                                           "description and, after a '**' line, its metadata")
     description, meta, meta_line = _split_docstring(doc_node.value.value, doc_node.lineno, path)
+    parsed = _from_metadata(source, description, meta, path, meta_line, "python")
+    if parsed.language == "python":
+        _check_handle_function(module, parsed.handler_type, path)
+    return parsed
+
+
+def _parse_script(source: str, path: str) -> ParsedHandler:
+    """A script: its leading '#' comment lines (after any '#!' line) hold the docstring."""
+    lines = source.split("\n")
+    start = 1 if lines and lines[0].startswith("#!") else 0
+    header = []
+    for line in lines[start:]:
+        if not line.startswith("#"):
+            break
+        text = line[1:]
+        header.append(text[1:] if text.startswith(" ") else text)
+    if not header:
+        raise HandlerSourceError(path, start + 1, "a script handler starts with a comment "
+                                                  "block holding its description and, after a "
+                                                  "'# **' line, its metadata")
+    description, meta, meta_line = _split_docstring("\n".join(header), start + 1, path)
+    meta.setdefault("argument_spec", [{"name": ARGUMENT_NAME.get(meta.get("handler_type"),
+                                                                 "arguments"), "type": "list"}])
+    parsed = _from_metadata(source, description, meta, path, meta_line, "subprocess")
+    if parsed.language != "subprocess":
+        raise HandlerSourceError(path, meta_line, "a script handler's language is subprocess "
+                                                  "(only .py files run in the worker)")
+    return parsed
+
+
+def _from_metadata(source: str, description: str, meta: dict, path: str, meta_line: int,
+                   default_language: str) -> ParsedHandler:
     _check_keys(meta, path, meta_line)
     handler_type = meta["handler_type"]
     if handler_type not in HANDLER_TYPES:
         raise HandlerSourceError(path, meta_line, f"handler_type must be one of "
                                                   f"{', '.join(HANDLER_TYPES)}, not {handler_type!r}")
     spec = _argument_spec(meta["argument_spec"], handler_type, path, meta_line)
-    _check_handle_function(module, handler_type, path)
     capability = meta["required_capability"]
     capability = "general" if capability in (None, "none") else str(capability).lower()
     retries = meta.get("retries", 0)
     if not isinstance(retries, int) or retries < 0:
         raise HandlerSourceError(path, meta_line, "retries must be a whole number >= 0")
+    language = meta.get("language", default_language)
+    if language not in LANGUAGES:
+        raise HandlerSourceError(path, meta_line, f"language must be one of "
+                                                  f"{', '.join(LANGUAGES)}, not {language!r}")
     return ParsedHandler(
         description=description, handler_type=handler_type, required_capability=capability,
         argument_spec=spec,
         request_arguments=_request_arguments(meta.get("request_arguments"), path, meta_line),
-        retries=retries, version=version_of(source))
+        retries=retries, version=version_of(source), language=language,
+        command=_command(meta.get("command"), language, path, meta_line),
+        time_limit_s=_time_limit(meta.get("time_limit_s"), path, meta_line))
+
+
+def _command(value, language: str, path: str, line: int) -> list | None:
+    if value is None:
+        return None
+    if language != "subprocess":
+        raise HandlerSourceError(path, line, "command is for language: subprocess handlers")
+    if (not isinstance(value, list) or not value
+            or not all(isinstance(part, str) and part for part in value)):
+        raise HandlerSourceError(path, line, "command is a list of words, e.g. [perl, -w]")
+    return value
+
+
+def _time_limit(value, path: str, line: int) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise HandlerSourceError(path, line, f"time_limit_s must be a number of seconds > 0, "
+                                             f"not {value!r}")
+    return float(value)
 
 
 def _split_docstring(doc: str, first_line: int, path: str) -> tuple[str, dict, int]:

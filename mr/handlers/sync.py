@@ -1,20 +1,29 @@
 """Sync a directory of handler files into a workflow: all or nothing.
 
 Names come from relative paths ("wordcount/count.py" -> "wordcount_count"); files starting
-with "_" are skipped. Every file is parsed and compiled before anything is written, so one bad
-file changes nothing.
+with "_" are skipped. Python files (.py) and scripts in other languages (.sh, .pl, .awk, ...:
+subprocess handlers) are handlers; other files are ignored. Every file is parsed (and a Python
+one compiled) before anything is written, so one bad file changes nothing. A sync that changes
+something sends one "library_updated" notification.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mr import config
 from mr.handlers.source import HandlerSourceError, parse
 from mr.kv import entities, keys
 from mr.kv.client import MAX_TXN_OPS, KV, op_delete, op_put
 from mr.kv.models import Handler, encode
+from mr.notify import Notifier
 
-LANGUAGES = {".py": "python"}
+# File suffixes that hold handlers: Python runs in the worker, the rest as subprocesses.
+LANGUAGES = {".py": "python", **{suffix: "subprocess" for suffix in (
+    ".sh", ".bash", ".pl", ".awk", ".rb", ".js", ".lua", ".tcl", ".php")}}
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -56,7 +65,8 @@ def handler_from_file(workflow: str, path: Path, name: str, stored_path: str) ->
     source = path.read_text(encoding="utf-8")
     parsed = parse(source, str(path))
     try:
-        compile(source, str(path), "exec")
+        if path.suffix == ".py":
+            compile(source, str(path), "exec")
         keys.check_name("handler", name)
     except SyntaxError as exc:
         raise HandlerSourceError(str(path), exc.lineno, f"syntax error: {exc.msg}") from None
@@ -67,7 +77,7 @@ def handler_from_file(workflow: str, path: Path, name: str, stored_path: str) ->
         version=parsed.version, path=stored_path, description=parsed.description,
         required_capability=parsed.required_capability, argument_spec=parsed.argument_spec,
         request_arguments=parsed.request_arguments, retries=parsed.retries,
-        language=LANGUAGES[path.suffix])
+        language=parsed.language)
 
 
 def plan(kv: KV, workflow: str, directory: Path, force_update: bool = False) -> SyncPlan:
@@ -92,14 +102,35 @@ def plan(kv: KV, workflow: str, directory: Path, force_update: bool = False) -> 
     return result
 
 
-def apply(kv: KV, workflow: str, sync: SyncPlan) -> int:
+def apply(kv: KV, workflow: str, sync: SyncPlan, notifier=None) -> int:
     """Write the plan; each handler is one key, so a worker sees each whole version or none.
 
-    Returns the revision of the last write (0 when nothing changed).
+    Returns the revision of the last write (0 when nothing changed). A change is announced
+    once, here, rather than by every worker that applies it.
     """
     ops = [op_put(h.key, encode(h)) for h in sync.added + sync.updated]
     ops += [op_delete(keys.definition(workflow, "handler", n)) for n in sync.removed]
     revision = 0
     for start in range(0, len(ops), MAX_TXN_OPS):
         revision = kv.txn([], ops[start:start + MAX_TXN_OPS]).revision
+    if ops:
+        announce(workflow, sync, revision, notifier)
     return revision
+
+
+def announce(workflow: str, sync: SyncPlan, revision: int, notifier=None,
+             flush_timeout_s: float = 10.0) -> None:
+    """Send "library_updated" (never raises: a sync that was written stays written)."""
+    try:
+        owned = notifier is None
+        notifier = notifier or Notifier.from_settings(config.load())
+        notifier.notify("library_updated", f"handlers of workflow {workflow} changed: "
+                        f"{sync.summary().splitlines()[0]}", {
+                            "workflow": workflow, "revision": revision,
+                            "added": [h.name for h in sync.added],
+                            "updated": [h.name for h in sync.updated],
+                            "removed": sync.removed})
+        if owned:
+            notifier.flush(flush_timeout_s)
+    except Exception as exc:  # a bad notification setting must not fail the sync
+        log.warning("library_updated notification for %s not sent: %s", workflow, exc)

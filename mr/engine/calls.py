@@ -1,0 +1,75 @@
+"""Calling handler code: whatever it raises or yields wrong becomes one HandlerFailure that
+names the handler and carries the traceback (the handler file's own lines)."""
+from __future__ import annotations
+
+import traceback
+from typing import Any, Iterator
+
+from mr.engine.pairs import BadPair, as_pair
+from mr.handlers.processors import LoadedHandler
+
+
+class HandlerFailure(Exception):
+    """A handler raised or broke the handler contract; the request fails with this record.
+
+    `raised` says it was the handler's own exception (those are notified as
+    "handler_exception"); `final` failures are not retried.
+    """
+
+    final = False
+
+    def __init__(self, message: str, handler: LoadedHandler | None = None,
+                 trace: str | None = None, raised: bool = False):
+        super().__init__(message)
+        self.handler = handler
+        self.trace = trace or message
+        self.raised = raised
+
+
+def _raised(handler: LoadedHandler, exc: Exception) -> HandlerFailure:
+    # A subprocess handler's failure carries its own account (exit status, stderr tail).
+    trace = getattr(exc, "trace", None) or traceback.format_exc()
+    return HandlerFailure(f"handler {handler.definition.name} raised "
+                          f"{exc.__class__.__name__}: {exc}", handler, trace, raised=True)
+
+
+def call(handler: LoadedHandler, ctx: Any, argument: Any) -> Any:
+    try:
+        return handler.function(ctx, argument)
+    except HandlerFailure:
+        raise
+    except Exception as exc:
+        raise _raised(handler, exc) from None
+
+
+def guarded(iterable: Any, handler: LoadedHandler, limit=None) -> Iterator:
+    """Iterate a handler's output, turning its exceptions into HandlerFailure with traceback.
+
+    With a time `limit`, stop at the first item after it expired.
+    """
+    name = handler.definition.name
+    try:
+        iterator = iter(iterable)
+    except TypeError:
+        raise HandlerFailure(f"handler {name} returned {type(iterable).__name__}, "
+                             f"not an iterable of pairs", handler) from None
+    while True:
+        try:
+            item = next(iterator)
+        except StopIteration:
+            return
+        except HandlerFailure:
+            raise
+        except Exception as exc:
+            raise _raised(handler, exc) from None
+        if limit is not None:
+            limit.check()
+        yield item
+
+
+def pairs(items: Iterator, handler: LoadedHandler) -> Iterator[list]:
+    for item in items:
+        try:
+            yield as_pair(item)
+        except BadPair as exc:
+            raise HandlerFailure(f"handler {handler.definition.name} {exc}", handler) from None
