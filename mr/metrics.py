@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 import os
 import urllib.request
+from typing import Callable
 
 from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge,
                                Histogram, generate_latest, start_http_server)
 from prometheus_client.core import GaugeMetricFamily
 
+from mr.queue import messages
 from mr.web.gunicorn_hooks import MULTIPROC_ENV
 
 REQUESTS = Counter("mr_requests_total", "Requests received by front-ends, by outcome "
@@ -83,6 +85,28 @@ class _Merged:
     def collect(self):
         yield from self.registry.collect()
         yield from self.extra.collect()
+
+
+def counted(process: Callable[[bytes, str, int], str]) -> Callable[[bytes, str, int], str]:
+    """A worker's message handler that counts outcomes ("done", "failed", "retry", ...)."""
+    def handle(body: bytes, message_id: str, attempt: int) -> str:
+        workflow = _workflow_of(body)
+        try:
+            outcome = process(body, message_id, attempt)
+        except Exception as exc:
+            INVOCATIONS.labels(workflow, "retry" if exc.__class__.__name__ == "Retry"
+                               else "error").inc()
+            raise
+        INVOCATIONS.labels(workflow, outcome).inc()
+        return outcome
+    return handle
+
+
+def _workflow_of(body: bytes) -> str:
+    try:
+        return messages.decode(body).workflow
+    except messages.BadMessage:
+        return "(not ours)"
 
 
 def serve(port: int, broker_http_hosts: list[str]) -> int:

@@ -5,9 +5,10 @@ import argparse
 import logging
 from dataclasses import replace
 
-from mr import config, fs
+from mr import config, fs, metrics
 from mr.cli.common import UserError, run, setup_logging
 from mr.engine.runner import Runner
+from mr.engine.sweeper import Sweeper
 from mr.handlers.library import Library
 from mr.handlers.scope import HandlerScope, ScopeFactoryError, scope_for
 from mr.kv import client as kv_client
@@ -109,15 +110,23 @@ def main(argv=None) -> int:
     worker_id = registry.new_worker_id()
     runner = Runner(BatchingKV(kv), Publisher(settings.nsqd_http_hosts), libraries, worker_id,
                     settings, lambda other: registry.is_alive(kv, other), notifier)
+    metrics_port = (metrics.serve(settings.metrics_port, settings.nsqd_http_hosts)
+                    if settings.metrics_port >= 0 else None)
     registration = registry.Registration(kv, worker_id, {
         "workflows": settings.workflow_names, "capabilities": settings.capabilities,
-        "concurrency": settings.concurrency}).start()
-    log.info("worker %s serving %s", worker_id, ", ".join(topics))
-    consumer = Consumer(topics, settings.channel, runner.handle, settings.concurrency,
-                        settings.nsqd_hosts, settings.nsqlookupd_hosts, settings.msg_timeout_s)
+        "concurrency": settings.concurrency, "metrics_port": metrics_port}).start()
+    sweeper = Sweeper(kv, Publisher(settings.nsqd_http_hosts), libraries, worker_id, settings,
+                      lambda other: registry.is_alive(kv, other)).start()
+    log.info("worker %s serving %s (metrics on port %s)", worker_id, ", ".join(topics),
+             metrics_port)
+    consumer = Consumer(topics, settings.channel, metrics.counted(runner.handle),
+                        settings.concurrency, settings.nsqd_hosts, settings.nsqlookupd_hosts,
+                        settings.msg_timeout_s)
+    metrics.IN_FLIGHT.set_function(lambda: len(consumer.in_flight))
     try:
         consumer.run()
     finally:
+        sweeper.stop()
         registration.stop()
         for library in libraries.values():
             library.stop()

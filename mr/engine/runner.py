@@ -15,7 +15,7 @@ import logging
 import time
 from typing import Any, Callable, Iterator
 
-from mr import fs
+from mr import fs, metrics
 from mr.engine import blobs, events, protocol
 from mr.engine.calls import HandlerFailure, call, guarded, pairs
 from mr.engine.context import Context, InvocationLog, Session, capture_prints
@@ -99,6 +99,7 @@ class Runner:
                 raise Retry("another copy of this message took the invocation; re-reading",
                             delay=0.05)
         out = InvocationLog()
+        began = time.monotonic()
         try:
             with capture_prints(out):
                 if inv.kind == "reduce":
@@ -116,6 +117,9 @@ class Runner:
                             delay=min(2.0 ** (attempt - 1), 60.0)) from None
             self._fail(request, inv, failure, out, attempt)
             return "failed"
+        finally:
+            metrics.HANDLER_SECONDS.labels(wf, inv.step, inv.handler or "-").observe(
+                time.monotonic() - began)
         return "done"
 
     # --- mappers -------------------------------------------------------------------------
