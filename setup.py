@@ -77,8 +77,7 @@ setup(
                  # a real SMTP server (with STARTTLS and AUTH) and its test certificate
                  "aiosmtpd>=1.4,<2", "cryptography>=42"],
         # peers of `python -m benchmarks.compare` (issue 9); Redis itself comes from apt
-        "bench": ["celery[redis]>=5.3,<6", "redis>=5", "dask[distributed]>=2024.1",
-                  "psutil>=5.9"],
+        "bench": ["celery[redis]>=5.3,<6", "redis>=5", "dask[distributed]>=2024.1"],
     },
     entry_points={"console_scripts": CONSOLE_SCRIPTS},
 )

@@ -1,0 +1,123 @@
+"""This engine side by side with Celery and Dask: the same workloads, one run, one machine.
+
+    python -m benchmarks.compare [--systems mr celery dask] [--parts 1000 10000] [--json]
+
+Systems, one after another from this process:
+  mr      etcd, mr_broker, two mr_worker processes, gunicorn (HTTP requests, blocking)
+  celery  Celery 5, Redis broker and result backend (redis-server, no persistence),
+          one worker with two prefork processes; chords
+  dask    Dask distributed LocalCluster: two worker processes, one thread each
+
+Workloads: fanout (one request of N parts computing i*i, a reducer summing), nested (10
+mid-level mappers of N/10 leaves each, a reduce per level), latency (one part, 200
+sequential requests), wordcount (the licence texts of /usr/share/common-licenses in 200
+chunks). Every answer is checked, and the systems' answers must agree.
+
+Prints a table (parts/s, chunks/s, p50/p99 ms; for mr etcd writes and NSQ messages per
+invocation; workers' peak RSS), the ratios of mr against each peer and the goals of issue 9.
+Celery and Dask are optional: `pip install -e '.[bench]'` and `apt-get install
+redis-server`, or run scripts/bench, which installs both and runs this.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks import measure, report, runner, systems, workloads
+
+KINDS = ("fanout", "nested", "latency", "wordcount")
+
+
+def positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.compare", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--systems", nargs="+", choices=systems.NAMES, default=list(systems.NAMES),
+                   help="which systems to run (default: all three)")
+    p.add_argument("--parts", nargs="+", type=positive, default=[1000, 10000],
+                   help="N for fanout and nested (default: 1000 10000)")
+    p.add_argument("--workloads", nargs="+", choices=KINDS, default=list(KINDS),
+                   help="which workloads (default: all)")
+    p.add_argument("--repeat", type=positive, default=3,
+                   help="runs per throughput workload (default 3)")
+    p.add_argument("--budget", type=float, default=60.0,
+                   help="stop repeating a workload once its runs took this many seconds")
+    p.add_argument("--latency-requests", type=positive, default=workloads.LATENCY_REQUESTS)
+    p.add_argument("--concurrency", type=positive, default=64,
+                   help="invocations each mr worker runs at once (default 64)")
+    p.add_argument("--workdir", type=Path,
+                   help="keep data and logs here (default: a temporary directory)")
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+    return p
+
+
+def run(args: argparse.Namespace, progress) -> dict:
+    plan = workloads.plan(sorted(set(args.parts)), args.workloads)
+    chunks = workloads.chunks()
+    options = runner.Options(args.repeat, args.budget, args.latency_requests)
+    result = {"command": "python -m benchmarks.compare " + " ".join(sys.argv[1:]),
+              "machine": measure.machine(), "load_before": measure.load_average(),
+              "started": time.strftime("%Y-%m-%d %H:%M:%S %z"), "systems": [], "rows": []}
+    with tempfile.TemporaryDirectory(prefix="mr-compare-") as tmp:
+        base = args.workdir or Path(tmp)
+        for name in args.systems:
+            progress(f"{name}: starting")
+            system = systems.create(name, concurrency=args.concurrency)
+            rows, facts = runner.run_system(system, plan, chunks, options, base / name,
+                                            progress)
+            result["systems"].append(facts)
+            result["rows"] += rows
+    order = {w.label: i for i, w in enumerate(plan)}
+    result["rows"].sort(key=lambda r: (order[r["workload"]], args.systems.index(r["system"])))
+    result["load_after"] = measure.load_average()
+    result["disagreements"] = report.disagreements(result["rows"])
+    result["ratios"] = report.ratios(result["rows"])
+    result["goals"] = report.goals(result["rows"])
+    return result
+
+
+def render(result: dict) -> str:
+    machine = result["machine"]
+    parts = [f"machine: {machine['cpus']} CPUs ({machine['cpu']}), {machine['memory_gib']} GiB, "
+             f"{machine['system']}, Python {machine['python']}",
+             f"load average before {result['load_before']}, after {result['load_after']}"]
+    parts += [f"{s['system']}: {s.get('describe', '')} (started in {s.get('start_s', '?')} s)"
+              for s in result["systems"]]
+    parts += ["", report.table(result["rows"])]
+    if result["ratios"]:
+        parts += ["", report.ratio_table(result["ratios"])]
+    if result["goals"]:
+        parts += ["", "goals (issue 9):", report.goal_table(result["goals"])]
+    for problem in result["disagreements"]:
+        parts.append(f"DISAGREEMENT {problem}")
+    return "\n".join(parts)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    problems = [p for name in args.systems for p in systems.missing(name)]
+    if problems:
+        print("cannot run the comparison:\n  " + "\n  ".join(problems)
+              + "\nor leave a system out with --systems (e.g. --systems mr)", file=sys.stderr)
+        return 2
+
+    def progress(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+    result = run(args, progress)
+    print(json.dumps(result, indent=2) if args.json else render(result))
+    failed = result["disagreements"] or any("error" in r for r in result["rows"])
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

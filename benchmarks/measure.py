@@ -1,0 +1,101 @@
+"""What the benchmarks read off the running processes: etcd's and the broker's own counters,
+percentiles, and peak resident memory from /proc (no extra package needed)."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import urllib.request
+from pathlib import Path
+
+
+def etcd_proposals(address: str) -> int:
+    """Proposals etcd committed since it started (each one is a write it fsynced)."""
+    with urllib.request.urlopen(f"http://{address}/metrics", timeout=5) as reply:
+        for line in reply.read().decode().splitlines():
+            if line.startswith("etcd_server_proposals_committed_total "):
+                return int(float(line.split()[1]))
+    raise RuntimeError("etcd /metrics has no etcd_server_proposals_committed_total")
+
+
+def broker_messages(http_address: str) -> int:
+    """Messages published to every topic of the broker since it started."""
+    with urllib.request.urlopen(f"http://{http_address}/stats?format=json", timeout=5) as reply:
+        stats = json.load(reply)
+    return sum(t["message_count"] for t in stats["topics"])
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile (p99 of 200 values is the 198th smallest)."""
+    if not values:
+        raise ValueError("percentile of no values")
+    ordered = sorted(values)
+    rank = math.ceil(fraction * len(ordered) - 1e-9)  # 0.99 * 200 is 198.00000000000003
+    return ordered[min(max(rank, 1), len(ordered)) - 1]
+
+
+def children(pid: int) -> list[int]:
+    """Every descendant of `pid` (a Celery worker's pool processes)."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents.setdefault(int(fields[1]), []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _status_kib(pid: int, field: str) -> int | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def reset_peak_rss(pids: list[int]) -> bool:
+    """Start each process's peak-RSS count afresh (Linux clear_refs 5); False if refused."""
+    ok = True
+    for pid in pids:
+        try:
+            Path(f"/proc/{pid}/clear_refs").write_text("5")
+        except OSError:
+            ok = False
+    return ok
+
+
+def peak_rss_mib(pids: list[int]) -> float | None:
+    """The largest peak RSS (VmHWM) among `pids`, in MiB."""
+    peaks = [kib for kib in (_status_kib(p, "VmHWM") for p in pids) if kib is not None]
+    return round(max(peaks) / 1024, 1) if peaks else None
+
+
+def load_average() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def machine() -> dict:
+    """Where the numbers were taken."""
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpus": os.cpu_count(), "cpu": model, "system": platform.platform(),
+            "python": platform.python_version(),
+            "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+                                / 2 ** 30, 1)}

@@ -1,0 +1,143 @@
+"""Run the workloads on one system: warm it up, time each run, check every answer, and read
+the system's counters and its workers' peak memory around each workload."""
+from __future__ import annotations
+
+import hashlib
+import json
+import statistics
+import time
+from dataclasses import dataclass
+
+from benchmarks import measure, workloads
+from benchmarks.workloads import Workload
+
+
+@dataclass(frozen=True)
+class Options:
+    repeat: int = 3             # runs of each throughput workload...
+    budget_s: float = 60.0      # ...fewer when the runs so far took longer than this
+    latency_requests: int = workloads.LATENCY_REQUESTS
+
+
+class WrongAnswer(AssertionError):
+    pass
+
+
+def digest(answer) -> str:
+    """A short fingerprint of an answer, equal across systems when their answers are equal."""
+    if isinstance(answer, dict):
+        answer = sorted(answer.items())
+    return hashlib.sha256(json.dumps(answer).encode()).hexdigest()[:12]
+
+
+def expected(workload: Workload, chunks: list[str]):
+    if workload.kind in ("fanout", "nested"):
+        return workloads.sum_of_squares(workload.parts)
+    if workload.kind == "wordcount":
+        return workloads.expected_words(chunks)
+    raise ValueError(f"no single expected answer for {workload.kind}")
+
+
+def check(workload: Workload, answer, want) -> None:
+    if answer != want:
+        shown = str(answer)[:120]
+        raise WrongAnswer(f"{workload.label}: wrong answer {shown} (expected {str(want)[:120]})")
+
+
+def _call(system, workload: Workload, chunks: list[str]):
+    if workload.kind == "fanout":
+        return system.fanout(workload.parts)
+    if workload.kind == "nested":
+        return system.nested(workload.parts)
+    return system.wordcount(chunks)
+
+
+def warm_up(system, chunks: list[str]) -> None:
+    """One small run of each workload: code loaded, connections open, caches filled."""
+    assert system.fanout(10) == workloads.sum_of_squares(10)
+    assert system.nested(20) == workloads.sum_of_squares(20)
+    assert system.single(3) == 9
+    assert system.wordcount(chunks[:4]) == workloads.expected_words(chunks[:4])
+
+
+def run_one(system, workload: Workload, chunks: list[str], options: Options) -> dict:
+    """One row: timings, rates, checked answer and, where the system has them, its counters."""
+    pids = system.worker_pids()
+    rss_reset = measure.reset_peak_rss(pids)
+    before = system.counters()
+    seconds: list[float] = []
+    row = {"workload": workload.label, "kind": workload.kind, "parts": workload.parts,
+           "system": system.name}
+    try:
+        if workload.kind == "latency":
+            for i in range(options.latency_requests):
+                started = time.perf_counter()
+                answer = system.single(i)
+                seconds.append(time.perf_counter() - started)
+                check(workload, answer, i * i)
+            row["answer"] = digest([i * i for i in range(options.latency_requests)])
+        else:
+            want = expected(workload, chunks)
+            while len(seconds) < options.repeat and (not seconds
+                                                     or sum(seconds) < options.budget_s):
+                started = time.perf_counter()
+                answer = _call(system, workload, chunks)
+                seconds.append(time.perf_counter() - started)
+                check(workload, answer, want)
+            row["answer"] = digest(answer)
+    except Exception as exc:  # a failing system is reported, the others still run
+        row["error"] = f"{exc.__class__.__name__}: {exc}"[:300]
+    row["runs"] = len(seconds)
+    if seconds:
+        row.update(_timings(workload, seconds))
+    after = system.counters()
+    invocations = workload.invocations() * len(seconds)
+    if before and invocations:
+        row["etcd_writes_per_invocation"] = round(
+            (after["etcd_proposals"] - before["etcd_proposals"]) / invocations, 3)
+        row["nsq_messages_per_invocation"] = round(
+            (after["nsq_messages"] - before["nsq_messages"]) / invocations, 3)
+    row["worker_peak_rss_mib"] = measure.peak_rss_mib(pids)
+    row["peak_rss_since"] = "workload" if rss_reset else "start"
+    return row
+
+
+def _timings(workload: Workload, seconds: list[float]) -> dict:
+    timings = {"seconds": [round(s, 4) for s in seconds],
+               "p50_ms": round(measure.percentile(seconds, 0.5) * 1000, 1),
+               "p99_ms": round(measure.percentile(seconds, 0.99) * 1000, 1)}
+    if workload.kind == "latency":
+        timings["requests_per_s"] = round(len(seconds) / sum(seconds), 1)
+    elif workload.kind == "wordcount":
+        timings["chunks_per_s"] = round(workload.parts / statistics.median(seconds), 1)
+    else:
+        timings["parts_per_s"] = round(workload.parts / statistics.median(seconds), 1)
+    return timings
+
+
+def run_system(system, plan: list[Workload], chunks: list[str], options: Options,
+               workdir, progress=print) -> tuple[list[dict], dict]:
+    """Start `system`, run every workload of `plan`, stop it; rows and facts about the run."""
+    started = time.perf_counter()
+    facts = {"system": system.name}
+    try:
+        system.start(workdir)
+        facts["describe"] = system.describe()
+        facts["start_s"] = round(time.perf_counter() - started, 2)
+        warm_up(system, chunks)
+        rows = []
+        for workload in plan:
+            progress(f"  {system.name}: {workload.label} ...")
+            rows.append(run_one(system, workload, chunks, options))
+            progress(f"  {system.name}: {workload.label}: {_brief(rows[-1])}")
+        return rows, facts
+    finally:
+        system.stop()
+
+
+def _brief(row: dict) -> str:
+    if "error" in row:
+        return "ERROR " + row["error"]
+    rate = next((f"{row[k]} {k.replace('_per_s', '/s')}" for k in
+                 ("parts_per_s", "chunks_per_s", "requests_per_s") if k in row), "")
+    return f"{rate}, p50 {row['p50_ms']} ms ({row['runs']} runs)"

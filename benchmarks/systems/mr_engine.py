@@ -1,0 +1,151 @@
+"""This engine as a compared system: etcd, mr_broker, two mr_worker processes and gunicorn.
+
+Work goes in as the HTTP requests a user would POST (blocking, one keep-alive connection);
+the workflow "bench" holds the example handlers (handlers/numbers, handlers/wordcount) and the
+benchmark's own (benchmarks/handlers/bench). etcd proposals and broker messages are counted
+from the servers' own metrics, around each workload.
+"""
+from __future__ import annotations
+
+import http.client
+import json
+from pathlib import Path
+
+from benchmarks import measure, workloads
+from mr import cluster, examples
+from mr.handlers import sync
+from mr.kv import client as kv_client
+from mr.kv import entities, keys
+from mr.kv.models import Job, Step, Workflow
+
+REPO = Path(__file__).resolve().parents[2]
+BENCH_HANDLERS = REPO / "benchmarks" / "handlers"
+WORKFLOW = "bench"
+
+
+def define(kv: kv_client.KV, workflow: str = WORKFLOW) -> None:
+    """The example handlers and the benchmark's, their steps and one job per workload."""
+    if entities.get_workflow(kv, workflow) is None:
+        entities.create_workflow(kv, Workflow(workflow, "benchmarks/compare workloads"))
+    for directory in (REPO / "handlers", BENCH_HANDLERS):
+        for handler in sync.read_directory(workflow, directory):
+            entities.save(kv, handler)
+    steps = examples.steps(workflow) + [
+        Step(workflow, "nested", mapper="bench_nest_root", reducer="numbers_total"),
+        Step(workflow, "mid", mapper="bench_nest_mid", reducer="numbers_total"),
+        Step(workflow, "one", mapper="bench_one_square", reducer="numbers_total"),
+        Step(workflow, "words", mapper="bench_word_chunks", reducer="wordcount_sum_reducer"),
+    ]
+    jobs = [Job(workflow, name, name) for name in ("squares", "nested", "one", "words")]
+    for definition in steps + jobs:
+        entities.save(kv, definition)
+
+
+class Client:
+    """Blocking POSTs over one keep-alive HTTP connection (reopened if the server closed it)."""
+
+    def __init__(self, base_url: str, timeout: float = 900):
+        host, port = base_url.removeprefix("http://").split(":")
+        self.host, self.port, self.timeout = host, int(port), timeout
+        self.conn: http.client.HTTPConnection | None = None
+
+    def post(self, path: str, arguments: dict) -> list:
+        body = json.dumps({"arguments": arguments})
+        for attempt in (1, 2):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+            try:
+                self.conn.request("POST", path, body, {"Content-Type": "application/json"})
+                reply = self.conn.getresponse()
+                data = json.loads(reply.read())
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                self.close()
+                if attempt == 2:
+                    raise
+                continue
+            if reply.status != 200:
+                raise RuntimeError(f"POST {path} answered {reply.status}: {data}")
+            return data["result"]
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
+class MrEngine:
+    name = "mr"
+
+    def __init__(self, concurrency: int = 64, workers: int = 2):
+        self.concurrency, self.worker_count = concurrency, workers
+        self.services: list[cluster.Service] = []
+        self.workers: list[cluster.Service] = []
+        self.client: Client | None = None
+        self.etcd = self.broker = None
+
+    def describe(self) -> str:
+        return (f"etcd, mr_broker, {self.worker_count} mr_worker (--concurrency "
+                f"{self.concurrency}), gunicorn (2 gevent workers)")
+
+    def start(self, base: Path) -> None:
+        self.etcd = self._start(cluster.etcd(base / "etcd", base / "etcd.log"))
+        self.broker = self._start(cluster.broker(base / "broker", base / "broker.log"))
+        env = {"MR_ETCD_HOSTS": self.etcd.address, "MR_NSQD_HOSTS": self.broker.address,
+               "MR_NSQD_HTTP_HOSTS": self.broker.http_address, "MR_WORKFLOW_NAMES": WORKFLOW,
+               "MR_CONCURRENCY": str(self.concurrency), "MR_DATA_DIR": str(base / "data"),
+               "MR_RESULT_DIR": str(base / "results"), "MR_REQUEST_TIMEOUT_S": "900",
+               "MR_MAX_BODY_BYTES": str(4 * 1024 * 1024)}
+        kv = kv_client.client([self.etcd.address])
+        try:
+            define(kv)
+            for n in range(1, self.worker_count + 1):
+                self.workers.append(self._start(
+                    cluster.worker(f"worker{n}", env, base / f"worker{n}.log")))
+            cluster.wait_for(lambda: kv.count(keys.workers()) >= self.worker_count, 60,
+                             "mr workers registered in etcd")
+        finally:
+            kv.close()
+        web = self._start(cluster.front_end(env, base / "gunicorn.log"))
+        self.client = Client(web.url)
+
+    def _start(self, service: cluster.Service) -> cluster.Service:
+        self.services.append(service)
+        return service.start(60)
+
+    def stop(self) -> None:
+        if self.client is not None:
+            self.client.close()
+        for service in reversed(self.services):
+            service.stop()
+        self.services.clear()
+
+    def worker_pids(self) -> list[int]:
+        return [w.pid for w in self.workers if w.alive()]
+
+    def counters(self) -> dict[str, int]:
+        """Cumulative etcd proposals and broker messages; the runner takes differences."""
+        return {"etcd_proposals": measure.etcd_proposals(self.etcd.address),
+                "nsq_messages": measure.broker_messages(self.broker.http_address)}
+
+    # --- workloads -----------------------------------------------------------------------
+    def fanout(self, n: int) -> int:
+        return _single_sum(self.client.post(f"/job/{WORKFLOW}/squares", {"n": n}))
+
+    def nested(self, n: int) -> int:
+        return _single_sum(self.client.post(f"/job/{WORKFLOW}/nested",
+                                            {"n": n, "mids": workloads.MIDS}))
+
+    def single(self, i: int) -> int:
+        return _single_sum(self.client.post(f"/job/{WORKFLOW}/one", {"n": i}))
+
+    def wordcount(self, chunks: list[str]) -> dict[str, int]:
+        return dict(self.client.post(f"/job/{WORKFLOW}/words", {"chunks": chunks}))
+
+
+def _single_sum(result: list) -> int:
+    if not result:
+        return 0  # a fan-out to zero children has an empty result
+    if len(result) != 1 or result[0][0] != "sum":
+        raise RuntimeError(f"expected [['sum', value]], got {str(result)[:200]}")
+    return result[0][1]

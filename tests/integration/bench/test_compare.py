@@ -1,0 +1,50 @@
+"""`python -m benchmarks.compare` as a user runs it: our engine alone on tiny inputs (a smoke
+test of the whole harness, no timing asserted), --help, bad input, and a missing peer."""
+import importlib.util
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.support.cluster import REPO
+
+
+def compare(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "benchmarks.compare", *args], cwd=REPO,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_runs_every_workload_on_mr_and_checks_the_answers():
+    done = compare("--systems", "mr", "--parts", "50", "--repeat", "1",
+                   "--latency-requests", "5", "--json")
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout)
+    rows = {r["workload"]: r for r in result["rows"]}
+    assert list(rows) == ["fanout 50", "nested 50", "latency 1 part", "wordcount 200 chunks"]
+    for r in rows.values():
+        assert "error" not in r and r["system"] == "mr" and r["answer"]
+        assert r["etcd_writes_per_invocation"] > 0 and r["nsq_messages_per_invocation"] >= 1
+        assert r["worker_peak_rss_mib"] > 0
+    assert rows["fanout 50"]["parts_per_s"] > 0 and rows["latency 1 part"]["runs"] == 5
+    assert rows["wordcount 200 chunks"]["chunks_per_s"] > 0
+    assert result["disagreements"] == [] and result["ratios"] == []
+    assert any(g["goal"].startswith("etcd writes per invocation") for g in result["goals"])
+
+
+def test_help_and_bad_input():
+    shown = compare("--help", timeout=30)
+    assert shown.returncode == 0 and "--systems" in shown.stdout and "Celery" in shown.stdout
+    bad = compare("--parts", "0", timeout=30)
+    assert bad.returncode == 2 and "0 is not a positive number" in bad.stderr
+    unknown = compare("--systems", "spark", timeout=30)
+    assert unknown.returncode == 2 and "invalid choice: 'spark'" in unknown.stderr
+
+
+@pytest.mark.skipif(importlib.util.find_spec("celery") is not None,
+                    reason="Celery is installed here; the message is for machines without it")
+def test_a_missing_peer_says_how_to_install_it():
+    done = compare("--systems", "celery", timeout=30)
+    assert done.returncode == 2
+    assert "'celery' is not installed: pip install -e '.[bench]'" in done.stderr
+    assert "--systems mr" in done.stderr
