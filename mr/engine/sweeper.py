@@ -100,8 +100,9 @@ class Sweeper:
             rid = keys.request_id_of(key)
             entry = self.kv.get(keys.request(wf, rid))
             request = decode(Request, entry.value) if entry else None
-            if request is not None and request.state == RUNNING and request.deadline \
-                    and request.deadline <= now:
+            if request is not None and request.state == RUNNING and request.deadline:
+                if request.deadline > now:
+                    continue  # due within the second: next pass
                 limit = request.deadline - request.created
                 if submit.fail(self.kv, request, "timeout",
                                f"request timed out after {limit:g}s"):

@@ -1,0 +1,245 @@
+"""Request tracking over real processes: progress, failure records, logs, retry, cancel,
+named requests, retention, metrics, and the sweeper's timeouts and lost messages."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import requests
+
+from mr.cluster import wait_for
+from mr.engine import protocol
+from mr.kv import entities, keys
+from mr.kv.codec import unpack
+from mr.kv.models import DONE, Invocation, Job, Request, Step, Workflow, decode
+from mr.queue.topics import topic
+from tests.support.cluster import start_cluster, unique
+
+HANDLERS = Path(__file__).parent / "handlers"
+LEAF_RAISE_LINE = 26  # the `raise` in handlers/track_leaf.py
+
+
+@pytest.fixture(scope="module")
+def engine(etcd, tmp_path_factory):
+    wf = unique("track")
+    engine = start_cluster(tmp_path_factory.mktemp("tracking"), etcd.address, [wf], extra_env={
+        "MR_CLEANUP": "0", "MR_RETENTION_S": "2", "MR_FAILED_RETENTION_S": "3600",
+        "MR_SWEEP_INTERVAL_S": "0.3", "MR_STALL_S": "2", "MR_METRICS_PORT": "0"})
+    kv = engine.kv
+    entities.create_workflow(kv, Workflow(wf, "request tracking"))
+    synced = engine.sync(wf, HANDLERS)
+    assert synced.returncode == 0, synced.stderr
+    for step in (Step(wf, "track_root", "track_root", "track_sum"),
+                 Step(wf, "track_mid", "track_mid", "track_sum"),
+                 Step(wf, "track_leaf", "track_leaf", "track_sum")):
+        entities.save(kv, step)
+    entities.save(kv, Job(wf, "fan", "track_root"))
+    entities.save(kv, Job(wf, "quick_timeout", "track_root", timeout_s=1))
+    engine.start_workers(2)
+    engine.start_web()
+    engine.wf = wf
+    yield engine
+    engine.stop()
+
+
+def url(engine, path: str) -> str:
+    return f"{engine.web.url}{path}"
+
+
+def progress(engine, rid: str, invocation: str | None = None) -> requests.Response:
+    params = {"invocation": invocation} if invocation else {}
+    return requests.get(url(engine, f"/request/{engine.wf}/{rid}/progress"), params=params,
+                        timeout=30)
+
+
+def leaf_runs(engine, rid: str) -> list[int]:
+    log = engine.tmp / "data" / "leaf_runs.log"
+    lines = log.read_text().splitlines() if log.exists() else []
+    return [int(line.split()[1]) for line in lines if line.split()[0] == rid]
+
+
+def test_progress_during_and_after_a_nested_request(engine):
+    # 3 middle mappers x 8 leaves of 0.3 s on 8 handler slots: about a second of work
+    posted = requests.post(url(engine, f"/job/{engine.wf}/fan"), params={
+        "blocking": "false", "name": unique("progress")},
+        json={"arguments": {"mids": 3, "n": 8, "sleep": 0.3}}, timeout=30)
+    assert posted.status_code == 202, posted.text
+    rid = posted.json()["request_id"]
+
+    def midway():
+        body = progress(engine, rid).json()
+        return body if 0 < body["counts"]["done"] < body["total"] else None
+    seen = wait_for(midway, timeout=60, interval=0.02, message="a request part-way done")
+    assert seen["state"] == "running"
+    assert sum(seen["counts"].values()) == seen["total"]
+    assert seen["counts"]["skipped"] == 0 and seen["counts"]["failed"] == 0
+    assert seen["eta_s"] is not None and 0 < seen["eta_s"] < 120
+    assert 0 < seen["percent"] < 100 and seen["elapsed_s"] > 0
+
+    ended = engine.wait_ended(engine.wf, rid)
+    assert ended["result"] == [["total", sum((m * 100 + j) ** 2 for m in range(3)
+                                             for j in range(8))]]
+    final = progress(engine, rid).json()
+    # root + 3 middles + 24 leaves + a reduction per fan-out parent (3 middles, the root)
+    assert final["total"] == 32 and final["counts"]["done"] == 32
+    assert final["percent"] == 100 and final["eta_s"] is None and final["state"] == "done"
+    subtree = progress(engine, rid, "0.1").json()
+    assert subtree["total"] == 10 and subtree["counts"]["done"] == 10   # mid, 8 leaves, its .r
+    missing = progress(engine, rid, "0.9")
+    assert missing.status_code == 404 and "not found" in missing.json()["error"]
+
+
+def test_failure_record_carries_the_handlers_line_and_logs(engine):
+    reply = requests.post(url(engine, f"/job/{engine.wf}/fan"),
+                          json={"arguments": {"n": 4, "fail_at": 2}}, timeout=60)
+    assert reply.status_code == 500, reply.text
+    body = reply.json()
+    failure = body["failure"]
+    assert failure["invocation"] == "0.2" and failure["handler"] == "track_leaf"
+    assert failure["attempt"] == 1 and failure["worker"] and failure["version"]
+    assert re.search(rf'track_leaf\.py", line {LEAF_RAISE_LINE}', failure["traceback"])
+    assert "RuntimeError: leaf 2 is broken" in failure["traceback"]
+    assert "leaf 2 starts" in failure["log"]
+    rid = body["request_id"]
+    record = requests.get(url(engine, f"/request/{engine.wf}/{rid}/invocation/0.2"),
+                          timeout=30).json()
+    assert record["state"] == "failed" and "leaf 2 starts" in record["log"]
+    shown = subprocess.run(["mr_kv_invocation_get", engine.wf, rid, "0.2", "--log"],
+                           env={**os.environ, **engine.env}, capture_output=True, text=True,
+                           timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.strip() == "leaf 2 starts"
+    ended = progress(engine, rid).json()
+    assert ended["state"] == "failed" and ended["counts"]["failed"] == 1
+
+
+def test_retry_reruns_only_what_did_not_finish(engine):
+    reply = requests.post(url(engine, f"/job/{engine.wf}/fan"),
+                          json={"arguments": {"n": 6, "fail_at": 3, "sleep": 0.05}}, timeout=60)
+    assert reply.status_code == 500, reply.text
+    rid = reply.json()["request_id"]
+    kv = engine.kv
+    done_before = {decode(Invocation, e.value).id for e in kv.scan(keys.invocations(engine.wf,
+                                                                                    rid))
+                   if decode(Invocation, e.value).state == DONE}
+    (engine.tmp / "data" / f"fixed-{rid}").touch()
+    retried = requests.post(url(engine, f"/request/{engine.wf}/{rid}/retry"),
+                            params={"blocking": "true"}, timeout=60)
+    assert retried.status_code == 200, retried.text
+    assert retried.json()["result"] == [["total", sum(i * i for i in range(6))]]
+    assert retried.json()["retries"] == 1
+    runs = leaf_runs(engine, rid)
+    for iid in done_before:
+        if iid.count(".") == 1 and not iid.endswith(".r"):
+            assert runs.count(int(iid.split(".")[1])) == 1, (iid, runs)
+    assert runs.count(3) == 2
+    again = requests.post(url(engine, f"/request/{engine.wf}/{rid}/retry"), timeout=30)
+    assert again.status_code == 409 and "only a failed or cancelled" in again.json()["error"]
+
+
+def test_cancel_drops_queued_work(engine):
+    posted = requests.post(url(engine, f"/job/{engine.wf}/fan"), params={"blocking": "false"},
+                           json={"arguments": {"n": 40, "sleep": 0.3}}, timeout=30)
+    rid = posted.json()["request_id"]
+    wait_for(lambda: progress(engine, rid).json()["counts"]["done"] > 0, timeout=60,
+             interval=0.02, message="a first leaf done")
+    cancelled = requests.delete(url(engine, f"/request/{engine.wf}/{rid}"), timeout=30)
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["state"] == "cancelled"
+    again = requests.delete(url(engine, f"/request/{engine.wf}/{rid}"), timeout=30)
+    assert again.status_code == 409
+    got = engine.get_request(engine.wf, rid).json()
+    assert got["state"] == "cancelled" and got["failure"]["reason"] == "cancelled"
+    ended = progress(engine, rid).json()
+    assert ended["counts"]["running"] == 0 and ended["counts"]["queued"] == 0
+    assert ended["counts"]["skipped"] > 0
+
+    def drained():
+        stats = requests.get(f"http://{engine.broker.http_address}/stats",
+                             params={"format": "json", "topic": topic(engine.wf, "general")},
+                             timeout=10).json()
+        channels = [c for t in stats["topics"] for c in t["channels"]]
+        return all(c["depth"] == 0 and c["in_flight_count"] == 0 for c in channels)
+    wait_for(drained, timeout=60, message="queued messages consumed and dropped")
+    assert len(leaf_runs(engine, rid)) < 40
+
+
+def test_named_requests_are_cached_recomputed_and_guarded(engine):
+    name = unique("named")
+    endpoint = url(engine, f"/job/{engine.wf}/fan")
+    first = requests.post(endpoint, params={"name": name}, json={"arguments": {"n": 3}},
+                          timeout=60)
+    assert first.status_code == 200, first.text
+    rid = first.json()["request_id"]
+    again = requests.post(endpoint, params={"name": name}, json={"arguments": {"n": 3}},
+                          timeout=60)
+    assert again.status_code == 200 and again.json()["reused"] is True
+    assert again.json()["request_id"] == rid and again.json()["result"] == first.json()["result"]
+    assert len(leaf_runs(engine, rid)) == 3
+    fresh = requests.post(endpoint, params={"name": name, "recompute": "true"},
+                          json={"arguments": {"n": 3}}, timeout=60)
+    assert fresh.status_code == 200 and fresh.json()["request_id"] != rid
+    assert fresh.json()["result"] == first.json()["result"]
+    clash = requests.post(endpoint, params={"name": name}, json={"arguments": {"n": 4}},
+                          timeout=60)
+    assert clash.status_code == 409 and "other arguments" in clash.json()["error"]
+
+
+def test_retention_removes_unnamed_requests_and_keeps_named_and_failed(engine):
+    endpoint = url(engine, f"/job/{engine.wf}/fan")
+    unnamed = requests.post(endpoint, json={"arguments": {"n": 2}}, timeout=60).json()
+    named = requests.post(endpoint, params={"name": unique("kept")},
+                          json={"arguments": {"n": 2}}, timeout=60).json()
+    failed = requests.post(endpoint, json={"arguments": {"n": 2, "fail_at": 1}},
+                           timeout=60).json()
+    wait_for(lambda: engine.get_request(engine.wf, unnamed["request_id"]).status_code == 404,
+             timeout=60, message="the unnamed request removed after MR_RETENTION_S")
+    assert engine.kv.count(keys.request_data(engine.wf, unnamed["request_id"])) == 0
+    assert engine.get_request(engine.wf, named["request_id"]).json()["state"] == "done"
+    assert engine.get_request(engine.wf, failed["request_id"]).json()["state"] == "failed"
+    listed = requests.get(url(engine, f"/requests/{engine.wf}"), params={"state": "failed"},
+                          timeout=30).json()["requests"]
+    assert failed["request_id"] in {r["request_id"] for r in listed}
+    stats = requests.get(url(engine, f"/stats/{engine.wf}"), timeout=30).json()
+    assert stats["requests"]["by_job"]["fan"]["failed"] >= 1
+
+
+def test_metrics_are_exposed_and_increase(engine):
+    def front_total() -> float:
+        text = requests.get(url(engine, "/metrics"), timeout=30).text
+        return sum(float(v) for v in re.findall(
+            rf'^mr_requests_total{{[^}}]*workflow="{engine.wf}"[^}}]*}} (\S+)$', text, re.M))
+    before = front_total()
+    assert requests.post(url(engine, f"/job/{engine.wf}/fan"), json={"arguments": {"n": 2}},
+                         timeout=60).status_code == 200
+    assert front_total() == before + 1
+    ports = [unpack(e.value).get("metrics_port") for e in engine.kv.scan(keys.workers())
+             if engine.wf in unpack(e.value).get("workflows", [])]
+    assert ports and all(ports)
+    worker_text = "".join(requests.get(f"http://127.0.0.1:{p}/metrics", timeout=30).text
+                          for p in ports)
+    assert re.search(rf'mr_invocations_total{{outcome="done",workflow="{engine.wf}"}} [1-9]',
+                     worker_text)
+    assert "mr_handler_seconds_count" in worker_text and "mr_queue_depth" in worker_text
+
+
+def test_a_non_blocking_request_times_out(engine):
+    posted = requests.post(url(engine, f"/job/{engine.wf}/quick_timeout"),
+                           params={"blocking": "false"},
+                           json={"arguments": {"n": 2, "sleep": 5}}, timeout=30).json()
+    ended = engine.wait_ended(engine.wf, posted["request_id"], timeout=60)
+    assert ended["state"] == "failed" and ended["failure"]["reason"] == "timeout"
+
+
+def test_a_lost_message_is_published_again(engine):
+    """The sweeper finds a request whose message never reached a worker (MR_STALL_S)."""
+    kv = engine.kv
+    request = Request(workflow=engine.wf, id=unique("lost"), job="fan",
+                      arguments=[["n", 3]], deadline=None)
+    assert protocol.create_request(kv, request, Invocation(id="0", step="track_root",
+                                                           arguments=request.arguments))
+    ended = engine.wait_ended(engine.wf, request.id, timeout=60)
+    assert ended["state"] == "done" and ended["result"] == [["total", 5]]
