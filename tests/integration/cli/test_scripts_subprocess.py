@@ -118,6 +118,9 @@ CASES = [
 
     case("mr_worker_list --workflow {wf} --capability general", 0, "{wf}"),
     case("mr_worker_list --workflow no_such_wf", 2, NO_WF),
+
+    case("mr_http_notification_listen --help", 0, "--count N"),
+    case("mr_http_notification_listen --port 99999", 2, "--port must be 0-65535"),
 ]
 
 
@@ -168,12 +171,12 @@ def admin_scripts() -> set[str]:
     names = {ep.name for ep in metadata.distribution("mr").entry_points
              if ep.group == "console_scripts"}
     return {n for n in names if n.startswith(("mr_kv_", "mr_get_", "mr_draw_", "mr_request_"))
-            or n in ("mr_worker_list", "mr_submit")}
+            or n in ("mr_worker_list", "mr_submit", "mr_http_notification_listen")}
 
 
 def test_every_script_has_a_good_and_a_bad_case():
     scripts = admin_scripts()
-    assert len(scripts) == 34
+    assert len(scripts) == 35
     for expected in (0, 2):
         covered = {c.argv[0] for c in CASES if c.code == expected}
         assert scripts <= covered, f"no exit-{expected} case: {sorted(scripts - covered)}"
