@@ -33,6 +33,7 @@ class ProgressLine:
         self.tty = self.stream.isatty()
         self.plain_every = plain_every
         self._last_plain = 0.0
+        self._last_line = ""
         self._width = 0
 
     def show(self, fraction: float, text: str, force: bool = False) -> None:
@@ -43,9 +44,10 @@ class ProgressLine:
             self._width = len(line)
         else:
             now = time.monotonic()
-            if not force and now - self._last_plain < self.plain_every:
+            if line == self._last_line or (not force and now - self._last_plain
+                                           < self.plain_every):
                 return
-            self._last_plain = now
+            self._last_plain, self._last_line = now, line
             self.stream.write(line + "\n")
         self.stream.flush()
 

@@ -5,44 +5,17 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-from pathlib import Path
-
-import pytest
 import requests
 
 from mr.cluster import wait_for
 from mr.engine import protocol
-from mr.kv import entities, keys
+from mr.kv import keys
 from mr.kv.codec import unpack
-from mr.kv.models import DONE, Invocation, Job, Request, Step, Workflow, decode
+from mr.kv.models import DONE, Invocation, Request, decode
 from mr.queue.topics import topic
-from tests.support.cluster import start_cluster, unique
+from tests.support.cluster import unique
 
-HANDLERS = Path(__file__).parent / "handlers"
 LEAF_RAISE_LINE = 26  # the `raise` in handlers/track_leaf.py
-
-
-@pytest.fixture(scope="module")
-def engine(etcd, tmp_path_factory):
-    wf = unique("track")
-    engine = start_cluster(tmp_path_factory.mktemp("tracking"), etcd.address, [wf], extra_env={
-        "MR_CLEANUP": "0", "MR_RETENTION_S": "2", "MR_FAILED_RETENTION_S": "3600",
-        "MR_SWEEP_INTERVAL_S": "0.3", "MR_STALL_S": "2", "MR_METRICS_PORT": "0"})
-    kv = engine.kv
-    entities.create_workflow(kv, Workflow(wf, "request tracking"))
-    synced = engine.sync(wf, HANDLERS)
-    assert synced.returncode == 0, synced.stderr
-    for step in (Step(wf, "track_root", "track_root", "track_sum"),
-                 Step(wf, "track_mid", "track_mid", "track_sum"),
-                 Step(wf, "track_leaf", "track_leaf", "track_sum")):
-        entities.save(kv, step)
-    entities.save(kv, Job(wf, "fan", "track_root"))
-    entities.save(kv, Job(wf, "quick_timeout", "track_root", timeout_s=1))
-    engine.start_workers(2)
-    engine.start_web()
-    engine.wf = wf
-    yield engine
-    engine.stop()
 
 
 def url(engine, path: str) -> str:
