@@ -138,7 +138,7 @@ class Runner:
             first = next(items, None)
             if isinstance(first, MapTo):
                 own()
-                self._fan_out(library, request, inv, first.step, pairs(items, mapper))
+                self._fan_out(library, request, inv, first.step, pairs(items, mapper), out)
                 return
             if not isinstance(first, Return):
                 got = "nothing" if first is None else repr(first)[:80]
@@ -156,7 +156,7 @@ class Runner:
         self._complete(library, request, [self._done(inv, out)], inv.id, output)
 
     def _fan_out(self, library: Library, request: Request, inv: Invocation, target: str,
-                 children: Iterator[list]) -> None:
+                 children: Iterator[list], out: InvocationLog) -> None:
         wf, rid = request.workflow, request.id
         step = library.step(target)
         if step is None:
@@ -184,7 +184,7 @@ class Runner:
                 flush()
         if batch:
             flush()
-        inv.state, inv.children = WAITING, count
+        inv.state, inv.children, inv.log = WAITING, count, out.text() or None
         if protocol.finish_fanout(self.kv, wf, rid, inv, count).parent_ready:
             self._schedule_reduce(library, request, inv.id, inv.step)
 
