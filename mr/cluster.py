@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, TypeVar
 
@@ -102,24 +102,47 @@ class Service:
 
 
 def etcd(data_dir: Path, log_path: Path, client_port: int | None = None) -> Service:
-    client_port = client_port or free_port()
-    peer_port = free_port()
+    """A one-member etcd cluster."""
+    client_port, peer_port = client_port or free_port(), free_port()
+    member = etcd_member("mr", data_dir, log_path, client_port, peer_port,
+                         f"mr=http://127.0.0.1:{peer_port}")
+    return replace(member, name="etcd")
+
+
+def etcd_member(name: str, data_dir: Path, log_path: Path, client_port: int, peer_port: int,
+                initial_cluster: str) -> Service:
+    """One member of a statically configured cluster ("name=http://host:peer_port,...").
+
+    A member of a larger cluster is healthy only once a quorum runs: start them all, then wait.
+    """
     url, peer = f"http://127.0.0.1:{client_port}", f"http://127.0.0.1:{peer_port}"
     binary = shutil.which("etcd") or "/usr/bin/etcd"
-    return Service("etcd", [
-        binary, "--name", "mr", "--data-dir", str(data_dir), "--listen-client-urls", url,
+    return Service(name, [
+        binary, "--name", name, "--data-dir", str(data_dir), "--listen-client-urls", url,
         "--advertise-client-urls", url, "--listen-peer-urls", peer,
-        "--initial-advertise-peer-urls", peer, "--initial-cluster", f"mr={peer}",
-        "--log-level", "error"], log_path, http_ok(f"{url}/health"),
-        address=f"127.0.0.1:{client_port}")
+        "--initial-advertise-peer-urls", peer, "--initial-cluster", initial_cluster,
+        "--initial-cluster-state", "new", "--log-level", "error"], log_path,
+        http_ok(f"{url}/health"), address=f"127.0.0.1:{client_port}")
 
 
 def broker(data_dir: Path, log_path: Path, tcp_port: int | None = None,
-           http_port: int | None = None) -> Service:
+           http_port: int | None = None, *flags: str, name: str = "broker") -> Service:
+    """mr_broker on loopback; `flags` are more nsqd flags (e.g. --lookupd-tcp-address=...)."""
     tcp_port, http_port = tcp_port or free_port(), http_port or free_port()
-    return Service("broker", [
+    return Service(name, [
         sys.executable, "-m", "mr.broker", f"--tcp-address=127.0.0.1:{tcp_port}",
-        f"--http-address=127.0.0.1:{http_port}", f"--data-path={data_dir}"],
+        f"--http-address=127.0.0.1:{http_port}", f"--data-path={data_dir}", *flags],
+        log_path, http_ok(f"http://127.0.0.1:{http_port}/ping"),
+        address=f"127.0.0.1:{tcp_port}", http_address=f"127.0.0.1:{http_port}")
+
+
+def lookupd(log_path: Path, tcp_port: int | None = None, http_port: int | None = None,
+            *flags: str) -> Service:
+    """mr_lookupd on loopback, broadcasting 127.0.0.1; `.http_address` is what readers query."""
+    tcp_port, http_port = tcp_port or free_port(), http_port or free_port()
+    return Service("lookupd", [
+        sys.executable, "-m", "mr.lookupd", f"--tcp-address=127.0.0.1:{tcp_port}",
+        f"--http-address=127.0.0.1:{http_port}", "--broadcast-address=127.0.0.1", *flags],
         log_path, http_ok(f"http://127.0.0.1:{http_port}/ping"),
         address=f"127.0.0.1:{tcp_port}", http_address=f"127.0.0.1:{http_port}")
 

@@ -14,15 +14,18 @@ _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING
            "error": logging.ERROR, "fatal": logging.CRITICAL}
 
 
-def configure_logging(opts: Options) -> None:
-    """Server-style lines on stderr: '[mr_broker] 2025/01/31 12:00:00.000000 INFO: ...'."""
+def configure_logging(opts: Options, logger: logging.Logger = log) -> None:
+    """Server-style lines on stderr: '[mr_broker] 2025/01/31 12:00:00.000000 INFO: ...'.
+
+    `opts` needs only log_prefix and log_level (mr_lookupd passes its own options and logger).
+    """
     handler = logging.StreamHandler(sys.stderr)
     prefix = opts.log_prefix.replace("%", "%%")
     handler.setFormatter(logging.Formatter(
         f"{prefix}%(asctime)s.%(msecs)03d000 %(levelname)s: %(message)s", "%Y/%m/%d %H:%M:%S"))
-    log.addHandler(handler)
-    log.setLevel(_LEVELS[opts.log_level])
-    log.propagate = False
+    logger.addHandler(handler)
+    logger.setLevel(_LEVELS[opts.log_level])
+    logger.propagate = False
 
 
 def _install_uvloop() -> None:
@@ -34,18 +37,22 @@ def _install_uvloop() -> None:
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
-async def serve(opts: Options) -> None:
-    from mr.broker.server import Broker
-
+async def serve_until_signal(server, logger: logging.Logger = log) -> None:
+    """start(), run until SIGTERM or SIGINT, stop(): the life of mr_broker and mr_lookupd."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    broker = Broker(opts)
-    await broker.start()
+    await server.start()
     await stop.wait()
-    log.info("signal received, shutting down")
-    await broker.stop()
+    logger.info("signal received, shutting down")
+    await server.stop()
+
+
+async def serve(opts: Options) -> None:
+    from mr.broker.server import Broker
+
+    await serve_until_signal(Broker(opts))
 
 
 def main(argv: list[str] | None = None) -> int:

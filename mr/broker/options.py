@@ -119,7 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add(p, "broadcast-http-port", type=int, default=d.broadcast_http_port,
          help="HTTP port registered with lookupd (defaults to the listening port)")
     _add(p, "lookupd-tcp-address", action="append", default=[], dest="lookupd_tcp_addresses",
-         help="lookupd TCP address (may be given multiple times; not used yet)")
+         help="lookupd TCP address to register topics and channels with "
+              "(may be given multiple times)")
     _add(p, "data-path", default=d.data_path,
          help="path to store disk-backed messages (default: a temporary directory, "
               "removed at exit, so nothing survives a restart)")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from mr.broker.backlog import Backlog
 from mr.broker.channel import Channel
+from mr.broker.lookup_peers import LookupPeers
 from mr.broker.message import IdGenerator, Message
 from mr.broker.options import Options
 from mr.broker.protocol import is_ephemeral
@@ -50,6 +51,7 @@ class Broker:
         self._tcp_server: asyncio.AbstractServer | None = None
         self._http_server = None
         self._tasks: list[asyncio.Task] = []
+        self.lookup = LookupPeers(self, options.lookupd_tcp_addresses)
 
     # -- entities ---------------------------------------------------------------------------
     def next_client_id(self) -> int:
@@ -69,6 +71,7 @@ class Broker:
 
     def _new_channel(self, topic: Topic, name: str) -> Channel:
         backlog = self._backlog(f"{topic.name}:{name}", topic.ephemeral or is_ephemeral(name))
+        self.lookup.register(topic.name, name)
         return Channel(topic.name, name, backlog, self.options.max_msg_timeout,
                        lambda channel: topic.delete_channel(channel.name))
 
@@ -77,9 +80,12 @@ class Broker:
         topic = self.topics.get(name)
         if topic is None:
             topic = Topic(name, self._backlog(name, is_ephemeral(name)), self._new_channel,
-                          lambda t: self.delete_topic(t.name))
+                          lambda t: self.delete_topic(t.name),
+                          on_channel_deleted=lambda t, channel: self.lookup.unregister(t.name,
+                                                                                       channel))
             self.topics[name] = topic
             log.info("TOPIC(%s): created", name)
+            self.lookup.register(name)
         return topic
 
     def delete_topic(self, name: str) -> bool:
@@ -87,6 +93,9 @@ class Broker:
         if topic is None:
             return False
         log.info("TOPIC(%s): deleting", name)
+        self.lookup.unregister(name)  # as nsqd: the topic, then each of its channels
+        for channel in topic.channels:
+            self.lookup.unregister(name, channel)
         topic.delete()
         return True
 
@@ -125,9 +134,7 @@ class Broker:
         log.info("HTTP: listening on %s", self.options.http_address)
         self._tasks = [loop.create_task(self._every(SCAN_INTERVAL, self._scan)),
                        loop.create_task(self._every(self.options.sync_timeout, self._sync))]
-        if self.options.lookupd_tcp_addresses:
-            log.info("LOOKUP: ignoring --lookupd-tcp-address %s (registration not implemented)",
-                     ", ".join(self.options.lookupd_tcp_addresses))
+        self.lookup.start()
 
     async def _every(self, interval: float, action) -> None:
         while True:
@@ -150,6 +157,7 @@ class Broker:
     async def stop(self) -> None:
         """Stop accepting, persist every queued, in-flight and deferred message, close."""
         log.info("NSQ: closing")
+        await self.lookup.stop()
         for task in self._tasks:
             task.cancel()
         if self._tcp_server is not None:

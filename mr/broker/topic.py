@@ -21,7 +21,8 @@ _DRAIN_BATCH = 1000
 class Topic:
     def __init__(self, name: str, backlog: Backlog,
                  new_channel: Callable[["Topic", str], Channel],
-                 on_last_channel_left: Callable[["Topic"], None]) -> None:
+                 on_last_channel_left: Callable[["Topic"], None],
+                 on_channel_deleted: Callable[["Topic", str], None] | None = None) -> None:
         self.name = name
         self.ephemeral = is_ephemeral(name)
         self.backlog = backlog
@@ -31,6 +32,7 @@ class Topic:
         self.message_bytes = 0
         self._new_channel = new_channel
         self._on_last_channel_left = on_last_channel_left
+        self._on_channel_deleted = on_channel_deleted  # lookupd UNREGISTER
         # Deferred messages waiting for a channel: (due monotonic time, message).
         self._deferred: list[tuple[float, Message]] = []
 
@@ -91,6 +93,8 @@ class Topic:
             return False
         log.info("TOPIC(%s): deleting channel %s", self.name, name)
         channel.delete()
+        if self._on_channel_deleted is not None:
+            self._on_channel_deleted(self, name)
         if not self.channels and self.ephemeral:
             self._on_last_channel_left(self)
         return True

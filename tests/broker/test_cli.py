@@ -1,4 +1,4 @@
-"""The mr_broker process: server-style logs, a note for lookupd, clean stop on signals."""
+"""The mr_broker process: server-style logs, lookupd peers, clean stop on signals."""
 import signal
 import subprocess
 import sys
@@ -13,7 +13,8 @@ def test_sigint_stops_cleanly_and_logs(tmp_path):
     assert broker.proc.wait(timeout=20) == 0
     log = broker.log()
     assert f"TCP: listening on 127.0.0.1:{broker.tcp_port}" in log
-    assert "ignoring --lookupd-tcp-address 127.0.0.1:4160, 127.0.0.1:4161" in log
+    assert "LOOKUP(127.0.0.1:4160): adding peer" in log  # registration: tests/lookupd
+    assert "LOOKUP(127.0.0.1:4161): adding peer" in log
     assert "signal received, shutting down" in log and "NSQ: bye" in log
 
 
