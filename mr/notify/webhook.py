@@ -34,6 +34,7 @@ class WebhookChannel:
                     reply.read()
                 return
             except urllib.error.HTTPError as exc:
+                exc.close()
                 error: Exception = RuntimeError(f"{self.url} answered {exc.code} {exc.reason}")
                 if exc.code < 500 and exc.code != 429:
                     raise error from None
