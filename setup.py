@@ -3,6 +3,7 @@ from setuptools import find_packages, setup
 
 CONSOLE_SCRIPTS = [
     "mr_broker = mr.broker.cli:main",
+    "mr_lookupd = mr.lookupd.cli:main",
     "mr_worker = mr.cli.worker:console",
     "mr_worker_list = mr.cli.worker_list:console",
     "mr_start_gunicorn_dev = mr.cli.gunicorn:dev",

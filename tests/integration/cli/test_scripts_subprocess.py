@@ -121,6 +121,9 @@ CASES = [
 
     case("mr_http_notification_listen --help", 0, "--count N"),
     case("mr_http_notification_listen --port 99999", 2, "--port must be 0-65535"),
+
+    case("mr_lookupd --version", 0, "mr_lookupd v"),
+    case("mr_lookupd --inactive-producer-timeout=soon", 2, "invalid duration 'soon'"),
 ]
 
 
@@ -171,12 +174,12 @@ def admin_scripts() -> set[str]:
     names = {ep.name for ep in metadata.distribution("mr").entry_points
              if ep.group == "console_scripts"}
     return {n for n in names if n.startswith(("mr_kv_", "mr_get_", "mr_draw_", "mr_request_"))
-            or n in ("mr_worker_list", "mr_submit", "mr_http_notification_listen")}
+            or n in ("mr_worker_list", "mr_submit", "mr_http_notification_listen", "mr_lookupd")}
 
 
 def test_every_script_has_a_good_and_a_bad_case():
     scripts = admin_scripts()
-    assert len(scripts) == 35
+    assert len(scripts) == 36
     for expected in (0, 2):
         covered = {c.argv[0] for c in CASES if c.code == expected}
         assert scripts <= covered, f"no exit-{expected} case: {sorted(scripts - covered)}"
