@@ -57,6 +57,20 @@ def http_ok(url: str) -> Callable[[], bool]:
     return check
 
 
+def unix_http_ok(sock: Path) -> Callable[[], bool]:
+    """True once an HTTP server on the unix socket answers GET / with 200."""
+    def check() -> bool:
+        try:
+            with socket.socket(socket.AF_UNIX) as client:
+                client.settimeout(1)
+                client.connect(str(sock))
+                client.sendall(b"GET / HTTP/1.0\r\nHost: mr\r\n\r\n")
+                return client.recv(64).split(b"\r\n")[0].endswith(b" 200 OK")
+        except OSError:
+            return False
+    return check
+
+
 @dataclass
 class Service:
     name: str
@@ -69,12 +83,18 @@ class Service:
     url: str = ""            # front-end base URL
     proc: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 30.0) -> "Service":
+    def start(self, timeout: float = 30.0, wait: bool = True) -> "Service":
+        """Launch; with `wait`, return once ready (wait=False: call wait_ready later)."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT,
                                      env={**os.environ, **self.env}, start_new_session=True)
         log.close()
+        if wait:
+            self.wait_ready(timeout)
+        return self
+
+    def wait_ready(self, timeout: float = 30.0) -> "Service":
         if self.ready is not None:
             wait_for(self.ready, timeout, self.name, self.proc, self.log_path)
         return self
