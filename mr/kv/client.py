@@ -21,14 +21,15 @@ from typing import Callable, Iterator
 import grpc
 from pyetcd import etcdrpc
 
+from mr.kv.errors import EtcdSecurityError, EtcdUnavailable
+from mr.kv.security import Authenticator, EtcdSecurity
+
 log = logging.getLogger(__name__)
 
 RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
 MAX_TXN_OPS = 128  # etcd's default --max-txn-ops
-
-
-class EtcdUnavailable(RuntimeError):
-    """etcd did not answer within the configured time."""
+# Read only for its revision header: a key under the prefix an etcd role grants to mr.
+PROBE_KEY = "/mr/"
 
 
 class WatchCompacted(RuntimeError):
@@ -164,18 +165,30 @@ def _target(hosts: list[str]) -> str:
 class KV:
     """A process's etcd client. Thread- and greenlet-safe; one per process (never across fork)."""
 
-    def __init__(self, hosts: list[str], timeout: float = 10.0):
+    def __init__(self, hosts: list[str], timeout: float = 10.0,
+                 security: EtcdSecurity | None = None):
+        """`security` defaults to the MR_ETCD_USER/PASSWORD/CA_CERT/CERT/KEY settings."""
         self.hosts = list(hosts)
         self.timeout = timeout
-        self._channel = grpc.insecure_channel(_target(self.hosts), options=[
+        self.security = EtcdSecurity.from_env() if security is None else security
+        options = [
             ("grpc.lb_policy_name", "round_robin"),
             ("grpc.initial_reconnect_backoff_ms", 100),
             ("grpc.max_reconnect_backoff_ms", 1000),
             ("grpc.max_receive_message_length", 64 * 1024 * 1024),
-        ])
+        ]
+        try:
+            self.security.check()
+            self._channel = (grpc.secure_channel(_target(self.hosts),
+                                                 self.security.channel_credentials(), options)
+                             if self.security.tls
+                             else grpc.insecure_channel(_target(self.hosts), options))
+        except ValueError as exc:
+            raise EtcdSecurityError(str(exc)) from None
         self._kv = etcdrpc.KVStub(self._channel)
         self._lease = etcdrpc.LeaseStub(self._channel)
         self._watch = etcdrpc.WatchStub(self._channel)
+        self._auth = Authenticator(etcdrpc.AuthStub(self._channel), self.security, self.hosts)
 
     def close(self) -> None:
         self._channel.close()
@@ -188,19 +201,41 @@ class KV:
         """
         deadline = time.monotonic() + self.timeout
         delay = 0.05
+        renewed = False
         while True:
             left = deadline - time.monotonic()
             try:
-                return method(request, timeout=max(left, 0.01), wait_for_ready=True)
+                return method(request, timeout=max(left, 0.01), wait_for_ready=True,
+                              metadata=self._auth.metadata(left))
             except grpc.RpcError as exc:
+                if not renewed and self._auth.expired(exc):
+                    renewed = True
+                    continue  # a fresh token, then the same call again
                 if exc.code() not in RETRYABLE:
-                    raise
+                    raise self._auth.refusal(exc) or exc
                 if time.monotonic() + delay >= deadline:
-                    raise EtcdUnavailable(
-                        f"etcd at {','.join(self.hosts)} did not answer within "
-                        f"{self.timeout:g}s ({exc.code().name}); is it running?") from None
+                    raise self._unavailable(exc) from None
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
+
+    def _unavailable(self, exc: grpc.RpcError) -> EtcdUnavailable:
+        """Why etcd did not answer, in words: one quick call that does not wait tells."""
+        why = ""
+        try:
+            self._kv.Range(_range_request(PROBE_KEY, count_only=True), timeout=1.0)
+        except grpc.RpcError as probe:
+            why = probe.details() or ""
+        hosts, lower = ",".join(self.hosts), why.lower()
+        if any(word in lower for word in ("ssl", "handshake", "certificate", "tls", "tsi_")):
+            return EtcdSecurityError(f"TLS with etcd at {hosts} failed ({why.strip()}); check "
+                                     f"MR_ETCD_CA_CERT, MR_ETCD_CERT and MR_ETCD_KEY")
+        if "socket closed" in lower and not self.security.tls:
+            return EtcdSecurityError(f"etcd at {hosts} closed the connection ({why.strip()}); "
+                                     f"if it serves TLS, set MR_ETCD_CA_CERT (and MR_ETCD_CERT, "
+                                     f"MR_ETCD_KEY when it wants client certificates)")
+        return EtcdUnavailable(f"etcd at {hosts} did not answer within {self.timeout:g}s "
+                               f"({exc.code().name}{': ' + why.strip() if why else ''}); "
+                               f"is it running?")
 
     # --- reads ---------------------------------------------------------------------------
     def get(self, key: str) -> Entry | None:
@@ -246,7 +281,7 @@ class KV:
         return self._call(self._kv.Range, request).count
 
     def revision(self) -> int:
-        return self._call(self._kv.Range, _range_request("\0", count_only=True)).header.revision
+        return self._call(self._kv.Range, _range_request(PROBE_KEY, count_only=True)).header.revision
 
     # --- writes --------------------------------------------------------------------------
     def put(self, key: str, value: bytes, lease: int = 0) -> int:
@@ -278,10 +313,17 @@ class KV:
 
     def lease_keepalive(self, lease_id: int) -> int:
         """Refresh a lease once; returns its remaining TTL (0 when it has expired)."""
-        replies = self._lease.LeaseKeepAlive(iter([etcdrpc.LeaseKeepAliveRequest(ID=lease_id)]),
-                                             timeout=self.timeout)
-        for reply in replies:
-            return reply.TTL
+        for attempt in (1, 2):
+            replies = self._lease.LeaseKeepAlive(
+                iter([etcdrpc.LeaseKeepAliveRequest(ID=lease_id)]), timeout=self.timeout,
+                metadata=self._auth.metadata(self.timeout))
+            try:
+                for reply in replies:
+                    return reply.TTL
+                return 0
+            except grpc.RpcError as exc:
+                if attempt == 2 or not self._auth.expired(exc):  # else: with a fresh token
+                    raise
         return 0
 
     def lease_revoke(self, lease_id: int) -> None:
@@ -293,18 +335,19 @@ class KV:
 
     # --- watches -------------------------------------------------------------------------
     def watch_prefix(self, prefix: str, start_revision: int) -> "Watch":
-        return Watch(self._watch, prefix, start_revision)
+        return Watch(self._watch, prefix, start_revision, self._auth)
 
 
 class Watch:
     """One watch stream over a prefix; iterate for (revision, [Event]); cancel() to stop."""
 
-    def __init__(self, stub, prefix: str, start_revision: int):
+    def __init__(self, stub, prefix: str, start_revision: int, auth: Authenticator):
         raw = prefix.encode()
+        self._auth = auth
         self._requests: queue.Queue = queue.Queue()
         self._requests.put(etcdrpc.WatchRequest(create_request=etcdrpc.WatchCreateRequest(
             key=raw, range_end=_prefix_end(raw), start_revision=start_revision)))
-        self._stream = stub.Watch(self._request_iter())
+        self._stream = stub.Watch(self._request_iter(), metadata=auth.stream_metadata())
         self._closed = threading.Event()
 
     def _request_iter(self):
@@ -320,7 +363,7 @@ class Watch:
                 if reply.compact_revision:
                     raise WatchCompacted(reply.compact_revision)
                 if reply.canceled:
-                    raise EtcdUnavailable(f"etcd cancelled the watch: {reply.cancel_reason}")
+                    raise self._auth.watch_refusal(reply.cancel_reason)
                 if reply.events:
                     yield reply.header.revision, [
                         Event("delete" if ev.type == ev.DELETE else "put", _entry(ev.kv))
@@ -328,7 +371,9 @@ class Watch:
         except grpc.RpcError as exc:
             if self._closed.is_set():
                 return
-            raise EtcdUnavailable(f"etcd watch stream broke: {exc.code().name}") from None
+            self._auth.expired(exc)  # the next watch authenticates again
+            raise self._auth.refusal(exc) or EtcdUnavailable(
+                f"etcd watch stream broke: {exc.code().name}") from None
 
     def cancel(self) -> None:
         self._closed.set()
