@@ -162,6 +162,11 @@ class Runner:
         if step is None:
             raise HandlerFailure(f"mapper {inv.handler} mapped to unknown step {target!r}",
                                  library.handler(inv.handler))
+        if inv.id.count(".") + 1 > self.settings.max_depth:
+            raise HandlerFailure(f"mapper {inv.handler} would nest invocations deeper than "
+                                 f"{self.settings.max_depth} levels (MR_MAX_DEPTH): does the "
+                                 f"step graph loop back to {target!r}?",
+                                 library.handler(inv.handler))
         child_topic = topic(wf, self._handler(library, step.mapper).definition.required_capability)
         count, batch = 0, []
 

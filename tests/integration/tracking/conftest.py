@@ -17,17 +17,20 @@ def engine(etcd, tmp_path_factory):
     wf = unique("track")
     engine = start_cluster(tmp_path_factory.mktemp("tracking"), etcd.address, [wf], extra_env={
         "MR_CLEANUP": "0", "MR_RETENTION_S": "2", "MR_FAILED_RETENTION_S": "3600",
-        "MR_SWEEP_INTERVAL_S": "0.3", "MR_STALL_S": "2", "MR_METRICS_PORT": "0"})
+        "MR_SWEEP_INTERVAL_S": "0.3", "MR_STALL_S": "2", "MR_METRICS_PORT": "0",
+        "MR_MAX_DEPTH": "6"})
     kv = engine.kv
     entities.create_workflow(kv, Workflow(wf, "request tracking"))
     synced = engine.sync(wf, HANDLERS)
     assert synced.returncode == 0, synced.stderr
     for step in (Step(wf, "track_root", "track_root", "track_sum"),
                  Step(wf, "track_mid", "track_mid", "track_sum"),
-                 Step(wf, "track_leaf", "track_leaf", "track_sum")):
+                 Step(wf, "track_leaf", "track_leaf", "track_sum"),
+                 Step(wf, "track_loop", "track_loop", "track_sum")):
         entities.save(kv, step)
     entities.save(kv, Job(wf, "fan", "track_root"))
     entities.save(kv, Job(wf, "quick_timeout", "track_root", timeout_s=1))
+    entities.save(kv, Job(wf, "loop", "track_loop"))
     engine.start_workers(2)
     engine.start_web()
     engine.wf = wf

@@ -8,6 +8,8 @@ import subprocess
 
 import requests
 
+from tests.support.cluster import unique
+
 
 def run_in_terminal(argv: list[str], env: dict[str, str], timeout: float = 120) -> str:
     """Run with stdout and stderr on a pseudo-terminal; everything it wrote."""
@@ -31,7 +33,9 @@ def run_in_terminal(argv: list[str], env: dict[str, str], timeout: float = 120) 
 
 
 def slow_request(engine) -> str:
-    posted = requests.post(f"{engine.web.url}/job/{engine.wf}/fan", params={"blocking": "false"},
+    # named, so retention (2 s here) cannot remove it before the script starts
+    posted = requests.post(f"{engine.web.url}/job/{engine.wf}/fan",
+                           params={"blocking": "false", "name": unique("watched")},
                            json={"arguments": {"n": 16, "sleep": 0.3}}, timeout=30)
     assert posted.status_code == 202, posted.text
     return posted.json()["request_id"]

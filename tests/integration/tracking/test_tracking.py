@@ -216,3 +216,12 @@ def test_a_lost_message_is_published_again(engine):
                                                            arguments=request.arguments))
     ended = engine.wait_ended(engine.wf, request.id, timeout=60)
     assert ended["state"] == "done" and ended["result"] == [["total", 5]]
+
+
+def test_a_looping_step_graph_stops_at_the_depth_limit(engine):
+    reply = requests.post(url(engine, f"/job/{engine.wf}/loop"), json={"arguments": {}},
+                          timeout=60)
+    assert reply.status_code == 500, reply.text
+    failure = reply.json()["failure"]
+    assert "deeper than 6 levels (MR_MAX_DEPTH)" in failure["message"]
+    assert failure["invocation"] == "0" + ".0" * 6 and failure["handler"] == "track_loop"
