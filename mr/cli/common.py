@@ -5,7 +5,7 @@ import logging
 import sys
 from typing import Callable
 
-from mr.kv.client import EtcdUnavailable
+from mr.kv.client import EtcdSecurityError, EtcdUnavailable
 
 
 class UserError(Exception):
@@ -24,6 +24,9 @@ def run(main: Callable[[], int | None]) -> None:
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         code = 2
+    except EtcdSecurityError as exc:  # etcd answered, but refused us: the text says what to fix
+        print(f"error: {exc}", file=sys.stderr)
+        code = 3
     except EtcdUnavailable as exc:
         print(f"error: {exc}. Start etcd or set MR_ETCD_HOSTS.", file=sys.stderr)
         code = 3
