@@ -60,6 +60,7 @@ class Settings:
     stall_s: float = 120.0                 # no progress this long: re-publish unfinished work
     metrics_port: int = 0                  # a worker's /metrics: 0 any free port, -1 none
     max_depth: int = 32                    # levels of fan-out (a looping step graph stops)
+    front_end_name: str = ""               # a front-end's name in request contexts (hostname)
     max_body_bytes: int = 1024 * 1024
     blob_threshold_bytes: int = 256 * 1024
     msg_timeout_s: float = 60.0
@@ -129,6 +130,7 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         stall_s=get("STALL_S", float, defaults.stall_s),
         metrics_port=get("METRICS_PORT", int, defaults.metrics_port),
         max_depth=get("MAX_DEPTH", int, defaults.max_depth),
+        front_end_name=get("FRONT_END_NAME", str, defaults.front_end_name),
         max_body_bytes=get("MAX_BODY_BYTES", int, defaults.max_body_bytes),
         blob_threshold_bytes=get("BLOB_THRESHOLD_BYTES", int, defaults.blob_threshold_bytes),
         msg_timeout_s=get("MSG_TIMEOUT_S", float, defaults.msg_timeout_s),

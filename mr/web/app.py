@@ -67,6 +67,7 @@ class FrontEnd:
         self.kv = kv_client.client(settings.etcd_hosts, settings.etcd_timeout_s)
         self.publisher = Publisher(settings.nsqd_http_hosts)
         self.hostname = socket.gethostname()
+        self.name = settings.front_end_name or self.hostname
         self._workflows: dict[str, tuple[Library, RequestWaiter]] = {}
         self._lock = threading.Lock()
 
@@ -99,7 +100,7 @@ class FrontEnd:
         name = q.get("name") or None
         library, waiter = self.workflow(workflow)
         request_id = None
-        context = {"requester_ip": self._client_ip(environ), "front_end": self.hostname}
+        context = {"requester_ip": self._client_ip(environ), "front_end": self.name}
         try:
             if blocking:
                 # Take the ticket before the request exists, so its end cannot slip past.
