@@ -72,7 +72,8 @@ class Settings:
     shared_fs_url: str = ""
     # Notifications (mr/notify): which events are sent, and where.
     notify_events: list[str] = field(
-        default_factory=lambda: ["handler_exception", "request_failed", "library_updated"])
+        default_factory=lambda: ["handler_exception", "request_failed", "library_updated",
+                                 "custom"])
     notify_webhook_urls: list[str] = field(default_factory=list)
     smtp_host: str = ""
     smtp_port: int = 25

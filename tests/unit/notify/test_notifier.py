@@ -42,7 +42,7 @@ def test_nothing_configured_only_logs_at_info(caplog_notify):
 def test_default_events():
     notifier = Notifier.from_settings(load({}))
     assert {e for e in EVENTS if notifier.enabled(e)} == {
-        "handler_exception", "request_failed", "library_updated"}
+        "handler_exception", "request_failed", "library_updated", "custom"}
 
 
 def test_event_filter_decides_what_is_sent(inbox, caplog_notify):
