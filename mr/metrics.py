@@ -16,6 +16,7 @@ from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, 
                                Histogram, generate_latest, start_http_server)
 from prometheus_client.core import GaugeMetricFamily
 
+from mr.kv import client as kv_client
 from mr.queue import messages
 from mr.web.gunicorn_hooks import MULTIPROC_ENV
 
@@ -85,6 +86,13 @@ class _Merged:
     def collect(self):
         yield from self.registry.collect()
         yield from self.extra.collect()
+
+
+def _observe_etcd(method: str, seconds: float) -> None:
+    ETCD_SECONDS.labels(method).observe(seconds)
+
+
+kv_client.observer = _observe_etcd
 
 
 def counted(process: Callable[[bytes, str, int], str]) -> Callable[[bytes, str, int], str]:

@@ -55,6 +55,16 @@ class Event:
     entry: Entry
 
 
+# Called with (method, seconds) after each etcd call that answered; mr.metrics sets it.
+observer: Callable[[str, float], None] | None = None
+
+
+def _method_name(method) -> str:
+    """"Range", "Txn", ... from a grpc stub method (its full name is /etcdserverpb.KV/Range)."""
+    full = getattr(method, "_method", b"")
+    return (full.decode() if isinstance(full, bytes) else str(full)).rsplit("/", 1)[-1]
+
+
 def init_gevent() -> None:
     """Make grpc cooperate with gevent; call once, after gevent.monkey.patch_all()."""
     import grpc.experimental.gevent as grpc_gevent
@@ -205,8 +215,11 @@ class KV:
         while True:
             left = deadline - time.monotonic()
             try:
-                return method(request, timeout=max(left, 0.01), wait_for_ready=True,
-                              metadata=self._auth.metadata(left))
+                reply = method(request, timeout=max(left, 0.01), wait_for_ready=True,
+                               metadata=self._auth.metadata(left))
+                if observer is not None:
+                    observer(_method_name(method), time.monotonic() + self.timeout - deadline)
+                return reply
             except grpc.RpcError as exc:
                 if not renewed and self._auth.expired(exc):
                     renewed = True

@@ -197,6 +197,8 @@ def test_metrics_are_exposed_and_increase(engine):
     assert re.search(rf'mr_invocations_total{{outcome="done",workflow="{engine.wf}"}} [1-9]',
                      worker_text)
     assert "mr_handler_seconds_count" in worker_text and "mr_queue_depth" in worker_text
+    assert re.search(r'mr_etcd_request_seconds_count{method="Txn"} [1-9]', worker_text)
+    assert "mr_invocations_in_flight" in worker_text
 
 
 def test_a_non_blocking_request_times_out(engine):
