@@ -13,8 +13,6 @@ import json
 import os
 from pathlib import Path
 
-import fsspec
-
 from mr.fs import WorkflowFS
 from mr.kv.codec import pack
 from mr.kv.models import RESULT_WRITERS, Request
@@ -53,5 +51,9 @@ def read_result(request: Request) -> list | None:
     """The pairs of a done request, wherever its writer put them."""
     if request.result is not None or not request.result_path:
         return request.result
-    with fsspec.open(request.result_path, "rb") as fh:  # a local path or a URL
+    if "://" in request.result_path:  # object storage: through fsspec
+        import fsspec
+        with fsspec.open(request.result_path, "rb") as fh:
+            return json.loads(fh.read())["pairs"]
+    with open(request.result_path, "rb") as fh:
         return json.loads(fh.read())["pairs"]

@@ -107,6 +107,8 @@ class ScriptHandler:
         env = {k: os.environ[k] for k in PASSED_ENV if k in os.environ}
         env.update(self.scope_env)
         root = ctx.fs.local_path("") if getattr(ctx, "fs", None) is not None else None
+        if root:
+            os.makedirs(root, exist_ok=True)  # the area exists before its first file
         env.update({"MR_WORKFLOW": ctx.workflow, "MR_REQUEST_ID": ctx.request_id,
                     "MR_INVOCATION_ID": ctx.invocation_id, "MR_STEP": ctx.step,
                     "MR_HANDLER": ctx.handler, "MR_HANDLER_VERSION": ctx.version,
