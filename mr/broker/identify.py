@@ -1,7 +1,8 @@
 """IDENTIFY: validate a client's settings against the broker's limits, as nsqd does.
 
-Pure logic, so each rule can be unit-tested. TLS, snappy and deflate are never
-negotiated: the response says false for each, which clients take as "not offered".
+Pure logic, so each rule can be unit-tested. Snappy and deflate are never negotiated: the
+response says false for each, which clients take as "not offered". TLS is agreed when the
+broker offers it and the client asks (mr/broker/tls.py performs the upgrade).
 """
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ class IdentifyResult:
     sample_rate: int
     msg_timeout: float
     response: bytes
+    tls_v1: bool = False
 
 
 def _check_types(data: dict) -> None:
@@ -54,7 +56,7 @@ def _ms(seconds: float) -> int:
     return int(round(seconds * 1000))
 
 
-def negotiate(data: dict, opts: Options) -> IdentifyResult:
+def negotiate(data: dict, opts: Options, tls_offered: bool = False) -> IdentifyResult:
     """Apply an IDENTIFY body; raise ValueError (bad JSON types) or IdentifyError (range)."""
     _check_types(data)
     get = lambda name: data.get(name) or 0  # noqa: E731 - null and absent mean "default"
@@ -98,13 +100,14 @@ def negotiate(data: dict, opts: Options) -> IdentifyResult:
         msg_timeout = wanted / 1000.0
 
     response = OK
+    tls_v1 = bool(tls_offered and data.get("tls_v1") and data.get("feature_negotiation"))
     if data.get("feature_negotiation"):
         response = json.dumps({
             "max_rdy_count": opts.max_rdy_count,
             "version": VERSION,
             "max_msg_timeout": _ms(opts.max_msg_timeout),
             "msg_timeout": _ms(msg_timeout),
-            "tls_v1": False,
+            "tls_v1": tls_v1,
             "deflate": False,
             "deflate_level": _DEFLATE_LEVEL,
             "max_deflate_level": _DEFLATE_LEVEL,
@@ -120,4 +123,4 @@ def negotiate(data: dict, opts: Options) -> IdentifyResult:
         client_id=data.get("client_id") or "", hostname=data.get("hostname") or "",
         user_agent=data.get("user_agent") or "", heartbeat_interval=heartbeat,
         output_buffer_size=buffer_size, output_buffer_timeout=buffer_timeout,
-        sample_rate=sample_rate, msg_timeout=msg_timeout, response=response)
+        sample_rate=sample_rate, msg_timeout=msg_timeout, response=response, tls_v1=tls_v1)

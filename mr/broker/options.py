@@ -14,6 +14,8 @@ import sys
 import zlib
 from dataclasses import dataclass, field
 
+from mr.broker import tls
+
 VERSION = "1.3.0+mr.0.1.0"
 
 _DURATION_RE = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
@@ -27,8 +29,7 @@ UNSUPPORTED_NSQD_FLAGS = (
     "topology-zone", "queue-scan-worker-pool-max", "queue-scan-selection-count",
     "statsd-address", "statsd-interval", "statsd-mem-stats", "statsd-prefix",
     "statsd-udp-packet-size", "statsd-exclude-ephemeral", "e2e-processing-latency-percentile",
-    "e2e-processing-latency-window-time", "tls-cert", "tls-key", "tls-client-auth-policy",
-    "tls-root-ca-file", "tls-required", "tls-min-version", "deflate", "max-deflate-level",
+    "e2e-processing-latency-window-time", "deflate", "max-deflate-level",
     "snappy", "enable-experiment", "worker-id", "verbose",
 )
 
@@ -86,6 +87,12 @@ class Options:
     min_output_buffer_timeout: float = 0.025
     output_buffer_timeout: float = 0.25
     max_channel_consumers: int = 0
+    tls_cert: str = ""               # TLS on the TCP protocol (mr/broker/tls.py)
+    tls_key: str = ""
+    tls_root_ca_file: str = ""
+    tls_client_auth_policy: str = ""
+    tls_required: str = "false"
+    tls_min_version: str = "tls1.2"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -158,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
          help="default duration of time between flushing data to clients")
     _add(p, "max-channel-consumers", type=int, default=d.max_channel_consumers,
          help="maximum channel consumer connection count (0: unlimited)")
+    tls.add_arguments(_add, p, d)
     return p
 
 
@@ -187,6 +195,7 @@ def parse_args(argv: list[str]) -> tuple[Options, bool]:
         value = getattr(opts, name)
         if value < (0 if name == "mem_queue_size" else 1):
             problems.append(f"--{name.replace('_', '-')} is out of range: {value}")
+    problems += tls.problems(opts)
     if problems:
         parser.error("; ".join(problems))
     return opts, ns.version

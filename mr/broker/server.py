@@ -12,6 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from mr.broker import tls
 from mr.broker.backlog import Backlog
 from mr.broker.channel import Channel
 from mr.broker.lookup_peers import LookupPeers
@@ -44,6 +45,7 @@ class Broker:
         self.tcp_port = -1
         self.http_port = -1
         self._ids = IdGenerator(options.node_id)
+        self.tls_context = tls.server_context(options)  # None unless --tls-cert/--tls-key
         self._client_seq = 0
         self.persistent = bool(options.data_path)
         self.data_dir = Path(options.data_path or tempfile.mkdtemp(prefix="mr_broker-"))

@@ -4,14 +4,34 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from mr.broker import tls
 from mr.broker.options import VERSION
 
 if TYPE_CHECKING:
     from mr.broker.channel import Channel
     from mr.broker.server import Broker
+    from mr.broker.tcp import ClientConnection
     from mr.broker.topic import Topic
 
 HEALTH_OK = "OK"
+
+
+def client_stats(client: "ClientConnection") -> dict:
+    """nsqd's ClientV2Stats JSON for one connection."""
+    data = {
+        "client_id": client.client_id, "hostname": client.hostname, "version": "V2",
+        "remote_address": client.remote_address, "state": client.state,
+        "ready_count": client.rdy, "in_flight_count": len(client.in_flight),
+        "message_count": client.message_count, "finish_count": client.finish_count,
+        "requeue_count": client.requeue_count, "connect_ts": client.connect_ts,
+        "sample_rate": client.sample_rate, "deflate": False, "snappy": False,
+        "user_agent": client.user_agent, "topology_zone": "", "topology_region": "",
+        **tls.describe(client.transport if client.tls else None),
+        "tls_negotiated_protocol": "", "tls_negotiated_protocol_is_mutual": False,
+    }
+    if client.pub_counts:
+        data["pub_counts"] = [{"topic": t, "count": c} for t, c in client.pub_counts.items()]
+    return data
 
 
 def _channel_stats(channel: "Channel", include_clients: bool) -> dict:
@@ -25,7 +45,7 @@ def _channel_stats(channel: "Channel", include_clients: bool) -> dict:
         "requeue_count": channel.requeue_count,
         "timeout_count": channel.timeout_count,
         "client_count": len(channel.clients),
-        "clients": [c.stats() for c in channel.clients] if include_clients else [],
+        "clients": [client_stats(c) for c in channel.clients] if include_clients else [],
         "paused": channel.paused,
         "e2e_processing_latency": {"count": 0, "percentiles": None},
     }
@@ -50,7 +70,8 @@ def collect(broker: "Broker", topic_name: str = "", channel_name: str = "",
             include_clients: bool = True) -> dict:
     """The JSON nsqd serves for /stats?format=json (without Go memory statistics)."""
     topics = [t for name, t in sorted(broker.topics.items()) if not topic_name or name == topic_name]
-    producers = [c.stats() for c in broker.clients if c.pub_counts] if include_clients else []
+    producers = ([client_stats(c) for c in broker.clients if c.pub_counts]
+                 if include_clients else [])
     return {
         "version": VERSION,
         "health": HEALTH_OK,

@@ -14,7 +14,7 @@ import time
 from functools import partial
 from typing import TYPE_CHECKING, Callable
 
-from mr.broker import checks
+from mr.broker import checks, tls
 from mr.broker.checks import invalid, quoted
 from mr.broker.identify import IdentifyError, negotiate
 from mr.broker.message import Message
@@ -65,6 +65,9 @@ class ClientConnection(asyncio.Protocol):
         self._pump = False
         self._last_read = time.monotonic()
         self._heartbeat_handle: asyncio.TimerHandle | None = None
+        self._tls_context = broker.tls_context
+        self.tls = self._upgrading = False
+        self._tls_gate = opts.tls_required != "false"  # until this connection is TLS
         self._commands = {
             b"FIN": self.FIN, b"RDY": self.RDY, b"REQ": self.REQ, b"TOUCH": self.TOUCH,
             b"NOP": self.NOP, b"SUB": self.SUB, b"CLS": self.CLS,
@@ -131,7 +134,7 @@ class ClientConnection(asyncio.Protocol):
         buf = self._buf
         pos = 0
         try:
-            while not self._closing:
+            while not self._closing and not self._upgrading:
                 try:
                     if self._pending is not None:
                         handler, params, size = self._pending
@@ -151,6 +154,9 @@ class ClientConnection(asyncio.Protocol):
                     if line.endswith(b"\r"):
                         line = line[:-1]
                     params = line.split(b" ")
+                    if self._tls_gate and params[0] in tls.GATED_COMMANDS:
+                        pos = nl + 1  # the refusal closes the connection
+                        raise tls.refusal(params[0])
                     command = self._commands.get(params[0])
                     if command is not None:
                         pos = nl + 1
@@ -345,7 +351,7 @@ class ClientConnection(asyncio.Protocol):
         except ValueError:
             raise FatalClientError("E_BAD_BODY", "IDENTIFY failed to decode JSON body")
         try:
-            result = negotiate(data, self.opts)
+            result = negotiate(data, self.opts, tls_offered=self._tls_context is not None)
         except IdentifyError as err:
             raise FatalClientError("E_BAD_BODY", str(err))
         log.info("[%s] IDENTIFY: %s", self.remote_address, data)
@@ -358,7 +364,19 @@ class ClientConnection(asyncio.Protocol):
         self.sample_rate = result.sample_rate
         self.msg_timeout = result.msg_timeout
         self._arm_heartbeat()
-        return result.response
+        if not result.tls_v1:
+            return result.response
+        self._reply(result.response)  # in plain text, then the handshake (as nsqd does)
+        self._flush()
+        self._upgrading = True
+        self.transport.pause_reading()
+        self._loop.create_task(tls.upgrade(self, self._tls_context))
+        return None
+
+    def tls_established(self, transport: asyncio.Transport) -> None:
+        self.transport = transport
+        self.tls, self._upgrading, self._tls_gate = True, False, False
+        self._write(frame(FRAME_RESPONSE, OK))
 
     def AUTH(self, params: list[bytes], body: bytes) -> None:
         raise FatalClientError("E_AUTH_DISABLED", "AUTH disabled")
@@ -378,22 +396,3 @@ class ClientConnection(asyncio.Protocol):
     def MPUB(self, params: list[bytes], body: bytes) -> bytes:
         bodies = decode_mpub(body, self.opts.max_msg_size, self.opts.max_body_size)
         return self._publish(params[1].decode(), bodies)
-
-    # -- stats -------------------------------------------------------------------------------
-    def stats(self) -> dict:
-        """nsqd's ClientV2Stats JSON for this connection."""
-        data = {
-            "client_id": self.client_id, "hostname": self.hostname, "version": "V2",
-            "remote_address": self.remote_address, "state": self.state,
-            "ready_count": self.rdy, "in_flight_count": len(self.in_flight),
-            "message_count": self.message_count, "finish_count": self.finish_count,
-            "requeue_count": self.requeue_count, "connect_ts": self.connect_ts,
-            "sample_rate": self.sample_rate, "deflate": False, "snappy": False,
-            "user_agent": self.user_agent, "topology_zone": "", "topology_region": "",
-            "tls": False, "tls_cipher_suite": "", "tls_version": "",
-            "tls_negotiated_protocol": "", "tls_negotiated_protocol_is_mutual": False,
-        }
-        if self.pub_counts:
-            data["pub_counts"] = [{"topic": t, "count": c} for t, c in self.pub_counts.items()]
-        return data
-

@@ -88,7 +88,10 @@ def test_flags_go_and_gnu_style():
 
 @pytest.mark.parametrize("argv, text", [
     (["--no-such-flag"], "unrecognized arguments: --no-such-flag"),
-    (["--tls-cert", "x"], "nsqd flag '--tls-cert' is not supported by mr_broker"),
+    (["--snappy"], "nsqd flag '--snappy' is not supported by mr_broker"),
+    (["--tls-cert", "x"], "--tls-cert and --tls-key go together"),
+    (["--tls-required"], "cannot require TLS client connections without TLS key and cert"),
+    (["--tls-cert", "/nonexistent", "--tls-key", "/nonexistent"], "failed to build TLS config"),
     (["--node-id", "2000"], "--node-id must be in [0,1024)"),
     (["--msg-timeout", "ten"], "invalid duration"),
 ])
