@@ -18,7 +18,7 @@ from mr.kv.models import Handler
 from mr.notify import Notifier
 from mr.queue.publisher import Publisher
 from mr.queue.topics import topic
-from mr.worker import registry
+from mr.worker import nsqd_link, registry
 from mr.worker.consumer import Consumer
 
 log = logging.getLogger("mr.worker")
@@ -85,6 +85,10 @@ def main(argv=None) -> int:
         raise UserError("no workflow to serve: pass --workflow or set MR_WORKFLOW_NAMES")
     if settings.concurrency < 1:
         raise UserError("--concurrency must be at least 1")
+    try:
+        nsqd_options = nsqd_link.connection_options(settings)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
     kv = kv_client.client(settings.etcd_hosts, settings.etcd_timeout_s)
     for wf in settings.workflow_names:
         try:
@@ -121,7 +125,7 @@ def main(argv=None) -> int:
              metrics_port)
     consumer = Consumer(topics, settings.channel, metrics.counted(runner.handle),
                         settings.concurrency, settings.nsqd_hosts, settings.nsqlookupd_hosts,
-                        settings.msg_timeout_s)
+                        settings.msg_timeout_s, nsqd_options)
     metrics.IN_FLIGHT.set_function(lambda: len(consumer.in_flight))
     try:
         consumer.run()

@@ -16,6 +16,7 @@ import tornado.ioloop
 
 from mr.engine.runner import Retry
 from mr.queue.messages import BadMessage
+from mr.worker.nsqd_link import Reconnector
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +25,9 @@ Process = Callable[[bytes, str, int], str]
 
 class Consumer:
     def __init__(self, topics: list[str], channel: str, process: Process, concurrency: int,
-                 nsqd_tcp: list[str], lookupd_http: list[str], msg_timeout_s: float):
+                 nsqd_tcp: list[str], lookupd_http: list[str], msg_timeout_s: float,
+                 connection_options: dict | None = None):
+        """`connection_options`: extra pynsq connection arguments (TLS: nsqd_link)."""
         self.topics = topics
         self.channel = channel
         self.process = process
@@ -32,6 +35,8 @@ class Consumer:
         self.nsqd_tcp = nsqd_tcp
         self.lookupd_http = lookupd_http
         self.msg_timeout_s = msg_timeout_s
+        self.connection_options = connection_options or {}
+        self.reconnector: Reconnector | None = None
         self.pool = ThreadPoolExecutor(concurrency, thread_name_prefix="invocation")
         self.in_flight: dict[bytes, nsq.Message] = {}
         self.readers: list[nsq.Reader] = []
@@ -48,7 +53,9 @@ class Consumer:
                 topic=name, channel=self.channel, message_handler=self._on_message,
                 max_in_flight=self.concurrency, max_tries=0, lookupd_poll_interval=5,
                 msg_timeout=int(self.msg_timeout_s), heartbeat_interval=10,
-                user_agent="mr-worker", **addresses))
+                user_agent="mr-worker", **addresses, **self.connection_options))
+        if not self.lookupd_http:
+            self.reconnector = Reconnector(self.readers, self.nsqd_tcp).start()
         touch_every = max(self.msg_timeout_s / 3, 0.5) * 1000
         tornado.ioloop.PeriodicCallback(self._touch_running, touch_every).start()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -60,6 +67,8 @@ class Consumer:
         if self._stopping:
             return
         self._stopping = True
+        if self.reconnector is not None:
+            self.reconnector.stop()
         log.info("stopping: %d invocation(s) in flight", len(self.in_flight))
         for reader in self.readers:
             reader.set_max_in_flight(0)
@@ -88,6 +97,9 @@ class Consumer:
             return
         error = future.exception()
         if error is None:
+            if future.result() == "not-managed":
+                log.error("dropping message %s: it names a workflow this worker does not "
+                          "serve (%r)", message.id, message.body[:200])
             message.finish()
         elif isinstance(error, BadMessage):
             log.error("dropping message %s: %s", message.id, error)

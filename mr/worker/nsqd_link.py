@@ -1,0 +1,89 @@
+"""How a worker's pynsq connections to nsqd are made and kept: TLS, and quick reconnection.
+
+TLS (MR_NSQD_TLS=1): pynsq asks for `tls_v1` in IDENTIFY and upgrades the connection when
+nsqd (or mr_broker --tls-cert) agrees; the certificate is verified against MR_NSQD_TLS_CA_CERT
+(or the system's CAs) including its host name, and MR_NSQD_TLS_CERT/KEY are presented when
+the broker asks for a client certificate.
+
+Reconnection: given nsqd addresses directly (no lookupd), pynsq's Reader retries a lost
+connection only after a fixed 15 s and at most once per 10 s, so after a broker restart a
+worker would sit idle that long. Reconnector retries each lost address after 0.5 s, doubling
+up to 8 s while the broker stays down, and starts over once connected.
+"""
+from __future__ import annotations
+
+import logging
+import ssl
+import time
+
+import tornado.ioloop
+
+from mr.config import Settings
+
+log = logging.getLogger(__name__)
+
+FIRST_DELAY_S, MAX_DELAY_S, CHECK_EVERY_MS = 0.5, 8.0, 250
+
+
+def connection_options(settings: Settings) -> dict:
+    """Extra pynsq connection arguments from the MR_NSQD_TLS* settings (empty without TLS)."""
+    if not settings.nsqd_tls:
+        if settings.nsqd_tls_cert or settings.nsqd_tls_ca_cert:
+            log.warning("MR_NSQD_TLS_* files are set but MR_NSQD_TLS is not: connecting in "
+                        "plain text")
+        return {}
+    if bool(settings.nsqd_tls_cert) != bool(settings.nsqd_tls_key):
+        raise ValueError("MR_NSQD_TLS_CERT and MR_NSQD_TLS_KEY go together: set both or "
+                         "neither")
+    options = {"ssl_version": ssl.PROTOCOL_TLS_CLIENT,  # verifies the chain and host name
+               "ca_certs": settings.nsqd_tls_ca_cert or ssl.get_default_verify_paths().cafile
+               or ssl.get_default_verify_paths().openssl_cafile}
+    if settings.nsqd_tls_cert:
+        options.update(certfile=settings.nsqd_tls_cert, keyfile=settings.nsqd_tls_key)
+    for variable, path in (("MR_NSQD_TLS_CA_CERT", options["ca_certs"]),
+                           ("MR_NSQD_TLS_CERT", settings.nsqd_tls_cert),
+                           ("MR_NSQD_TLS_KEY", settings.nsqd_tls_key)):
+        if path:
+            try:
+                with open(path, "rb"):
+                    pass
+            except OSError as exc:
+                raise ValueError(f"{variable}={path}: cannot read it ({exc.strerror})") from None
+    return {"tls_v1": True, "tls_options": options}
+
+
+class Reconnector:
+    """Reconnects pynsq Readers to their nsqd addresses soon after a connection is lost."""
+
+    def __init__(self, readers: list, addresses: list[str]):
+        self.readers = readers
+        self.addresses = [(host, int(port)) for host, port in
+                          (address.rsplit(":", 1) for address in addresses)]
+        self._due: dict[tuple[int, str], tuple[float, float]] = {}  # (next try, delay)
+        self._callback: tornado.ioloop.PeriodicCallback | None = None
+
+    def start(self) -> "Reconnector":
+        self._callback = tornado.ioloop.PeriodicCallback(self._check, CHECK_EVERY_MS)
+        self._callback.start()
+        return self
+
+    def stop(self) -> None:
+        if self._callback is not None:
+            self._callback.stop()
+
+    def _check(self) -> None:
+        now = time.monotonic()
+        for index, reader in enumerate(self.readers):
+            for host, port in self.addresses:
+                conn_id, slot = f"{host}:{port}", (index, f"{host}:{port}")
+                if conn_id in reader.conns:
+                    self._due.pop(slot, None)
+                    continue
+                due, delay = self._due.get(slot, (now + FIRST_DELAY_S, FIRST_DELAY_S))
+                if now >= due:
+                    log.info("reconnecting %s to nsqd %s", reader.name, conn_id)
+                    reader.connection_attempts.pop(conn_id, None)  # lift pynsq's 10 s throttle
+                    reader.connect_to_nsqd(host, port)
+                    delay = min(delay * 2, MAX_DELAY_S)
+                    due = now + delay
+                self._due[slot] = (due, delay)
