@@ -17,6 +17,7 @@ import ssl
 import time
 
 import tornado.ioloop
+from tornado.iostream import StreamClosedError
 
 from mr.config import Settings
 
@@ -52,6 +53,16 @@ def connection_options(settings: Settings) -> dict:
     return {"tls_v1": True, "tls_options": options}
 
 
+class _QuietConnectFailure(logging.Filter):
+    """pynsq lets a refused connection escape as a tornado callback traceback; Reconnector
+    reports the same fact in one line, so that traceback is dropped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not (isinstance(error, StreamClosedError) and "_connect_callback" in
+                    record.getMessage())
+
+
 class Reconnector:
     """Reconnects pynsq Readers to their nsqd addresses soon after a connection is lost."""
 
@@ -60,7 +71,9 @@ class Reconnector:
         self.addresses = [(host, int(port)) for host, port in
                           (address.rsplit(":", 1) for address in addresses)]
         self._due: dict[tuple[int, str], tuple[float, float]] = {}  # (next try, delay)
+        self._connected: set[tuple[int, str]] = set()
         self._callback: tornado.ioloop.PeriodicCallback | None = None
+        logging.getLogger("tornado.application").addFilter(_QuietConnectFailure())
 
     def start(self) -> "Reconnector":
         self._callback = tornado.ioloop.PeriodicCallback(self._check, CHECK_EVERY_MS)
@@ -75,13 +88,23 @@ class Reconnector:
         now = time.monotonic()
         for index, reader in enumerate(self.readers):
             for host, port in self.addresses:
-                conn_id, slot = f"{host}:{port}", (index, f"{host}:{port}")
+                conn_id = f"{host}:{port}"
+                slot = (index, conn_id)
                 if conn_id in reader.conns:
+                    if slot not in self._connected:
+                        log.info("connected to nsqd at %s (%s)", conn_id, reader.name)
+                        self._connected.add(slot)
                     self._due.pop(slot, None)
                     continue
+                if slot not in self._due:
+                    log.warning("%s nsqd at %s (%s); retrying every %g-%gs until it answers",
+                                "lost the connection to" if slot in self._connected
+                                else "cannot reach", conn_id, reader.name, FIRST_DELAY_S,
+                                MAX_DELAY_S)
+                    self._connected.discard(slot)
                 due, delay = self._due.get(slot, (now + FIRST_DELAY_S, FIRST_DELAY_S))
                 if now >= due:
-                    log.info("reconnecting %s to nsqd %s", reader.name, conn_id)
+                    log.debug("reconnecting %s to nsqd %s", reader.name, conn_id)
                     reader.connection_attempts.pop(conn_id, None)  # lift pynsq's 10 s throttle
                     reader.connect_to_nsqd(host, port)
                     delay = min(delay * 2, MAX_DELAY_S)
