@@ -1,0 +1,115 @@
+"""etcd, the broker and the front-end stopped or killed while requests run: every request
+ends with its correct result, nothing is run twice, and nobody waits past a deadline."""
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import requests
+
+from mr.cluster import wait_for
+from mr.kv import keys
+from mr.kv.codec import unpack
+from tests.integration.reliability.conftest import (ETCD_TIMEOUT_S, assert_tree_done, progress,
+                                                    start_tree, tally_log, tree_invocations,
+                                                    tree_total)
+from tests.support import chaos
+from tests.support.cluster import unique
+
+
+class Blocking:
+    """A blocking POST in a thread; .reply or .error once it returns."""
+
+    def __init__(self, engine, path: str, arguments: dict, timeout: float = 60):
+        self.reply, self.error = None, None
+        self.url = f"{engine.web.url}{path}"
+        self._thread = threading.Thread(target=self._post, args=(arguments, timeout),
+                                        daemon=True)
+        self._thread.start()
+
+    def _post(self, arguments: dict, timeout: float) -> None:
+        try:
+            self.reply = requests.post(self.url, json={"arguments": arguments}, timeout=timeout)
+        except requests.RequestException as exc:
+            self.error = exc
+
+    def join(self, timeout: float) -> "Blocking":
+        self._thread.join(timeout)
+        assert not self._thread.is_alive(), f"POST {self.url} still blocked after {timeout}s"
+        return self
+
+
+def test_etcd_restart_mid_request(rel, own_etcd):
+    request_id = start_tree(rel, sleep=0.2)
+    wait_for(lambda: progress(rel, request_id) >= 4, timeout=30, message="some reductions")
+    chaos.stop_service(own_etcd)
+    own_etcd.start()  # same data directory, same ports
+    assert_tree_done(rel, request_id, set())
+
+
+def test_etcd_outage_longer_than_the_client_timeout(rel, own_etcd):
+    """Calls fail during the outage (their messages come back later); a blocking client waits
+    it out; a POST during the outage is refused at once with a clear reason."""
+    blocking = Blocking(rel, f"/job/{rel.wf}/tree", {"groups": 3, "leaves": 4, "sleep": 0.2})
+    wait_for(lambda: rel.kv.count(keys.requests(rel.wf)) and any(
+        progress(rel, e.key.rsplit("/", 1)[1]) >= 2 for e in rel.kv.scan(keys.requests(rel.wf))
+        if unpack(e.value)["state"] == "running"), timeout=30, message="the request under way")
+    chaos.stop_service(own_etcd)
+    started = time.monotonic()
+    refused = requests.post(f"{rel.web.url}/job/{rel.wf}/tree",
+                            json={"arguments": {"groups": 1, "leaves": 1}}, timeout=30)
+    assert refused.status_code == 503, refused.text
+    assert refused.json()["error"].startswith("etcd unavailable: etcd at ")
+    assert time.monotonic() - started < ETCD_TIMEOUT_S * 3
+    # Stay down past the workers' etcd timeout, so in-flight calls fail for real.
+    time.sleep(max(0.0, ETCD_TIMEOUT_S + 1 - (time.monotonic() - started)))
+    own_etcd.start()
+    reply = blocking.join(90).reply
+    assert reply is not None and reply.status_code == 200, blocking.error or reply.text
+    assert reply.json()["result"] == [["total", tree_total(3, 4)]]
+    runs = chaos.runs_of(tally_log(rel), reply.json()["request_id"])
+    assert len(runs) == tree_invocations(3, 4)
+
+
+def test_broker_restart_with_data_path_loses_nothing(rel):
+    request_id = start_tree(rel, sleep=0.2)
+    wait_for(lambda: progress(rel, request_id) >= 4, timeout=30, message="some reductions")
+    chaos.stop_service(rel.broker)  # SIGTERM: queued and in-flight messages go to disk
+    rel.broker.start()
+    assert_tree_done(rel, request_id, set())
+
+
+def kill_front_end(engine) -> None:
+    """SIGKILL gunicorn's master and workers at once (they share a process group)."""
+    os.killpg(engine.web.pid, signal.SIGKILL)
+    engine.web.proc.wait(10)
+    engine.start_web()
+
+
+def test_front_end_killed_while_a_client_blocks(rel):
+    """The request runs on; the client asks again by name (or by id) and gets the result."""
+    name = unique("blocked")
+    arguments = {"groups": 3, "leaves": 4, "sleep": 0.2}
+    blocking = Blocking(rel, f"/job/{rel.wf}/tree?name={name}", arguments)
+    bound = wait_for(lambda: rel.kv.get(keys.name(rel.wf, name)), timeout=30,
+                     message="the named request")
+    request_id = unpack(bound.value)["request_id"]
+    wait_for(lambda: progress(rel, request_id) >= 2, timeout=30, message="some reductions")
+    kill_front_end(rel)
+    assert blocking.join(30).error is not None  # the connection died with the front-end
+    again = requests.post(f"{rel.web.url}/job/{rel.wf}/tree", params={"name": name},
+                          json={"arguments": arguments}, timeout=60)
+    assert again.status_code == 200, again.text
+    assert again.headers["X-MR-REQUEST-ID"] == request_id
+    assert again.json()["result"] == [["total", tree_total(3, 4)]]
+    assert rel.get_request(rel.wf, request_id).json()["state"] == "done"
+    runs = chaos.runs_of(tally_log(rel), request_id)
+    assert len(runs) == tree_invocations(3, 4) and max(map(len, runs.values())) == 1
+
+
+def test_front_end_killed_after_a_non_blocking_post(rel):
+    request_id = start_tree(rel, sleep=0.1)
+    kill_front_end(rel)
+    assert_tree_done(rel, request_id, set())
