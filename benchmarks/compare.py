@@ -2,7 +2,7 @@
 
     python -m benchmarks.compare [--systems mr celery dask] [--parts 1000 10000] [--json]
 
-Systems, one after another from this process:
+Systems, all started from this process; each workload runs on each system in turn:
   mr      etcd, mr_broker, two mr_worker processes, gunicorn (HTTP requests, blocking)
   celery  Celery 5, Redis broker and result backend (redis-server, no persistence),
           one worker with two prefork processes; chords
@@ -67,18 +67,11 @@ def run(args: argparse.Namespace, progress) -> dict:
     options = runner.Options(args.repeat, args.budget, args.latency_requests)
     result = {"command": "python -m benchmarks.compare " + " ".join(sys.argv[1:]),
               "machine": measure.machine(), "load_before": measure.load_average(),
-              "started": time.strftime("%Y-%m-%d %H:%M:%S %z"), "systems": [], "rows": []}
+              "started": time.strftime("%Y-%m-%d %H:%M:%S %z")}
     with tempfile.TemporaryDirectory(prefix="mr-compare-") as tmp:
-        base = args.workdir or Path(tmp)
-        for name in args.systems:
-            progress(f"{name}: starting")
-            system = systems.create(name, concurrency=args.concurrency)
-            rows, facts = runner.run_system(system, plan, chunks, options, base / name,
-                                            progress)
-            result["systems"].append(facts)
-            result["rows"] += rows
-    order = {w.label: i for i, w in enumerate(plan)}
-    result["rows"].sort(key=lambda r: (order[r["workload"]], args.systems.index(r["system"])))
+        result["rows"], result["systems"] = runner.run_all(
+            args.systems, lambda name: systems.create(name, concurrency=args.concurrency),
+            plan, chunks, options, args.workdir or Path(tmp), progress)
     result["load_after"] = measure.load_average()
     result["disagreements"] = report.disagreements(result["rows"])
     result["ratios"] = report.ratios(result["rows"])

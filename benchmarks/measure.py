@@ -10,13 +10,18 @@ import urllib.request
 from pathlib import Path
 
 
-def etcd_proposals(address: str) -> int:
-    """Proposals etcd committed since it started (each one is a write it fsynced)."""
+def etcd_metric(address: str, name: str) -> float:
+    """One unlabelled sample of etcd's own /metrics (Prometheus text)."""
     with urllib.request.urlopen(f"http://{address}/metrics", timeout=5) as reply:
         for line in reply.read().decode().splitlines():
-            if line.startswith("etcd_server_proposals_committed_total "):
-                return int(float(line.split()[1]))
-    raise RuntimeError("etcd /metrics has no etcd_server_proposals_committed_total")
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+    raise RuntimeError(f"etcd /metrics has no {name}")
+
+
+def etcd_proposals(address: str) -> int:
+    """Proposals etcd committed since it started (each one is a write it fsynced)."""
+    return int(etcd_metric(address, "etcd_server_proposals_committed_total"))
 
 
 def broker_messages(http_address: str) -> int:

@@ -67,7 +67,7 @@ def run_one(system, workload: Workload, chunks: list[str], options: Options) -> 
     before = system.counters()
     seconds: list[float] = []
     row = {"workload": workload.label, "kind": workload.kind, "parts": workload.parts,
-           "system": system.name}
+           "system": system.name, "load_1m": measure.load_average()[0]}
     try:
         if workload.kind == "latency":
             for i in range(options.latency_requests):
@@ -115,24 +115,30 @@ def _timings(workload: Workload, seconds: list[float]) -> dict:
     return timings
 
 
-def run_system(system, plan: list[Workload], chunks: list[str], options: Options,
-               workdir, progress=print) -> tuple[list[dict], dict]:
-    """Start `system`, run every workload of `plan`, stop it; rows and facts about the run."""
-    started = time.perf_counter()
-    facts = {"system": system.name}
+def run_all(names: list[str], create, plan: list[Workload], chunks: list[str],
+            options: Options, workdir, progress=print) -> tuple[list[dict], list[dict]]:
+    """Start every system, then run each workload on each in turn (so a change in the
+    machine's load between workloads hits every system alike); stop them all at the end."""
+    started, facts, rows = [], [], []
     try:
-        system.start(workdir)
-        facts["describe"] = system.describe()
-        facts["start_s"] = round(time.perf_counter() - started, 2)
-        warm_up(system, chunks)
-        rows = []
+        for name in names:
+            progress(f"{name}: starting")
+            clock = time.perf_counter()
+            system = create(name)
+            started.append(system)
+            system.start(workdir / name)
+            warm_up(system, chunks)
+            facts.append({"system": name, "describe": system.describe(),
+                          "start_s": round(time.perf_counter() - clock, 2)})
         for workload in plan:
-            progress(f"  {system.name}: {workload.label} ...")
-            rows.append(run_one(system, workload, chunks, options))
-            progress(f"  {system.name}: {workload.label}: {_brief(rows[-1])}")
+            for system in started:
+                progress(f"  {workload.label}: {system.name} ...")
+                rows.append(run_one(system, workload, chunks, options))
+                progress(f"  {workload.label}: {system.name}: {_brief(rows[-1])}")
         return rows, facts
     finally:
-        system.stop()
+        for system in reversed(started):
+            system.stop()
 
 
 def _brief(row: dict) -> str:

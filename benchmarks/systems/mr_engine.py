@@ -49,7 +49,8 @@ class Client:
         self.host, self.port, self.timeout = host, int(port), timeout
         self.conn: http.client.HTTPConnection | None = None
 
-    def post(self, path: str, arguments: dict) -> list:
+    def post(self, path: str, arguments: dict) -> dict:
+        """The reply's body: request_id, state and result."""
         body = json.dumps({"arguments": arguments})
         for attempt in (1, 2):
             if self.conn is None:
@@ -65,7 +66,7 @@ class Client:
                 continue
             if reply.status != 200:
                 raise RuntimeError(f"POST {path} answered {reply.status}: {data}")
-            return data["result"]
+            return data
         raise AssertionError("unreachable")
 
     def close(self) -> None:
@@ -77,8 +78,10 @@ class Client:
 class MrEngine:
     name = "mr"
 
-    def __init__(self, concurrency: int = 64, workers: int = 2):
+    def __init__(self, concurrency: int = 64, workers: int = 2,
+                 extra_env: dict[str, str] | None = None):
         self.concurrency, self.worker_count = concurrency, workers
+        self.extra_env = dict(extra_env or {})
         self.services: list[cluster.Service] = []
         self.workers: list[cluster.Service] = []
         self.client: Client | None = None
@@ -95,8 +98,8 @@ class MrEngine:
                "MR_NSQD_HTTP_HOSTS": self.broker.http_address, "MR_WORKFLOW_NAMES": WORKFLOW,
                "MR_CONCURRENCY": str(self.concurrency), "MR_DATA_DIR": str(base / "data"),
                "MR_RESULT_DIR": str(base / "results"), "MR_REQUEST_TIMEOUT_S": "900",
-               "MR_MAX_BODY_BYTES": str(4 * 1024 * 1024)}
-        kv = kv_client.client([self.etcd.address])
+               "MR_MAX_BODY_BYTES": str(4 * 1024 * 1024), **self.extra_env}
+        kv = kv_client.KV([self.etcd.address])  # our own: client() is shared per process
         try:
             define(kv)
             for n in range(1, self.worker_count + 1):
@@ -129,18 +132,20 @@ class MrEngine:
                 "nsq_messages": measure.broker_messages(self.broker.http_address)}
 
     # --- workloads -----------------------------------------------------------------------
+    def post(self, job: str, arguments: dict) -> dict:
+        return self.client.post(f"/job/{WORKFLOW}/{job}", arguments)
+
     def fanout(self, n: int) -> int:
-        return _single_sum(self.client.post(f"/job/{WORKFLOW}/squares", {"n": n}))
+        return _single_sum(self.post("squares", {"n": n})["result"])
 
     def nested(self, n: int) -> int:
-        return _single_sum(self.client.post(f"/job/{WORKFLOW}/nested",
-                                            {"n": n, "mids": workloads.MIDS}))
+        return _single_sum(self.post("nested", {"n": n, "mids": workloads.MIDS})["result"])
 
     def single(self, i: int) -> int:
-        return _single_sum(self.client.post(f"/job/{WORKFLOW}/one", {"n": i}))
+        return _single_sum(self.post("one", {"n": i})["result"])
 
     def wordcount(self, chunks: list[str]) -> dict[str, int]:
-        return dict(self.client.post(f"/job/{WORKFLOW}/words", {"chunks": chunks}))
+        return dict(self.post("words", {"chunks": chunks})["result"])
 
 
 def _single_sum(result: list) -> int:
