@@ -18,6 +18,7 @@ import time
 from collections import defaultdict
 from typing import Callable
 
+from mr import fs
 from mr.config import Settings
 from mr.engine import submit
 from mr.handlers.library import Library
@@ -119,6 +120,7 @@ class Sweeper:
                 self.kv.delete(key)  # retried since: it gets a new expiry when it ends
             elif entities.cleanup_request(self.kv, wf, rid):
                 self.kv.delete(key)  # (when the record was gone already)
+                fs.delete_request_blobs(fs.workflow_fs(self.settings, wf), rid)
                 log.info("request %s/%s removed (retention)", wf, rid)
 
     # --- stalled requests ----------------------------------------------------------------
