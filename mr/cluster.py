@@ -57,6 +57,35 @@ def http_ok(url: str) -> Callable[[], bool]:
     return check
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether a process runs (one this process did not start: no wait() possible).
+
+    A zombie (exited, not yet reaped by whoever adopted it) counts as gone.
+    """
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state != "Z"
+
+
+def terminate(pid: int, timeout: float = 20.0) -> None:
+    """SIGTERM a process started by an earlier command; SIGKILL it if it outlives `timeout`."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+        wait_for(lambda: not pid_alive(pid), timeout, f"pid {pid} to exit")
+    except TimeoutError:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
 def unix_http_ok(sock: Path) -> Callable[[], bool]:
     """True once an HTTP server on the unix socket answers GET / with 200."""
     def check() -> bool:
