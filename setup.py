@@ -55,6 +55,8 @@ setup(
     python_requires=">=3.11",
     packages=find_packages(include=["mr", "mr.*"]),
     include_package_data=True,
+    # the web view's page templates and static files (issue 11)
+    package_data={"mr.resources": ["templates/*.html", "static/*"]},
     install_requires=[
         "pynsq>=0.9.1,<0.10",
         "tornado>=6.1,<7",
@@ -76,7 +78,9 @@ setup(
     extras_require={
         "test": ["pytest>=8,<10", "requests>=2.31,<3",
                  # a real SMTP server (with STARTTLS and AUTH) and its test certificate
-                 "aiosmtpd>=1.4,<2", "cryptography>=42"],
+                 "aiosmtpd>=1.4,<2", "cryptography>=42",
+                 # the web view's browser tests drive Debian's chromium (issue 11)
+                 "selenium>=4.20,<5"],
         # peers of `python -m benchmarks.compare` (issue 9); Redis itself comes from apt
         "bench": ["celery[redis]>=5.3,<6", "redis>=5", "dask[distributed]>=2024.1"],
     },

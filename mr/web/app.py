@@ -9,6 +9,7 @@
     GET    /requests/<workflow>[?state=S][&job=J][&limit=N]
     GET    /stats/<workflow>
     GET    /metrics                                     Prometheus
+    GET    /ui/...                                      the web view (mr/web/ui.py, issue 11)
     GET    /                                            liveness
 
 Every error is JSON: {"error": "...", ...}, with the request id in X-MR-REQUEST-ID when there
@@ -33,7 +34,7 @@ from mr.kv import keys
 from mr.kv.client import EtcdUnavailable
 from mr.kv.models import DONE, RUNNING, Request, decode
 from mr.queue.publisher import Publisher
-from mr.web import auth, tracking
+from mr.web import auth, tracking, ui, ui_http  # ui*: the web view (issue 11)
 from mr.web.http import HttpError, Raw, flag, query
 from mr.web.waiter import RequestWaiter
 
@@ -253,6 +254,7 @@ def _get_front_end() -> FrontEnd:
 
 
 ROUTES = [(method, re.compile(pattern), handler) for method, pattern, handler in [
+    *ui.ROUTES,  # the web view under /ui/ (issue 11)
     ("POST", r"^/job/(?P<workflow>[^/]+)/(?P<job>[^/]+)/?$", FrontEnd.post_job),
     ("GET", r"^/request/(?P<workflow>[^/]+)/(?P<request_id>[^/]+)/?$", FrontEnd.get_request),
     ("DELETE", r"^/request/(?P<workflow>[^/]+)/(?P<request_id>[^/]+)/?$",
@@ -285,6 +287,7 @@ def _route(method: str, path: str):
 
 
 def app(environ, start_response):
+    ui_http.accept_token(environ)  # /ui/ also takes ?token= or its cookie (issue 11)
     refused = auth.refuse(environ, start_response)  # bearer tokens, when configured
     if refused is not None:
         return refused
@@ -304,6 +307,9 @@ def app(environ, start_response):
     except Exception as exc:  # a bug: answer JSON anyway and keep the traceback in the log
         log.exception("unhandled error on %s %s", method, path)
         status, body = 500, {"error": f"internal error: {exc.__class__.__name__}: {exc}"}
+    if isinstance(body, ui_http.Reply):  # the web view's pages and event streams (issue 11)
+        start_response(f"{status} {STATUS_TEXT.get(status, '')}", body.headers)
+        return body.chunks
     if isinstance(body, Raw):
         content_type, payload = body.content_type, body.payload
     else:

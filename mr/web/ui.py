@@ -1,0 +1,160 @@
+"""The web view under /ui/: pages rendered on the server, a little JavaScript, live updates
+as Server-Sent Events (mr/web/ui_sse.py). Static files come from mr/resources/static (nginx
+serves that directory in production).
+
+    GET /ui/                                           the workflows
+    GET /ui/<wf>/                                      overview: requests by state, recent
+                                                       requests, live workers, queue depth
+    GET /ui/<wf>/events                                its live updates (SSE)
+    GET /ui/<wf>/request/<id>                          one request: progress, failure, tree
+    GET /ui/<wf>/request/<id>/events                   its live updates (SSE)
+    GET /ui/<wf>/request/<id>/children?of=<iid>&start=N   a page of a node's children (HTML)
+    GET /ui/<wf>/request/<id>/invocation/<iid>         an invocation's record and log (JSON)
+    GET /ui/<wf>/request/<id>/graph.svg                the graphviz drawing
+    GET /ui/static/<file>
+
+Retry and cancel buttons call the JSON API (POST /request/<wf>/<id>/retry, DELETE
+/request/<wf>/<id>). Authentication: see mr/web/ui_http.py.
+"""
+from __future__ import annotations
+
+import re
+
+from mr.cli.common import UserError
+from mr.engine import progress as tracker
+from mr.kv import entities, keys
+from mr.kv.models import ROOT_INVOCATION, Request, decode
+from mr.web import tracking, ui_data, ui_graph, ui_render, ui_sse
+from mr.web.http import HttpError, Raw, query
+from mr.web.ui_http import HTML, event_stream, page, static
+
+IID = re.compile(r"^[0-9]+(\.([0-9]+|r))*$")
+
+
+def _request(front_end, wf: str, rid: str) -> Request:
+    front_end.workflow(wf)
+    entry = front_end.kv.get(keys.request(wf, rid))
+    if entry is None:
+        raise HttpError(404, f"request {rid!r} not found in workflow {wf!r}")
+    return decode(Request, entry.value)
+
+
+def index(front_end, environ):
+    allowed = front_end.settings.workflow_names
+    found = [w for w in entities.list_workflows(front_end.kv)
+             if not allowed or w.name in allowed]
+    items = "".join(f'<li><a href="/ui/{ui_render.h(w.name)}/">{ui_render.h(w.name)}</a> '
+                    f'<span class="hint">{ui_render.h(w.description)}</span></li>'
+                    for w in found) or '<li class="hint">No workflow yet.</li>'
+    main = f'<h1>Workflows</h1><section class="panel"><ul class="workflows">{items}</ul></section>'
+    return 200, page(environ, ui_render.document("index", "workflows", [], main, {}))
+
+
+def overview(front_end, environ, workflow: str):
+    front_end.workflow(workflow)
+    kv = front_end.kv
+    main = ui_render.template("ui_overview.html").substitute(
+        workflow=ui_render.h(workflow),
+        counts=ui_render.counts(ui_data.state_counts(kv, workflow)),
+        rows=ui_render.request_rows(workflow, ui_data.recent(kv, workflow)),
+        workers=ui_render.workers(ui_data.workers(kv, workflow)),
+        queues=ui_render.queues(ui_data.queues(front_end.settings.nsqd_http_hosts, workflow)))
+    data = {"workflow": workflow, "recent": ui_data.RECENT}
+    return 200, page(environ, ui_render.document("overview", workflow, [(workflow, None)], main,
+                                                 data, "overview.js"))
+
+
+def overview_events(front_end, environ, workflow: str):
+    front_end.workflow(workflow)
+    return 200, event_stream(ui_sse.overview_stream(front_end, workflow))
+
+
+def request_page(front_end, environ, workflow: str, request_id: str):
+    request = _request(front_end, workflow, request_id)
+    kv = front_end.kv
+    try:
+        progress = tracker.read(kv, workflow, request_id)
+    except tracker.ProgressUnavailable:
+        progress = ui_data.ended_progress(request)
+    failed = (request.failure or {}).get("invocation")
+    tree = _tree(front_end, request, failed)
+    base = f"/ui/{workflow}/request/{request_id}"
+    main = ui_render.template("ui_request.html").substitute(
+        rid=ui_render.h(request_id), summary=ui_render.summary(request),
+        progress=ui_render.progress_panel(progress), failure=ui_render.failure(request),
+        tree=tree, graph_url=ui_render.h(f"{base}/graph.svg"),
+        graph_note=f"Requests of more than {ui_graph.FULL} invocations are drawn "
+                   f"{ui_graph.DEPTH} levels deep, {ui_graph.FAN} children a node.")
+    data = {"workflow": workflow, "request_id": request_id, "state": request.state,
+            "failed": failed, "base": base}
+    crumbs = [(workflow, f"/ui/{workflow}/"), (f"request {request_id[:12]}", None)]
+    return 200, page(environ, ui_render.document("request", f"request {request_id[:12]}",
+                                                 crumbs, main, data, "request.js"))
+
+
+def _tree(front_end, request: Request, failed: str | None) -> str:
+    """The root, expanded on its first page of children, and the path down to the failed
+    invocation expanded on the pages that hold it."""
+    kv, wf, rid = front_end.kv, request.workflow, request.id
+    path = ui_data.path_to(failed) or [ROOT_INVOCATION]
+    below = path[1:] + [failed]  # the node to show under each expanded one
+    records = ui_data.read_invocations(kv, wf, rid, path)
+    boxes: dict[str, str] = {}
+    for iid, child in reversed(list(zip(path, below))):
+        inv = records.get(iid)
+        if inv is None:
+            continue
+        start = ui_data.page_start(child, inv) if child else 0
+        page_ = ui_data.child_page(kv, wf, rid, iid, start, parent_inv=inv)
+        boxes[iid] = ui_render.child_page(page_, failed, boxes)
+    top = ui_data.child_page(kv, wf, rid, ui_data.TOP)
+    if not top.nodes:
+        return ('<p class="hint">The invocation records are gone: a request\'s records are '
+                'removed when it ends unless it is named or the workers run with '
+                'MR_CLEANUP=0.</p>')
+    return ui_render.child_page(top, failed, boxes)
+
+
+def request_events(front_end, environ, workflow: str, request_id: str):
+    _request(front_end, workflow, request_id)
+    return 200, event_stream(ui_sse.request_stream(front_end, workflow, request_id))
+
+
+def children(front_end, environ, workflow: str, request_id: str):
+    request = _request(front_end, workflow, request_id)
+    q = query(environ)
+    parent = q.get("of", ROOT_INVOCATION)
+    if parent != ui_data.TOP and not IID.match(parent):
+        raise HttpError(400, f"of={parent!r} is not an invocation id (like 0.3.17)")
+    try:
+        start = int(q.get("start", "0"))
+    except ValueError:
+        raise HttpError(400, f"start={q['start']!r} is not a number") from None
+    found = ui_data.child_page(front_end.kv, workflow, request_id, parent, start)
+    failed = (request.failure or {}).get("invocation")
+    return 200, Raw(HTML, ui_render.child_page(found, failed).encode())
+
+
+def graph(front_end, environ, workflow: str, request_id: str):
+    request = _request(front_end, workflow, request_id)
+    if front_end.kv.count(keys.invocations(workflow, request_id)) == 0:
+        raise HttpError(404, f"request {request_id} has no invocation records left to draw")
+    try:
+        return 200, Raw("image/svg+xml", ui_graph.svg(front_end.kv, request))
+    except UserError as exc:
+        raise HttpError(503, str(exc), request_id) from None
+
+
+_WF = r"(?P<workflow>[^/]+)"
+_REQ = _WF + r"/request/(?P<request_id>[^/]+)"
+ROUTES = [
+    ("GET", r"^/ui/?$", index),
+    ("GET", r"^/ui/static/(?P<name>[^/]+)$", static),
+    ("GET", rf"^/ui/{_WF}/?$", overview),
+    ("GET", rf"^/ui/{_WF}/events$", overview_events),
+    ("GET", rf"^/ui/{_REQ}/?$", request_page),
+    ("GET", rf"^/ui/{_REQ}/events$", request_events),
+    ("GET", rf"^/ui/{_REQ}/children$", children),
+    ("GET", rf"^/ui/{_REQ}/invocation/(?P<invocation_id>[^/]+)$", tracking.invocation),
+    ("GET", rf"^/ui/{_REQ}/graph\.svg$", graph),
+]
