@@ -33,6 +33,7 @@ from mr.kv.models import (DONE, FAILED, RUNNING, Invocation, Request, encode, pa
 CHILD_BATCH = MAX_TXN_OPS - 1  # one compare slot is taken by the request's live key
 FIRST_CHILD_BATCH = 16
 COUNTER_SLOTS = 16            # siblings finishing together rarely write the same key
+MAX_TXN_BYTES = 1024 * 1024   # etcd refuses requests over 1.5 MiB (--max-request-bytes)
 
 
 def _slot(iid: str) -> int:
@@ -85,21 +86,36 @@ def start(kv: KV, wf: str, rid: str, read_revision: int,
 
 
 def create_children(kv: KV, wf: str, rid: str, children: list[Invocation]) -> bool:
-    """Create up to CHILD_BATCH children in one transaction; False if the request has ended.
+    """Create up to CHILD_BATCH children; False if the request has ended.
 
-    Children that already exist (a re-run of the parent after a crash) are left as they are.
+    One transaction, or a few when their records would pass MAX_TXN_BYTES (etcd refuses
+    requests over 1.5 MiB). Children that already exist (a re-run of the parent after a
+    crash) are left as they are.
     """
+    chunk, size = [], 0
+    for child in children:
+        record = encode(child)
+        if chunk and size + len(record) > MAX_TXN_BYTES:
+            if not _create_chunk(kv, wf, rid, chunk):
+                return False
+            chunk, size = [], 0
+        chunk.append((child, record))
+        size += len(record)
+    return not chunk or _create_chunk(kv, wf, rid, chunk)
+
+
+def _create_chunk(kv: KV, wf: str, rid: str, chunk: list[tuple[Invocation, bytes]]) -> bool:
     live = keys.live(wf, rid)
-    child_keys = [keys.invocation(wf, rid, c.id) for c in children]
+    child_keys = [keys.invocation(wf, rid, child.id) for child, _ in chunk]
     result = kv.txn([cmp_present(live)] + [cmp_absent(k) for k in child_keys],
-                    [op_put(k, encode(c)) for k, c in zip(child_keys, children)],
+                    [op_put(k, record) for k, (_, record) in zip(child_keys, chunk)],
                     [op_get(live, count_only=True)])
     if result.succeeded:
         return True
     if result.count(0) == 0:
         return False
-    for key, child in zip(child_keys, children):  # slow path: some exist already
-        single = kv.txn([cmp_present(live), cmp_absent(key)], [op_put(key, encode(child))],
+    for key, (_, record) in zip(child_keys, chunk):  # slow path: some exist already
+        single = kv.txn([cmp_present(live), cmp_absent(key)], [op_put(key, record)],
                         [op_get(live, count_only=True)])
         if not single.succeeded and single.count(0) == 0:
             return False
