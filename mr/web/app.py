@@ -216,6 +216,10 @@ class FrontEnd:
                         request.id, **{k: v for k, v in body.items() if k != "request_id"})
 
     def _arguments(self, environ) -> dict:
+        content_type = environ.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
+        if content_type not in ("", "application/json") and not content_type.endswith("+json"):
+            raise HttpError(415, f"Content-Type {content_type} is not supported: send the body "
+                                 f"as application/json (curl: --json '...')")
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
