@@ -122,6 +122,8 @@ class LookupPeer:
                 await self._session()
             except (OSError, asyncio.TimeoutError, ValueError) as err:
                 log.error("LOOKUPD(%s): %s", self, err or err.__class__.__name__)
+            except Exception:  # a bug must not end registration for good
+                log.exception("LOOKUPD(%s): unexpected error", self)
             if self.connected:  # a working session ended: retry soon
                 delay = RECONNECT_DELAYS[0]
             self._disconnect()
