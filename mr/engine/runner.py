@@ -251,8 +251,12 @@ class Runner:
         wfs = self.workflow_fs(request.workflow)
         if parent is None:
             request.state, request.finished = DONE, time.time()
-            write_result(request, output, wfs, self.settings.result_dir,
-                         self.settings.blob_threshold_bytes)
+            try:
+                write_result(request, output, wfs, self.settings.result_dir,
+                             self.settings.blob_threshold_bytes)
+            except (TypeError, ValueError) as exc:  # else retried as if etcd were down
+                raise HandlerFailure(f"output of invocation {output_of} cannot be stored: "
+                                     f"{exc}") from None
             self._end(request, finished)
             return
         try:
