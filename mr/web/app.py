@@ -224,16 +224,24 @@ class FrontEnd:
             length = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
             raise HttpError(400, "Content-Length is not a number") from None
-        if length > self.settings.max_body_bytes:
+        limit = self.settings.max_body_bytes
+        if length > limit:
             raise HttpError(413, f"body of {length} bytes exceeds the limit of "
-                                 f"{self.settings.max_body_bytes} (MR_MAX_BODY_BYTES)")
+                                 f"{limit} (MR_MAX_BODY_BYTES)")
         raw = environ["wsgi.input"].read(length) if length else b""
+        if not length and "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+            raw = environ["wsgi.input"].read(limit + 1)  # no Content-Length: read up to the limit
+            if len(raw) > limit:
+                raise HttpError(413, f"body exceeds the limit of {limit} bytes "
+                                     f"(MR_MAX_BODY_BYTES)")
         if not raw:
             raise HttpError(400, 'empty body; send JSON like {"arguments": {...}}')
         try:
             body = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
             raise HttpError(400, f"body is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise HttpError(400, "body is not valid JSON: nested too deeply") from None
         if not isinstance(body, dict) or not isinstance(body.get("arguments", None), dict):
             raise HttpError(400, 'body must be a JSON object with an "arguments" object')
         unknown = set(body) - {"arguments"}
