@@ -79,10 +79,14 @@ def build(tmp: Path, etcd_address: str, workers: int = 2,
         for step in [Step(wf, "root", "tree_root", "tally"),
                      Step(wf, "group", "tree_group", "tally"),
                      Step(wf, "leaf", "tree_leaf", "tally"),
-                     Step(wf, "long", "long_run", "tally")]:
+                     Step(wf, "long", "long_run", "tally"),
+                     Step(wf, "bad_pairs", "bad_pairs", "tally"),
+                     Step(wf, "unstorable", "unstorable", "pass_through"),
+                     Step(wf, "to_nowhere", "to_nowhere", "tally")]:
             entities.save(engine.kv, step)
-        entities.save(engine.kv, Job(wf, "tree", "root"))
-        entities.save(engine.kv, Job(wf, "long", "long"))
+        for job in ("tree:root", "long:long", "bad_pairs:bad_pairs", "unstorable:unstorable",
+                    "to_nowhere:to_nowhere"):
+            entities.save(engine.kv, Job(wf, *job.split(":")))
         engine.start_workers(workers)
         engine.start_web()
     except BaseException:
