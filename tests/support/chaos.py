@@ -17,6 +17,7 @@ import msgpack
 
 from mr import cluster
 from mr.cluster import wait_for
+from mr.worker.nsqd_link import Reconnector
 
 
 # --- processes ------------------------------------------------------------------------------
@@ -130,9 +131,10 @@ class Replayer:
         import asyncio
         asyncio.set_event_loop(asyncio.new_event_loop())
         self._loop = self._ioloop.IOLoop.current()
-        self._nsq.Reader(topic=self.topic, channel="replayer", message_handler=self._copy,
-                         nsqd_tcp_addresses=[self.broker.address], max_in_flight=500,
-                         max_tries=0)
+        reader = self._nsq.Reader(topic=self.topic, channel="replayer",
+                                  message_handler=self._copy, max_in_flight=500, max_tries=0,
+                                  nsqd_tcp_addresses=[self.broker.address])
+        Reconnector([reader], [self.broker.address]).start()  # survives broker restarts
         self._loop.start()
 
     def _copy(self, message) -> bool:
