@@ -16,6 +16,7 @@ import pytest
 import requests
 
 from mr import cluster, examples
+from mr.cluster import wait_for
 from mr.trace.store import load_request
 from tests.support.cluster import REPO, start_cluster, unique
 from mr.cluster import free_port
@@ -118,7 +119,9 @@ def test_post_through_nginx_keeps_the_forwarded_client(proxied):
     request = load_request(engine.kv, wf, body["request_id"])
     assert request.context["requester_ip"] == CLIENT_IP
     access_log = Path(proxy.log_path).parent / "access.log"
-    assert f"POST /job/{wf}/squares HTTP/1.1\" 200" in access_log.read_text()
+    line = f"POST /job/{wf}/squares HTTP/1.1\" 200"
+    wait_for(lambda: line in access_log.read_text(), timeout=10,
+             message="nginx wrote the request to its access log")
 
 
 def test_nginx_sets_the_client_address_and_passes_errors(proxied):
