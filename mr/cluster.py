@@ -150,6 +150,9 @@ class Service:
             self.proc.wait(10)
 
 
+ETCD_RETENTION = "5m"  # history etcd keeps; watches resume within it, older ones re-read
+
+
 def etcd(data_dir: Path, log_path: Path, client_port: int | None = None) -> Service:
     """A one-member etcd cluster."""
     client_port, peer_port = client_port or free_port(), free_port()
@@ -170,7 +173,11 @@ def etcd_member(name: str, data_dir: Path, log_path: Path, client_port: int, pee
         binary, "--name", name, "--data-dir", str(data_dir), "--listen-client-urls", url,
         "--advertise-client-urls", url, "--listen-peer-urls", peer,
         "--initial-advertise-peer-urls", peer, "--initial-cluster", initial_cluster,
-        "--initial-cluster-state", "new", "--log-level", "error"], log_path,
+        "--initial-cluster-state", "new", "--log-level", "error",
+        # Without compaction etcd keeps every revision: memory and disk grow with each request
+        # until its space quota stops all writes.
+        "--auto-compaction-mode", "periodic", "--auto-compaction-retention", ETCD_RETENTION],
+        log_path,
         http_ok(f"{url}/health"), address=f"127.0.0.1:{client_port}")
 
 
