@@ -73,7 +73,9 @@ class Reconnector:
         self._due: dict[tuple[int, str], tuple[float, float]] = {}  # (next try, delay)
         self._connected: set[tuple[int, str]] = set()
         self._callback: tornado.ioloop.PeriodicCallback | None = None
-        logging.getLogger("tornado.application").addFilter(_QuietConnectFailure())
+        tornado_log = logging.getLogger("tornado.application")
+        if not any(isinstance(f, _QuietConnectFailure) for f in tornado_log.filters):
+            tornado_log.addFilter(_QuietConnectFailure())
 
     def start(self) -> "Reconnector":
         self._callback = tornado.ioloop.PeriodicCallback(self._check, CHECK_EVERY_MS)
