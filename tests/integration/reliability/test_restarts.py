@@ -10,8 +10,9 @@ import time
 import requests
 
 from mr.cluster import wait_for
-from mr.kv import keys
+from mr.kv import entities, keys
 from mr.kv.codec import unpack
+from mr.kv.models import Job
 from tests.integration.reliability.conftest import (ETCD_TIMEOUT_S, assert_tree_done, progress,
                                                     start_tree, tally_log, tree_invocations,
                                                     tree_total)
@@ -113,3 +114,27 @@ def test_front_end_killed_after_a_non_blocking_post(rel):
     request_id = start_tree(rel, sleep=0.1)
     kill_front_end(rel)
     assert_tree_done(rel, request_id, set())
+
+
+def test_a_blocking_client_is_answered_by_its_deadline_while_etcd_is_down(rel, own_etcd):
+    """The deadline passes during an etcd outage: the client still gets an answer (503: the
+    front-end cannot record the timeout), and once etcd is back the request ends as timed out."""
+    limit = 4
+    entities.save(rel.kv, Job(rel.wf, "tree_short", "root", timeout_s=limit))
+    posted = time.monotonic()
+    blocking = Blocking(rel, f"/job/{rel.wf}/tree_short",
+                        {"groups": 2, "leaves": 4, "sleep": 2.0})
+    record = wait_for(lambda: next((e for e in rel.kv.scan(keys.requests(rel.wf))
+                                    if unpack(e.value)["job"] == "tree_short"), None),
+                      timeout=30, message="the request recorded")
+    chaos.stop_service(own_etcd)
+    try:
+        reply = blocking.join(limit + 4 * ETCD_TIMEOUT_S + 10).reply
+        assert time.monotonic() - posted < limit + 4 * ETCD_TIMEOUT_S + 10
+        assert reply is not None and reply.status_code in (503, 504), reply
+        assert reply.json()["error"]
+    finally:
+        own_etcd.start()
+    request_id = unpack(record.value)["id"]
+    body = rel.wait_ended(rel.wf, request_id, timeout=60)
+    assert body["state"] == "failed" and body["failure"]["reason"] == "timeout"
