@@ -174,6 +174,10 @@ class _Overview:
             yield sse("gone", {"id": rid})
             return
         request = decode(Request, event.entry.value)
+        oldest = self.requests.get(self.shown[-1]) if self.shown else None
+        if rid not in self.shown and request.state != RUNNING and oldest is not None and \
+                len(self.shown) >= ui_data.RECENT and request.created < oldest.created:
+            return  # an old request changed (expired, say): not among the newest shown
         if rid not in self.shown:
             self.shown.insert(0, rid)
             for dropped in self.shown[ui_data.RECENT:]:

@@ -53,23 +53,31 @@ def test_a_request_stream_follows_the_request_and_ends_with_it(engine):
 
 def test_streams_whose_clients_left_give_their_watches_back(engine, browser):
     browser.get("about:blank")  # the browser tests' pages stop streaming (within a heartbeat)
+    running = engine.post(engine.wf, "fan", {"n": 400, "sleep": 0.5}, blocking=False)
+    rid = running.json()["request_id"]  # runs for 25 s: its followers are stopped, not ended
     clients = 5
     before = etcd_watchers(engine)
     streams = [requests.get(f"{engine.web.url}/ui/{engine.wf}/events", stream=True,
                             timeout=30) for _ in range(clients)]
+    streams.append(requests.get(f"{engine.web.url}/ui/{engine.wf}/request/{rid}/events",
+                                stream=True, timeout=30))
     for stream in streams:
-        first = next(events(stream))
-        assert first[0] == "snapshot" and "rows" in first[1] and "workers" in first[1]
-    # two watches a stream: the workflow's requests and the workers (the count may also hold
-    # watches of streams the browser left, going, and of a gunicorn process's first look at
-    # the workflow, staying)
+        assert next(events(stream))[0] in ("snapshot", "progress")
+    # an overview holds three watches: the workflow's requests, the workers and the running
+    # request's progress; the request's stream one (the count may also hold watches of streams
+    # the browser left, going, and of a gunicorn process's first look at the workflow, staying)
+    opened = 3 * clients + 1
     during = etcd_watchers(engine)
-    assert during >= before + 2 * clients - 4
+    assert during >= before + opened - 4
     for stream in streams:
         stream.close()  # the browser went away
-    # noticed at the next keep-alive write at the latest (ui_sse.HEARTBEAT_S)
-    wait_for(lambda: etcd_watchers(engine) <= during - 2 * clients, timeout=40, interval=0.2,
-             message="the streams' watches cancelled")
+    try:
+        # noticed at the next keep-alive write at the latest (ui_sse.HEARTBEAT_S)
+        wait_for(lambda: etcd_watchers(engine) <= during - opened, timeout=40, interval=0.2,
+                 message="the streams' watches cancelled")
+        assert engine.get_request(engine.wf, rid).json()["state"] == "running"
+    finally:
+        requests.delete(f"{engine.web.url}/request/{engine.wf}/{rid}", timeout=10)
 
 
 @pytest.fixture(scope="module")
