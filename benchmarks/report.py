@@ -10,6 +10,7 @@ COLUMNS = [  # (header, row key, width)
     ("parts/s", "parts_per_s", 9), ("chunks/s", "chunks_per_s", 9), ("p50 ms", "p50_ms", 9),
     ("p99 ms", "p99_ms", 9), ("etcd w/inv", "etcd_writes_per_invocation", 10),
     ("nsq/inv", "nsq_messages_per_invocation", 8), ("peak RSS MiB", "worker_peak_rss_mib", 12),
+    ("load", "load_1m", 5),  # the machine's 1-minute load average as the row started
 ]
 
 
