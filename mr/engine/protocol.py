@@ -69,7 +69,10 @@ def create_request(kv: KV, request: Request, root: Invocation, name_revision: in
         name_key = keys.name(wf, request.name)
         compare.append(cmp_mod_revision(name_key, name_revision))
         ops.append(op_put(name_key, pack({"request_id": rid, "digest": request.digest})))
-    return kv.txn(compare, ops).succeeded
+    result = kv.txn(compare, ops, [op_get(request.key, count_only=True)])
+    # Ids are random, so an existing key is this very write: its reply was lost (an etcd
+    # member died after committing it) and the client's retry found it done.
+    return result.succeeded or result.count(0) > 0
 
 
 def start(kv: KV, wf: str, rid: str, read_revision: int,
@@ -156,9 +159,15 @@ def complete(kv: KV, wf: str, rid: str, finished: list[Invocation], output_of: s
             op_get(keys.counters(wf, rid, parent), prefix=True, keys_only=True),
             op_get(keys.fanout(wf, rid, parent))]
     result = kv.txn([cmp_present(live), cmp_absent(out_key)], ops,
-                    [op_get(live, count_only=True)])
+                    [op_get(live, count_only=True), op_get(keys.fanout(wf, rid, parent)),
+                     op_get(keys.counters(wf, rid, parent), prefix=True, keys_only=True)])
     if not result.succeeded:
-        return Completion(False, request_live=result.count(0) > 0)
+        # The output exists: a duplicate, or our own commit whose reply was lost (then we may
+        # have been the last child). Either way, say whether the parent is ready: the
+        # reduction's create-if-absent claim keeps it to one run.
+        live_now = result.count(0) > 0
+        return Completion(False, request_live=live_now,
+                          parent_ready=live_now and _ready(result.entry(1), result.entries(2)))
     return Completion(True, True, parent_ready=_ready(result.entry(len(ops) - 1),
                                                       result.entries(len(ops) - 2)))
 
