@@ -133,7 +133,20 @@ def cluster_processes(engine: MrEngine) -> dict[str, list[int]]:
             "gunicorn worker": sorted(measure.children(web.pid))}
 
 
-def report(rounds: list[Round], as_json: bool) -> None:
+def settle(etcd_address: str | None, baseline: int, limit_s: float) -> float | None:
+    """Seconds until etcd holds no more keys than before the first round (retention has
+    removed every finished request); None if that took longer than `limit_s`."""
+    if not etcd_address or limit_s <= 0:
+        return None
+    began = time.monotonic()
+    while time.monotonic() - began < limit_s:
+        if etcd_state(etcd_address)["keys"] <= baseline:
+            return round(time.monotonic() - began, 1)
+        time.sleep(1)
+    return None
+
+
+def report(rounds: list[Round], as_json: bool, settled: Round | None = None) -> None:
     rows = []
     for r in rounds:
         ok = sorted(r.latencies_ms)
@@ -143,8 +156,11 @@ def report(rounds: list[Round], as_json: bool) -> None:
                      "p99_ms": round(measure.percentile(ok, 0.99), 1) if ok else None,
                      "load_average": r.load_average, "etcd": r.etcd, "processes": r.processes,
                      "first_errors": r.errors[:3]})
+    after = None if settled is None else {"seconds": settled.seconds, "etcd": settled.etcd,
+                                           "processes": settled.processes}
     if as_json:
-        print(json.dumps({"machine": measure.machine(), "rounds": rows}, indent=2))
+        print(json.dumps({"machine": measure.machine(), "rounds": rows, "settled": after},
+                         indent=2))
         return
     print(f"{'round':>5} {'requests':>8} {'errors':>6} {'open':>5} {'secs':>6} {'p50 ms':>8} "
           f"{'p99 ms':>8} {'load':>6}" + "".join(f" {'etcd ' + n:>18}" for n in ETCD_GAUGES))
@@ -158,12 +174,17 @@ def report(rounds: list[Round], as_json: bool) -> None:
     names = list(rows[0]["processes"]) if rows else []
     if names:
         print(f"\n{'process':<20} {'RSS MiB: first':>14} {'last':>7} {'max':>7} "
-              f"{'open fds: first':>15} {'last':>6} {'max':>6}")
+              f"{'settled':>8} {'open fds: first':>15} {'last':>6} {'max':>6}")
         for name in names:
             rss = [r["processes"][name]["rss_mib"] or 0 for r in rows]
             fds = [r["processes"][name]["fds"] or 0 for r in rows]
-            print(f"{name:<20} {rss[0]:>14} {rss[-1]:>7} {max(rss):>7} {fds[0]:>15} "
-                  f"{fds[-1]:>6} {max(fds):>6}")
+            calm = after["processes"][name]["rss_mib"] if after else "-"
+            print(f"{name:<20} {rss[0]:>14} {rss[-1]:>7} {max(rss):>7} {calm:>8} "
+                  f"{fds[0]:>15} {fds[-1]:>6} {max(fds):>6}")
+    if after:
+        print(f"\nsettled: etcd back to {after['etcd'].get('keys')} keys "
+              + (f"{after['seconds']}s after the last round" if after["seconds"] is not None
+                 else "(not within --settle)") + f"; etcd {after['etcd']}")
 
 
 def main(argv=None) -> int:
@@ -188,6 +209,9 @@ def main(argv=None) -> int:
                         "whose result sums to sum(i*i for i < n)")
     parser.add_argument("--pid", action="append", default=[], metavar="LABEL=PID",
                         help="with --url: a process to watch (repeatable)")
+    parser.add_argument("--settle", type=float, default=120,
+                        help="after the rounds, wait up to this many seconds for retention to "
+                             "remove every finished request, then measure again (0: skip)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     if args.clients < 1 or args.rounds < 1:
@@ -197,7 +221,7 @@ def main(argv=None) -> int:
     except ValueError:
         parser.error("--pid takes LABEL=PID, e.g. --pid worker=1234")
 
-    engine, rounds = None, []
+    engine, rounds, settled = None, [], None
     with tempfile.TemporaryDirectory(prefix="mr-load-") as tmp:
         try:
             url = args.url
@@ -210,18 +234,24 @@ def main(argv=None) -> int:
                 watched = cluster_processes(engine)
             load = Load(url, args.workflow, args.job, args.parts, args.clients)
             Client(url).post(load.path, {"n": 2})  # warm-up: handlers compiled, watches open
+            etcd_address = engine.etcd.address if engine else args.etcd
+            baseline = etcd_state(etcd_address).get("keys", 0)
             for number in range(1, args.rounds + 1):
                 result = Round(number)
                 load.run(result)
                 result.processes = snapshot(watched)
-                result.etcd = etcd_state(engine.etcd.address if engine else args.etcd)
+                result.etcd = etcd_state(etcd_address)
                 result.load_average = measure.load_average()
                 rounds.append(result)
             load.close()
+            if args.settle > 0:
+                settled = Round(0)
+                settled.seconds = settle(etcd_address, baseline, args.settle)
+                settled.etcd, settled.processes = etcd_state(etcd_address), snapshot(watched)
         finally:
             if engine is not None:
                 engine.stop()
-    report(rounds, args.json)
+    report(rounds, args.json, settled)
     return 1 if any(r.errors for r in rounds) else 0
 
 
