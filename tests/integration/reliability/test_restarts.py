@@ -118,12 +118,12 @@ def test_front_end_killed_after_a_non_blocking_post(rel):
 
 def test_a_blocking_client_is_answered_by_its_deadline_while_etcd_is_down(rel, own_etcd):
     """The deadline passes during an etcd outage: the client still gets an answer (503: the
-    front-end cannot record the timeout), and once etcd is back the request ends as timed out."""
+    front-end cannot record the timeout), and once etcd is back the request ends."""
     limit = 4
     entities.save(rel.kv, Job(rel.wf, "tree_short", "root", timeout_s=limit))
     posted = time.monotonic()
     blocking = Blocking(rel, f"/job/{rel.wf}/tree_short",
-                        {"groups": 2, "leaves": 4, "sleep": 2.0})
+                        {"groups": 1, "leaves": 2, "sleep": limit + 2.0})  # cannot finish
     record = wait_for(lambda: next((e for e in rel.kv.scan(keys.requests(rel.wf))
                                     if unpack(e.value)["job"] == "tree_short"), None),
                       timeout=30, message="the request recorded")
@@ -137,4 +137,6 @@ def test_a_blocking_client_is_answered_by_its_deadline_while_etcd_is_down(rel, o
         own_etcd.start()
     request_id = unpack(record.value)["id"]
     body = rel.wait_ended(rel.wf, request_id, timeout=60)
-    assert body["state"] == "failed" and body["failure"]["reason"] == "timeout"
+    # Whoever writes first once etcd is back: the sweeper (timeout) or the workers, whose work
+    # may finish after the deadline nobody could record.
+    assert body["state"] == "done" or body["failure"]["reason"] == "timeout", body
