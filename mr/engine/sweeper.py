@@ -23,7 +23,7 @@ from mr.config import Settings
 from mr.engine import submit
 from mr.handlers.library import Library
 from mr.kv import entities, keys
-from mr.kv.client import KV, EtcdUnavailable, cmp_absent, op_put
+from mr.kv.client import MAX_TXN_OPS, KV, EtcdUnavailable, cmp_absent, op_delete, op_put
 from mr.kv.models import DONE, RUNNING, Invocation, Request, decode
 from mr.queue import messages
 from mr.queue.publisher import Publisher
@@ -113,15 +113,18 @@ class Sweeper:
 
     # --- retention -----------------------------------------------------------------------
     def _expired(self, wf: str, now: float) -> None:
-        for key in self._due(keys.expiries(wf), now):
-            rid = keys.request_id_of(key)
-            entry = self.kv.get(keys.request(wf, rid))
-            if entry is not None and decode(Request, entry.value).state == RUNNING:
-                self.kv.delete(key)  # retried since: it gets a new expiry when it ends
-            elif entities.cleanup_request(self.kv, wf, rid):
-                self.kv.delete(key)  # (when the record was gone already)
-                fs.delete_request_blobs(fs.workflow_fs(self.settings, wf), rid)
-                log.info("request %s/%s removed (retention)", wf, rid)
+        due = self._due(keys.expiries(wf), now)
+        removed, _retried = entities.cleanup_requests(self.kv, wf,
+                                                      [keys.request_id_of(k) for k in due])
+        wfs = fs.workflow_fs(self.settings, wf)
+        for rid in removed:
+            fs.delete_request_blobs(wfs, rid)
+        # every due key goes: removed with its request, or its request was retried since
+        # (it gets a new expiry when it ends again)
+        for start in range(0, len(due), MAX_TXN_OPS):
+            self.kv.txn([], [op_delete(k) for k in due[start:start + MAX_TXN_OPS]])
+        if removed:
+            log.info("%d request(s) of %s removed (retention)", len(removed), wf)
 
     # --- stalled requests ----------------------------------------------------------------
     def _stalled(self, wf: str, now: float) -> None:

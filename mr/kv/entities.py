@@ -8,7 +8,8 @@ from __future__ import annotations
 from typing import TypeVar
 
 from mr.kv import keys
-from mr.kv.client import MAX_TXN_OPS, KV, cmp_absent, cmp_mod_revision, op_delete, op_put
+from mr.kv.client import (MAX_TXN_OPS, KV, cmp_absent, cmp_mod_revision, op_delete, op_get,
+                          op_put)
 from mr.kv.codec import unpack
 from mr.kv.models import HANDLER_TYPES, Handler, Job, Request, Step, Workflow, decode, encode
 
@@ -176,7 +177,43 @@ def request_footprint(kv: KV, workflow: str, rid: str) -> dict[str, int]:
 def cleanup_request(kv: KV, workflow: str, rid: str) -> bool:
     """Delete a request: its record, its data, and its entries in the state, deadline and
     expiry timelines and the name index; one transaction (False if it changed meanwhile)."""
-    entry = kv.get(keys.request(workflow, rid))
+    compare, ops = _removal(kv, workflow, rid, kv.get(keys.request(workflow, rid)))
+    return kv.txn(compare, ops).succeeded
+
+
+def cleanup_requests(kv: KV, workflow: str, rids: list[str],
+                     keep_running: bool = True) -> tuple[list[str], list[str]]:
+    """Delete many requests in few transactions; (removed, running ones left alone).
+
+    A batch whose compares fail (one request changed meanwhile) is retried one by one.
+    """
+    removed, running, batch = [], [], []
+    for start in range(0, len(rids), 100):
+        chunk = rids[start:start + 100]
+        records = kv.txn([], [op_get(keys.request(workflow, rid)) for rid in chunk])
+        for i, rid in enumerate(chunk):
+            entry = records.entry(i)
+            if keep_running and entry is not None and decode(Request, entry.value).state == \
+                    "running":
+                running.append(rid)
+                continue
+            batch.append((rid, *_removal(kv, workflow, rid, entry)))
+    while batch:
+        take, compares, ops = [], 0, 0
+        while batch and compares + len(batch[0][1]) <= MAX_TXN_OPS \
+                and ops + len(batch[0][2]) <= MAX_TXN_OPS:
+            item = batch.pop(0)
+            take.append(item)
+            compares, ops = compares + len(item[1]), ops + len(item[2])
+        if kv.txn([c for t in take for c in t[1]], [o for t in take for o in t[2]]).succeeded:
+            removed += [rid for rid, _, _ in take]
+        else:
+            removed += [rid for rid, _, _ in take if cleanup_request(kv, workflow, rid)]
+    return removed, running
+
+
+def _removal(kv: KV, workflow: str, rid: str, entry) -> tuple[list, list]:
+    """The compares and deletes that remove request `rid` (its record `entry`, if any)."""
     compare, ops = [], [op_delete(keys.request_data(workflow, rid), prefix=True)]
     if entry is not None:
         request = decode(Request, entry.value)
@@ -193,4 +230,4 @@ def cleanup_request(kv: KV, workflow: str, rid: str) -> bool:
             if named is not None and unpack(named.value).get("request_id") == rid:
                 compare.append(cmp_mod_revision(named.key, named.mod_revision))
                 ops.append(op_delete(named.key))
-    return kv.txn(compare, ops).succeeded
+    return compare, ops
