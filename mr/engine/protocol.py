@@ -200,6 +200,14 @@ def end_request(kv: KV, request: Request, invocations: list[Invocation], cleanup
     record keeps its final progress counts, and an unnamed one gets its expiry time.
     """
     wf, rid = request.workflow, request.id
+    if request.state == DONE and request.deadline and request.finished > request.deadline:
+        # Deadlines are strict: its client was told it timed out (etcd may have been down
+        # when the deadline passed, so nobody could record it then).
+        limit = request.deadline - request.created
+        request.state, request.result, request.result_path = FAILED, None, None
+        request.failure = {"reason": "timeout", "message": f"request timed out after "
+                           f"{limit:g}s (its result came "
+                           f"{request.finished - request.deadline:.1f}s late)"}
     request.counts = progress.final_counts(kv, request, invocations)
     keep = request.keep_s if request.state == DONE else request.keep_failed_s
     request.expires = None if request.name or keep is None else request.finished + keep

@@ -73,7 +73,7 @@ def test_streams_whose_clients_left_give_their_watches_back(engine, browser):
         stream.close()  # the browser went away
     try:
         # noticed at the next keep-alive write at the latest (ui_sse.HEARTBEAT_S)
-        wait_for(lambda: etcd_watchers(engine) <= during - opened, timeout=40, interval=0.2,
+        wait_for(lambda: etcd_watchers(engine) <= during - opened, timeout=90, interval=0.2,
                  message="the streams' watches cancelled")
         assert engine.get_request(engine.wf, rid).json()["state"] == "running"
     finally:
