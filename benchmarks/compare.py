@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import tempfile
 import time
@@ -106,6 +107,10 @@ def main(argv: list[str] | None = None) -> int:
 
     def progress(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
+
+    def interrupted(signum, _frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+    signal.signal(signal.SIGTERM, interrupted)  # a terminated run still stops what it started
     result = run(args, progress)
     print(json.dumps(result, indent=2) if args.json else render(result))
     failed = result["disagreements"] or any("error" in r for r in result["rows"])

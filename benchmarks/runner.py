@@ -138,7 +138,10 @@ def run_all(names: list[str], create, plan: list[Workload], chunks: list[str],
         return rows, facts
     finally:
         for system in reversed(started):
-            system.stop()
+            try:
+                system.stop()
+            except Exception as exc:  # stop the others all the same
+                progress(f"{system.name}: stopping failed: {exc}")
 
 
 def _brief(row: dict) -> str:

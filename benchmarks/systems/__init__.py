@@ -31,6 +31,18 @@ def missing(name: str) -> list[str]:
     return problems
 
 
+def stop_services(services: list) -> None:
+    """Stop every service, last started first, even when one of them fails to stop."""
+    try:
+        for service in reversed(services):
+            try:
+                service.stop()
+            except Exception:
+                service.kill()
+    finally:
+        services.clear()
+
+
 def create(name: str, concurrency: int = 64):
     """A stopped instance of system `name`."""
     if name == "mr":

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from benchmarks import measure, workloads
+from benchmarks.systems import stop_services
 from mr import cluster
 
 REPO = Path(__file__).resolve().parents[2]
@@ -80,9 +81,7 @@ class CeleryPeer:
                          self.worker.proc, self.worker.log_path)
 
     def stop(self) -> None:
-        for service in reversed(self.services):
-            service.stop()
-        self.services.clear()
+        stop_services(self.services)
 
     def worker_pids(self) -> list[int]:
         if self.worker is None or not self.worker.alive():

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 from benchmarks import measure, workloads
+from benchmarks.systems import stop_services
 from mr import cluster, examples
 from mr.handlers import sync
 from mr.kv import client as kv_client
@@ -119,9 +120,7 @@ class MrEngine:
     def stop(self) -> None:
         if self.client is not None:
             self.client.close()
-        for service in reversed(self.services):
-            service.stop()
-        self.services.clear()
+        stop_services(self.services)
 
     def worker_pids(self) -> list[int]:
         return [w.pid for w in self.workers if w.alive()]
