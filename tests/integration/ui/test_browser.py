@@ -135,7 +135,7 @@ def test_request_page_marks_the_failed_invocation_with_its_traceback(engine, bro
              timeout=10, message="0.0's children shown")
     wait_for(lambda: js(browser, "const g = document.getElementById('graph');"
                                  "return g.complete && g.naturalWidth > 0"),
-             timeout=30, message="the graph drawn")
+             timeout=60, message="the graph drawn")
     screenshot(browser, tmp_path, "request.png")
 
 
