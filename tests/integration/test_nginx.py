@@ -6,64 +6,22 @@ the test's directory and a free loopback port instead of port 80.
 """
 from __future__ import annotations
 
-import os
 import shutil
-import socket
 from pathlib import Path
-from typing import Callable
 
 import pytest
 import requests
 
-from mr import cluster, examples
-from mr.cluster import wait_for
+from mr import cluster, examples, topology
+from mr.cluster import free_port, wait_for
 from mr.trace.store import load_request
 from tests.support.cluster import REPO, start_cluster, unique
-from mr.cluster import free_port
 
-NGINX = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin")
+NGINX = topology.nginx_binary()
 pytestmark = pytest.mark.skipif(NGINX is None, reason="nginx is not installed "
                                                       "(scripts/install apt-installs it)")
 
-SITE = REPO / "nginx" / "mr.conf"
-# The two host-specific values of nginx/mr.conf, replaced by this host's socket and port.
-PROD_UPSTREAM = "server unix:/run/mr/gunicorn.sock"
-PROD_LISTEN = "listen 80;"
 CLIENT_IP = "203.0.113.7"   # a documentation address the client claims to forward for
-
-
-def render_site(sock: Path, port: int) -> str:
-    """nginx/mr.conf itself with the socket path and port substituted (not a copy of it)."""
-    text = SITE.read_text()
-    for value in (PROD_UPSTREAM, PROD_LISTEN):
-        assert text.count(value) == 1, f"{SITE} should contain {value!r} exactly once"
-    return (text.replace(PROD_UPSTREAM, f"server unix:{sock}")
-                .replace(PROD_LISTEN, f"listen 127.0.0.1:{port};"))
-
-
-def nginx_conf(tmp: Path, site: Path) -> str:
-    """A minimal main config around the site; every writable path lives under tmp."""
-    # As root, workers would drop to 'nobody' and could not reach the socket in a 0700 tmp dir.
-    user = "user root;\n" if os.geteuid() == 0 else ""
-    temp = "\n".join(f"    {kind}_temp_path {tmp / kind};"
-                     for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
-    return (f"{user}worker_processes 1;\npid {tmp / 'nginx.pid'};\n"
-            f"error_log {tmp / 'error.log'} warn;\nevents {{ worker_connections 64; }}\n"
-            f"http {{\n    access_log {tmp / 'access.log'};\n{temp}\n    include {site};\n}}\n")
-
-
-def unix_http_ok(sock: Path) -> Callable[[], bool]:
-    """True once an HTTP server on the unix socket answers GET / with 200."""
-    def check() -> bool:
-        try:
-            with socket.socket(socket.AF_UNIX) as client:
-                client.settimeout(1)
-                client.connect(str(sock))
-                client.sendall(b"GET / HTTP/1.0\r\nHost: mr\r\n\r\n")
-                return client.recv(64).split(b"\r\n")[0].endswith(b" 200 OK")
-        except OSError:
-            return False
-    return check
 
 
 def gunicorn_prod(env: dict[str, str], sock: Path, log: Path) -> cluster.Service:
@@ -71,15 +29,16 @@ def gunicorn_prod(env: dict[str, str], sock: Path, log: Path) -> cluster.Service
     launcher = shutil.which("mr_start_gunicorn_prod")
     if launcher is None:
         pytest.fail("mr_start_gunicorn_prod is not on PATH: run pip install -e .")
-    return cluster.Service("gunicorn", [launcher], log, unix_http_ok(sock),
+    return cluster.Service("gunicorn", [launcher], log, cluster.unix_http_ok(sock),
                            env={**env, "MR_HTTP_BIND": f"unix:{sock}", "MR_HTTP_WORKERS": "2"})
 
 
 def nginx(tmp: Path, sock: Path) -> cluster.Service:
     port = free_port()
     site, conf = tmp / "mr-site.conf", tmp / "nginx.conf"
-    site.write_text(render_site(sock, port))
-    conf.write_text(nginx_conf(tmp, site))
+    # nginx/mr.conf itself, with this socket and a loopback port (as the topology runs it)
+    site.write_text(topology.render_site([sock], port))
+    conf.write_text(topology.render_main(tmp, site))
     url = f"http://127.0.0.1:{port}"
     # Ready when GET / comes back 200 through nginx: the whole chain answers.
     return cluster.Service("nginx", [NGINX, "-p", str(tmp), "-e", str(tmp / "error.log"),
