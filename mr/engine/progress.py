@@ -66,6 +66,11 @@ def _count_ops(wf: str, rid: str, iid: str) -> list:
     return ops
 
 
+def _sums(result, first: int) -> list[int]:
+    """The five counts (created, started, waiting, done, failed) of _count_ops' replies."""
+    return [result.count(first + i) + result.count(first + i + 1) for i in range(0, 10, 2)]
+
+
 def counts_of(created: int, started: int, waiting: int, done: int, failed: int,
               ended: bool) -> dict:
     running = max(started - waiting - done - failed, 0)
@@ -95,8 +100,7 @@ def read(kv: KV, wf: str, rid: str, iid: str = ROOT_INVOCATION) -> Progress:
                 "" if live else "; a finished request's invocations are removed unless it is "
                                 "named or MR_CLEANUP=0"))
     inv = decode(Invocation, inv_entry.value)
-    n = [result.count(3 + i) for i in range(10)]
-    created, started, waiting, done, failed = (n[i] + n[i + 1] for i in range(0, 10, 2))
+    created, started, waiting, done, failed = _sums(result, 3)
     counts = counts_of(created, started, waiting, done, failed, ended=not live)
     begun = request.created if iid == ROOT_INVOCATION else inv.started
     end = request.finished if not live else (inv.finished if inv.state in (DONE, FAILED)
@@ -131,9 +135,8 @@ def final_counts(kv: KV, request: Request, invocations: list[Invocation]) -> dic
     if request.state == DONE:
         total = kv.count(keys.invocations(wf, rid))
         return counts_of(total, total, 0, total, 0, ended=True)
-    result = kv.txn([], _count_ops(wf, rid, ROOT_INVOCATION))
-    n = [result.count(i) for i in range(10)]
-    created, started, waiting, done, failed = (n[i] + n[i + 1] for i in range(0, 10, 2))
+    created, started, waiting, done, failed = _sums(kv.txn([], _count_ops(wf, rid,
+                                                                        ROOT_INVOCATION)), 0)
     failed += sum(1 for inv in invocations if inv.state == FAILED)
     done += sum(1 for inv in invocations if inv.state == DONE)
     return counts_of(created, started, waiting, done, failed, ended=True)
