@@ -106,6 +106,39 @@ def latency_phases(engine: MrEngine, requests: int) -> dict[str, float]:
     return {name: round(measure.percentile(values, 0.5), 2) for name, values in phases.items()}
 
 
+def _measure(engine: MrEngine, workload: workloads.Workload, chunks: list[str],
+             roles: dict[str, list[int]]) -> tuple[dict, float, dict, dict]:
+    """One run of the workload: its row, wall seconds, CPU seconds by role, etcd disk times."""
+    before = {role: sum(cpu_seconds(p) for p in pids) for role, pids in roles.items()}
+    disk = etcd_disk(engine.etcd.address)
+    started = time.perf_counter()
+    row = runner.run_one(engine, workload, chunks, runner.Options(repeat=1, latency_requests=200))
+    wall = time.perf_counter() - started
+    used = {role: sum(cpu_seconds(p) for p in pids) - before[role]
+            for role, pids in roles.items()}
+    disk = {name: (total - disk[name][0], count - disk[name][1])
+            for name, (total, count) in etcd_disk(engine.etcd.address).items()}
+    return row, wall, used, disk
+
+
+def _report(workload: workloads.Workload, row: dict, wall: float, used: dict,
+            disk: dict) -> None:
+    kind = workload.kind
+    units = workload.parts if kind != "latency" else 200
+    unit = {"latency": "request", "wordcount": "chunk"}.get(kind, "part")
+    print(f"{workload.label}: {wall:.2f} s wall, {units / wall:.0f} {unit}s/s, etcd writes/inv "
+          f"{row['etcd_writes_per_invocation']}, nsq/inv {row['nsq_messages_per_invocation']}")
+    print(f"CPU seconds (of {wall * (os.cpu_count() or 1):.1f} available on "
+          f"{os.cpu_count()} CPUs), ms per {unit}:")
+    for role, seconds in sorted(used.items(), key=lambda kv: -kv[1]):
+        print(f"  {role:<9} {seconds:7.2f} s  {1000 * seconds / units:7.3f} ms")
+    print(f"  {'all':<9} {sum(used.values()):7.2f} s  {1000 * sum(used.values()) / units:7.3f} ms")
+    for name, (total, count) in disk.items():
+        if count:
+            print(f"etcd {name.removeprefix('etcd_disk_')}: {count:.0f} x "
+                  f"{1000 * total / count:.2f} ms mean")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.profile", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -116,6 +149,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--py-spy", type=Path, metavar="DIR",
                    help="also sample the Python processes with py-spy into DIR")
     p.add_argument("--rate", type=int, default=100, help="py-spy samples per second")
+    p.add_argument("--runs", type=int, default=1,
+                   help="run the workload this many times on one cluster, a report each "
+                        "(shows whether later runs cost more)")
     args = p.parse_args(argv)
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     if args.py_spy and not Path(spy).exists():
@@ -133,7 +169,6 @@ def main(argv: list[str] | None = None) -> int:
             engine.start(Path(tmp))
             runner.warm_up(engine, chunks)
             roles = processes(engine)
-            before = {role: sum(cpu_seconds(p) for p in pids) for role, pids in roles.items()}
             samplers = []
             if args.py_spy:
                 args.py_spy.mkdir(parents=True, exist_ok=True)
@@ -147,14 +182,7 @@ def main(argv: list[str] | None = None) -> int:
                              str(args.rate), "--output", str(out), "--nonblocking", "--gil"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)))
                 time.sleep(1.0)  # py-spy attaches before the workload starts
-            disk = etcd_disk(engine.etcd.address)
-            started = time.perf_counter()
-            row = runner.run_one(engine, workload, chunks,
-                                 runner.Options(repeat=1, latency_requests=200))
-            wall = time.perf_counter() - started
-            after = {role: sum(cpu_seconds(p) for p in pids) for role, pids in roles.items()}
-            disk = {name: (total - disk[name][0], count - disk[name][1])
-                    for name, (total, count) in etcd_disk(engine.etcd.address).items()}
+            reports = [_measure(engine, workload, chunks, roles) for _ in range(args.runs)]
             phases = latency_phases(engine, 200) if kind == "latency" else {}
             for _role, _out, sampler in samplers:
                 sampler.send_signal(2)  # SIGINT: py-spy writes its file and exits
@@ -162,23 +190,13 @@ def main(argv: list[str] | None = None) -> int:
                 sampler.wait(30)
         finally:
             engine.stop()
-    if "error" in row:
-        print(f"{workload.label}: {row['error']}", file=sys.stderr)
-        return 1
-    units = workload.parts if kind != "latency" else 200
-    unit = {"latency": "request", "wordcount": "chunk"}.get(kind, "part")
-    print(f"{workload.label}: {wall:.2f} s wall, {units / wall:.0f} {unit}s/s, etcd writes/inv "
-          f"{row['etcd_writes_per_invocation']}, nsq/inv {row['nsq_messages_per_invocation']}")
-    used = {role: after[role] - before[role] for role in roles}
-    print(f"CPU seconds (of {wall * (os.cpu_count() or 1):.1f} available on "
-          f"{os.cpu_count()} CPUs), ms per {unit}:")
-    for role, seconds in sorted(used.items(), key=lambda kv: -kv[1]):
-        print(f"  {role:<9} {seconds:7.2f} s  {1000 * seconds / units:7.3f} ms")
-    print(f"  {'all':<9} {sum(used.values()):7.2f} s  {1000 * sum(used.values()) / units:7.3f} ms")
-    for name, (total, count) in disk.items():
-        if count:
-            print(f"etcd {name.removeprefix('etcd_disk_')}: {count:.0f} x "
-                  f"{1000 * total / count:.2f} ms mean")
+    for run, (row, wall, used, disk) in enumerate(reports, 1):
+        if "error" in row:
+            print(f"{workload.label}: {row['error']}", file=sys.stderr)
+            return 1
+        if args.runs > 1:
+            print(f"run {run} of {args.runs}:")
+        _report(workload, row, wall, used, disk)
     if phases:
         print("one-invocation request, median ms per phase (MR_CLEANUP=0):")
         for name, ms in phases.items():
