@@ -128,6 +128,10 @@ def cmp_mod_revision(key: str, revision: int):
     return _compare(key, etcdrpc.Compare.MOD, etcdrpc.Compare.EQUAL, mod_revision=revision)
 
 
+def cmp_value(key: str, value: bytes):
+    return _compare(key, etcdrpc.Compare.VALUE, etcdrpc.Compare.EQUAL, value=value)
+
+
 class TxnResult:
     """What a transaction did: whether its compares held, its revision and each op's reply."""
 
