@@ -55,10 +55,28 @@ class Broker:
     def log(self) -> str:
         return self.log_path.read_text()
 
+    def http_connections(self) -> int:
+        """Open TCP connections to the HTTP port, counted from the kernel's table (/proc)."""
+        return established_to(self.http_port)
 
-def start_broker(tmp_path: Path, *extra_flags: str, timeout: float = 20) -> Broker:
-    """Start `python -m mr.broker` and return once GET /ping answers OK."""
-    tcp_port, http_port = free_port(), free_port()
+
+def established_to(port: int) -> int:
+    """How many established IPv4 connections have their server end on this loopback port."""
+    count = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[3] == "01" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # 01: ESTABLISHED
+            count += 1
+    return count
+
+
+def start_broker(tmp_path: Path, *extra_flags: str, timeout: float = 20,
+                 ports: tuple[int, int] | None = None) -> Broker:
+    """Start `python -m mr.broker` and return once GET /ping answers OK.
+
+    `ports` (tcp, http) restarts a broker where its clients expect it; default: free ports.
+    """
+    tcp_port, http_port = ports or (free_port(), free_port())
     log_path = Path(tmp_path) / f"mr_broker-{tcp_port}.log"
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
