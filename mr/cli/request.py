@@ -12,6 +12,7 @@ from mr.engine import progress as tracker
 from mr.handlers.library import Library
 from mr.kv import entities
 from mr.kv.client import KV
+from mr.notify import Notifier
 from mr.queue.publisher import Publisher
 
 
@@ -87,11 +88,14 @@ def _retry(kv: KV, args: argparse.Namespace) -> Output:
 
 def _cancel(kv: KV, args: argparse.Namespace) -> Output:
     entities.require_workflow(kv, args.workflow)
+    notifier = Notifier.from_settings(config.load())  # this script ends it, so it notifies
     try:
         request = control.cancel(kv, args.workflow, args.request_id,
-                                 f"mr_request_cancel on {socket.gethostname()}")
+                                 f"mr_request_cancel on {socket.gethostname()}", notifier)
     except control.ControlError as exc:
         raise ValueError(str(exc)) from None
+    finally:
+        notifier.close()
     return Output({"request_id": request.id, "state": request.state, "counts": request.counts},
                   f"request {request.id} cancelled ({request.counts.get('done', 0)} "
                   f"invocation(s) had finished; retry it with mr_request_retry)")

@@ -120,7 +120,7 @@ def main(argv=None) -> int:
         "workflows": settings.workflow_names, "capabilities": settings.capabilities,
         "concurrency": settings.concurrency, "metrics_port": metrics_port}).start()
     sweeper = Sweeper(kv, Publisher(settings.nsqd_http_hosts), libraries, worker_id, settings,
-                      lambda other: registry.is_alive(kv, other)).start()
+                      lambda other: registry.is_alive(kv, other), notifier).start()
     log.info("worker %s serving %s (metrics on port %s)", worker_id, ", ".join(topics),
              metrics_port)
     consumer = Consumer(topics, settings.channel, metrics.counted(runner.handle),

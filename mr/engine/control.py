@@ -5,12 +5,13 @@ import time
 from collections import defaultdict
 
 from mr.config import Settings
-from mr.engine import protocol
+from mr.engine import events, protocol
 from mr.handlers.library import Library
 from mr.kv import keys
 from mr.kv.client import KV
 from mr.kv.models import (CANCELLED, DONE, FAILED, QUEUED, RUNNING, WAITING, Invocation,
                           Request, decode)
+from mr.notify import Notifier
 from mr.queue import messages
 from mr.queue.publisher import Publisher, PublishError
 from mr.queue.topics import topic
@@ -31,11 +32,12 @@ def _load(kv: KV, wf: str, rid: str) -> tuple[Request, int]:
     return decode(Request, entry.value), entry.mod_revision
 
 
-def cancel(kv: KV, wf: str, rid: str, by: str) -> Request:
+def cancel(kv: KV, wf: str, rid: str, by: str, notifier: Notifier) -> Request:
     """End a running request as cancelled: queued work is dropped, running work discarded.
 
     Workers see the request is no longer live: they skip its queued invocations, and the
-    outputs of handlers still running cannot be committed.
+    outputs of handlers still running cannot be committed. The caller ended it, so its
+    `notifier` sends request_failed (reason "cancelled").
     """
     request, _ = _load(kv, wf, rid)
     if request.state != RUNNING:
@@ -45,6 +47,7 @@ def cancel(kv: KV, wf: str, rid: str, by: str) -> Request:
     request.failure = {"reason": "cancelled", "message": f"cancelled by {by}"}
     if not protocol.end_request(kv, request, [], cleanup=False):
         raise ControlError(409, f"request {rid} ended before it could be cancelled")
+    events.request_ended(notifier, request)
     return request
 
 

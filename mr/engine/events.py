@@ -1,4 +1,8 @@
-"""What the runner tells the notifier: a handler's uncaught exception and a request's end.
+"""What the engine tells the notifier: a handler's uncaught exception and a request's end.
+
+A request's end is notified by the one process whose transaction ended it: the runner (done,
+or a handler's failure), the sweeper or a blocking front-end (its deadline), whoever cancelled
+it (the front-end or mr_request_cancel).
 
 Which of these are sent, and where, is the notifier's settings (MR_NOTIFY_EVENTS, ...); the
 notifier never raises and sends in the background, so an invocation never waits on a mail
@@ -21,7 +25,8 @@ def handler_exception(notifier, request: Request) -> None:
 
 
 def request_ended(notifier, request: Request) -> None:
-    """Sent by whoever ended the request (exactly one process)."""
+    """Sent by whoever ended the request (exactly one process): request_done, or
+    request_failed with the failure's reason (handler, timeout, cancelled, ...)."""
     took = (request.finished or 0) - request.created
     if request.state == DONE:
         details = {"result_path": request.result_path} if request.result_path else {}

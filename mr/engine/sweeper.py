@@ -23,7 +23,8 @@ from mr.config import Settings
 from mr.engine import submit
 from mr.handlers.library import Library
 from mr.kv import entities, keys
-from mr.kv.client import MAX_TXN_OPS, KV, EtcdUnavailable, cmp_absent, op_delete, op_put
+from mr.kv.client import (MAX_TXN_OPS, KV, EtcdUnavailable, cmp_absent, op_delete,
+                          op_last_written, op_put)
 from mr.kv.models import DONE, RUNNING, Invocation, Request, decode
 from mr.queue import messages
 from mr.queue.publisher import Publisher
@@ -46,8 +47,10 @@ class Sweeper:
         self.worker_alive = worker_alive
         self._lease = 0
         self._stopped = threading.Event()
-        # request id -> (newest mod revision under its keys, when we first saw it)
+        # (workflow, request id) -> (a revision it wrote nothing after, since when)
         self._seen: dict[tuple[str, str], tuple[int, float]] = {}
+        # workflow -> (time, etcd revision) of its recent passes, oldest first
+        self._passes: dict[str, list[tuple[float, int]]] = {}
 
     def start(self) -> "Sweeper":
         threading.Thread(target=self._run, name="sweeper", daemon=True).start()
@@ -84,8 +87,8 @@ class Sweeper:
         held = self.kv.get(key)
         return held is not None and held.value.decode() == self.worker_id
 
-    def sweep(self, wf: str) -> None:
-        now = time.time()
+    def sweep(self, wf: str, now: float | None = None) -> None:
+        now = time.time() if now is None else now
         self._timeouts(wf, now)
         self._expired(wf, now)
         self._stalled(wf, now)
@@ -128,27 +131,47 @@ class Sweeper:
 
     # --- stalled requests ----------------------------------------------------------------
     def _stalled(self, wf: str, now: float) -> None:
-        seen_now = set()
+        """One keys-only scan of the running index; the newest write of a request is read
+        only once it has shown no progress for MR_STALL_S, for many requests per read-only
+        txn (no etcd proposal), instead of one read per running request every pass."""
+        revision = self.kv.revision()
+        passes = self._passes.setdefault(wf, [])
+        passes.append((now, revision))
+        seen_now, due = set(), []
         for entry in self.kv.scan(keys.by_state(wf, RUNNING), keys_only=True):
             rid = keys.request_id_of_state_entry(entry.key)
             seen_now.add((wf, rid))
-            newest = self._newest_revision(wf, rid)
             last = self._seen.get((wf, rid))
-            if last is None or last[0] != newest:
-                self._seen[(wf, rid)] = (newest, now)
+            if last is None:
+                self._seen[(wf, rid)] = (revision, now)
             elif now - last[1] >= self.settings.stall_s:
+                due.append(rid)
+        for rid, newest in zip(due, self._newest_revisions(wf, due)):
+            bound, since = self._seen[(wf, rid)]
+            if newest > bound:  # progress: since the first pass that could have seen it
+                since = next((t for t, r in passes if r >= newest), now)
+                self._seen[(wf, rid)] = (newest, since)
+            if now - since >= self.settings.stall_s:
                 log.warning("request %s/%s made no progress for %.0fs; publishing its "
-                            "unfinished invocations again", wf, rid, now - last[1])
+                            "unfinished invocations again", wf, rid, now - since)
                 self._republish(wf, rid)
-                self._seen[(wf, rid)] = (newest, now)
+                self._seen[(wf, rid)] = (max(newest, bound), now)
         for gone in [k for k in self._seen if k[0] == wf and k not in seen_now]:
             del self._seen[gone]
+        oldest = min((v[1] for k, v in self._seen.items() if k[0] == wf), default=now)
+        passes[:] = [p for p in passes if p[0] >= oldest]
 
-    def _newest_revision(self, wf: str, rid: str) -> int:
-        """The revision of the request's most recently written key (its last progress)."""
-        entries, _, _ = self.kv.range(keys.request_data(wf, rid), limit=1, keys_only=True,
-                                      descending=True, by_mod_revision=True)
-        return entries[0].mod_revision if entries else 0
+    def _newest_revisions(self, wf: str, rids: list[str]) -> list[int]:
+        """The revision of each request's most recently written key (its last progress)."""
+        newest = []
+        for start in range(0, len(rids), MAX_TXN_OPS):
+            chunk = rids[start:start + MAX_TXN_OPS]
+            result = self.kv.txn([], [op_last_written(keys.request_data(wf, rid))
+                                      for rid in chunk])
+            for index in range(len(chunk)):
+                entry = result.entry(index)
+                newest.append(entry.mod_revision if entry else 0)
+        return newest
 
     def _republish(self, wf: str, rid: str) -> int:
         library = self.libraries[wf]

@@ -106,10 +106,20 @@ def op_get(key: str, prefix: bool = False, count_only: bool = False, keys_only: 
         key, prefix=prefix, count_only=count_only, keys_only=keys_only))
 
 
-def op_delete(key: str, prefix: bool = False):
+def op_last_written(prefix: str):
+    """A range op for the key under `prefix` written last (keys only: its mod_revision)."""
+    request = _range_request(prefix, prefix=True, keys_only=True, limit=1)
+    request.sort_order = etcdrpc.RangeRequest.DESCEND
+    request.sort_target = etcdrpc.RangeRequest.MOD
+    return etcdrpc.RequestOp(request_range=request)
+
+
+def op_delete(key: str, prefix: bool = False, end: str | None = None):
+    """Delete `key`, every key under it (`prefix`), or the keys from it up to `end`."""
     raw = key.encode()
+    range_end = end.encode() if end is not None else _prefix_end(raw) if prefix else b""
     return etcdrpc.RequestOp(request_delete_range=etcdrpc.DeleteRangeRequest(
-        key=raw, range_end=_prefix_end(raw) if prefix else b""))
+        key=raw, range_end=range_end))
 
 
 def _compare(key: str, target, result, **value):

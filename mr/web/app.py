@@ -25,7 +25,7 @@ import threading
 import time
 
 from mr import config, metrics
-from mr.engine import control
+from mr.engine import control, events
 from mr.engine.results import read_result
 from mr.engine.submit import SubmitError, fail, new_request_id, submit
 from mr.handlers.library import Library
@@ -33,6 +33,7 @@ from mr.kv import client as kv_client
 from mr.kv import keys
 from mr.kv.client import EtcdUnavailable
 from mr.kv.models import DONE, RUNNING, Request, decode
+from mr.notify import Notifier
 from mr.queue.publisher import Publisher
 from mr.web import auth, tracking, ui, ui_http  # ui*: the web view (issue 11)
 from mr.web.http import HttpError, Raw, flag, query
@@ -69,6 +70,7 @@ class FrontEnd:
         self.publisher = Publisher(settings.nsqd_http_hosts)
         self.hostname = socket.gethostname()
         self.name = settings.front_end_name or self.hostname
+        self.notifier = _notifier(settings)
         self._workflows: dict[str, tuple[Library, RequestWaiter]] = {}
         self._lock = threading.Lock()
 
@@ -146,7 +148,8 @@ class FrontEnd:
         self.workflow(workflow)
         try:
             request = control.cancel(self.kv, workflow, request_id,
-                                     f"{self._client_ip(environ)} via {self.hostname}")
+                                     f"{self._client_ip(environ)} via {self.hostname}",
+                                     self.notifier)
         except control.ControlError as exc:
             raise HttpError(exc.status, str(exc), request_id) from None
         return 200, self._describe(request)
@@ -178,6 +181,7 @@ class FrontEnd:
             return current
         limit = current.deadline - current.created
         if fail(self.kv, current, "timeout", f"request timed out after {limit:g}s"):
+            events.request_ended(self.notifier, current)
             return current
         return self._load_request(workflow, request.id)  # it ended just in time
 
@@ -253,6 +257,16 @@ class FrontEnd:
     def _client_ip(environ) -> str:
         forwarded = environ.get("HTTP_X_FORWARDED_FOR", "")
         return forwarded.split(",")[0].strip() or environ.get("REMOTE_ADDR", "")
+
+
+def _notifier(settings: config.Settings) -> Notifier:
+    """The front-end notifies the ends it causes (deadlines, cancels); settings that workers
+    would refuse only cost it its notifications, not its requests."""
+    try:
+        return Notifier.from_settings(settings)
+    except ValueError as exc:
+        log.error("notifications off in this front-end: %s", exc)
+        return Notifier()
 
 
 _front_end: FrontEnd | None = None

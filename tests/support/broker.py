@@ -1,12 +1,14 @@
 """A real mr_broker process on free loopback ports, for any test that needs NSQ."""
 from __future__ import annotations
 
+import contextlib
 import signal
 import subprocess
 import sys
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from mr.cluster import free_port
 from mr.cluster import wait_for
@@ -90,3 +92,13 @@ def start_broker(tmp_path: Path, *extra_flags: str, timeout: float = 20,
         broker.kill()
         raise
     return broker
+
+
+@contextlib.contextmanager
+def running_broker(tmp_path: Path, *extra_flags: str) -> Iterator[Broker]:
+    """A broker for the length of a `with` block (a fixture's body), stopped cleanly after."""
+    server = start_broker(tmp_path, *extra_flags)
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -40,11 +40,12 @@ STEPS = [("sess", "session_mapper", "session_reducer"),
          ("slow_py", "slow_py", "total"), ("slow_sh", "slow_sh", "total"),
          ("fs_fan", "fs_fan", "fs_reader"), ("fs_leaf", "fs_leaf", "identity"),
          ("big_fan", "big_fan", "big_reader"), ("big_leaf", "big_leaf", "identity"),
-         ("escape", "escape", "total"), ("notifying", "notifying", "total")]
+         ("escape", "escape", "total"), ("notifying", "notifying", "total"),
+         ("sleepy", "sleepy", "total")]
 JOBS = {"sess": "sess", "sess_write": "sess_write", "scoped": "scoped", "gpu": "gpu_fan",
         "quantum": "quantum", "sh_fan": "sh_fan", "sh_fail": "sh_fail", "slow_py": "slow_py",
         "slow_sh": "slow_sh", "fs": "fs_fan", "big": "big_fan", "big_echo": "big_leaf",
-        "escape": "escape", "notifying": "notifying"}
+        "escape": "escape", "notifying": "notifying", "sleepy": "sleepy"}
 
 
 def define(engine, wf: str) -> None:
@@ -56,6 +57,7 @@ def define(engine, wf: str) -> None:
     for name, step in JOBS.items():
         entities.save(engine.kv, Job(wf, name, step))
     entities.save(engine.kv, Job(wf, "sess_file", "sess", result_writer="file"))
+    entities.save(engine.kv, Job(wf, "sleepy_1s", "sleepy", timeout_s=1))
 
 
 @pytest.fixture(scope="package")

@@ -1,7 +1,14 @@
 """Notifications end to end: email to a local SMTP server and JSON to
-mr_http_notification_listen, on a handler's exception, a request's failure and completion,
-from handler code, and when the handler library changes."""
+mr_http_notification_listen, on a handler's exception, a request's failure (by a handler, its
+deadline or a cancel) and completion, from handler code, and when the handler library
+changes."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
+import requests
 
 from mr.cluster import wait_for
 from tests.integration.environment.conftest import HANDLERS
@@ -59,3 +66,39 @@ def test_library_update_is_announced_once(cleaned, listener, flag):
                                ][before:], timeout=20, message="library_updated")
     assert len(posted) == 1 and posted[0]["details"]["workflow"] == cleaned.wf
     assert "escape" in posted[0]["details"]["updated"]
+
+
+def failed_notice(listener, rid: str, reason: str) -> dict:
+    return wait_for(lambda: listener.find("request_failed", request_id=rid, reason=reason),
+                    timeout=30, message=f"request_failed ({reason}) of {rid} at the listener")
+
+
+def test_deadline_of_a_blocking_request_is_posted(cleaned, listener):
+    reply = cleaned.post(cleaned.wf, "sleepy_1s", {"seconds": 5})
+    assert reply.status_code == 504, reply.text
+    posted = failed_notice(listener, reply.json()["request_id"], "timeout")
+    assert posted["details"]["job"] == "sleepy_1s"
+    assert "timed out after 1s" in posted["subject"]
+
+
+def test_deadline_of_a_non_blocking_request_is_posted_by_the_sweeper(cleaned, listener):
+    reply = cleaned.post(cleaned.wf, "sleepy_1s", {"seconds": 5}, blocking=False)
+    assert reply.status_code == 202, reply.text
+    # nobody waits on it: a worker's sweeper fails it (every MR_SWEEP_INTERVAL_S, 5 s)
+    posted = failed_notice(listener, reply.json()["request_id"], "timeout")
+    assert posted["details"]["job"] == "sleepy_1s"
+
+
+def test_cancels_are_posted_by_the_front_end_and_by_the_script(cleaned, listener):
+    by_http, by_script = (cleaned.post(cleaned.wf, "sleepy", {"seconds": 5},
+                                       blocking=False).json()["request_id"] for _ in range(2))
+    cancelled = requests.delete(f"{cleaned.web.url}/request/{cleaned.wf}/{by_http}",
+                                timeout=30)
+    assert cancelled.status_code == 200, cancelled.text
+    script = Path(sys.executable).parent / "mr_request_cancel"
+    ran = subprocess.run([str(script), cleaned.wf, by_script], env={**os.environ, **cleaned.env},
+                         capture_output=True, text=True, timeout=60)
+    assert ran.returncode == 0, ran.stderr
+    assert "via" in failed_notice(listener, by_http, "cancelled")["details"]["message"]
+    posted = failed_notice(listener, by_script, "cancelled")
+    assert posted["details"]["message"].startswith("cancelled by mr_request_cancel on ")

@@ -10,16 +10,15 @@ import pytest
 from mr.queue.publisher import POOL_SIZE, Publisher, PublishError
 from mr.cluster import free_port
 from tests.broker.nsq_client import NsqLoop
-from tests.support.broker import start_broker
+from tests.support.broker import running_broker, start_broker
 
 _names = itertools.count()
 
 
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory):
-    server = start_broker(tmp_path_factory.mktemp("publisher"))
-    yield server
-    server.stop()
+    with running_broker(tmp_path_factory.mktemp("publisher")) as server:
+        yield server
 
 
 @pytest.fixture
