@@ -1,7 +1,7 @@
 """The sweeper: what no message will do by itself, found from etcd (DESIGN.md §4.3, §4.6).
 
 - requests past their deadline fail with reason "timeout" (a non-blocking request has no
-  front-end waiting to do it);
+  front-end waiting to do it), and the sweeper that failed one notifies request_failed;
 - requests that made no progress for MR_STALL_S get their unfinished invocations published
   again, unless a live worker is running them (a message lost by a broker, a publish that
   failed after its etcd write); duplicates are harmless (the start claim);
@@ -20,12 +20,13 @@ from typing import Callable
 
 from mr import fs
 from mr.config import Settings
-from mr.engine import submit
+from mr.engine import events, submit
 from mr.handlers.library import Library
 from mr.kv import entities, keys
 from mr.kv.client import (MAX_TXN_OPS, KV, EtcdUnavailable, cmp_absent, op_delete,
                           op_last_written, op_put)
 from mr.kv.models import DONE, RUNNING, Invocation, Request, decode
+from mr.notify import Notifier
 from mr.queue import messages
 from mr.queue.publisher import Publisher
 from mr.queue.topics import topic
@@ -38,13 +39,15 @@ BATCH = 500
 
 class Sweeper:
     def __init__(self, kv: KV, publisher: Publisher, libraries: dict[str, Library],
-                 worker_id: str, settings: Settings, worker_alive: Callable[[str], bool]):
+                 worker_id: str, settings: Settings, worker_alive: Callable[[str], bool],
+                 notifier: Notifier | None = None):
         self.kv = kv
         self.publisher = publisher
         self.libraries = libraries
         self.worker_id = worker_id
         self.settings = settings
         self.worker_alive = worker_alive
+        self.notifier = notifier or Notifier.from_settings(settings)
         self._lease = 0
         self._stopped = threading.Event()
         # (workflow, request id) -> (a revision it wrote nothing after, since when)
@@ -111,6 +114,7 @@ class Sweeper:
                 if submit.fail(self.kv, request, "timeout",
                                f"request timed out after {limit:g}s"):
                     log.info("request %s/%s timed out", wf, rid)
+                    events.request_ended(self.notifier, request)
                     continue
             self.kv.delete(key)  # it ended some other way; the mark is stale
 
