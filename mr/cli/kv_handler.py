@@ -11,7 +11,7 @@ from mr.cli.common import UserError
 from mr.cli.kv_definitions import delete_script, get_script, list_script
 from mr.cli.output import Output, add_workflow, plain, script
 from mr.handlers.source import HandlerSourceError
-from mr.handlers.sync import LANGUAGES, handler_from_file
+from mr.handlers.sync import LANGUAGES, handler_from_file, role_conflicts
 from mr.kv import entities
 from mr.kv.client import KV
 from mr.kv.models import Handler
@@ -41,11 +41,10 @@ def _create(kv: KV, args: argparse.Namespace) -> Output:
     entities.require_workflow(kv, args.workflow)
     handler = read_handler(args.workflow, args.file, args.name)
     old = entities.get(kv, Handler, args.workflow, handler.name)
-    if old is not None and args.replace and old.handler_type != handler.handler_type:
-        users = entities.referrers(kv, Handler, args.workflow, handler.name)
-        if users:
-            raise UserError(f"handler {handler.name!r} is a {old.handler_type} used by "
-                            f"{', '.join(users)}; the new file is a {handler.handler_type}")
+    if old is None or args.replace:  # a step may name it still (deleted with --force)
+        conflicts = role_conflicts(kv, args.workflow, [handler])
+        if conflicts:
+            raise UserError(f"{'; '.join(conflicts)} (nothing was written)")
     entities.save(kv, handler, create_only=not args.replace)
     data = _summary(plain(handler))
     verb = "replaced" if old is not None else "created"

@@ -16,7 +16,7 @@ from mr import config
 from mr.handlers.source import HandlerSourceError, parse
 from mr.kv import entities, keys
 from mr.kv.client import MAX_TXN_OPS, KV, op_delete, op_put
-from mr.kv.models import Handler, encode
+from mr.kv.models import HANDLER_TYPES, Handler, Step, encode
 from mr.notify import Notifier
 
 # File suffixes that hold handlers: Python runs in the worker, the rest as subprocesses.
@@ -80,7 +80,30 @@ def handler_from_file(workflow: str, path: Path, name: str, stored_path: str) ->
         language=parsed.language)
 
 
+def role_conflicts(kv: KV, workflow: str, handlers: list[Handler]) -> list[str]:
+    """Why storing `handlers` would break steps: one sentence per handler whose type differs
+    from the role a step gives it (a worker would run, say, a reducer as that step's mapper)."""
+    new_type = {h.name: h.handler_type for h in handlers}
+    users: dict[str, dict[str, list[str]]] = {}  # handler -> role -> steps
+    for step in entities.list_all(kv, Step, workflow):
+        for role in HANDLER_TYPES:
+            name = getattr(step, role)
+            if name in new_type and new_type[name] != role:
+                users.setdefault(name, {}).setdefault(role, []).append(step.name)
+    found = []
+    for name, roles in sorted(users.items()):
+        for role, steps in roles.items():
+            found.append(
+                f"handler {name!r} would become a {new_type[name]}, but step(s) "
+                f"{', '.join(sorted(steps))} use it as their {role}: keep it a {role}, or store "
+                f"the {new_type[name]} under another name and first point the step(s) at "
+                f"another {role} (mr_kv_step_update_handlers {workflow} {role} {name} OTHER)")
+    return found
+
+
 def plan(kv: KV, workflow: str, directory: Path, force_update: bool = False) -> SyncPlan:
+    """What a sync would change; EntityError if it would change the type of a handler that
+    a step uses (nothing is written then)."""
     entities.require_workflow(kv, workflow)
     wanted = {h.name: h for h in read_directory(workflow, directory)}
     stored = {h.name: h for h in entities.list_all(kv, Handler, workflow)}
@@ -93,6 +116,9 @@ def plan(kv: KV, workflow: str, directory: Path, force_update: bool = False) -> 
             result.updated.append(handler)
         else:
             result.unchanged.append(name)
+    conflicts = role_conflicts(kv, workflow, result.added + result.updated)
+    if conflicts:
+        raise entities.EntityError("; ".join(conflicts))
     for name in sorted(set(stored) - set(wanted)):
         users = entities.referrers(kv, Handler, workflow, name)
         if users:

@@ -123,3 +123,42 @@ def test_unknown_workflow_is_a_clear_error(etcd, tmp_path):
     result = store(etcd, "no_such_wf", write(tmp_path, {"m.py": MAPPER}))
     assert result.returncode == 2
     assert "workflow 'no_such_wf' does not exist" in result.stderr
+
+
+def test_type_change_of_a_handler_a_step_uses_is_refused_with_what_to_do(etcd, kv, workflow,
+                                                                         tmp_path):
+    handlers = write(tmp_path, {"used.py": MAPPER.replace("VALUE", "1"), "red.py": REDUCER,
+                                "other.py": MAPPER.replace("VALUE", "2"),
+                                "free.py": MAPPER.replace("VALUE", "3")})
+    assert store(etcd, workflow, handlers).returncode == 0
+    for name in ("s", "t"):
+        entities.save(kv, Step(workflow, name, mapper="used", reducer="red"))
+    versions = stored(kv, workflow)
+    write(handlers, {"used.py": REDUCER, "free.py": REDUCER})
+    for flags in ((), ("--simulate-only",)):
+        refused = store(etcd, workflow, handlers, *flags)
+        assert refused.returncode == 2, refused.stdout
+        assert ("handler 'used' would become a reducer, but step(s) s, t use it as their "
+                "mapper" in refused.stderr)
+        assert f"mr_kv_step_update_handlers {workflow} mapper used OTHER" in refused.stderr
+        assert "nothing was written" in refused.stderr and "'free'" not in refused.stderr
+    assert stored(kv, workflow) == versions
+
+    script = Path(sys.executable).parent / "mr_kv_handler_create"
+    replaced = subprocess.run([str(script), workflow, str(handlers / "used.py"), "--replace"],
+                              capture_output=True, text=True, timeout=60,
+                              env={"MR_ETCD_HOSTS": etcd.address, "PATH": "/usr/bin:/bin"})
+    assert replaced.returncode == 2
+    assert "handler 'used' would become a reducer, but step(s) s, t" in replaced.stderr
+    assert stored(kv, workflow) == versions
+
+    # what the message says to do: the steps use another mapper, then the sync goes through
+    script = Path(sys.executable).parent / "mr_kv_step_update_handlers"
+    moved = subprocess.run([str(script), workflow, "mapper", "used", "other"],
+                           capture_output=True, text=True, timeout=60,
+                           env={"MR_ETCD_HOSTS": etcd.address, "PATH": "/usr/bin:/bin"})
+    assert moved.returncode == 0, moved.stderr
+    synced = store(etcd, workflow, handlers)
+    assert synced.returncode == 0, synced.stderr
+    assert {h.name: h.handler_type for h in entities.list_all(kv, Handler, workflow)} == {
+        "used": "reducer", "free": "reducer", "red": "reducer", "other": "mapper"}
