@@ -22,9 +22,9 @@ from typing import Callable
 
 from mr import metrics
 from mr.engine import progress
-from mr.kv import keys
-from mr.kv.client import (KV, MAX_TXN_OPS, cmp_absent, cmp_mod_revision, cmp_present,
-                          op_delete, op_get, op_put)
+from mr.kv import entities, keys
+from mr.kv.client import (KV, MAX_TXN_OPS, Entry, cmp_absent, cmp_mod_revision,
+                          cmp_present, cmp_value, op_delete, op_get, op_put)
 from mr.kv.codec import pack, unpack
 from mr.kv.keys import DONE_MARK, FAILED_MARK, STARTED, WAITING_MARK
 from mr.kv.models import (DONE, FAILED, RUNNING, Invocation, Request, encode, parent_of,
@@ -34,6 +34,7 @@ CHILD_BATCH = MAX_TXN_OPS - 1  # one compare slot is taken by the request's live
 FIRST_CHILD_BATCH = 16
 COUNTER_SLOTS = 16            # siblings finishing together rarely write the same key
 MAX_TXN_BYTES = 1024 * 1024   # etcd refuses requests over 1.5 MiB (--max-request-bytes)
+ATOMIC_CLEANUP_INVOCATIONS = 100  # bigger done requests lose their keys a page at a time
 
 
 def _slot(iid: str) -> int:
@@ -51,11 +52,12 @@ class Completion:
     parent_ready: bool = False
 
 
-def create_request(kv: KV, request: Request, root: Invocation, name_revision: int = 0) -> bool:
+def create_request(kv: KV, request: Request, root: Invocation, name_revision: int = 0) -> int:
     """The request record, its live marker, indexes and root invocation, in one transaction.
 
     A named request also (re)points its name at this request, if the name's key is still at
-    `name_revision` (0: absent); False when another request took the name meanwhile.
+    `name_revision` (0: absent); 0 when another request took the name meanwhile. Else the
+    revision that created the root invocation (its message may carry it: see claim()).
     """
     wf, rid = request.workflow, request.id
     compare = [cmp_absent(request.key)]
@@ -69,10 +71,15 @@ def create_request(kv: KV, request: Request, root: Invocation, name_revision: in
         name_key = keys.name(wf, request.name)
         compare.append(cmp_mod_revision(name_key, name_revision))
         ops.append(op_put(name_key, pack({"request_id": rid, "digest": request.digest})))
-    result = kv.txn(compare, ops, [op_get(request.key, count_only=True)])
+    root_key = keys.invocation(wf, rid, root.id)
+    result = kv.txn(compare, ops, [op_get(request.key, count_only=True),
+                                   op_get(root_key, keys_only=True)])
+    if result.succeeded:
+        return result.revision
     # Ids are random, so an existing key is this very write: its reply was lost (an etcd
     # member died after committing it) and the client's retry found it done.
-    return result.succeeded or result.count(0) > 0
+    found = result.entry(1) if result.count(0) > 0 else None
+    return found.mod_revision if found is not None else 0
 
 
 def start(kv: KV, wf: str, rid: str, read_revision: int,
@@ -88,32 +95,54 @@ def start(kv: KV, wf: str, rid: str, read_revision: int,
     return lambda: waiter().succeeded
 
 
-def create_children(kv: KV, wf: str, rid: str, children: list[Invocation]) -> bool:
-    """Create up to CHILD_BATCH children; False if the request has ended.
+def claim(kv: KV, wf: str, rid: str, revision: int, record: bytes,
+          inv: Invocation) -> Entry | None:
+    """Claim a just-published invocation without reading it first: `record` and `revision`
+    come from its message. Holds only if etcd still has exactly that record, unchanged since
+    `revision` (so a first delivery; a duplicate, a redelivery or a forged record fails and
+    takes the read-then-start() path). Returns the request record's key entry (its mod
+    revision, no value: Runner keeps decoded requests), or None.
+    """
+    key = keys.invocation(wf, rid, inv.id)
+    result = kv.txn([cmp_present(keys.live(wf, rid)), cmp_mod_revision(key, revision),
+                     cmp_value(key, record)],
+                    [op_put(key, encode(inv)), op_put(keys.mark(wf, rid, STARTED, inv.id), b""),
+                     op_get(keys.request(wf, rid), keys_only=True)])
+    return result.entry(2) if result.succeeded else None
+
+
+def create_children(kv: KV, wf: str, rid: str,
+                    children: list[Invocation]) -> list[tuple[bytes, int]] | None:
+    """Create up to CHILD_BATCH children; None if the request has ended.
 
     One transaction, or a few when their records would pass MAX_TXN_BYTES (etcd refuses
     requests over 1.5 MiB). Children that already exist (a re-run of the parent after a
-    crash) are left as they are.
+    crash) are left as they are. Returns each child's record and the revision that created
+    it (0 for one that existed): their messages carry them (see claim()).
     """
-    chunk, size = [], 0
+    created, chunk, size = [], [], 0
     for child in children:
         record = encode(child)
         if chunk and size + len(record) > MAX_TXN_BYTES:
-            if not _create_chunk(kv, wf, rid, chunk):
-                return False
+            if not _create_chunk(kv, wf, rid, chunk, created):
+                return None
             chunk, size = [], 0
         chunk.append((child, record))
         size += len(record)
-    return not chunk or _create_chunk(kv, wf, rid, chunk)
+    if chunk and not _create_chunk(kv, wf, rid, chunk, created):
+        return None
+    return created
 
 
-def _create_chunk(kv: KV, wf: str, rid: str, chunk: list[tuple[Invocation, bytes]]) -> bool:
+def _create_chunk(kv: KV, wf: str, rid: str, chunk: list[tuple[Invocation, bytes]],
+                  created: list[tuple[bytes, int]]) -> bool:
     live = keys.live(wf, rid)
     child_keys = [keys.invocation(wf, rid, child.id) for child, _ in chunk]
     result = kv.txn([cmp_present(live)] + [cmp_absent(k) for k in child_keys],
                     [op_put(k, record) for k, (_, record) in zip(child_keys, chunk)],
                     [op_get(live, count_only=True)])
     if result.succeeded:
+        created += [(record, result.revision) for _, record in chunk]
         return True
     if result.count(0) == 0:
         return False
@@ -122,6 +151,7 @@ def _create_chunk(kv: KV, wf: str, rid: str, chunk: list[tuple[Invocation, bytes
                         [op_get(live, count_only=True)])
         if not single.succeeded and single.count(0) == 0:
             return False
+        created.append((record, single.revision if single.succeeded else 0))
     return True
 
 
@@ -185,19 +215,22 @@ def _ready(fan_entry, counters) -> bool:
     return _finished_children(counters) >= unpack(fan_entry.value)
 
 
-def claim_reduce(kv: KV, wf: str, rid: str, reduce_inv: Invocation) -> bool:
-    """Create the reduce invocation if absent; True for exactly one caller, who publishes it."""
+def claim_reduce(kv: KV, wf: str, rid: str, reduce_inv: Invocation, record: bytes) -> int:
+    """Create the reduce invocation (`record`) if absent: its revision for exactly one caller,
+    who publishes it; 0 for the others."""
     key = keys.invocation(wf, rid, reduce_inv.id)
-    return kv.txn([cmp_present(keys.live(wf, rid)), cmp_absent(key)],
-                  [op_put(key, encode(reduce_inv))]).succeeded
+    result = kv.txn([cmp_present(keys.live(wf, rid)), cmp_absent(key)], [op_put(key, record)])
+    return result.revision if result.succeeded else 0
 
 
 def end_request(kv: KV, request: Request, invocations: list[Invocation], cleanup: bool) -> bool:
     """Write the request's final record and close it; False if it had already ended.
 
-    A done request's keys all go in the same transaction when `cleanup` is on; a failed or
-    cancelled one keeps its invocations (for inspection and retry) until it expires. The
-    record keeps its final progress counts, and an unnamed one gets its expiry time.
+    A done request's keys go when `cleanup` is on: in the same transaction for a small
+    request, else a page at a time right after it (entities.delete_request_data says why);
+    a failed or cancelled one keeps its invocations (for inspection and retry) until it
+    expires. The record keeps its final progress counts, and an unnamed one gets its expiry
+    time.
     """
     wf, rid = request.workflow, request.id
     if request.state == DONE and request.deadline and request.finished > request.deadline:
@@ -218,8 +251,12 @@ def end_request(kv: KV, request: Request, invocations: list[Invocation], cleanup
         ops.append(op_delete(keys.deadline(wf, request.deadline, rid)))
     if request.expires is not None:
         ops.append(op_put(keys.expiry(wf, request.expires, rid), b""))
-    if cleanup and request.state == DONE:
+    remove = cleanup and request.state == DONE
+    in_pages = remove and request.counts["done"] > ATOMIC_CLEANUP_INVOCATIONS
+    if remove and not in_pages:
         ops.append(op_delete(keys.request_data(wf, rid), prefix=True))
+    elif in_pages:
+        ops.append(op_delete(keys.live(wf, rid)))
     else:
         ops.append(op_delete(keys.live(wf, rid)))
         for inv in invocations:
@@ -232,12 +269,15 @@ def end_request(kv: KV, request: Request, invocations: list[Invocation], cleanup
     ended = kv.txn([cmp_present(keys.live(wf, rid))], ops).succeeded
     if ended:
         metrics.ENDED.labels(wf, request.job, request.state).inc()
+        if in_pages:  # nothing writes to it once `live` is gone
+            entities.delete_request_data(kv, wf, rid)
     return ended
 
 
 def read_invocation(kv: KV, wf: str, rid: str, iid: str):
-    """One round trip: (invocation entry, request entry, request is live)."""
-    result = kv.txn([], [op_get(keys.invocation(wf, rid, iid)), op_get(keys.request(wf, rid)),
+    """One round trip: (invocation entry, request entry without its value, request is live)."""
+    result = kv.txn([], [op_get(keys.invocation(wf, rid, iid)),
+                         op_get(keys.request(wf, rid), keys_only=True),
                          op_get(keys.live(wf, rid), count_only=True)])
     return result.entry(0), result.entry(1), result.count(2) > 0
 

@@ -20,6 +20,7 @@ from mr.engine import blobs, events, protocol
 from mr.engine.calls import HandlerFailure, call, guarded, pairs
 from mr.engine.context import Context, InvocationLog, Session, capture_prints
 from mr.engine.pairs import cast_argument, group, reducer_output
+from mr.engine.request_cache import RequestCache
 from mr.engine.results import write_result
 from mr.engine.timelimit import TimeLimit, TimeLimitExceeded, Watchdog
 from mr.handlers.api import MapTo, Return
@@ -28,7 +29,7 @@ from mr.kv import keys
 from mr.kv.client import KV
 from mr.kv.codec import pack
 from mr.kv.models import (DONE, FAILED, FINISHED_STATES, RUNNING, WAITING, Invocation, Request,
-                          child_id, decode, parent_of, reduce_id, reduced_of)
+                          child_id, decode, encode, parent_of, reduce_id, reduced_of)
 from mr.notify import Notifier
 from mr.queue import messages
 from mr.queue.publisher import Publisher
@@ -61,6 +62,7 @@ class Runner:
         self.worker_alive = worker_alive
         self.notifier = notifier or Notifier.from_settings(settings)
         self.watchdog = Watchdog()
+        self.requests = RequestCache()
         self._fs: dict[str, fs.WorkflowFS] = {}
 
     def workflow_fs(self, workflow: str) -> fs.WorkflowFS:
@@ -77,21 +79,13 @@ class Runner:
         library = self.libraries.get(msg.workflow)
         if library is None:
             return "not-managed"
-        wf, rid, iid = msg.workflow, msg.request_id, msg.invocation_id
-        inv_entry, req_entry, live = protocol.read_invocation(self.kv, wf, rid, iid)
-        if inv_entry is None or req_entry is None or not live:
-            return "request-ended"
-        request = decode(Request, req_entry.value)
-        inv = decode(Invocation, inv_entry.value)
-        if inv.state in FINISHED_STATES or inv.state == WAITING:
-            self._propagate(library, request, inv)
-            return "already-done"
-        if (inv.state == RUNNING and inv.message_id != message_id and inv.worker
-                and self.worker_alive(inv.worker)):
-            return "running-elsewhere"  # a duplicate copy; its owner is alive and working
-        inv.state, inv.worker, inv.message_id = RUNNING, self.worker_id, message_id
-        inv.attempts, inv.started = inv.attempts + 1, time.time()
-        claimed = protocol.start(self.kv, wf, rid, inv_entry.mod_revision, inv)
+        started = self._claim_published(msg, message_id) if msg.record is not None else None
+        if started is None:
+            started = self._read_and_start(library, msg, message_id)
+            if isinstance(started, str):
+                return started
+        request, inv, claimed = started
+        wf = request.workflow
 
         def own() -> None:
             """Before any effect beyond the mapper's own code: is this run the one that counts?"""
@@ -121,6 +115,47 @@ class Runner:
             metrics.HANDLER_SECONDS.labels(wf, inv.step, inv.handler or "-").observe(
                 time.monotonic() - began)
         return "done"
+
+    # --- claiming ------------------------------------------------------------------------
+    def _claim_published(self, msg: messages.InvocationMessage, message_id: str):
+        """The common case, a first delivery: claim the record the message carries in one
+        transaction. None when that fails (the read path then decides what to do)."""
+        try:
+            inv = decode(Invocation, msg.record)
+        except Exception:  # not a record of ours: the read path will see what etcd holds
+            return None
+        if inv.id != msg.invocation_id:
+            return None
+        self._running(inv, message_id)
+        wf, rid = msg.workflow, msg.request_id
+        entry = protocol.claim(self.kv, wf, rid, msg.revision, msg.record, inv)
+        request = entry and self.requests.get(entry, lambda: self.kv.get(keys.request(wf, rid)))
+        if request is None:
+            return None
+        return request, inv, lambda: True
+
+    def _read_and_start(self, library: Library, msg: messages.InvocationMessage,
+                        message_id: str):
+        """Read the invocation, decide, and claim it (the waiter says whether that held)."""
+        wf, rid, iid = msg.workflow, msg.request_id, msg.invocation_id
+        inv_entry, req_entry, live = protocol.read_invocation(self.kv, wf, rid, iid)
+        request = (req_entry and live and
+                   self.requests.get(req_entry, lambda: self.kv.get(keys.request(wf, rid))))
+        if inv_entry is None or not request:
+            return "request-ended"
+        inv = decode(Invocation, inv_entry.value)
+        if inv.state in FINISHED_STATES or inv.state == WAITING:
+            self._propagate(library, request, inv)
+            return "already-done"
+        if (inv.state == RUNNING and inv.message_id != message_id and inv.worker
+                and self.worker_alive(inv.worker)):
+            return "running-elsewhere"  # a duplicate copy; its owner is alive and working
+        self._running(inv, message_id)
+        return request, inv, protocol.start(self.kv, wf, rid, inv_entry.mod_revision, inv)
+
+    def _running(self, inv: Invocation, message_id: str) -> None:
+        inv.state, inv.worker, inv.message_id = RUNNING, self.worker_id, message_id
+        inv.attempts, inv.started = inv.attempts + 1, time.time()
 
     # --- mappers -------------------------------------------------------------------------
     def _map(self, library: Library, request: Request, inv: Invocation, out: InvocationLog,
@@ -171,10 +206,12 @@ class Runner:
         count, batch = 0, []
 
         def flush() -> None:
-            if not protocol.create_children(self.kv, wf, rid, batch):
+            created = protocol.create_children(self.kv, wf, rid, batch)
+            if created is None:
                 raise RequestEnded()
-            self.publisher.publish_many(child_topic, [messages.encode(wf, rid, c.id)
-                                                      for c in batch])
+            self.publisher.publish_many(child_topic, [
+                messages.encode(wf, rid, child.id, revision, record)
+                for child, (record, revision) in zip(batch, created)])
             batch.clear()
 
         wfs = self.workflow_fs(wf)
@@ -280,14 +317,16 @@ class Runner:
             step_name = decode(Invocation, entry.value).step
         reducer = self._handler(library, self._step(library, step_name).reducer)
         reduce_inv = Invocation(id=reduce_id(parent), step=step_name, kind="reduce")
-        if not protocol.claim_reduce(self.kv, wf, rid, reduce_inv):
+        record = encode(reduce_inv)
+        revision = protocol.claim_reduce(self.kv, wf, rid, reduce_inv, record)
+        if not revision:
             if not republish:
                 return
             entry = self.kv.get(keys.invocation(wf, rid, reduce_inv.id))
             if entry is None or decode(Invocation, entry.value).state in FINISHED_STATES:
                 return
         self.publisher.publish(topic(wf, reducer.definition.required_capability),
-                               messages.encode(wf, rid, reduce_inv.id))
+                               messages.encode(wf, rid, reduce_inv.id, revision, record))
 
     def _propagate(self, library: Library, request: Request, inv: Invocation) -> None:
         """A message for an invocation that already finished: make sure its effect moved on.

@@ -13,7 +13,8 @@ from mr.handlers.source import REQUEST_ARGUMENT_TYPES
 from mr.kv import keys
 from mr.kv.client import KV
 from mr.kv.codec import unpack
-from mr.kv.models import DONE, FAILED, ROOT_INVOCATION, RUNNING, Invocation, Request, decode
+from mr.kv.models import (DONE, FAILED, ROOT_INVOCATION, RUNNING, Invocation, Request, decode,
+                          encode)
 from mr.queue import messages
 from mr.queue.publisher import Publisher, PublishError
 from mr.queue.topics import topic
@@ -103,12 +104,13 @@ def submit(kv: KV, publisher: Publisher, library: Library, job_name: str, argume
                       keep_s=None if name else settings.retention_s,
                       keep_failed_s=None if name else settings.failed_retention_s)
     root = Invocation(id=ROOT_INVOCATION, step=step.name, arguments=pairs)
-    if not protocol.create_request(kv, request, root, name_revision):
+    revision = protocol.create_request(kv, request, root, name_revision)
+    if not revision:
         raise SubmitError(409, f"request name {name!r} was taken by another request at the "
                                f"same moment; repeat the POST to get that request")
     try:
         publisher.publish(topic(wf, mapper.definition.required_capability),
-                          messages.encode(wf, request.id, root.id))
+                          messages.encode(wf, request.id, root.id, revision, encode(root)))
     except PublishError as exc:
         fail(kv, request, "queue", f"could not queue the request: {exc}")
         raise SubmitError(503, f"NSQ unavailable: {exc}", request.id) from None

@@ -174,10 +174,34 @@ def request_footprint(kv: KV, workflow: str, rid: str) -> dict[str, int]:
     return counts
 
 
+DELETE_PAGE = 1000
+
+
+def delete_request_data(kv: KV, workflow: str, rid: str, page: int = DELETE_PAGE) -> int:
+    """Delete what request `rid` owns under its data prefix, `page` keys per transaction;
+    how many keys went.
+
+    One prefix delete would do, but etcd 3.4 copies a write buffer into every transaction
+    it applies, and that buffer keeps the size of the largest write it ever took: after one
+    delete of 60,000 keys, etcd spent twice the CPU on every later transaction.
+    """
+    prefix, deleted = keys.request_data(workflow, rid), 0
+    while True:
+        entries, _, _ = kv.range(prefix, limit=page, keys_only=True)
+        if not entries:
+            return deleted
+        kv.txn([], [op_delete(entries[0].key, end=entries[-1].key + "\0")])
+        deleted += len(entries)
+
+
 def cleanup_request(kv: KV, workflow: str, rid: str) -> bool:
     """Delete a request: its record, its data, and its entries in the state, deadline and
-    expiry timelines and the name index; one transaction (False if it changed meanwhile)."""
-    compare, ops = _removal(kv, workflow, rid, kv.get(keys.request(workflow, rid)))
+    expiry timelines and the name index (the data a page at a time, then the rest in one
+    transaction; False if it changed meanwhile)."""
+    entry = kv.get(keys.request(workflow, rid))
+    if entry is not None and decode(Request, entry.value).state != "running":
+        delete_request_data(kv, workflow, rid)
+    compare, ops = _removal(kv, workflow, rid, entry)
     return kv.txn(compare, ops).succeeded
 
 
@@ -197,6 +221,7 @@ def cleanup_requests(kv: KV, workflow: str, rids: list[str],
                     "running":
                 running.append(rid)
                 continue
+            delete_request_data(kv, workflow, rid)
             batch.append((rid, *_removal(kv, workflow, rid, entry)))
     while batch:
         take, compares, ops = [], 0, 0

@@ -1,0 +1,77 @@
+"""Claiming an invocation from the record its message carries, and removing a big request's
+keys a page at a time, against the real etcd."""
+from mr.engine import protocol
+from mr.kv import entities, keys
+from mr.kv.models import RUNNING, Invocation, Request, decode, encode
+from tests.support.cluster import unique
+
+WF = "claims"
+
+
+def new_request(kv, children: int = 3) -> tuple[Request, list[tuple[bytes, int]]]:
+    request = Request(workflow=WF, id=unique("claim"), job="j", arguments=[])
+    assert protocol.create_request(kv, request, Invocation(id="0", step="s"))
+    created = protocol.create_children(kv, WF, request.id, [
+        Invocation(id=f"0.{i}", step="s", arguments=[[i, i]]) for i in range(children)])
+    return request, created
+
+
+def running(record: bytes, worker: str) -> Invocation:
+    inv = decode(Invocation, record)
+    inv.state, inv.worker = RUNNING, worker
+    return inv
+
+
+def test_created_children_report_their_record_and_revision(kv):
+    request, created = new_request(kv)
+    for i, (record, revision) in enumerate(created):
+        stored = kv.get(keys.invocation(WF, request.id, f"0.{i}"))
+        assert (stored.value, stored.mod_revision) == (record, revision)
+
+
+def test_one_claim_of_a_published_record_holds(kv):
+    request, created = new_request(kv)
+    record, revision = created[0]
+    entry = protocol.claim(kv, WF, request.id, revision, record, running(record, "w1"))
+    assert entry is not None and entry.mod_revision > 0 and entry.value == b""
+    # a duplicate of the same message: the record changed, so the claim fails
+    assert protocol.claim(kv, WF, request.id, revision, record, running(record, "w2")) is None
+    held = decode(Invocation, kv.get(keys.invocation(WF, request.id, "0.0")).value)
+    assert (held.state, held.worker) == (RUNNING, "w1")
+    assert kv.count(keys.mark(WF, request.id, keys.STARTED, "0.0")) == 1
+
+
+def test_a_forged_record_cannot_be_claimed(kv):
+    """A message must not bring its own arguments: etcd's record has to match it exactly."""
+    request, created = new_request(kv)
+    _, revision = created[1]
+    forged = encode(Invocation(id="0.1", step="s", arguments=[["rm", "-rf"]]))
+    assert protocol.claim(kv, WF, request.id, revision, forged, running(forged, "w1")) is None
+    held = decode(Invocation, kv.get(keys.invocation(WF, request.id, "0.1")).value)
+    assert held.state == "queued" and held.arguments == [[1, 1]]
+
+
+def test_nothing_is_claimed_in_an_ended_request(kv):
+    request, created = new_request(kv)
+    request.state = "failed"
+    assert protocol.end_request(kv, request, [], cleanup=False)
+    record, revision = created[2]
+    assert protocol.claim(kv, WF, request.id, revision, record, running(record, "w1")) is None
+
+
+def test_data_is_deleted_a_page_at_a_time(kv):
+    request, _ = new_request(kv, children=20)
+    owned = kv.count(keys.request_data(WF, request.id))
+    assert owned == 22  # live, root and 20 children
+    assert entities.delete_request_data(kv, WF, request.id, page=7) == owned
+    assert kv.count(keys.request_data(WF, request.id)) == 0
+    assert kv.get(request.key) is not None  # the record is not part of its data
+
+
+def test_a_big_done_request_loses_every_key(kv):
+    children = protocol.ATOMIC_CLEANUP_INVOCATIONS + 20
+    request, _ = new_request(kv, children=children)
+    request.state = "done"
+    assert protocol.end_request(kv, request, [], cleanup=True)
+    assert kv.count(keys.request_data(WF, request.id)) == 0
+    assert decode(Request, kv.get(request.key).value).counts["done"] == children + 1
