@@ -36,7 +36,7 @@ from mr.kv.models import DONE, RUNNING, Request, decode
 from mr.notify import Notifier
 from mr.queue.publisher import Publisher
 from mr.web import auth, tracking, ui, ui_http  # ui*: the web view (issue 11)
-from mr.web.http import HttpError, Raw, flag, query
+from mr.web.http import HttpError, Raw, flag, query, request_path
 from mr.web.waiter import RequestWaiter
 
 log = logging.getLogger(__name__)
@@ -317,7 +317,7 @@ def app(environ, start_response):
     refused = auth.refuse(environ, start_response)  # bearer tokens, when configured
     if refused is not None:
         return refused
-    method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "/")
+    method, path = environ["REQUEST_METHOD"], request_path(environ)
     request_id = None
     try:
         handler, params = _route(method, path)

@@ -20,6 +20,20 @@ class Raw:
     payload: bytes
 
 
+def request_path(environ) -> str:
+    """The URL path as the client wrote it.
+
+    A WSGI server passes the path's bytes decoded as latin-1 (PEP 3333), but URLs carry UTF-8:
+    read as is, /job/wf/j%C3%B6b would name job "jÃ¶b" in errors. Bytes that are not UTF-8
+    become U+FFFD.
+    """
+    raw = environ.get("PATH_INFO", "/")
+    try:
+        return raw.encode("latin-1").decode("utf-8", "replace")
+    except UnicodeEncodeError:  # not a WSGI byte string: already text
+        return raw
+
+
 def query(environ) -> dict[str, str]:
     """The query string's parameters, first value of each."""
     return {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}

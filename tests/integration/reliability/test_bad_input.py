@@ -77,23 +77,28 @@ def test_chunked_bodies_are_read_and_limited(rel):
 @pytest.mark.parametrize("path, message", [
     ("/job/bad.name/tree", "workflow 'bad.name' not found"),
     ("/job/a%2Fb/tree", "no route for /job/a/b/tree"),
-    ("/job/w%C3%B6rk/tree", "not found"),
+    ("/job/w%C3%B6rk/tree", "workflow 'wörk' not found"),
     ("/job/" + "w" * 300 + "/tree", "not found"),
     ("/job/{wf}/tr.ee", "job 'tr.ee' not found"),
-    ("/job/{wf}/tr%C3%A9e", "not found in workflow"),
+    ("/job/{wf}/tr%C3%A9e", "job 'trée' not found in workflow"),
+    ("/job/{wf}/j\u00f6b", "job 'jöb' not found in workflow"),  # sent as raw UTF-8
+    ("/job/{wf}/j%F6b", "job 'j\ufffdb' not found in workflow"),  # not UTF-8
+    ("/job/{wf}/tr%C3%A9e/x", "no route for /job/{wf}/trée/x"),
     ("/job/{wf}/" + "j" * 300, "not found in workflow"),
     ("/job/{wf}/tree/extra", "no route for"),
 ])
 def test_odd_names_in_the_url_are_404(rel, path, message):
     reply = post(rel, path.format(wf=rel.wf), b'{"arguments": {"groups": 1, "leaves": 1}}')
     assert reply.status_code == 404, reply.text
-    assert message in reply.json()["error"]
+    assert message.format(wf=rel.wf) in reply.json()["error"]
 
 
 @pytest.mark.parametrize("request_id", ["%2e%2e", "x%00y", "%C3%A9", "a" * 500, "0;drop"])
 def test_odd_request_ids_are_404(rel, request_id):
     reply = requests.get(f"{rel.web.url}/request/{rel.wf}/{request_id}", timeout=30)
     assert reply.status_code == 404 and "not found in workflow" in reply.json()["error"]
+    if request_id == "%C3%A9":
+        assert reply.json()["error"].startswith("request 'é' not found")
 
 
 def test_odd_request_names_are_400(rel):
