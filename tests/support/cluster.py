@@ -19,6 +19,7 @@ from mr import cluster
 from mr.kv import keys
 from mr.kv.client import KV
 from mr.cluster import wait_for
+from tests.support import shared_handlers
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -72,8 +73,13 @@ class EngineCluster:
     def start_web(self) -> None:
         self.web = cluster.front_end(self.env, self.tmp / "gunicorn.log").start()
 
-    def sync(self, workflow: str, directory: Path, *flags: str) -> subprocess.CompletedProcess:
-        """Run the real mr_kv_handler_store script."""
+    def sync(self, workflow: str, directory: Path, *flags: str,
+             shared: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+        """Run the real mr_kv_handler_store script on `directory`, plus the `shared` handlers
+        of tests/support/handlers/ (see tests.support.shared_handlers)."""
+        if shared:
+            directory = shared_handlers.combined(directory, shared,
+                                                 self.tmp / "handlers" / workflow)
         return subprocess.run([sys.executable, "-m", "mr.cli.handler_store", workflow,
                                str(directory), *flags], env={**os.environ, **self.env},
                               capture_output=True, text=True, timeout=60)

@@ -28,6 +28,7 @@ from tests.support.cluster import REPO, start_cluster, unique
 
 HERE = Path(__file__).resolve().parent
 HANDLERS = HERE / "handlers"
+SHARED = ("total", "pass_through")  # from tests/support/handlers/
 SCOPE_FACTORY = "tests.integration.environment.scopes:by_handler"
 
 STEPS = [("sess", "session_mapper", "session_reducer"),
@@ -38,8 +39,8 @@ STEPS = [("sess", "session_mapper", "session_reducer"),
          ("sh_fan", "sh_fan", "total"), ("sh_leaf", "sh_leaf", "total"),
          ("sh_fail", "sh_fail", "total"),
          ("slow_py", "slow_py", "total"), ("slow_sh", "slow_sh", "total"),
-         ("fs_fan", "fs_fan", "fs_reader"), ("fs_leaf", "fs_leaf", "identity"),
-         ("big_fan", "big_fan", "big_reader"), ("big_leaf", "big_leaf", "identity"),
+         ("fs_fan", "fs_fan", "fs_reader"), ("fs_leaf", "fs_leaf", "pass_through"),
+         ("big_fan", "big_fan", "big_reader"), ("big_leaf", "big_leaf", "pass_through"),
          ("escape", "escape", "total"), ("notifying", "notifying", "total"),
          ("sleepy", "sleepy", "total")]
 JOBS = {"sess": "sess", "sess_write": "sess_write", "scoped": "scoped", "gpu": "gpu_fan",
@@ -50,7 +51,7 @@ JOBS = {"sess": "sess", "sess_write": "sess_write", "scoped": "scoped", "gpu": "
 
 def define(engine, wf: str) -> None:
     """Sync the test handlers into `wf` and define its steps and jobs."""
-    synced = engine.sync(wf, HANDLERS)
+    synced = engine.sync(wf, HANDLERS, shared=SHARED)
     assert synced.returncode == 0, synced.stderr
     for name, mapper, reducer in STEPS:
         entities.save(engine.kv, Step(wf, name, mapper, reducer))

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from mr.cluster import wait_for
-from tests.integration.environment.conftest import HANDLERS
+from tests.integration.environment.conftest import HANDLERS, SHARED
 
 
 def mail_about(smtp, *words: str) -> dict | None:
@@ -60,7 +60,7 @@ def test_handler_code_sends_a_custom_notification(cleaned, smtp, listener):
 @pytest.mark.parametrize("flag", ["--force-update"])
 def test_library_update_is_announced_once(cleaned, listener, flag):
     before = len([m for m in listener.received if m["event"] == "library_updated"])
-    synced = cleaned.sync(cleaned.wf, HANDLERS, flag)
+    synced = cleaned.sync(cleaned.wf, HANDLERS, flag, shared=SHARED)
     assert synced.returncode == 0, synced.stderr
     posted = wait_for(lambda: [m for m in listener.received if m["event"] == "library_updated"
                                ][before:], timeout=20, message="library_updated")

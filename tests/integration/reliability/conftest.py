@@ -17,6 +17,7 @@ from tests.support.cluster import EngineCluster, start_cluster, unique
 from tests.support.etcd import start_etcd
 
 HANDLERS = Path(__file__).parent / "handlers"
+SHARED = ("pass_through",)  # from tests/support/handlers/
 MSG_TIMEOUT_S = 3   # so a message held by a frozen worker comes back quickly
 ETCD_TIMEOUT_S = 3  # so an etcd outage makes calls fail (and their messages come back)
 
@@ -74,7 +75,7 @@ def build(tmp: Path, etcd_address: str, workers: int = 2,
     engine.wf = wf
     try:
         entities.create_workflow(engine.kv, Workflow(wf, "reliability"))
-        synced = engine.sync(wf, HANDLERS)
+        synced = engine.sync(wf, HANDLERS, shared=SHARED)
         assert synced.returncode == 0, synced.stderr
         for step in [Step(wf, "root", "tree_root", "tally"),
                      Step(wf, "group", "tree_group", "tally"),

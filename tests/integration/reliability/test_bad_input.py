@@ -16,7 +16,7 @@ import requests
 
 from mr.kv import entities, keys
 from mr.kv.models import Job, Step
-from tests.integration.reliability.conftest import HANDLERS, tree_total
+from tests.integration.reliability.conftest import HANDLERS, SHARED, tree_total
 
 BIN = Path(sys.executable).parent
 TREE = {"groups": 2, "leaves": 2}
@@ -131,11 +131,11 @@ def test_a_handler_synced_as_the_wrong_type_for_its_step_fails_clearly(rel, tmp_
     handlers = tmp_path / "handlers"
     shutil.copytree(HANDLERS, handlers)
     (handlers / "flip.py").write_text((HANDLERS / "bad_pairs.py").read_text())
-    assert rel.sync(rel.wf, handlers).returncode == 0
+    assert rel.sync(rel.wf, handlers, shared=SHARED).returncode == 0
     entities.save(rel.kv, Step(rel.wf, "flip", "flip", "tally"))
     entities.save(rel.kv, Job(rel.wf, "flip", "flip"))
     (handlers / "flip.py").write_text((HANDLERS / "tally.py").read_text())
-    rel.sync(rel.wf, handlers)
+    rel.sync(rel.wf, handlers, shared=SHARED)
     reply = requests.post(f"{rel.web.url}/job/{rel.wf}/flip", json={"arguments": {}},
                           timeout=30)
     assert reply.status_code == 500, reply.text

@@ -10,6 +10,7 @@ from mr.kv.models import Job, Step, Workflow
 from tests.support.cluster import start_cluster, unique
 
 HANDLERS = Path(__file__).parent / "handlers"
+SHARED = ("total",)  # from tests/support/handlers/
 
 
 @pytest.fixture(scope="package")
@@ -21,12 +22,12 @@ def engine(etcd, tmp_path_factory):
         "MR_MAX_DEPTH": "6"})
     kv = engine.kv
     entities.create_workflow(kv, Workflow(wf, "request tracking"))
-    synced = engine.sync(wf, HANDLERS)
+    synced = engine.sync(wf, HANDLERS, shared=SHARED)
     assert synced.returncode == 0, synced.stderr
-    for step in (Step(wf, "track_root", "track_root", "track_sum"),
-                 Step(wf, "track_mid", "track_mid", "track_sum"),
-                 Step(wf, "track_leaf", "track_leaf", "track_sum"),
-                 Step(wf, "track_loop", "track_loop", "track_sum")):
+    for step in (Step(wf, "track_root", "track_root", "total"),
+                 Step(wf, "track_mid", "track_mid", "total"),
+                 Step(wf, "track_leaf", "track_leaf", "total"),
+                 Step(wf, "track_loop", "track_loop", "total")):
         entities.save(kv, step)
     entities.save(kv, Job(wf, "fan", "track_root"))
     entities.save(kv, Job(wf, "quick_timeout", "track_root", timeout_s=1))

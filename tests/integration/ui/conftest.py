@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import os
 import shutil
-from pathlib import Path
 
 import pytest
 
 from mr.kv import entities
 from mr.kv.models import Job, Step, Workflow
+# the request-tracking tests' handlers: slow leaves, and a leaf that fails until fixed
+from tests.integration.tracking.conftest import HANDLERS, SHARED
 from tests.support.cluster import start_cluster, unique
 
-# the request-tracking tests' handlers: slow leaves, and a leaf that fails until fixed
-HANDLERS = Path(__file__).parents[1] / "tracking" / "handlers"
 CHROMIUM = ("chromium", "chromium-browser")
 DRIVER = "chromedriver"
 
@@ -37,11 +36,11 @@ def engine(etcd, tmp_path_factory):
         "MR_CLEANUP": "0", "MR_FAILED_RETENTION_S": "3600", "MR_METRICS_PORT": "0"})
     kv = engine.kv
     entities.create_workflow(kv, Workflow(wf, "web view tests"))
-    synced = engine.sync(wf, HANDLERS)
+    synced = engine.sync(wf, HANDLERS, shared=SHARED)
     assert synced.returncode == 0, synced.stderr
-    for step in (Step(wf, "track_root", "track_root", "track_sum"),
-                 Step(wf, "track_mid", "track_mid", "track_sum"),
-                 Step(wf, "track_leaf", "track_leaf", "track_sum")):
+    for step in (Step(wf, "track_root", "track_root", "total"),
+                 Step(wf, "track_mid", "track_mid", "total"),
+                 Step(wf, "track_leaf", "track_leaf", "total")):
         entities.save(kv, step)
     entities.save(kv, Job(wf, "fan", "track_root"))
     engine.start_workers(2)

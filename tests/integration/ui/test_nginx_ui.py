@@ -9,7 +9,7 @@ from mr.kv import entities
 from mr.kv.models import Job, Step, Workflow
 from mr.web.ui_http import STATIC_DIR
 from tests.integration import test_nginx as site
-from tests.integration.ui.conftest import HANDLERS
+from tests.integration.ui.conftest import HANDLERS, SHARED
 from tests.integration.ui.test_streams import events
 from tests.support.cluster import start_cluster, unique
 
@@ -27,9 +27,9 @@ def proxied(etcd, tmp_path_factory):
     proxy = None
     try:
         entities.create_workflow(engine.kv, Workflow(wf, "web view behind nginx"))
-        assert engine.sync(wf, HANDLERS).returncode == 0
-        for step in (Step(wf, "track_root", "track_root", "track_sum"),
-                     Step(wf, "track_leaf", "track_leaf", "track_sum")):
+        assert engine.sync(wf, HANDLERS, shared=SHARED).returncode == 0
+        for step in (Step(wf, "track_root", "track_root", "total"),
+                     Step(wf, "track_leaf", "track_leaf", "total")):
             entities.save(engine.kv, step)
         entities.save(engine.kv, Job(wf, "fan", "track_root"))
         engine.start_workers(1)
