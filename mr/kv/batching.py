@@ -12,24 +12,34 @@ merged (etcd refuses duplicate keys in one transaction).
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
 from typing import Callable
 
 from mr.kv.client import KV, MAX_TXN_OPS, TxnResult
 
 
-@dataclass
 class _Pending:
-    compare: list
-    success: list
-    failure: list
-    writes: set[bytes]
-    done: threading.Event = field(default_factory=threading.Event)
-    result: TxnResult | None = None
-    error: BaseException | None = None
+    """One caller's transaction. `_unset` is held until the result is in: a bare lock is the
+    cheapest one-shot latch (a threading.Event builds a Condition per transaction)."""
+
+    __slots__ = ("compare", "success", "failure", "writes", "result", "error", "_unset",
+                 "_set")
+
+    def __init__(self, compare: list, success: list, failure: list, writes: set[bytes]):
+        self.compare, self.success, self.failure, self.writes = compare, success, failure, writes
+        self.result: TxnResult | None = None
+        self.error: BaseException | None = None
+        self._unset = threading.Lock()
+        self._unset.acquire()
+        self._set = False
+
+    def set(self) -> None:
+        if not self._set:
+            self._set = True
+            self._unset.release()
 
     def wait(self) -> TxnResult:
-        self.done.wait()
+        with self._unset:  # blocks until set() released it; released again for other waiters
+            pass
         if self.error is not None:
             raise self.error
         return self.result
@@ -121,10 +131,10 @@ class BatchingKV:
                 self.merged += len(batch)
             except BaseException as exc:  # etcd down: every caller sees the error
                 for item in batch:
-                    if not item.done.is_set():
+                    if not item._set:
                         item.error = exc
             for item in batch:
-                item.done.set()
+                item.set()
 
     def _run_alone(self, item: _Pending) -> None:
         try:
@@ -133,4 +143,4 @@ class BatchingKV:
             self.merged += 1
         except BaseException as exc:
             item.error = exc
-        item.done.set()
+        item.set()

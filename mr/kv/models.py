@@ -5,6 +5,7 @@ an older one reading the same keys.
 """
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
@@ -28,13 +29,23 @@ ROOT_INVOCATION = "0"
 REDUCE_SUFFIX = ".r"
 
 
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls))
+
+
+@functools.cache
+def _known(cls: type) -> frozenset[str]:
+    return frozenset(_field_names(cls))
+
+
 def encode(entity: Any) -> bytes:
-    return pack({f.name: getattr(entity, f.name) for f in fields(entity)})
+    return pack({name: getattr(entity, name) for name in _field_names(type(entity))})
 
 
 def decode(cls: type[T], data: bytes) -> T:
     raw = unpack(data)
-    known = {f.name for f in fields(cls)}
+    known = _known(cls)
     return cls(**{k: v for k, v in raw.items() if k in known})
 
 

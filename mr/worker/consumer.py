@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import logging
 import signal
+import threading
 import time
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable
 
@@ -42,6 +44,10 @@ class Consumer:
         self.readers: list[nsq.Reader] = []
         self.loop: tornado.ioloop.IOLoop | None = None
         self._stopping = False
+        # Finished runs wait here for the loop; one wake-up settles all that finished meanwhile.
+        self._finished: deque[tuple[nsq.Message, Future]] = deque()
+        self._finished_lock = threading.Lock()
+        self._settling = False
 
     def run(self) -> None:
         """Consume until SIGTERM/SIGINT, then drain in-flight work and return."""
@@ -89,7 +95,28 @@ class Consumer:
         self.in_flight[message.id] = message
         future = self.pool.submit(self.process, message.body, message.id.decode(errors="replace"),
                                   message.attempts)
-        future.add_done_callback(lambda f: self.loop.add_callback(self._settle, message, f))
+        future.add_done_callback(lambda f: self._finish_later(message, f))
+
+    def _finish_later(self, message: nsq.Message, future: Future) -> None:
+        """From a pool thread: hand the outcome to the loop, waking it only if it is not
+        already settling (a wake-up is a syscall and a loop turn)."""
+        with self._finished_lock:
+            self._finished.append((message, future))
+            if self._settling:
+                return
+            self._settling = True
+        self.loop.add_callback(self._settle_finished)
+
+    def _settle_finished(self) -> None:
+        while True:
+            with self._finished_lock:
+                if not self._finished:
+                    self._settling = False
+                    return
+                finished = list(self._finished)
+                self._finished.clear()
+            for message, future in finished:
+                self._settle(message, future)
 
     def _settle(self, message: nsq.Message, future: Future) -> None:
         self.in_flight.pop(message.id, None)
