@@ -14,8 +14,9 @@ from dataclasses import dataclass, field, replace
 from mr.handlers import processors
 from mr.handlers.processors import LoadedHandler, ScopeOf
 from mr.kv import keys
-from mr.kv.client import KV, EtcdUnavailable, WatchCompacted
+from mr.kv.client import KV, EtcdUnavailable
 from mr.kv.models import Handler, Job, Step, decode
+from mr.kv.watch import WatchCompacted
 
 log = logging.getLogger(__name__)
 

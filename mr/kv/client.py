@@ -9,20 +9,22 @@ first client exists (grpc otherwise blocks the hub inside a watch).
 """
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
-import queue
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import grpc
 from pyetcd import etcdrpc
 
 from mr.kv.errors import EtcdSecurityError, EtcdUnavailable
+from mr.kv.hosts import grpc_target
 from mr.kv.security import Authenticator, EtcdSecurity
+
+if TYPE_CHECKING:
+    from mr.kv.watch import Watch
 
 log = logging.getLogger(__name__)
 
@@ -32,14 +34,6 @@ MAX_TXN_OPS = 128  # etcd's default --max-txn-ops
 PROBE_KEY = "/mr/"
 
 
-class WatchCompacted(RuntimeError):
-    """A watch asked for a revision etcd has already compacted: re-read state, then re-watch."""
-
-    def __init__(self, compact_revision: int):
-        super().__init__(f"watch revision compacted (oldest kept: {compact_revision})")
-        self.compact_revision = compact_revision
-
-
 @dataclass(frozen=True, slots=True)
 class Entry:
     key: str
@@ -47,12 +41,6 @@ class Entry:
     create_revision: int
     mod_revision: int
     version: int
-
-
-@dataclass(frozen=True, slots=True)
-class Event:
-    kind: str  # "put" | "delete"
-    entry: Entry
 
 
 # Called with (method, seconds) after each etcd call that answered; mr.metrics sets it.
@@ -71,11 +59,12 @@ def init_gevent() -> None:
     grpc_gevent.init_gevent()
 
 
-def _entry(kv) -> Entry:
+def entry_of(kv) -> Entry:
+    """Our Entry for etcd's KeyValue message."""
     return Entry(kv.key.decode(), kv.value, kv.create_revision, kv.mod_revision, kv.version)
 
 
-def _prefix_end(prefix: bytes) -> bytes:
+def prefix_end(prefix: bytes) -> bytes:
     """The range end that selects every key starting with `prefix`."""
     as_list = bytearray(prefix)
     for i in reversed(range(len(as_list))):
@@ -96,7 +85,7 @@ def _range_request(key: str, prefix: bool = False, count_only: bool = False,
                    keys_only: bool = False, limit: int = 0, revision: int = 0,
                    range_end: bytes | None = None):
     raw = key.encode()
-    end = range_end if range_end is not None else (_prefix_end(raw) if prefix else b"")
+    end = range_end if range_end is not None else (prefix_end(raw) if prefix else b"")
     return etcdrpc.RangeRequest(key=raw, range_end=end, count_only=count_only,
                                 keys_only=keys_only, limit=limit, revision=revision)
 
@@ -117,7 +106,7 @@ def op_last_written(prefix: str):
 def op_delete(key: str, prefix: bool = False, end: str | None = None):
     """Delete `key`, every key under it (`prefix`), or the keys from it up to `end`."""
     raw = key.encode()
-    range_end = end.encode() if end is not None else _prefix_end(raw) if prefix else b""
+    range_end = end.encode() if end is not None else prefix_end(raw) if prefix else b""
     return etcdrpc.RequestOp(request_delete_range=etcdrpc.DeleteRangeRequest(
         key=raw, range_end=range_end))
 
@@ -159,7 +148,7 @@ class TxnResult:
         return TxnResult(self.succeeded, self.revision, self._responses[start:start + count])
 
     def entries(self, index: int) -> list[Entry]:
-        return [_entry(kv) for kv in self._responses[index].response_range.kvs]
+        return [entry_of(kv) for kv in self._responses[index].response_range.kvs]
 
     def entry(self, index: int) -> Entry | None:
         found = self.entries(index)
@@ -170,20 +159,7 @@ class TxnResult:
 
     def prev(self, index: int) -> Entry | None:
         put = self._responses[index].response_put
-        return _entry(put.prev_kv) if put.HasField("prev_kv") else None
-
-
-def _target(hosts: list[str]) -> str:
-    """A grpc target; several IPv4 members become one channel that fails over between them."""
-    def is_ip(host: str) -> bool:
-        try:
-            ipaddress.IPv4Address(host.rsplit(":", 1)[0])
-            return True
-        except ValueError:
-            return False
-    if len(hosts) > 1 and all(is_ip(h) for h in hosts):
-        return "ipv4:" + ",".join(hosts)
-    return hosts[0]
+        return entry_of(put.prev_kv) if put.HasField("prev_kv") else None
 
 
 class KV:
@@ -201,12 +177,15 @@ class KV:
             ("grpc.max_reconnect_backoff_ms", 1000),
             ("grpc.max_receive_message_length", 64 * 1024 * 1024),
         ]
+        target, tls_name = grpc_target(self.hosts)
+        if tls_name and self.security.tls:  # else grpc checks the certificate against an IP
+            options.append(("grpc.ssl_target_name_override", tls_name))
         try:
             self.security.check()
-            self._channel = (grpc.secure_channel(_target(self.hosts),
-                                                 self.security.channel_credentials(), options)
+            self._channel = (grpc.secure_channel(target, self.security.channel_credentials(),
+                                                 options)
                              if self.security.tls
-                             else grpc.insecure_channel(_target(self.hosts), options))
+                             else grpc.insecure_channel(target, options))
         except ValueError as exc:
             raise EtcdSecurityError(str(exc)) from None
         self._kv = etcdrpc.KVStub(self._channel)
@@ -267,7 +246,7 @@ class KV:
     # --- reads ---------------------------------------------------------------------------
     def get(self, key: str) -> Entry | None:
         reply = self._call(self._kv.Range, _range_request(key))
-        return _entry(reply.kvs[0]) if reply.kvs else None
+        return entry_of(reply.kvs[0]) if reply.kvs else None
 
     def range(self, prefix: str, limit: int = 0, start: str | None = None,
               keys_only: bool = False, revision: int = 0,
@@ -279,14 +258,14 @@ class KV:
         `by_mod_revision` they are ordered by when they were last written instead.
         """
         request = _range_request(start or prefix, limit=limit, keys_only=keys_only,
-                                 revision=revision, range_end=_prefix_end(prefix.encode()))
+                                 revision=revision, range_end=prefix_end(prefix.encode()))
         if descending:
             request.key = prefix.encode()
             request.sort_order = etcdrpc.RangeRequest.DESCEND
             request.sort_target = (etcdrpc.RangeRequest.MOD if by_mod_revision
                                    else etcdrpc.RangeRequest.KEY)
         reply = self._call(self._kv.Range, request)
-        return [_entry(kv) for kv in reply.kvs], reply.more, reply.header.revision
+        return [entry_of(kv) for kv in reply.kvs], reply.more, reply.header.revision
 
     def scan(self, prefix: str, page: int = 500, keys_only: bool = False,
              revision: int = 0) -> Iterator[Entry]:
@@ -319,7 +298,7 @@ class KV:
     def delete(self, key: str, prefix: bool = False) -> int:
         raw = key.encode()
         reply = self._call(self._kv.DeleteRange, etcdrpc.DeleteRangeRequest(
-            key=raw, range_end=_prefix_end(raw) if prefix else b""))
+            key=raw, range_end=prefix_end(raw) if prefix else b""))
         return reply.deleted
 
     def txn(self, compare: list, success: list, failure: list | None = None) -> TxnResult:
@@ -361,51 +340,10 @@ class KV:
                 raise
 
     # --- watches -------------------------------------------------------------------------
-    def watch_prefix(self, prefix: str, start_revision: int) -> "Watch":
+    def watch_prefix(self, prefix: str, start_revision: int) -> Watch:
+        """Every change under `prefix` from `start_revision` on (see mr.kv.watch)."""
+        from mr.kv.watch import Watch  # it builds on this module's entries
         return Watch(self._watch, prefix, start_revision, self._auth)
-
-
-class Watch:
-    """One watch stream over a prefix; iterate for (revision, [Event]); cancel() to stop."""
-
-    def __init__(self, stub, prefix: str, start_revision: int, auth: Authenticator):
-        raw = prefix.encode()
-        self._auth = auth
-        self._requests: queue.Queue = queue.Queue()
-        self._requests.put(etcdrpc.WatchRequest(create_request=etcdrpc.WatchCreateRequest(
-            key=raw, range_end=_prefix_end(raw), start_revision=start_revision)))
-        self._stream = stub.Watch(self._request_iter(), metadata=auth.stream_metadata())
-        self._closed = threading.Event()
-
-    def _request_iter(self):
-        while True:
-            item = self._requests.get()
-            if item is None:
-                return
-            yield item
-
-    def __iter__(self) -> Iterator[tuple[int, list[Event]]]:
-        try:
-            for reply in self._stream:
-                if reply.compact_revision:
-                    raise WatchCompacted(reply.compact_revision)
-                if reply.canceled:
-                    raise self._auth.watch_refusal(reply.cancel_reason)
-                if reply.events:
-                    yield reply.header.revision, [
-                        Event("delete" if ev.type == ev.DELETE else "put", _entry(ev.kv))
-                        for ev in reply.events]
-        except grpc.RpcError as exc:
-            if self._closed.is_set():
-                return
-            self._auth.expired(exc)  # the next watch authenticates again
-            raise self._auth.refusal(exc) or EtcdUnavailable(
-                f"etcd watch stream broke: {exc.code().name}") from None
-
-    def cancel(self) -> None:
-        self._closed.set()
-        self._requests.put(None)
-        self._stream.cancel()
 
 
 _clients: dict[tuple, KV] = {}

@@ -9,8 +9,9 @@ import logging
 import threading
 
 from mr.kv import keys
-from mr.kv.client import KV, EtcdUnavailable, WatchCompacted
+from mr.kv.client import KV, EtcdUnavailable
 from mr.kv.models import RUNNING, Request, decode
+from mr.kv.watch import WatchCompacted
 
 log = logging.getLogger(__name__)
 

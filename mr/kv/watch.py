@@ -1,0 +1,76 @@
+"""Watches: one gRPC stream per watched prefix, made by `KV.watch_prefix`.
+
+A watch from a revision delivers every change after it, in order; if etcd has compacted
+that revision away the reader gets WatchCompacted and must re-read the state, then watch
+again from the revision of that read.
+"""
+from __future__ import annotations
+
+import queue
+import threading
+from dataclasses import dataclass
+from typing import Iterator
+
+import grpc
+from pyetcd import etcdrpc
+
+from mr.kv.client import Entry, entry_of, prefix_end
+from mr.kv.errors import EtcdUnavailable
+from mr.kv.security import Authenticator
+
+
+class WatchCompacted(RuntimeError):
+    """A watch asked for a revision etcd has already compacted: re-read state, then re-watch."""
+
+    def __init__(self, compact_revision: int):
+        super().__init__(f"watch revision compacted (oldest kept: {compact_revision})")
+        self.compact_revision = compact_revision
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    kind: str  # "put" | "delete"
+    entry: Entry
+
+
+class Watch:
+    """One watch stream over a prefix; iterate for (revision, [Event]); cancel() to stop."""
+
+    def __init__(self, stub, prefix: str, start_revision: int, auth: Authenticator):
+        raw = prefix.encode()
+        self._auth = auth
+        self._requests: queue.Queue = queue.Queue()
+        self._requests.put(etcdrpc.WatchRequest(create_request=etcdrpc.WatchCreateRequest(
+            key=raw, range_end=prefix_end(raw), start_revision=start_revision)))
+        self._stream = stub.Watch(self._request_iter(), metadata=auth.stream_metadata())
+        self._closed = threading.Event()
+
+    def _request_iter(self):
+        while True:
+            item = self._requests.get()
+            if item is None:
+                return
+            yield item
+
+    def __iter__(self) -> Iterator[tuple[int, list[Event]]]:
+        try:
+            for reply in self._stream:
+                if reply.compact_revision:
+                    raise WatchCompacted(reply.compact_revision)
+                if reply.canceled:
+                    raise self._auth.watch_refusal(reply.cancel_reason)
+                if reply.events:
+                    yield reply.header.revision, [
+                        Event("delete" if ev.type == ev.DELETE else "put", entry_of(ev.kv))
+                        for ev in reply.events]
+        except grpc.RpcError as exc:
+            if self._closed.is_set():
+                return
+            self._auth.expired(exc)  # the next watch authenticates again
+            raise self._auth.refusal(exc) or EtcdUnavailable(
+                f"etcd watch stream broke: {exc.code().name}") from None
+
+    def cancel(self) -> None:
+        self._closed.set()
+        self._requests.put(None)
+        self._stream.cancel()
