@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from mr.handlers.sync import handler_from_file
 from mr.kv import entities, keys
 from mr.kv.models import Job, Step
 from tests.integration.reliability.conftest import HANDLERS, SHARED, tree_total
@@ -127,7 +128,8 @@ def test_handlers_that_break_the_contract_fail_their_request_at_once(rel, job, m
 
 
 def test_a_handler_synced_as_the_wrong_type_for_its_step_fails_clearly(rel, tmp_path):
-    """A step's mapper re-synced as a reducer: the request fails with a record, not a hang."""
+    """A step's mapper re-synced as a reducer is refused by the sync; written into etcd
+    anyway, the request fails with a record, not a hang."""
     handlers = tmp_path / "handlers"
     shutil.copytree(HANDLERS, handlers)
     (handlers / "flip.py").write_text((HANDLERS / "bad_pairs.py").read_text())
@@ -135,7 +137,10 @@ def test_a_handler_synced_as_the_wrong_type_for_its_step_fails_clearly(rel, tmp_
     entities.save(rel.kv, Step(rel.wf, "flip", "flip", "tally"))
     entities.save(rel.kv, Job(rel.wf, "flip", "flip"))
     (handlers / "flip.py").write_text((HANDLERS / "tally.py").read_text())
-    rel.sync(rel.wf, handlers, shared=SHARED)
+    refused = rel.sync(rel.wf, handlers, shared=SHARED)
+    assert refused.returncode == 2
+    assert "handler 'flip' would become a reducer, but step(s) flip use it" in refused.stderr
+    entities.save(rel.kv, handler_from_file(rel.wf, handlers / "flip.py", "flip", "flip.py"))
     reply = requests.post(f"{rel.web.url}/job/{rel.wf}/flip", json={"arguments": {}},
                           timeout=30)
     assert reply.status_code == 500, reply.text
