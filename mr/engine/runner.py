@@ -18,9 +18,9 @@ from typing import Any, Callable, Iterator
 from mr import fs, metrics
 from mr.engine import blobs, events, protocol
 from mr.engine.calls import HandlerFailure, call, guarded, pairs
+from mr.engine.claiming import Claimer, Skip
 from mr.engine.context import Context, InvocationLog, Session, capture_prints
 from mr.engine.pairs import cast_argument, group, reducer_output
-from mr.engine.request_cache import RequestCache
 from mr.engine.results import write_result
 from mr.engine.timelimit import TimeLimit, TimeLimitExceeded, Watchdog
 from mr.handlers.api import MapTo, Return
@@ -28,7 +28,7 @@ from mr.handlers.library import Library, LoadedHandler
 from mr.kv import keys
 from mr.kv.client import KV
 from mr.kv.codec import pack
-from mr.kv.models import (DONE, FAILED, FINISHED_STATES, RUNNING, WAITING, Invocation, Request,
+from mr.kv.models import (DONE, FAILED, FINISHED_STATES, WAITING, Invocation, Request,
                           child_id, decode, encode, parent_of, reduce_id, reduced_of)
 from mr.notify import Notifier
 from mr.queue import messages
@@ -59,10 +59,9 @@ class Runner:
         self.libraries = libraries
         self.worker_id = worker_id
         self.settings = settings
-        self.worker_alive = worker_alive
         self.notifier = notifier or Notifier.from_settings(settings)
         self.watchdog = Watchdog()
-        self.requests = RequestCache()
+        self.claimer = Claimer(kv, worker_id, worker_alive)
         self._fs: dict[str, fs.WorkflowFS] = {}
 
     def workflow_fs(self, workflow: str) -> fs.WorkflowFS:
@@ -79,12 +78,12 @@ class Runner:
         library = self.libraries.get(msg.workflow)
         if library is None:
             return "not-managed"
-        started = self._claim_published(msg, message_id) if msg.record is not None else None
-        if started is None:
-            started = self._read_and_start(library, msg, message_id)
-            if isinstance(started, str):
-                return started
-        request, inv, claimed = started
+        taken = self.claimer.take(msg, message_id)
+        if isinstance(taken, Skip):
+            if taken.outcome == "already-done":
+                self._propagate(library, taken.request, taken.inv)
+            return taken.outcome
+        request, inv, claimed = taken.request, taken.inv, taken.owned
         wf = request.workflow
 
         def own() -> None:
@@ -115,47 +114,6 @@ class Runner:
             metrics.HANDLER_SECONDS.labels(wf, inv.step, inv.handler or "-").observe(
                 time.monotonic() - began)
         return "done"
-
-    # --- claiming ------------------------------------------------------------------------
-    def _claim_published(self, msg: messages.InvocationMessage, message_id: str):
-        """The common case, a first delivery: claim the record the message carries in one
-        transaction. None when that fails (the read path then decides what to do)."""
-        try:
-            inv = decode(Invocation, msg.record)
-        except Exception:  # not a record of ours: the read path will see what etcd holds
-            return None
-        if inv.id != msg.invocation_id:
-            return None
-        self._running(inv, message_id)
-        wf, rid = msg.workflow, msg.request_id
-        entry = protocol.claim(self.kv, wf, rid, msg.revision, msg.record, inv)
-        request = entry and self.requests.get(entry, lambda: self.kv.get(keys.request(wf, rid)))
-        if request is None:
-            return None
-        return request, inv, lambda: True
-
-    def _read_and_start(self, library: Library, msg: messages.InvocationMessage,
-                        message_id: str):
-        """Read the invocation, decide, and claim it (the waiter says whether that held)."""
-        wf, rid, iid = msg.workflow, msg.request_id, msg.invocation_id
-        inv_entry, req_entry, live = protocol.read_invocation(self.kv, wf, rid, iid)
-        request = (req_entry and live and
-                   self.requests.get(req_entry, lambda: self.kv.get(keys.request(wf, rid))))
-        if inv_entry is None or not request:
-            return "request-ended"
-        inv = decode(Invocation, inv_entry.value)
-        if inv.state in FINISHED_STATES or inv.state == WAITING:
-            self._propagate(library, request, inv)
-            return "already-done"
-        if (inv.state == RUNNING and inv.message_id != message_id and inv.worker
-                and self.worker_alive(inv.worker)):
-            return "running-elsewhere"  # a duplicate copy; its owner is alive and working
-        self._running(inv, message_id)
-        return request, inv, protocol.start(self.kv, wf, rid, inv_entry.mod_revision, inv)
-
-    def _running(self, inv: Invocation, message_id: str) -> None:
-        inv.state, inv.worker, inv.message_id = RUNNING, self.worker_id, message_id
-        inv.attempts, inv.started = inv.attempts + 1, time.time()
 
     # --- mappers -------------------------------------------------------------------------
     def _map(self, library: Library, request: Request, inv: Invocation, out: InvocationLog,

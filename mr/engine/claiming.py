@@ -1,0 +1,86 @@
+"""How a run takes an invocation, so that only one run of it counts (DESIGN.md §4).
+
+A first delivery carries the invocation's record and the revision that created it: one
+transaction claims it (protocol.claim). Anything else (a duplicate, a redelivery, a
+republished or forged message) reads what etcd holds, decides, and claims it with a compare
+on the revision it read (protocol.start), while a mapper may already run.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from mr.engine import protocol
+from mr.engine.request_cache import RequestCache
+from mr.kv import keys
+from mr.kv.client import KV
+from mr.kv.models import FINISHED_STATES, RUNNING, WAITING, Invocation, Request, decode
+from mr.queue.messages import InvocationMessage
+
+
+@dataclass
+class Run:
+    """This run took the invocation; `owned()` waits for the claim and says if it held."""
+    request: Request
+    inv: Invocation
+    owned: Callable[[], bool]
+
+
+@dataclass
+class Skip:
+    """Nothing to run: `outcome` is request-ended, already-done or running-elsewhere."""
+    outcome: str
+    request: Request | None = None
+    inv: Invocation | None = None
+
+
+class Claimer:
+    def __init__(self, kv: KV, worker_id: str, worker_alive: Callable[[str], bool]):
+        self.kv = kv
+        self.worker_id = worker_id
+        self.worker_alive = worker_alive
+        self.requests = RequestCache()
+
+    def take(self, msg: InvocationMessage, message_id: str) -> Run | Skip:
+        run = self._claim_published(msg, message_id) if msg.record is not None else None
+        return run or self._read_and_start(msg, message_id)
+
+    def _claim_published(self, msg: InvocationMessage, message_id: str) -> Run | None:
+        """One transaction; None when it fails (the read path then decides)."""
+        try:
+            inv = decode(Invocation, msg.record)
+        except Exception:  # not a record of ours: the read path will see what etcd holds
+            return None
+        if inv.id != msg.invocation_id:
+            return None
+        self._running(inv, message_id)
+        entry = protocol.claim(self.kv, msg.workflow, msg.request_id, msg.revision, msg.record,
+                               inv)
+        request = entry and self._request(msg, entry)
+        return Run(request, inv, lambda: True) if request else None
+
+    def _read_and_start(self, msg: InvocationMessage, message_id: str) -> Run | Skip:
+        wf, rid = msg.workflow, msg.request_id
+        inv_entry, req_entry, live = protocol.read_invocation(self.kv, wf, rid,
+                                                              msg.invocation_id)
+        request = req_entry and live and self._request(msg, req_entry)
+        if inv_entry is None or not request:
+            return Skip("request-ended")
+        inv = decode(Invocation, inv_entry.value)
+        if inv.state in FINISHED_STATES or inv.state == WAITING:
+            return Skip("already-done", request, inv)
+        if (inv.state == RUNNING and inv.message_id != message_id and inv.worker
+                and self.worker_alive(inv.worker)):
+            return Skip("running-elsewhere")  # a duplicate; its owner is alive and working
+        self._running(inv, message_id)
+        waiter = protocol.start(self.kv, wf, rid, inv_entry.mod_revision, inv)
+        return Run(request, inv, waiter)
+
+    def _request(self, msg: InvocationMessage, entry) -> Request | None:
+        return self.requests.get(
+            entry, lambda: self.kv.get(keys.request(msg.workflow, msg.request_id)))
+
+    def _running(self, inv: Invocation, message_id: str) -> None:
+        inv.state, inv.worker, inv.message_id = RUNNING, self.worker_id, message_id
+        inv.attempts, inv.started = inv.attempts + 1, time.time()
