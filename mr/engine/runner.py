@@ -120,7 +120,7 @@ class Runner:
              attempt: int, own: Callable[[], None]) -> None:
         """Run the mapper while its start claim commits; `own()` waits for that claim."""
         step = self._step(library, inv.step)
-        mapper = self._handler(library, step.mapper)
+        mapper = self._handler(library, step, "mapper")
         inv.handler, inv.version = mapper.definition.name, mapper.definition.version
         stored = blobs.load_arguments(self.workflow_fs(request.workflow), inv.arguments)
         arguments = cast_argument(stored, mapper.definition.argument_spec[0]["type"])
@@ -140,10 +140,10 @@ class Runner:
             output = list(pairs(items, mapper))
         own()
         if step.combiner:
-            combiner = self._handler(library, step.combiner)
+            combiner = self._handler(library, step, "combiner")
             output = self._run(combiner, request, inv, step.name, out, attempt, inv.id, True,
                                group(output), reducer_output)
-        reducer = self._handler(library, step.reducer)
+        reducer = self._handler(library, step, "reducer")
         output = self._run(reducer, request, inv, step.name, out, attempt, inv.id, False,
                            group(output), reducer_output)
         self._complete(library, request, [self._done(inv, out)], inv.id, output)
@@ -160,7 +160,8 @@ class Runner:
                                  f"{self.settings.max_depth} levels (MR_MAX_DEPTH): does the "
                                  f"step graph loop back to {target!r}?",
                                  library.handler(inv.handler))
-        child_topic = topic(wf, self._handler(library, step.mapper).definition.required_capability)
+        child_mapper = self._handler(library, step, "mapper")
+        child_topic = topic(wf, child_mapper.definition.required_capability)
         count, batch = 0, []
 
         def flush() -> None:
@@ -193,7 +194,7 @@ class Runner:
                 attempt: int) -> None:
         wf, rid, target = request.workflow, request.id, reduced_of(inv.id)
         step = self._step(library, inv.step)
-        reducer = self._handler(library, step.reducer)
+        reducer = self._handler(library, step, "reducer")
         inv.handler, inv.version = reducer.definition.name, reducer.definition.version
         wfs = self.workflow_fs(wf)
         merged = group(pair for stored in protocol.child_outputs(self.kv, wf, rid, target)
@@ -273,7 +274,7 @@ class Runner:
             if entry is None:
                 return
             step_name = decode(Invocation, entry.value).step
-        reducer = self._handler(library, self._step(library, step_name).reducer)
+        reducer = self._handler(library, self._step(library, step_name), "reducer")
         reduce_inv = Invocation(id=reduce_id(parent), step=step_name, kind="reduce")
         record = encode(reduce_inv)
         revision = protocol.claim_reduce(self.kv, wf, rid, reduce_inv, record)
@@ -360,7 +361,9 @@ class Runner:
         return step
 
     @staticmethod
-    def _handler(library: Library, name: str) -> LoadedHandler:
+    def _handler(library: Library, step, role: str) -> LoadedHandler:
+        """The step's handler in `role` (mapper, combiner, reducer), loaded and of that type."""
+        name = getattr(step, role)
         loaded = library.handler(name)
         if loaded is None:
             raise HandlerFailure(f"handler {name!r} does not exist in workflow "
@@ -368,6 +371,12 @@ class Runner:
         if loaded.function is None:
             raise HandlerFailure(f"handler {name} (version {loaded.definition.version}) does not "
                                  f"load on this worker: {loaded.error}", loaded)
+        kind = loaded.definition.handler_type
+        if kind != role:
+            raise HandlerFailure(f"step {step.name!r} uses handler {name!r} as its {role}, but "
+                                 f"version {loaded.definition.version} of it is a {kind}: "
+                                 f"point the step at a {role} (mr_kv_step_update_handlers), "
+                                 f"then mr_request_retry", loaded)
         return loaded
 
     def _context(self, request: Request, iid: str, step: str, handler: LoadedHandler,

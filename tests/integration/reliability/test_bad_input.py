@@ -144,7 +144,10 @@ def test_a_handler_synced_as_the_wrong_type_for_its_step_fails_clearly(rel, tmp_
     reply = requests.post(f"{rel.web.url}/job/{rel.wf}/flip", json={"arguments": {}},
                           timeout=30)
     assert reply.status_code == 500, reply.text
-    assert reply.json()["failure"]["handler"] == "flip"
+    failure = reply.json()["failure"]
+    assert failure["handler"] == "flip"
+    assert "step 'flip' uses handler 'flip' as its mapper, but version" in failure["message"]
+    assert "of it is a reducer: point the step at a mapper" in failure["message"]
 
 
 @pytest.mark.parametrize("change, message", [
