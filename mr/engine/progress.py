@@ -133,7 +133,10 @@ def final_counts(kv: KV, request: Request, invocations: list[Invocation]) -> dic
     """Counts to keep in an ending request's record; `invocations` are being finished now."""
     wf, rid = request.workflow, request.id
     if request.state == DONE:
-        total = kv.count(keys.invocations(wf, rid))
+        # a root that returned without children was the request's only invocation: no read
+        alone = ([inv.id for inv in invocations] == [ROOT_INVOCATION]
+                 and not invocations[0].children)
+        total = 1 if alone else kv.count(keys.invocations(wf, rid))
         return counts_of(total, total, 0, total, 0, ended=True)
     created, started, waiting, done, failed = _sums(kv.txn([], _count_ops(wf, rid,
                                                                         ROOT_INVOCATION)), 0)

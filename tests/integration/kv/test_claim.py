@@ -75,3 +75,14 @@ def test_a_big_done_request_loses_every_key(kv):
     assert protocol.end_request(kv, request, [], cleanup=True)
     assert kv.count(keys.request_data(WF, request.id)) == 0
     assert decode(Request, kv.get(request.key).value).counts["done"] == children + 1
+
+
+def test_a_request_of_one_invocation_counts_it_without_reading(kv):
+    request = Request(workflow=WF, id=unique("one"), job="j", arguments=[])
+    root = Invocation(id="0", step="s")
+    assert protocol.create_request(kv, request, root)
+    root.state, request.state = "done", "done"
+    assert protocol.end_request(kv, request, [root], cleanup=True)
+    counts = decode(Request, kv.get(request.key).value).counts
+    assert counts == {"queued": 0, "running": 0, "waiting": 0, "done": 1, "failed": 0,
+                      "skipped": 0}
