@@ -27,6 +27,13 @@ def _mapping(value: str) -> dict[str, str]:
     return pairs
 
 
+def _at_least_1(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise ValueError("must be at least 1")
+    return number
+
+
 SMTP_TLS_MODES = ("none", "starttls", "ssl")
 
 
@@ -60,6 +67,7 @@ class Settings:
     stall_s: float = 120.0                 # no progress this long: re-publish unfinished work
     metrics_port: int = 0                  # a worker's /metrics: 0 any free port, -1 none
     max_depth: int = 32                    # levels of fan-out (a looping step graph stops)
+    engine_error_attempts: int = 3         # deliveries before an engine bug fails the request
     front_end_name: str = ""               # a front-end's name in request contexts (hostname)
     max_body_bytes: int = 1024 * 1024
     blob_threshold_bytes: int = 256 * 1024
@@ -131,6 +139,8 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         stall_s=get("STALL_S", float, defaults.stall_s),
         metrics_port=get("METRICS_PORT", int, defaults.metrics_port),
         max_depth=get("MAX_DEPTH", int, defaults.max_depth),
+        engine_error_attempts=get("ENGINE_ERROR_ATTEMPTS", _at_least_1,
+                                  defaults.engine_error_attempts),
         front_end_name=get("FRONT_END_NAME", str, defaults.front_end_name),
         max_body_bytes=get("MAX_BODY_BYTES", int, defaults.max_body_bytes),
         blob_threshold_bytes=get("BLOB_THRESHOLD_BYTES", int, defaults.blob_threshold_bytes),

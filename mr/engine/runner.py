@@ -2,7 +2,8 @@
 
 Runner.handle() returns normally when the message may be FINished (its outcome is durable in
 etcd, or there is nothing left to do) and raises Retry when it must come back later. Handler
-errors are outcomes, not retries: they fail the request (after the handler's own `retries`).
+errors are outcomes, not retries: they fail the request (after the handler's own `retries`),
+as does an engine error that is no outage, after MR_ENGINE_ERROR_ATTEMPTS (mr.engine.faults).
 Each handler runs under its time limit (mr.engine.timelimit); outputs too large for etcd go
 to the workflow's shared filesystem (mr.engine.blobs); the request's end is notified
 (mr.engine.events).
@@ -16,9 +17,9 @@ import time
 from typing import Any, Callable, Iterator
 
 from mr import fs, metrics
-from mr.engine import blobs, events, protocol
+from mr.engine import blobs, events, faults, lookup, protocol
 from mr.engine.calls import HandlerFailure, call, guarded, pairs
-from mr.engine.claiming import Claimer, Skip
+from mr.engine.claiming import Claimer, Run, Skip
 from mr.engine.context import Context, InvocationLog, Session, capture_prints
 from mr.engine.pairs import cast_argument, group, reducer_output
 from mr.engine.results import write_result
@@ -78,20 +79,30 @@ class Runner:
         library = self.libraries.get(msg.workflow)
         if library is None:
             return "not-managed"
-        taken = self.claimer.take(msg, message_id)
-        if isinstance(taken, Skip):
+        taken: Run | Skip | None = None
+        out = InvocationLog()
+        try:
+            taken = self.claimer.take(msg, message_id)
+            if isinstance(taken, Run):
+                return self._invoke(library, taken, out, attempt)
             if taken.outcome == "already-done":
                 self._propagate(library, taken.request, taken.inv)
             return taken.outcome
-        request, inv, claimed = taken.request, taken.inv, taken.owned
-        wf = request.workflow
+        except Retry:
+            raise
+        except Exception as exc:
+            if faults.transient(exc):
+                raise
+            return self._engine_error(msg, taken, out, exc, attempt)
+
+    def _invoke(self, library: Library, taken: Run, out: InvocationLog, attempt: int) -> str:
+        request, inv, wf = taken.request, taken.inv, taken.request.workflow
 
         def own() -> None:
             """Before any effect beyond the mapper's own code: is this run the one that counts?"""
-            if not claimed():
+            if not taken.owned():
                 raise Retry("another copy of this message took the invocation; re-reading",
                             delay=0.05)
-        out = InvocationLog()
         began = time.monotonic()
         try:
             with capture_prints(out):
@@ -115,12 +126,37 @@ class Runner:
                 time.monotonic() - began)
         return "done"
 
+    def _engine_error(self, msg: messages.InvocationMessage, taken: Run | Skip | None,
+                      out: InvocationLog, exc: Exception, attempt: int) -> str:
+        """A bug or corrupt data: the message comes back (its traceback logged) until delivery
+        MR_ENGINE_ERROR_ATTEMPTS, which fails the request with reason "engine"."""
+        where = f"{msg.workflow}/{msg.request_id} invocation {msg.invocation_id}"
+        limit = self.settings.engine_error_attempts
+        if attempt < limit:
+            log.error("engine error in %s at delivery %d (its request fails at delivery %d, "
+                      "MR_ENGINE_ERROR_ATTEMPTS)", where, attempt, limit, exc_info=exc)
+            raise Retry(f"engine error {faults.describe(exc)}",
+                        delay=min(float(attempt), 30.0)) from exc
+        log.error("engine error in %s at delivery %d: failing its request", where, attempt,
+                  exc_info=exc)
+        failure = faults.EngineFailure(msg.invocation_id, exc, attempt)
+        if isinstance(taken, Run):
+            if not taken.owned():  # the copy that owns it meets the same error
+                raise Retry("another copy of this message took the invocation", delay=0.05)
+            self._fail(taken.request, taken.inv, failure, out, attempt)
+            return "failed"
+        at = faults.failed_at(self.kv, msg, taken)  # no run: from what etcd holds
+        if at is None:
+            return "request-ended"
+        self._fail(at[0], at[1], failure, out, attempt, mark=at[2])
+        return "failed"
+
     # --- mappers -------------------------------------------------------------------------
     def _map(self, library: Library, request: Request, inv: Invocation, out: InvocationLog,
              attempt: int, own: Callable[[], None]) -> None:
         """Run the mapper while its start claim commits; `own()` waits for that claim."""
-        step = self._step(library, inv.step)
-        mapper = self._handler(library, step, "mapper")
+        step = lookup.step(library, inv.step)
+        mapper = lookup.handler(library, step, "mapper")
         inv.handler, inv.version = mapper.definition.name, mapper.definition.version
         stored = blobs.load_arguments(self.workflow_fs(request.workflow), inv.arguments)
         arguments = cast_argument(stored, mapper.definition.argument_spec[0]["type"])
@@ -140,10 +176,10 @@ class Runner:
             output = list(pairs(items, mapper))
         own()
         if step.combiner:
-            combiner = self._handler(library, step, "combiner")
+            combiner = lookup.handler(library, step, "combiner")
             output = self._run(combiner, request, inv, step.name, out, attempt, inv.id, True,
                                group(output), reducer_output)
-        reducer = self._handler(library, step, "reducer")
+        reducer = lookup.handler(library, step, "reducer")
         output = self._run(reducer, request, inv, step.name, out, attempt, inv.id, False,
                            group(output), reducer_output)
         self._complete(library, request, [self._done(inv, out)], inv.id, output)
@@ -160,7 +196,7 @@ class Runner:
                                  f"{self.settings.max_depth} levels (MR_MAX_DEPTH): does the "
                                  f"step graph loop back to {target!r}?",
                                  library.handler(inv.handler))
-        child_mapper = self._handler(library, step, "mapper")
+        child_mapper = lookup.handler(library, step, "mapper")
         child_topic = topic(wf, child_mapper.definition.required_capability)
         count, batch = 0, []
 
@@ -193,8 +229,8 @@ class Runner:
     def _reduce(self, library: Library, request: Request, inv: Invocation, out: InvocationLog,
                 attempt: int) -> None:
         wf, rid, target = request.workflow, request.id, reduced_of(inv.id)
-        step = self._step(library, inv.step)
-        reducer = self._handler(library, step, "reducer")
+        step = lookup.step(library, inv.step)
+        reducer = lookup.handler(library, step, "reducer")
         inv.handler, inv.version = reducer.definition.name, reducer.definition.version
         wfs = self.workflow_fs(wf)
         merged = group(pair for stored in protocol.child_outputs(self.kv, wf, rid, target)
@@ -274,7 +310,7 @@ class Runner:
             if entry is None:
                 return
             step_name = decode(Invocation, entry.value).step
-        reducer = self._handler(library, self._step(library, step_name), "reducer")
+        reducer = lookup.handler(library, lookup.step(library, step_name), "reducer")
         reduce_inv = Invocation(id=reduce_id(parent), step=step_name, kind="reduce")
         record = encode(reduce_inv)
         revision = protocol.claim_reduce(self.kv, wf, rid, reduce_inv, record)
@@ -305,14 +341,18 @@ class Runner:
         if ready:
             self._schedule_reduce(library, request, parent, republish=True)
 
-    def _fail(self, request: Request, inv: Invocation, failure: HandlerFailure,
-              out: InvocationLog, attempt: int) -> None:
+    def _fail(self, request: Request, inv: Invocation,
+              failure: HandlerFailure | faults.EngineFailure, out: InvocationLog, attempt: int,
+              mark: bool = True) -> None:
+        """Fail the request at `inv` (marked failed too when `mark`); the reason is "handler",
+        or "engine" for an EngineFailure."""
         now = time.time()
-        inv.state, inv.finished, inv.error, inv.log = FAILED, now, failure.trace, out.text()
+        if mark:
+            inv.state, inv.finished, inv.error, inv.log = FAILED, now, failure.trace, out.text()
         definition = failure.handler.definition if failure.handler else None
         request.state, request.finished = FAILED, now
         request.failure = {
-            "reason": "handler",
+            "reason": "engine" if isinstance(failure, faults.EngineFailure) else "handler",
             "message": str(failure),
             "invocation": inv.id,
             "step": inv.step,
@@ -327,7 +367,7 @@ class Runner:
             request.failure["time_limit_s"] = failure.handler.time_limit_s
         log.info("request %s/%s failed at invocation %s: %s", request.workflow, request.id,
                  inv.id, failure)
-        if self._end(request, [inv]) and failure.raised:
+        if self._end(request, [inv] if mark else []) and failure.raised:
             events.handler_exception(self.notifier, request)
 
     def _end(self, request: Request, invocations: list[Invocation]) -> bool:
@@ -352,32 +392,6 @@ class Runner:
         if out is not None:
             inv.log = out.text() or None
         return inv
-
-    @staticmethod
-    def _step(library: Library, name: str):
-        step = library.step(name)
-        if step is None:
-            raise HandlerFailure(f"step {name!r} does not exist in workflow {library.workflow}")
-        return step
-
-    @staticmethod
-    def _handler(library: Library, step, role: str) -> LoadedHandler:
-        """The step's handler in `role` (mapper, combiner, reducer), loaded and of that type."""
-        name = getattr(step, role)
-        loaded = library.handler(name)
-        if loaded is None:
-            raise HandlerFailure(f"handler {name!r} does not exist in workflow "
-                                 f"{library.workflow}")
-        if loaded.function is None:
-            raise HandlerFailure(f"handler {name} (version {loaded.definition.version}) does not "
-                                 f"load on this worker: {loaded.error}", loaded)
-        kind = loaded.definition.handler_type
-        if kind != role:
-            raise HandlerFailure(f"step {step.name!r} uses handler {name!r} as its {role}, but "
-                                 f"version {loaded.definition.version} of it is a {kind}: "
-                                 f"point the step at a {role} (mr_kv_step_update_handlers), "
-                                 f"then mr_request_retry", loaded)
-        return loaded
 
     def _context(self, request: Request, iid: str, step: str, handler: LoadedHandler,
                  attempt: int, out: InvocationLog, session_of: str, writable: bool,

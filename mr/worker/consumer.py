@@ -135,7 +135,8 @@ class Consumer:
             log.info("requeue %s in %.2fs: %s", message.id, error.delay, error)
             message.requeue(backoff=False, time_ms=int(error.delay * 1000))
         else:
-            # etcd or NSQ trouble: the outcome is not durable, so the message must come back.
+            # etcd or NSQ trouble (the runner fails the request on other errors of its own,
+            # mr.engine.faults): the outcome is not durable, so the message must come back.
             log.warning("requeue %s after %s: %s", message.id, error.__class__.__name__, error)
             delay_ms = min(1000 * message.attempts, 30000)
             message.requeue(backoff=False, time_ms=delay_ms)

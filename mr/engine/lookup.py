@@ -1,0 +1,32 @@
+"""A step and its handlers, found in a workflow's library: each missing, unloadable or
+mis-typed piece is a HandlerFailure that says which and what to do (it fails the request)."""
+from __future__ import annotations
+
+from mr.engine.calls import HandlerFailure
+from mr.handlers.library import Library, LoadedHandler
+from mr.kv.models import Step
+
+
+def step(library: Library, name: str) -> Step:
+    found = library.step(name)
+    if found is None:
+        raise HandlerFailure(f"step {name!r} does not exist in workflow {library.workflow}")
+    return found
+
+
+def handler(library: Library, of: Step, role: str) -> LoadedHandler:
+    """The step's handler in `role` (mapper, combiner, reducer), loaded and of that type."""
+    name = getattr(of, role)
+    loaded = library.handler(name)
+    if loaded is None:
+        raise HandlerFailure(f"handler {name!r} does not exist in workflow {library.workflow}")
+    if loaded.function is None:
+        raise HandlerFailure(f"handler {name} (version {loaded.definition.version}) does not "
+                             f"load on this worker: {loaded.error}", loaded)
+    kind = loaded.definition.handler_type
+    if kind != role:
+        raise HandlerFailure(f"step {of.name!r} uses handler {name!r} as its {role}, but "
+                             f"version {loaded.definition.version} of it is a {kind}: "
+                             f"point the step at a {role} (mr_kv_step_update_handlers), "
+                             f"then mr_request_retry", loaded)
+    return loaded
