@@ -176,10 +176,7 @@ def etcd_member(name: str, data_dir: Path, log_path: Path, client_port: int, pee
         "--initial-cluster-state", "new", "--log-level", "error",
         # Without compaction etcd keeps every revision: memory and disk grow with each request
         # until its space quota stops all writes.
-        "--auto-compaction-mode", "periodic", "--auto-compaction-retention", ETCD_RETENTION,
-        # etcd keeps the raft entries since its last snapshot in memory (100,000 by default):
-        # under `benchmarks.load` 10,000 kept its peak RSS 60 MiB lower.
-        "--snapshot-count", "10000"],
+        "--auto-compaction-mode", "periodic", "--auto-compaction-retention", ETCD_RETENTION],
         log_path,
         http_ok(f"{url}/health"), address=f"127.0.0.1:{client_port}")
 
