@@ -7,7 +7,7 @@ import secrets
 import time
 
 from mr.config import Settings
-from mr.engine import protocol
+from mr.engine import events, protocol
 from mr.handlers.library import Library
 from mr.handlers.source import REQUEST_ARGUMENT_TYPES
 from mr.kv import keys
@@ -15,6 +15,7 @@ from mr.kv.client import KV
 from mr.kv.codec import unpack
 from mr.kv.models import (DONE, FAILED, ROOT_INVOCATION, RUNNING, Invocation, Request, decode,
                           encode)
+from mr.notify import Notifier
 from mr.queue import messages
 from mr.queue.publisher import Publisher, PublishError
 from mr.queue.topics import topic
@@ -64,12 +65,14 @@ def new_request_id() -> str:
 
 def submit(kv: KV, publisher: Publisher, library: Library, job_name: str, arguments: dict,
            blocking: bool, context: dict, settings: Settings, request_id: str | None = None,
-           name: str | None = None, recompute: bool = False) -> tuple[Request, bool]:
+           name: str | None = None, recompute: bool = False,
+           notifier: Notifier | None = None) -> tuple[Request, bool]:
     """Create and queue a request; (request, reused).
 
     A named request whose name already holds the same job and arguments is reused (its
     stored result, or the run in progress) unless `recompute`; a name bound to other
-    arguments is a 409.
+    arguments is a 409. A request that cannot be queued fails at once (reason "queue"),
+    notified to `notifier`.
     """
     wf = library.workflow
     job = library.job(job_name)
@@ -112,7 +115,8 @@ def submit(kv: KV, publisher: Publisher, library: Library, job_name: str, argume
         publisher.publish(topic(wf, mapper.definition.required_capability),
                           messages.encode(wf, request.id, root.id, revision, encode(root)))
     except PublishError as exc:
-        fail(kv, request, "queue", f"could not queue the request: {exc}")
+        if fail(kv, request, "queue", f"could not queue the request: {exc}") and notifier:
+            events.request_ended(notifier, request)
         raise SubmitError(503, f"NSQ unavailable: {exc}", request.id) from None
     return request, False
 

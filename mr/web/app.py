@@ -111,7 +111,8 @@ class FrontEnd:
                 waiter.expect(request_id)
             request, reused = submit(self.kv, self.publisher, library, job, arguments,
                                      blocking, context, self.settings, request_id=request_id,
-                                     name=name, recompute=flag(q, "recompute", False))
+                                     name=name, recompute=flag(q, "recompute", False),
+                                     notifier=self.notifier)
         except SubmitError as exc:
             waiter.forget(request_id)
             metrics.REQUESTS.labels(workflow, job, "refused").inc()

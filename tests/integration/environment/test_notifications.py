@@ -102,3 +102,17 @@ def test_cancels_are_posted_by_the_front_end_and_by_the_script(cleaned, listener
     assert "via" in failed_notice(listener, by_http, "cancelled")["details"]["message"]
     posted = failed_notice(listener, by_script, "cancelled")
     assert posted["details"]["message"].startswith("cancelled by mr_request_cancel on ")
+
+
+def test_a_request_that_cannot_be_queued_is_posted(cleaned, listener):
+    """The broker is down: the POST is a 503 and the request's failure is notified."""
+    cleaned.broker.stop()
+    try:
+        reply = cleaned.post(cleaned.wf, "sess", {"word": "unqueued"})
+        assert reply.status_code == 503, reply.text
+        posted = failed_notice(listener, reply.json()["request_id"], "queue")
+        assert "could not queue the request" in posted["details"]["message"]
+    finally:
+        cleaned.broker.start()
+    reply = cleaned.post(cleaned.wf, "sess", {"word": "queued"})
+    assert reply.status_code == 200, reply.text
