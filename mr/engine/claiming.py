@@ -15,7 +15,8 @@ from mr.engine import protocol
 from mr.engine.request_cache import RequestCache
 from mr.kv import keys
 from mr.kv.client import KV
-from mr.kv.models import FINISHED_STATES, RUNNING, WAITING, Invocation, Request, decode
+from mr.kv.models import (FINISHED_STATES, RUNNING, WAITING, Invocation, Request, decode,
+                          encode)
 from mr.queue.messages import InvocationMessage
 
 
@@ -50,13 +51,14 @@ class Claimer:
         """One transaction; None when it fails (the read path then decides)."""
         try:
             inv = decode(Invocation, msg.record)
-        except Exception:  # not a record of ours: the read path will see what etcd holds
+            self._running(inv, message_id)
+            running = encode(inv)
+        except Exception:  # not a record we wrote (the claim's compare would refuse it too)
             return None
         if inv.id != msg.invocation_id:
             return None
-        self._running(inv, message_id)
         entry = protocol.claim(self.kv, msg.workflow, msg.request_id, msg.revision, msg.record,
-                               inv)
+                               inv.id, running)
         request = entry and self._request(msg, entry)
         return Run(request, inv, lambda: True) if request else None
 

@@ -95,18 +95,18 @@ def start(kv: KV, wf: str, rid: str, read_revision: int,
     return lambda: waiter().succeeded
 
 
-def claim(kv: KV, wf: str, rid: str, revision: int, record: bytes,
-          inv: Invocation) -> Entry | None:
+def claim(kv: KV, wf: str, rid: str, revision: int, record: bytes, iid: str,
+          running: bytes) -> Entry | None:
     """Claim a just-published invocation without reading it first: `record` and `revision`
     come from its message. Holds only if etcd still has exactly that record, unchanged since
     `revision` (so a first delivery; a duplicate, a redelivery or a forged record fails and
-    takes the read-then-start() path). Returns the request record's key entry (its mod
-    revision, no value: Runner keeps decoded requests), or None.
+    takes the read-then-start() path); it then becomes `running`. Returns the request
+    record's key entry (its mod revision, no value: claiming keeps decoded requests), or None.
     """
-    key = keys.invocation(wf, rid, inv.id)
+    key = keys.invocation(wf, rid, iid)
     result = kv.txn([cmp_present(keys.live(wf, rid)), cmp_mod_revision(key, revision),
                      cmp_value(key, record)],
-                    [op_put(key, encode(inv)), op_put(keys.mark(wf, rid, STARTED, inv.id), b""),
+                    [op_put(key, running), op_put(keys.mark(wf, rid, STARTED, iid), b""),
                      op_get(keys.request(wf, rid), keys_only=True)])
     return result.entry(2) if result.succeeded else None
 

@@ -1,8 +1,11 @@
 """Claiming an invocation from the record its message carries, and removing a big request's
 keys a page at a time, against the real etcd."""
 from mr.engine import protocol
+from mr.engine.claiming import Claimer, Run
 from mr.kv import entities, keys
+from mr.kv.codec import pack
 from mr.kv.models import RUNNING, Invocation, Request, decode, encode
+from mr.queue import messages
 from tests.support.cluster import unique
 
 WF = "claims"
@@ -16,10 +19,10 @@ def new_request(kv, children: int = 3) -> tuple[Request, list[tuple[bytes, int]]
     return request, created
 
 
-def running(record: bytes, worker: str) -> Invocation:
+def running(record: bytes, worker: str) -> bytes:
     inv = decode(Invocation, record)
     inv.state, inv.worker = RUNNING, worker
-    return inv
+    return encode(inv)
 
 
 def test_created_children_report_their_record_and_revision(kv):
@@ -32,10 +35,11 @@ def test_created_children_report_their_record_and_revision(kv):
 def test_one_claim_of_a_published_record_holds(kv):
     request, created = new_request(kv)
     record, revision = created[0]
-    entry = protocol.claim(kv, WF, request.id, revision, record, running(record, "w1"))
+    entry = protocol.claim(kv, WF, request.id, revision, record, "0.0", running(record, "w1"))
     assert entry is not None and entry.mod_revision > 0 and entry.value == b""
     # a duplicate of the same message: the record changed, so the claim fails
-    assert protocol.claim(kv, WF, request.id, revision, record, running(record, "w2")) is None
+    assert protocol.claim(kv, WF, request.id, revision, record, "0.0",
+                          running(record, "w2")) is None
     held = decode(Invocation, kv.get(keys.invocation(WF, request.id, "0.0")).value)
     assert (held.state, held.worker) == (RUNNING, "w1")
     assert kv.count(keys.mark(WF, request.id, keys.STARTED, "0.0")) == 1
@@ -46,7 +50,8 @@ def test_a_forged_record_cannot_be_claimed(kv):
     request, created = new_request(kv)
     _, revision = created[1]
     forged = encode(Invocation(id="0.1", step="s", arguments=[["rm", "-rf"]]))
-    assert protocol.claim(kv, WF, request.id, revision, forged, running(forged, "w1")) is None
+    assert protocol.claim(kv, WF, request.id, revision, forged, "0.1",
+                          running(forged, "w1")) is None
     held = decode(Invocation, kv.get(keys.invocation(WF, request.id, "0.1")).value)
     assert held.state == "queued" and held.arguments == [[1, 1]]
 
@@ -56,7 +61,22 @@ def test_nothing_is_claimed_in_an_ended_request(kv):
     request.state = "failed"
     assert protocol.end_request(kv, request, [], cleanup=False)
     record, revision = created[2]
-    assert protocol.claim(kv, WF, request.id, revision, record, running(record, "w1")) is None
+    assert protocol.claim(kv, WF, request.id, revision, record, "0.2",
+                          running(record, "w1")) is None
+
+
+def test_a_record_a_worker_cannot_use_takes_the_read_path(kv):
+    """A forged record with fields of the wrong type must not raise in the worker (that would
+    end as an engine error failing the request): etcd's own record is read and claimed."""
+    request, created = new_request(kv)
+    _, revision = created[0]
+    forged = pack({"id": "0.0", "step": "s", "attempts": "many"})
+    msg = messages.decode(messages.encode(WF, request.id, "0.0", revision, forged))
+    run = Claimer(kv, "w1", lambda worker: False).take(msg, "m1")
+    assert isinstance(run, Run) and run.owned()
+    assert (run.inv.attempts, run.inv.arguments, run.request.id) == (1, [[0, 0]], request.id)
+    held = decode(Invocation, kv.get(keys.invocation(WF, request.id, "0.0")).value)
+    assert (held.state, held.worker, held.message_id) == (RUNNING, "w1", "m1")
 
 
 def test_data_is_deleted_a_page_at_a_time(kv):
