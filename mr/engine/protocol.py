@@ -17,6 +17,7 @@ races to create the reduce invocation `<parent>.r` if absent; only its creator p
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -35,6 +36,7 @@ FIRST_CHILD_BATCH = 16
 COUNTER_SLOTS = 16            # siblings finishing together rarely write the same key
 MAX_TXN_BYTES = 1024 * 1024   # etcd refuses requests over 1.5 MiB (--max-request-bytes)
 ATOMIC_CLEANUP_INVOCATIONS = 100  # bigger done requests lose their keys a page at a time
+PURGE_AFTER_S = 60.0              # ... and if their worker dies meanwhile, the sweeper ends it
 
 
 def _slot(iid: str) -> int:
@@ -227,7 +229,8 @@ def end_request(kv: KV, request: Request, invocations: list[Invocation], cleanup
     """Write the request's final record and close it; False if it had already ended.
 
     A done request's keys go when `cleanup` is on: in the same transaction for a small
-    request, else a page at a time right after it (entities.delete_request_data says why);
+    request, else a page at a time right after it (entities.delete_request_data says why),
+    under a purge mark that lets the sweeper finish the job if this process dies first;
     a failed or cancelled one keeps its invocations (for inspection and retry) until it
     expires. The record keeps its final progress counts, and an unnamed one gets its expiry
     time.
@@ -256,7 +259,8 @@ def end_request(kv: KV, request: Request, invocations: list[Invocation], cleanup
     if remove and not in_pages:
         ops.append(op_delete(keys.request_data(wf, rid), prefix=True))
     elif in_pages:
-        ops.append(op_delete(keys.live(wf, rid)))
+        purge = keys.purge(wf, (request.finished or time.time()) + PURGE_AFTER_S, rid)
+        ops += [op_delete(keys.live(wf, rid)), op_put(purge, b"")]
     else:
         ops.append(op_delete(keys.live(wf, rid)))
         for inv in invocations:
@@ -271,6 +275,7 @@ def end_request(kv: KV, request: Request, invocations: list[Invocation], cleanup
         metrics.ENDED.labels(wf, request.job, request.state).inc()
         if in_pages:  # nothing writes to it once `live` is gone
             entities.delete_request_data(kv, wf, rid)
+            kv.delete(purge)
     return ended
 
 

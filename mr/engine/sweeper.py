@@ -94,6 +94,7 @@ class Sweeper:
         now = time.time() if now is None else now
         self._timeouts(wf, now)
         self._expired(wf, now)
+        self._purges(wf, now)
         self._stalled(wf, now)
 
     # --- deadlines -----------------------------------------------------------------------
@@ -132,6 +133,16 @@ class Sweeper:
             self.kv.txn([], [op_delete(k) for k in due[start:start + MAX_TXN_OPS]])
         if removed:
             log.info("%d request(s) of %s removed (retention)", len(removed), wf)
+
+    def _purges(self, wf: str, now: float) -> None:
+        """Big done requests whose worker died while deleting their keys (end_request)."""
+        for key in self._due(keys.purges(wf), now):
+            rid = keys.request_id_of(key)
+            if not self.kv.count(keys.live(wf, rid)):
+                removed = entities.delete_request_data(self.kv, wf, rid)
+                log.info("request %s/%s: %d key(s) left by its worker removed", wf, rid,
+                         removed)
+            self.kv.delete(key)
 
     # --- stalled requests ----------------------------------------------------------------
     def _stalled(self, wf: str, now: float) -> None:

@@ -20,6 +20,9 @@
     /mr/w/<wf>/deadline/<epoch>/<rid>         when a request times out (the sweeper reads
                                               the keys whose time has come)
     /mr/w/<wf>/expire/<epoch>/<rid>           when an ended request is removed (retention)
+    /mr/w/<wf>/purge/<epoch>/<rid>            a big done request whose keys its worker is
+                                              deleting; from <epoch> on the sweeper finishes
+                                              the job (the worker died meanwhile)
     /mr/workers/<worker-id>                   a live worker (under its lease)
     /mr/sweeper/<wf>                          the worker sweeping <wf> now (under its lease)
 
@@ -187,6 +190,14 @@ def expiries(wf: str) -> str:
 
 def expiry(wf: str, epoch: float, rid: str) -> str:
     return _at(wf, "expire", epoch, rid)
+
+
+def purges(wf: str) -> str:
+    return _timeline(wf, "purge")
+
+
+def purge(wf: str, epoch: float, rid: str) -> str:
+    return _at(wf, "purge", epoch, rid)
 
 
 def timeline_until(prefix: str, epoch: float) -> str:

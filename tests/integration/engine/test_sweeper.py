@@ -109,3 +109,21 @@ def test_only_requests_without_progress_are_published_again(kv, broker, swept):
     assert published(broker, wf) == 2  # late: not yet
     sweeper.sweep(wf, now=t0 + STALL_S - 5 + STALL_S)
     assert published(broker, wf) == 3
+
+
+def test_keys_a_dead_worker_left_are_purged_when_due(kv, swept):
+    """A big done request loses its keys after its ending transaction; if its worker dies
+    meanwhile, the purge mark that transaction wrote lets the sweeper finish the job."""
+    wf, sweeper = swept
+    due, later = running(kv, wf, 2)
+    now = 1_000_000.0
+    for rid, at in ((due, now - 1), (later, now + 30)):
+        protocol.create_children(kv, wf, rid, [Invocation(id=f"0.{i}", step="letters")
+                                               for i in range(30)])
+        # what end_request commits before deleting pages, then the worker dies
+        assert kv.txn([], [client.op_delete(keys.live(wf, rid)),
+                           client.op_put(keys.purge(wf, at, rid), b"")]).succeeded
+    sweeper.sweep(wf, now)
+    assert kv.count(keys.request_data(wf, due)) == 0
+    assert kv.count(keys.request_data(wf, later)) == 31  # not due yet: its worker may be busy
+    assert [e.key for e in kv.scan(keys.purges(wf))] == [keys.purge(wf, now + 30, later)]

@@ -1,5 +1,7 @@
 """Claiming an invocation from the record its message carries, and removing a big request's
 keys a page at a time, against the real etcd."""
+import time
+
 from mr.engine import protocol
 from mr.engine.claiming import Claimer, Run
 from mr.kv import entities, keys
@@ -91,10 +93,12 @@ def test_data_is_deleted_a_page_at_a_time(kv):
 def test_a_big_done_request_loses_every_key(kv):
     children = protocol.ATOMIC_CLEANUP_INVOCATIONS + 20
     request, _ = new_request(kv, children=children)
-    request.state = "done"
+    request.state, request.finished = "done", time.time()
     assert protocol.end_request(kv, request, [], cleanup=True)
     assert kv.count(keys.request_data(WF, request.id)) == 0
     assert decode(Request, kv.get(request.key).value).counts["done"] == children + 1
+    # its purge mark (for the sweeper, had this process died while deleting) is gone too
+    assert not [e for e in kv.scan(keys.purges(WF)) if e.key.endswith("/" + request.id)]
 
 
 def test_a_request_of_one_invocation_counts_it_without_reading(kv):
