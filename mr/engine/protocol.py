@@ -217,10 +217,10 @@ def _ready(fan_entry, counters) -> bool:
     return _finished_children(counters) >= unpack(fan_entry.value)
 
 
-def claim_reduce(kv: KV, wf: str, rid: str, reduce_inv: Invocation, record: bytes) -> int:
-    """Create the reduce invocation (`record`) if absent: its revision for exactly one caller,
-    who publishes it; 0 for the others."""
-    key = keys.invocation(wf, rid, reduce_inv.id)
+def claim_reduce(kv: KV, wf: str, rid: str, iid: str, record: bytes) -> int:
+    """Create reduce invocation `iid` (`record`) if absent: its revision for exactly one
+    caller, who publishes it; 0 for the others."""
+    key = keys.invocation(wf, rid, iid)
     result = kv.txn([cmp_present(keys.live(wf, rid)), cmp_absent(key)], [op_put(key, record)])
     return result.revision if result.succeeded else 0
 

@@ -313,7 +313,7 @@ class Runner:
         reducer = lookup.handler(library, lookup.step(library, step_name), "reducer")
         reduce_inv = Invocation(id=reduce_id(parent), step=step_name, kind="reduce")
         record = encode(reduce_inv)
-        revision = protocol.claim_reduce(self.kv, wf, rid, reduce_inv, record)
+        revision = protocol.claim_reduce(self.kv, wf, rid, reduce_inv.id, record)
         if not revision:
             if not republish:
                 return

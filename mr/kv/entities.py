@@ -11,7 +11,8 @@ from mr.kv import keys
 from mr.kv.client import (MAX_TXN_OPS, KV, cmp_absent, cmp_mod_revision, op_delete, op_get,
                           op_put)
 from mr.kv.codec import unpack
-from mr.kv.models import HANDLER_TYPES, Handler, Job, Request, Step, Workflow, decode, encode
+from mr.kv.models import (HANDLER_TYPES, RUNNING, Handler, Job, Request, Step, Workflow, decode,
+                          encode)
 
 T = TypeVar("T")
 KIND_OF = {Job: "job", Step: "step", Handler: "handler"}
@@ -199,7 +200,7 @@ def cleanup_request(kv: KV, workflow: str, rid: str) -> bool:
     expiry timelines and the name index (the data a page at a time, then the rest in one
     transaction; False if it changed meanwhile)."""
     entry = kv.get(keys.request(workflow, rid))
-    if entry is not None and decode(Request, entry.value).state != "running":
+    if entry is not None and decode(Request, entry.value).state != RUNNING:
         delete_request_data(kv, workflow, rid)
     compare, ops = _removal(kv, workflow, rid, entry)
     return kv.txn(compare, ops).succeeded
@@ -217,8 +218,8 @@ def cleanup_requests(kv: KV, workflow: str, rids: list[str],
         records = kv.txn([], [op_get(keys.request(workflow, rid)) for rid in chunk])
         for i, rid in enumerate(chunk):
             entry = records.entry(i)
-            if keep_running and entry is not None and decode(Request, entry.value).state == \
-                    "running":
+            if keep_running and entry is not None and \
+                    decode(Request, entry.value).state == RUNNING:
                 running.append(rid)
                 continue
             delete_request_data(kv, workflow, rid)
