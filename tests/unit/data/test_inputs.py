@@ -1,0 +1,297 @@
+"""Input splits and record readers, on real files: the local backend, fsspec's memory:// and
+fsspec's own local filesystem.
+
+The central property: over all the splits of a file, every line is read exactly once, by the
+split it starts in, whatever the split size."""
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import random
+import uuid
+
+import pytest
+
+from mr.data.inputs import (BLOCK_BYTES, FORMATS, InputError, Split, make_splits,
+                            read_records)
+from mr.fs import LocalFS
+from mr.fs.remote import FsspecFS
+
+
+@pytest.fixture(params=["local", "memory", "fsspec-file"])
+def wfs(request, tmp_path):
+    if request.param != "memory":
+        yield (LocalFS(tmp_path / "root") if request.param == "local"
+               else FsspecFS(f"file://{tmp_path}/root"))
+        return
+    area = FsspecFS(f"memory://mr-test-{uuid.uuid4().hex}/wf")
+    yield area
+    bucket = area.root.rsplit("/", 1)[0]
+    if area.fs.exists(bucket):
+        area.fs.rm(bucket, recursive=True)
+
+
+def read(wfs, inputs, split_bytes, fmt="text", allow_urls=False):
+    """Every record of every split, in split order."""
+    return [record for split in make_splits(wfs, inputs, split_bytes, allow_urls)
+            for record in read_records(wfs, split, fmt)]
+
+
+def lines_of(data: bytes) -> list[str]:
+    """What a plain read of the file gives: lines without \\n or \\r\\n endings."""
+    lines = data.decode("utf-8").split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
+def line_starts(data: bytes) -> list[int]:
+    return [0] + [i + 1 for i, byte in enumerate(data[:-1]) if byte == 0x0A]
+
+
+def test_each_split_owns_the_lines_starting_in_it(wfs):
+    data = b"alpha\nbe\n\ngamma delta\nepsilon\nz"
+    wfs.write_bytes("in.txt", data)
+    for size in range(1, len(data) + 2):
+        splits = make_splits(wfs, ["in.txt"], size, False)
+        assert [(s.start, s.end) for s in splits] == [
+            (start, min(start + size, len(data))) for start in range(0, len(data), size)]
+        for split in splits:
+            owned = [start for start in line_starts(data) if split.start <= start < split.end]
+            expected = [lines_of(data)[line_starts(data).index(start)] for start in owned]
+            assert list(read_records(wfs, split, "text")) == expected, (size, split)
+
+
+def test_boundary_right_after_a_newline(wfs):
+    wfs.write_bytes("f", b"abc\ndef\nghi\n")
+    splits = make_splits(wfs, ["f"], 4, False)
+    assert [list(read_records(wfs, s, "text")) for s in splits] == [["abc"], ["def"], ["ghi"]]
+
+
+def test_boundary_inside_a_multibyte_character(wfs):
+    data = "héllo wörld €uro\n𝄞 clef\nnaïve".encode()
+    wfs.write_bytes("u.txt", data)
+    for size in range(1, len(data) + 1):
+        assert read(wfs, ["u.txt"], size) == ["héllo wörld €uro", "𝄞 clef", "naïve"]
+
+
+def test_one_byte_splits_read_every_line_once(wfs):
+    data = b"a\n\nbb\nccc\n\n"
+    wfs.write_bytes("f", data)
+    assert read(wfs, ["f"], 1) == ["a", "", "bb", "ccc", ""]
+    assert b"".join(read(wfs, ["f"], 1, "raw")) == data
+
+
+def test_empty_file_has_no_splits(wfs):
+    wfs.write_bytes("empty", b"")
+    wfs.write_bytes("one", b"x\n")
+    assert make_splits(wfs, ["empty"], 10, False) == []
+    assert make_splits(wfs, ["empty", "one"], 10, False) == [Split("one", 0, 2)]
+
+
+def test_final_line_without_newline_and_crlf(wfs):
+    wfs.write_bytes("f", b"one\r\ntwo\r\n\r\nthree")
+    for size in (1, 3, 5, 100):
+        assert read(wfs, ["f"], size) == ["one", "two", "", "three"]
+        assert b"".join(read(wfs, ["f"], size, "raw")) == b"one\r\ntwo\r\n\r\nthree"
+
+
+def test_line_longer_than_split_and_block(wfs):
+    long = b"x" * (2 * BLOCK_BYTES + 123)
+    data = b"short\n" + long + b"\nafter\n" + b"y\n" * 1000
+    wfs.write_bytes("f", data)
+    for size in (1000, BLOCK_BYTES // 2 + 3, len(data)):
+        assert read(wfs, ["f"], size) == lines_of(data)
+        blocks = read(wfs, ["f"], size, "raw")
+        assert b"".join(blocks) == data
+        assert all(block.endswith(b"\n") for block in blocks)
+        assert all(len(block) <= BLOCK_BYTES + 1 or long in block for block in blocks)
+
+
+def test_raw_blocks_stay_near_block_size(wfs):
+    data = b"".join(b"%d words here\n" % i for i in range(300_000))
+    wfs.write_bytes("big", data)
+    blocks = read(wfs, ["big"], len(data), "raw")
+    assert b"".join(blocks) == data
+    assert len(blocks) > 1 and max(map(len, blocks)) <= BLOCK_BYTES
+    assert all(block.endswith(b"\n") for block in blocks)
+
+
+def random_file(rng: random.Random) -> bytes:
+    pieces = []
+    for _ in range(rng.randrange(0, 25)):
+        length = rng.choice([0, 1, 2, rng.randrange(0, 20), rng.randrange(0, 200)])
+        pieces.append("".join(rng.choice("ab é€𝄞 \t") for _ in range(length)))
+        pieces.append(rng.choice(["\n", "\n", "\r\n"]))
+    if pieces and rng.random() < 0.3:
+        pieces.pop()   # no final line ending
+    return "".join(pieces).encode()
+
+
+def test_random_files_and_split_sizes_match_a_plain_read(wfs):
+    rng = random.Random(20240517)
+    for round_ in range(100):
+        data = random_file(rng)
+        wfs.write_bytes(f"r/{round_}.txt", data)
+        size = rng.choice([1, 2, 3, rng.randrange(1, 64), rng.randrange(1, 4096)])
+        assert read(wfs, [f"r/{round_}.txt"], size) == lines_of(data), (round_, size)
+        assert b"".join(read(wfs, [f"r/{round_}.txt"], size, "raw")) == data
+
+
+def test_gzip_file_is_one_split_in_every_format(wfs):
+    rows = [{"n": i, "w": "wörd"} for i in range(2000)]
+    data = b"".join(json.dumps(row).encode() + b"\n" for row in rows)
+    wfs.write_bytes("d/rows.jsonl.gz", gzip.compress(data))
+    splits = make_splits(wfs, ["d/rows.jsonl.gz"], 100, False)
+    assert splits == [Split("d/rows.jsonl.gz", 0, -1)]
+    assert list(read_records(wfs, splits[0], "jsonl")) == rows
+    assert b"".join(read_records(wfs, splits[0], "raw")) == data
+    assert list(read_records(wfs, splits[0], "text")) == lines_of(data)
+
+
+def test_a_gzip_name_on_plain_data_is_an_input_error(wfs):
+    wfs.write_bytes("fake.gz", b"not compressed\n")
+    with pytest.raises(InputError, match="fake.gz is not a valid gzip file"):
+        read(wfs, ["fake.gz"], 10)
+
+
+def test_directory_is_read_recursively_skipping_hidden_names(wfs):
+    for path in ["d/b.txt", "d/a.txt", "d/sub/c.txt", "d/_SUCCESS", "d/.tmp",
+                 "d/_logs/x.txt", "d/.git/y.txt", "other.txt"]:
+        wfs.write_bytes(path, path.encode() + b"\n")
+    assert [s.path for s in make_splits(wfs, ["d"], 100, False)] == [
+        "d/a.txt", "d/b.txt", "d/sub/c.txt"]
+    assert read(wfs, ["./d/"], 100) == ["d/a.txt", "d/b.txt", "d/sub/c.txt"]
+    assert [s.path for s in make_splits(wfs, ["d/_logs"], 100, False)] == ["d/_logs/x.txt"]
+
+
+def test_globs(wfs):
+    for path in ["logs/2024/a.log", "logs/2024/b.txt", "logs/2025/deep/c.log", "logs/d.log",
+                 "logs/_e.log", "logs/.f.log", "logs/2024/g1.log", "logs/2024/g2.log"]:
+        wfs.write_bytes(path, b"x\n")
+
+    def paths(pattern):
+        return [s.path for s in make_splits(wfs, [pattern], 100, False)]
+
+    assert paths("logs/*.log") == ["logs/d.log"]
+    assert paths("logs/_*.log") == ["logs/_e.log"]
+    assert paths("logs/*/?.log") == ["logs/2024/a.log"]
+    assert paths("logs/2024/g[12].log") == ["logs/2024/g1.log", "logs/2024/g2.log"]
+    assert paths("logs/**/*.log") == ["logs/2024/a.log", "logs/2024/g1.log",
+                                      "logs/2024/g2.log", "logs/2025/deep/c.log",
+                                      "logs/d.log"]
+    assert paths("logs/202*") == ["logs/2024/a.log", "logs/2024/b.txt", "logs/2024/g1.log",
+                                  "logs/2024/g2.log", "logs/2025/deep/c.log"]
+    assert paths("**/c.log") == ["logs/2025/deep/c.log"]
+
+
+def test_inputs_keep_their_order_and_a_file_is_read_once(wfs):
+    wfs.write_bytes("b/1", b"b1\n")
+    wfs.write_bytes("a/1", b"a1\n")
+    wfs.write_bytes("a/2", b"a2\n")
+    assert [s.path for s in make_splits(wfs, ["b", "a/2", "a", "a/*", "b/1", "./a//1"], 100,
+                                        False)] == ["b/1", "a/2", "a/1"]
+
+
+@pytest.mark.parametrize("inputs, message", [
+    ([], "non-empty list"),
+    (["missing.txt"], "'missing.txt' matches no file"),
+    (["*.csv"], r"'\*.csv' matches no file"),
+    (["only_hidden"], "'only_hidden' matches no file"),
+    (["../x"], "uses '..'"),
+    (["a/../../x"], "uses '..'"),
+    (["/etc/passwd"], "must be paths inside the workflow's shared filesystem"),
+    (["file:///etc/passwd"], "an admin can name URLs in the job definition"),
+    (["memory://bucket/x"], "must be paths inside"),
+    ([""], "non-empty string"),
+])
+def test_bad_inputs(wfs, inputs, message):
+    wfs.write_bytes("only_hidden/_x", b"x\n")
+    with pytest.raises(InputError, match=message):
+        make_splits(wfs, inputs, 100, False)
+
+
+def test_symlink_out_of_the_root_is_refused(tmp_path):
+    outside = tmp_path / "secret.txt"
+    outside.write_bytes(b"secret\n")
+    wfs = LocalFS(tmp_path / "root")
+    wfs.makedirs("d")
+    os.symlink(outside, tmp_path / "root" / "d" / "link.txt")
+    for pattern in ("d/link.txt", "d", "d/*.txt"):
+        with pytest.raises(InputError, match="outside the workflow's root"):
+            make_splits(wfs, [pattern], 100, False)
+
+
+def test_urls_are_read_when_allowed(wfs, tmp_path):
+    (tmp_path / "ext").mkdir()
+    (tmp_path / "ext" / "a.txt").write_bytes(b"file a\nfile b\n")
+    (tmp_path / "ext" / "_SUCCESS").write_bytes(b"")
+    bucket = f"memory://mr-ext-{uuid.uuid4().hex}"
+    remote = FsspecFS(bucket)
+    remote.write_bytes("x/1.txt", b"mem 1\n")
+    remote.write_bytes("x/2.txt", b"mem 2\n")
+    try:
+        inputs = [f"file://{tmp_path}/ext", f"{bucket}/x/*.txt", f"{tmp_path}/ext/a.txt"]
+        splits = make_splits(wfs, inputs, 7, True)
+        assert splits[0] == Split(f"file://{tmp_path}/ext/a.txt", 0, 7)
+        assert all("://" in split.path for split in splits)
+        assert [line for split in splits for line in read_records(wfs, split, "text")] == [
+            "file a", "file b", "mem 1", "mem 2"]
+    finally:
+        remote.fs.rm(remote.root, recursive=True)
+
+
+def test_jsonl_skips_blank_lines_and_names_a_bad_one(wfs):
+    wfs.write_bytes("ok.jsonl", b'{"a": 1}\n\n  \n[2, "\xc3\xa9"]\r\n"s"')
+    assert read(wfs, ["ok.jsonl"], 3, "jsonl") == [{"a": 1}, [2, "é"], "s"]
+    wfs.write_bytes("bad.jsonl", b'{"a": 1}\n{"b": \n3\n')
+    with pytest.raises(InputError, match=r"bad.jsonl: the line at byte 9 is not JSON"):
+        read(wfs, ["bad.jsonl"], 1000, "jsonl")
+    wfs.write_bytes("bad2.jsonl", b'1\r\n2\r\n\r\nnope\n')
+    for size in (1, 1000):
+        with pytest.raises(InputError, match=r"bad2.jsonl: the line at byte 8 is not JSON"):
+            read(wfs, ["bad2.jsonl"], size, "jsonl")
+    wfs.write_bytes("bad.jsonl.gz", gzip.compress(b'1\n{\n'))
+    with pytest.raises(InputError, match=r"the line at uncompressed byte 2 is not JSON"):
+        read(wfs, ["bad.jsonl.gz"], 1000, "jsonl")
+
+
+def test_text_must_be_utf8(wfs):
+    wfs.write_bytes("latin1.txt", b"fine\ncaf\xe9\n")
+    with pytest.raises(InputError, match=r"latin1.txt: the line at byte 5 is not UTF-8.*'raw'"):
+        read(wfs, ["latin1.txt"], 1000)
+    assert read(wfs, ["latin1.txt"], 1000, "raw") == [b"fine\ncaf\xe9\n"]
+
+
+def test_unknown_format_and_bad_split_size(wfs):
+    wfs.write_bytes("f", b"x\n")
+    with pytest.raises(InputError, match="text, jsonl, raw"):
+        read_records(wfs, Split("f", 0, 2), "csv")
+    assert FORMATS == ("text", "jsonl", "raw")
+    for size in (0, -5, True, 1.5):
+        with pytest.raises(InputError, match="split_bytes"):
+            make_splits(wfs, ["f"], size, False)
+
+
+def test_a_file_gone_since_the_splits_were_made(wfs):
+    with pytest.raises(InputError, match="cannot open input gone.txt"):
+        list(read_records(wfs, Split("gone.txt", 0, 10), "text"))
+
+
+def test_split_record_round_trip():
+    for split in (Split("a/b.txt", 0, 10), Split("s3://b/k.gz", 0, -1)):
+        assert Split.from_record(split.to_record()) == split
+    assert Split("x", 5, 9).to_record() == {"path": "x", "start": 5, "end": 9}
+
+
+@pytest.mark.parametrize("record", [
+    None, [], {}, {"path": "x", "start": 0}, {"path": "x", "start": 0, "end": 5, "more": 1},
+    {"path": "", "start": 0, "end": 5}, {"path": 3, "start": 0, "end": 5},
+    {"path": "x", "start": "0", "end": 5}, {"path": "x", "start": True, "end": 5},
+    {"path": "x", "start": -1, "end": 5}, {"path": "x", "start": 5, "end": 5},
+    {"path": "x", "start": 3, "end": -1}, {"path": "x.gz", "start": 0, "end": 10},
+])
+def test_malformed_split_record(record):
+    with pytest.raises(InputError):
+        Split.from_record(record)
