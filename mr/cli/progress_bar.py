@@ -32,7 +32,7 @@ class ProgressLine:
         self.stream = stream or sys.stdout
         self.tty = self.stream.isatty()
         self.plain_every = plain_every
-        self._last_plain = 0.0
+        self._last_plain = float("-inf")   # the first line shows, however young the host
         self._last_line = ""
         self._width = 0
 
