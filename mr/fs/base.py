@@ -74,6 +74,18 @@ class WorkflowFS:
     def makedirs(self, path: str) -> None:
         raise NotImplementedError
 
+    def rename(self, src: str, dst: str) -> None:
+        """Move a file or a directory tree to `dst`, making dst's parent directories; a file
+        at `dst` is replaced, an existing directory is not (FileExistsError; locally an empty
+        one is replaced).
+
+        This is how a writer commits: it writes under a temporary name, then renames. The
+        local backend renames in one step, atomic on POSIX and NFS, so readers see the whole
+        directory or nothing; an object store copies and deletes, so a reader must learn of
+        `dst` only after this returns (the engine records it in etcd afterwards).
+        """
+        raise NotImplementedError
+
     def local_path(self, path: str) -> str | None:
         """A real filesystem path (for tools that need one), or None off the local backend."""
         return None

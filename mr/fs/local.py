@@ -6,6 +6,7 @@ atomic on POSIX filesystems and NFS: a reader on another machine sees the old or
 """
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import uuid
@@ -85,6 +86,23 @@ class LocalFS(WorkflowFS):
 
     def makedirs(self, path: str) -> None:
         os.makedirs(self._path(path), exist_ok=True)
+
+    def rename(self, src: str, dst: str) -> None:
+        ends = []
+        for path in (src, dst):
+            rel = relative(path, self.root)
+            refuse_root(rel, "move", self.root)
+            # As in delete: resolve the parent only, so a symlink is moved, not its target.
+            ends.append(os.path.join(self._path(os.path.dirname(rel)), os.path.basename(rel)))
+        source, target = ends
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        try:
+            os.rename(source, target)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+            raise FileExistsError(errno.EEXIST, f"cannot move {src!r} onto the directory "
+                                  f"{dst!r}, which is not empty", target) from None
 
     def local_path(self, path: str) -> str | None:
         return self._path(path)

@@ -87,6 +87,16 @@ class FsspecFS(WorkflowFS):
     def makedirs(self, path: str) -> None:
         self.fs.makedirs(self._path(path), exist_ok=True)
 
+    def rename(self, src: str, dst: str) -> None:
+        for path in (src, dst):
+            refuse_root(relative(path, self.url), "move", self.url)
+        source, target = self._path(src), self._path(dst)
+        if self.fs.isdir(target):   # fsspec would move src inside it
+            raise FileExistsError(f"cannot move {src!r} onto the directory {dst!r} in "
+                                  f"{self.url}")
+        self._parents(target)
+        self.fs.mv(source, target, recursive=True)
+
     def local_path(self, path: str) -> str | None:
         self._path(path)   # the same check as every other call, though there is no local path
         return None

@@ -245,3 +245,54 @@ def test_bad_urls_are_clear_errors():
         open_url("file://relative/dir")
     with pytest.raises(ValueError, match="cannot open shared filesystem 'nosuchproto://x'"):
         open_url("nosuchproto://x")
+
+
+def test_rename_a_file_making_the_parent(wfs):
+    wfs.write_bytes("a/.f.tmp", b"1")
+    wfs.rename("a/.f.tmp", "b/c/f")
+    assert wfs.read_bytes("b/c/f") == b"1" and not wfs.exists("a/.f.tmp")
+    wfs.write_bytes("g", b"2")
+    wfs.rename("g", "b/c/f")   # replaces a file
+    assert wfs.read_bytes("b/c/f") == b"2" and not wfs.exists("g")
+
+
+def test_rename_a_directory_tree(wfs):
+    wfs.write_bytes("d.tmp/x", b"1")
+    wfs.write_bytes("d.tmp/s/y", b"2")
+    wfs.rename("d.tmp", "out/d")
+    assert wfs.read_bytes("out/d/x") == b"1" and wfs.read_bytes("out/d/s/y") == b"2"
+    assert not wfs.exists("d.tmp")
+
+
+def test_rename_onto_a_directory_is_refused(wfs):
+    wfs.write_bytes("src/x", b"1")
+    wfs.write_bytes("dst/y", b"2")
+    with pytest.raises(FileExistsError):
+        wfs.rename("src", "dst")
+    assert wfs.read_bytes("src/x") == b"1" and wfs.listdir("dst") == ["y"]
+
+
+def test_rename_missing_source(wfs):
+    with pytest.raises(FileNotFoundError):
+        wfs.rename("ghost", "there")
+
+
+@pytest.mark.parametrize("path", ["../x", "a/../../x", "/etc/x", "", "."])
+def test_rename_refuses_escapes_and_the_root(wfs, path):
+    wfs.write_bytes("f", b"1")
+    with pytest.raises(ValueError):
+        wfs.rename(path, "g")
+    with pytest.raises(ValueError):
+        wfs.rename("f", path)
+    assert wfs.read_bytes("f") == b"1"
+
+
+def test_rename_does_not_follow_a_symlink_out(disk):
+    area, root, outside = disk
+    os.symlink(outside, root / "door")
+    area.write_bytes("f", b"1")
+    with pytest.raises(PathEscape):
+        area.rename("f", "door/f")
+    with pytest.raises(PathEscape):
+        area.rename("door/secret", "stolen")
+    assert sorted(os.listdir(outside)) == ["secret"]

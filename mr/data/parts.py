@@ -1,0 +1,190 @@
+"""Big results as part files: each reducer writes one, a manifest lists them, clients page.
+
+A part is JSON lines, one `[key, value]` per line, so any tool can read it. Strict JSON: a
+tuple becomes an array (a tuple key reads back as a list), a dict's int keys become strings,
+and bytes, NaN, infinity or any other value JSON cannot represent raise ValueError naming the
+key and the type. A reducer attempt writes under a hidden temporary name carrying a random
+token and renames it at commit, so a dead or duplicate attempt never replaces the part the
+manifest lists. Layout, under results/<request_id>/:
+
+    part-<p:05d>.<token>.jsonl    one per committed reducer attempt
+    manifest.json                 {"request_id", "job", "parts": [commit() dicts by
+                                   partition], "pairs": total, "bytes": total}
+"""
+from __future__ import annotations
+
+import json
+import secrets
+from itertools import islice
+from operator import itemgetter
+from typing import IO, Any, Iterable, Iterator
+
+from mr.data.shuffle import check_path_part, flush_durably
+from mr.fs.base import WorkflowFS
+
+RESULTS_DIR = "results"
+BATCH_LINES = 8192
+READ_LINES = 1024
+_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
+_STRING = json.encoder.encode_basestring   # what _JSON does to a str, without its set-up
+
+
+def results_dir(request_id: str) -> str:
+    return f"{RESULTS_DIR}/{check_path_part('request id', request_id)}"
+
+
+def manifest_path(request_id: str) -> str:
+    return f"{results_dir(request_id)}/manifest.json"
+
+
+class PartWriter:
+    """One reducer attempt's output: JSON lines, one [key, value] per line, committed by rename.
+
+    Lines are encoded and written a batch at a time, so memory stays bounded however many
+    pairs the reducer writes.
+    """
+
+    def __init__(self, wfs: WorkflowFS, request_id: str, partition: int):
+        if type(partition) is not int or partition < 0:
+            raise ValueError(f"a part's partition is an int >= 0, not {partition!r}")
+        token = secrets.token_hex(8)
+        self.partition = partition
+        self.path = f"{results_dir(request_id)}/part-{partition:05d}.{token}.jsonl"
+        self._tmp = f"{results_dir(request_id)}/.part-{partition:05d}.{token}.tmp"
+        self._wfs = wfs
+        self._file: IO | None = None
+        self._lines: list[str] = []
+        self._pairs = 0
+        self._bytes = 0
+        self._state = "open"
+
+    def write(self, key: Any, value: Any) -> None:
+        self._check_open()
+        self._lines.append(_line(key, value))
+        if len(self._lines) >= BATCH_LINES:
+            self._flush()
+
+    def write_many(self, pairs: Iterable) -> None:
+        self._check_open()
+        pairs = iter(pairs)
+        while batch := list(islice(pairs, BATCH_LINES)):
+            self._lines += [_line(key, value) for key, value in batch]
+            if len(self._lines) >= BATCH_LINES:
+                self._flush()
+
+    def commit(self) -> dict:
+        """Publish the part; returns its manifest entry."""
+        self._check_open()
+        self._flush()
+        try:
+            if self._file is None:   # no pairs: still a part, so the manifest is complete
+                self._file = self._wfs.open(self._tmp, "wb")
+            flush_durably(self._file)
+            self._file.close()
+            self._wfs.rename(self._tmp, self.path)
+        except BaseException:
+            self._discard()
+            raise
+        self._state = "committed"
+        return {"path": self.path, "pairs": self._pairs, "bytes": self._bytes,
+                "partition": self.partition}
+
+    def abort(self) -> None:
+        """Remove this attempt's part, committed or not."""
+        self._state = "aborted"
+        self._lines = []
+        file, self._file = self._file, None
+        try:
+            if file is not None:
+                file.close()
+        finally:
+            self._wfs.delete(self._tmp)
+            self._wfs.delete(self.path)
+
+    def _check_open(self) -> None:
+        if self._state != "open":
+            raise RuntimeError(f"part {self.path} is already {self._state}")
+
+    def _flush(self) -> None:
+        if not self._lines:
+            return
+        data = ("\n".join(self._lines) + "\n").encode("utf-8")
+        try:
+            if self._file is None:
+                self._file = self._wfs.open(self._tmp, "wb")
+            self._file.write(data)
+        except BaseException:
+            self._discard()
+            raise
+        self._pairs += len(self._lines)
+        self._bytes += len(data)
+        self._lines = []
+
+    def _discard(self) -> None:
+        """After a failed write: drop the attempt; a cleanup error must not hide the cause."""
+        try:
+            self.abort()
+        except OSError:
+            pass
+
+
+def _line(key: Any, value: Any) -> str:
+    if type(key) is str and type(value) is int:   # the common case, about ten times faster
+        return f"[{_STRING(key)},{value}]"
+    try:
+        return _JSON([key, value])
+    except (TypeError, ValueError) as exc:
+        try:
+            _JSON(key)
+            what, item = "value", value
+        except (TypeError, ValueError):
+            what, item = "key", key
+        raise ValueError(f"result pair with key {key!r:.80}: its {what} of type "
+                         f"{type(item).__name__} cannot be written as JSON ({exc}); part files "
+                         f"hold strict JSON: no bytes, NaN or infinity") from None
+
+
+def write_manifest(wfs: WorkflowFS, request_id: str, job: str, parts: list[dict]) -> str:
+    """Write the manifest of a result's committed parts (atomically); returns its path."""
+    ordered = sorted(parts, key=itemgetter("partition"))
+    numbers = [part["partition"] for part in ordered]
+    if len(set(numbers)) != len(numbers):
+        raise ValueError(f"a result lists one part per partition; got partitions {numbers}")
+    manifest = {"request_id": request_id, "job": job, "parts": ordered,
+                "pairs": sum(part["pairs"] for part in ordered),
+                "bytes": sum(part["bytes"] for part in ordered)}
+    path = manifest_path(request_id)
+    wfs.write_bytes(path, json.dumps(manifest).encode("utf-8"))
+    return path
+
+
+def read_manifest(wfs: WorkflowFS, request_id: str) -> dict:
+    return json.loads(wfs.read_bytes(manifest_path(request_id)))
+
+
+def iter_pairs(wfs: WorkflowFS, manifest: dict, offset: int = 0) -> Iterator[list]:
+    """The result's [key, value] pairs from `offset` on, streamed; parts wholly before
+    `offset` are skipped by their counts, unread."""
+    if type(offset) is not int or offset < 0:
+        raise ValueError(f"offset must be an int >= 0, not {offset!r}")
+    for part in manifest["parts"]:
+        if offset >= part["pairs"]:
+            offset -= part["pairs"]
+            continue
+        with wfs.open(part["path"], "rb") as file:
+            lines = islice(file, offset, None)
+            while batch := list(islice(lines, READ_LINES)):
+                # one parse for many lines: each is a JSON value, so they join into an array
+                yield from json.loads(b"[" + b",".join(batch) + b"]")
+        offset = 0
+
+
+def page(wfs: WorkflowFS, manifest: dict, offset: int, limit: int) -> list[list]:
+    """At most `limit` pairs from `offset` on."""
+    if type(limit) is not int or limit < 0:
+        raise ValueError(f"limit must be an int >= 0, not {limit!r}")
+    pairs = iter_pairs(wfs, manifest, offset)
+    try:
+        return list(islice(pairs, limit))
+    finally:
+        pairs.close()

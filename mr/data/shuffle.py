@@ -1,0 +1,404 @@
+"""The partitioned shuffle: map attempts write sorted run files, reducers merge them.
+
+A map attempt's pairs are buffered per partition. Each spill (every `spill_pairs` pairs, and
+at commit) sorts every partition's buffer by key and writes ONE file,
+`<attempt>.tmp/spill-<k:05d>`, holding partition 0's pairs, then partition 1's, ... back to
+back; the byte offset where each partition ends is kept in the reference `commit` returns,
+so readers need no listing and no index file. commit renames `<attempt>.tmp` to `<attempt>`
+(atomic on the local backend); an attempt's directory carries a random token, so a dead or
+duplicate attempt never touches the files of the attempt etcd records.
+
+A partition's bytes are a msgpack stream of chunks, each `[bin(keys), bin(values)]`: up to
+CHUNK_PAIRS pairs (fewer when that would pass CHUNK_BYTES), keys sorted across the whole
+partition. Keys and values are packed apart so that they can be unpacked apart: arrays in
+keys come back as tuples (hashable: a tuple key stays a tuple, a list key becomes one),
+arrays in values come back as lists, as everywhere else in the engine.
+
+`merge` holds one chunk per run. Rather than a heap (a Python step per pair), it takes from
+every run the pairs up to the smallest "last key of the current chunk", concatenates them and
+sorts them (timsort merges the sorted pieces in C), then groups equal keys; the group at the
+end of a batch is held back, since the next batch may continue it. The order of a key's
+values is not specified.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import secrets
+from bisect import bisect_right
+from itertools import chain, groupby, islice
+from operator import itemgetter
+from typing import IO, Any, Callable, Collection, Iterable, Iterator, Mapping
+from zlib import crc32
+
+import msgpack
+
+from mr.fs.base import WorkflowFS
+
+Partitioner = Callable[[Any, int], int]
+
+SHUFFLE_DIR = "shuffle"
+CHUNK_PAIRS = 4096
+CHUNK_BYTES = 1 << 20
+READ_BYTES = 256 << 10   # a merge reads each run this much at a time
+BATCH_PAIRS = 65536      # add_many partitions this many pairs per pass
+_MSGPACK_INT = (-(1 << 63), 1 << 64)
+_KEY = itemgetter(0)
+_VALUE = itemgetter(1)
+_ORDERABLE = ("keys of a partitioned step must be mutually orderable (all str, all numbers, "
+              "or tuples of those)")
+
+
+class ShuffleError(ValueError):
+    """Map output that cannot be shuffled (keys that cannot be ordered or hashed stably, ...):
+    the message names the problem and the offending key's type."""
+
+
+def check_path_part(kind: str, name: str) -> str:
+    """`name` when it is usable as one path component (ids become directory names)."""
+    if not isinstance(name, str) or not name or "/" in name or "\0" in name \
+            or name in (".", ".."):
+        raise ValueError(f"invalid {kind} {name!r}: it must be one path part, without '/'")
+    return name
+
+
+def request_dir(request_id: str) -> str:
+    """Where a request's shuffle files live: deleting it removes every attempt's runs."""
+    return f"{SHUFFLE_DIR}/{check_path_part('request id', request_id)}"
+
+
+def attempt_dir(request_id: str, invocation_id: str) -> str:
+    """A fresh directory for one map attempt: unique, so no other attempt can overwrite it."""
+    return (f"{request_dir(request_id)}/{check_path_part('invocation id', invocation_id)}"
+            f".{secrets.token_hex(8)}")
+
+
+def partition_of(key: Any, partitions: int) -> int:
+    """The partition of `key`, the same in every process, host and Python version.
+
+    The rule: a str key hashes as crc32 of its UTF-8 bytes; any other key as crc32 of the
+    msgpack encoding of its canonical form, where bools and integral floats are ints (so keys
+    that compare equal, 1 == 1.0 == True, land together) and tuples and lists are the same
+    array. The partition is that crc32 modulo `partitions`.
+    """
+    if type(partitions) is not int or partitions < 1:
+        raise ValueError(f"partitions must be an int >= 1, not {partitions!r}")
+    try:
+        if isinstance(key, str):
+            return crc32(key.encode("utf-8")) % partitions
+        return crc32(msgpack.packb(_canonical(key), use_bin_type=True)) % partitions
+    except (UnicodeEncodeError, OverflowError) as exc:
+        raise ShuffleError(f"a key of type {type(key).__name__} cannot be encoded for the "
+                           f"shuffle: {exc}") from None
+
+
+def _canonical(key: Any) -> Any:
+    if isinstance(key, bool):
+        return int(key)
+    if isinstance(key, float):
+        if key != key:
+            raise ShuffleError("a NaN key (float) is not equal to itself, so it cannot be "
+                               "grouped")
+        if key.is_integer() and _MSGPACK_INT[0] <= key < _MSGPACK_INT[1]:
+            return int(key)
+        return key
+    if key is None or isinstance(key, (str, bytes, int)):
+        return key
+    if isinstance(key, (tuple, list)):
+        return [_canonical(part) for part in key]
+    raise ShuffleError(f"a key of type {type(key).__name__} cannot be shuffled: keys are str, "
+                       f"bytes, int, float, bool, None or tuples of those")
+
+
+class RunWriter:
+    """Collects one map attempt's pairs, spills sorted runs, commits them by rename.
+
+    commit() returns the reference to record in etcd (small: it grows with spills x
+    partitions, never with the pairs):
+        {"dir": attempt directory, "partitions": R, "pairs": n, "bytes": file bytes,
+         "sizes": [pairs of partition p], "spills": [[end offset of partition p] per spill]}
+    Spill k is `<dir>/spill-<k:05d>`; partition p of it is bytes [spills[k][p-1], spills[k][p])
+    (from 0 for p = 0). An attempt with no pairs writes nothing and has no spills.
+    Pairs given to add/add_many are kept, not copied, until the next spill.
+    """
+
+    def __init__(self, wfs: WorkflowFS, request_id: str, invocation_id: str, partitions: int,
+                 partitioner: Partitioner | None = None, spill_pairs: int = 1_000_000):
+        if type(partitions) is not int or partitions < 1:
+            raise ValueError(f"partitions must be an int >= 1, not {partitions!r}")
+        if type(spill_pairs) is not int or spill_pairs < 1:
+            raise ValueError(f"spill_pairs must be an int >= 1, not {spill_pairs!r}")
+        self.dir = attempt_dir(request_id, invocation_id)
+        self.partitions = partitions
+        self._wfs = wfs
+        self._tmp = self.dir + ".tmp"
+        self._partitioner = partitioner
+        self._spill_pairs = spill_pairs
+        self._buffers: list[list] = [[] for _ in range(partitions)]
+        self._buffered = 0
+        self._sizes = [0] * partitions
+        self._spills: list[list[int]] = []
+        self._bytes = 0
+        self._state = "open"
+        self._pack = msgpack.Packer(use_bin_type=True).pack   # one per writer: not thread-safe
+
+    def add(self, key: Any, value: Any) -> None:
+        self._check_open()
+        self._take([(key, value)], [key])
+
+    def add_many(self, pairs: Iterable) -> None:
+        """Add (key, value) pairs, partitioned a batch at a time."""
+        self._check_open()
+        pairs = iter(pairs)
+        while batch := list(islice(pairs, min(BATCH_PAIRS, self._spill_pairs - self._buffered))):
+            try:
+                keys = [key for key, _ in batch]
+            except (TypeError, ValueError):
+                bad = next(pair for pair in batch
+                           if not isinstance(pair, (tuple, list)) or len(pair) != 2)
+                raise ShuffleError(f"map output must be (key, value) pairs, got {bad!r}"
+                                   ) from None
+            self._take(batch, keys)
+
+    def add_mapping(self, mapping: Mapping) -> None:
+        """Add every item of a dict (or Counter, ...): its keys are unique."""
+        self._check_open()
+        self._take(mapping.items(), mapping)
+
+    def commit(self) -> dict:
+        """Spill what is left and publish the runs; returns the reference for etcd."""
+        self._check_open()
+        self._spill()
+        if self._spills:
+            try:
+                self._wfs.rename(self._tmp, self.dir)
+            except BaseException:
+                self._discard()
+                raise
+        self._state = "committed"
+        return {"dir": self.dir, "partitions": self.partitions, "pairs": sum(self._sizes),
+                "bytes": self._bytes, "sizes": self._sizes, "spills": self._spills}
+
+    def abort(self) -> None:
+        """Remove this attempt's files, committed or not (it failed, or lost to another)."""
+        self._state = "aborted"
+        self._buffers = [[] for _ in range(self.partitions)]
+        self._wfs.delete(self._tmp)
+        self._wfs.delete(self.dir)
+
+    def _check_open(self) -> None:
+        if self._state != "open":
+            raise RuntimeError(f"shuffle attempt {self.dir} is already {self._state}")
+
+    def _take(self, pairs: Collection, keys: Iterable) -> None:
+        parts = None
+        if self._partitioner is None:
+            try:   # the fast path for str keys, by partition_of's rule
+                parts = [crc32(key.encode()) % self.partitions for key in keys]
+            except (AttributeError, UnicodeEncodeError):
+                pass
+        if parts is None:   # lists in keys become tuples, so list and tuple keys sort together
+            pairs = [(_frozen(key), value) for key, value in pairs]
+            keys = [key for key, _ in pairs]
+            parts = self._partitions_of(keys)
+        appends = [buffer.append for buffer in self._buffers]
+        for pair, partition in zip(pairs, parts):
+            appends[partition](pair)
+        self._buffered += len(pairs)
+        if self._buffered >= self._spill_pairs:
+            self._spill()
+
+    def _partitions_of(self, keys: list) -> list[int]:
+        if self._partitioner is None:
+            return [partition_of(key, self.partitions) for key in keys]
+        parts = [self._partitioner(key, self.partitions) for key in keys]
+        for key, partition in zip(keys, parts):
+            if type(partition) is not int or not 0 <= partition < self.partitions:
+                raise ShuffleError(f"the partitioner gave {partition!r} for a key of type "
+                                   f"{type(key).__name__} ({key!r:.80}); it must return an "
+                                   f"int from 0 to {self.partitions - 1}")
+        return parts
+
+    def _spill(self) -> None:
+        if not self._buffered:
+            return
+        path = f"{self._tmp}/spill-{len(self._spills):05d}"
+        ends, offset = [], 0
+        try:
+            with self._wfs.open(path, "wb") as file:
+                for partition, buffer in enumerate(self._buffers):
+                    if buffer:
+                        _sort(buffer, partition)
+                        for start in range(0, len(buffer), CHUNK_PAIRS):
+                            # a chunk at a time: its objects stay in the CPU cache
+                            piece = buffer[start:start + CHUNK_PAIRS]
+                            for chunk in self._chunks(list(map(_KEY, piece)),
+                                                      list(map(_VALUE, piece))):
+                                file.write(chunk)
+                                offset += len(chunk)
+                    ends.append(offset)
+                flush_durably(file)
+        except BaseException:
+            self._discard()
+            raise
+        for partition, buffer in enumerate(self._buffers):
+            self._sizes[partition] += len(buffer)
+        self._spills.append(ends)
+        self._bytes += offset
+        self._buffers = [[] for _ in range(self.partitions)]
+        self._buffered = 0
+
+    def _chunks(self, keys: list, values: list) -> list[bytes]:
+        """One packed chunk, or halves of it while it passes CHUNK_BYTES (big values)."""
+        try:
+            chunk = self._pack([self._pack(keys), self._pack(values)])
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise _unpackable(keys, values, exc) from None
+        if len(chunk) <= CHUNK_BYTES or len(keys) == 1:
+            return [chunk]
+        half = len(keys) // 2
+        return (self._chunks(keys[:half], values[:half])
+                + self._chunks(keys[half:], values[half:]))
+
+    def _discard(self) -> None:
+        """After a failed write: drop the attempt; a cleanup error must not hide the cause."""
+        try:
+            self.abort()
+        except OSError:
+            pass
+
+
+def _frozen(key: Any) -> Any:
+    return tuple(map(_frozen, key)) if isinstance(key, (list, tuple)) else key
+
+
+def _sort(buffer: list, partition: int) -> None:
+    try:
+        buffer.sort(key=_KEY)
+    except TypeError as exc:
+        types = sorted({type(key).__name__ for key, _ in buffer})
+        raise ShuffleError(f"{_ORDERABLE}; partition {partition} has keys of types "
+                           f"{', '.join(types)}: {exc}") from None
+
+
+def _unpackable(keys: list, values: list, exc: Exception) -> ShuffleError:
+    packer = msgpack.Packer(use_bin_type=True)
+    for key, value in zip(keys, values):
+        for what, item in (("key", key), ("value", value)):
+            try:
+                packer.pack(item)
+            except (TypeError, ValueError, OverflowError) as error:
+                return ShuffleError(f"map output {what} of type {type(item).__name__} (key "
+                                    f"{key!r:.80}) cannot be packed with msgpack: {error}")
+    return ShuffleError(f"map output cannot be packed with msgpack: {exc}")
+
+
+def flush_durably(file: IO) -> None:
+    """Flush to stable storage where there is a descriptor (the local backend) before the
+    commit rename, so a committed run is never a truncated file after a crash."""
+    file.flush()
+    try:
+        descriptor = file.fileno()
+    except (AttributeError, OSError):   # an object store's file: its close uploads it
+        return
+    os.fsync(descriptor)
+
+
+def merge(wfs: WorkflowFS, refs: list[dict], partition: int) -> Iterator[tuple[Any, list]]:
+    """(key, [values]) for every key of `partition` across the committed attempts `refs`, in
+    key order, each key once. Memory: one chunk per run plus the current batch.
+
+    A missing run file raises FileNotFoundError naming it (the shared filesystem lost it:
+    an outage, not bad data); keys that cannot be ordered together raise ShuffleError.
+    """
+    runs = []
+    for ref in refs:
+        if not 0 <= partition < ref["partitions"]:
+            raise ValueError(f"partition {partition} is outside the {ref['partitions']} "
+                             f"partitions of shuffle attempt {ref['dir']}")
+        if not ref["sizes"][partition]:
+            continue
+        for number, ends in enumerate(ref["spills"]):
+            start = ends[partition - 1] if partition else 0
+            if ends[partition] > start:
+                path = f"{ref['dir']}/spill-{number:05d}"
+                runs.append(_run_chunks(wfs, path, start, ends[partition]))
+    return _grouped(_batches(runs))
+
+
+def _run_chunks(wfs: WorkflowFS, path: str, start: int, end: int
+                ) -> Iterator[tuple[tuple, list]]:
+    """A run's chunks as (keys, values). The file is opened for each read, so a merge of
+    thousands of runs holds no file open between reads."""
+    unpacker = msgpack.Unpacker(raw=False, max_buffer_size=0)
+    position = start
+    while position < end:
+        size = min(READ_BYTES, end - position)
+        try:
+            with wfs.open(path, "rb") as file:
+                file.seek(position)
+                data = file.read(size)
+        except FileNotFoundError:
+            raise FileNotFoundError(errno.ENOENT, "a run file of a committed map attempt is "
+                                    "missing from the shared filesystem", path) from None
+        if len(data) < size:
+            raise OSError(errno.EIO, f"run file is truncated: it ends before byte {end}", path)
+        position += size
+        unpacker.feed(data)
+        for keys, values in unpacker:
+            yield (msgpack.unpackb(keys, raw=False, use_list=False, strict_map_key=False),
+                   msgpack.unpackb(values, raw=False, strict_map_key=False))
+
+
+def _batches(runs: list[Iterator[tuple[tuple, list]]]) -> Iterator[list[tuple]]:
+    """Sorted lists of pairs; every key of one list is <= every key of the next."""
+    heads = []   # [keys, values, position, run] for each run with pairs left
+    for run in runs:
+        chunk = next(run, None)
+        if chunk is not None:
+            heads.append([*chunk, 0, run])
+    try:
+        while heads:
+            bound = min([head[0][-1] for head in heads])
+            pieces, left = [], []
+            for head in heads:
+                keys, values, position, run = head
+                cut = bisect_right(keys, bound, position)
+                if cut > position:
+                    pieces.append(zip(keys[position:cut], values[position:cut]) if position
+                                  or cut < len(keys) else zip(keys, values))
+                if cut < len(keys):
+                    head[2] = cut
+                elif (chunk := next(run, None)) is not None:
+                    head[:3] = [*chunk, 0]
+                else:
+                    continue
+                left.append(head)
+            heads = left
+            batch = list(chain.from_iterable(pieces))
+            if len(pieces) > 1:
+                batch.sort(key=_KEY)
+            yield batch
+    except TypeError as exc:
+        raise ShuffleError(f"{_ORDERABLE}; the map attempts being merged have keys that "
+                           f"cannot be compared: {exc}") from None
+
+
+def _grouped(batches: Iterator[list[tuple]]) -> Iterator[tuple[Any, list]]:
+    """Group equal keys; a batch's last group waits, since the next batch may continue it."""
+    pending = None
+    for batch in batches:
+        groups = groupby(batch, _KEY)
+        key, group = next(groups)   # a batch is never empty
+        values = list(map(_VALUE, group))
+        if pending is not None and pending[0] == key:
+            pending[1].extend(values)
+        else:
+            if pending is not None:
+                yield pending
+            pending = (key, values)
+        for key, group in groups:
+            yield pending
+            pending = (key, list(map(_VALUE, group)))
+    if pending is not None:
+        yield pending
