@@ -38,6 +38,7 @@ CONSOLE_SCRIPTS = [
     "mr_request_status = mr.cli.request:status.console",
     "mr_request_retry = mr.cli.request:retry.console",
     "mr_request_cancel = mr.cli.request:cancel.console",
+    "mr_request_result = mr.cli.request:result.console",
     "mr_request_stats = mr.cli.kv_request:stats.console",
     "mr_submit = mr.cli.submit_many:console",
     "mr_get_invocation_graph = mr.cli.trace:graph.console",
@@ -83,6 +84,8 @@ setup(
                  "selenium>=4.20,<5"],
         # peers of `python -m benchmarks.compare` (issue 9); Redis itself comes from apt
         "bench": ["celery[redis]>=5.3,<6", "redis>=5", "dask[distributed]>=2024.1"],
+        # peers of `python -m benchmarks.bigdata`; Spark's Java comes from apt
+        "bigdata": ["pyspark>=3.5", "ray>=2.9", "dask[bag,distributed]>=2024.1"],
     },
     entry_points={"console_scripts": CONSOLE_SCRIPTS},
 )

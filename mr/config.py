@@ -57,6 +57,10 @@ class Settings:
     capabilities: list[str] = field(default_factory=lambda: ["general"])
     channel: str = "workers"
     concurrency: int = 32
+    # Split maps and partition reducers a worker runs at once: they are CPU-bound Python, so
+    # one per worker process (and one worker process per core) keeps every core busy.
+    data_concurrency: int = 1
+    split_bytes: int = 32 * 1024 * 1024    # a data job's split size unless it names one
     data_dir: str = "/tmp/mr/data"
     result_dir: str = ""   # empty: the file writer writes into the workflow's shared fs
     cleanup: bool = True
@@ -129,6 +133,8 @@ def load(environ: dict[str, str] | None = None) -> Settings:
                          defaults.capabilities),
         channel=get("CHANNEL", str, defaults.channel),
         concurrency=get("CONCURRENCY", int, defaults.concurrency),
+        data_concurrency=get("DATA_CONCURRENCY", _at_least_1, defaults.data_concurrency),
+        split_bytes=get("SPLIT_BYTES", _at_least_1, defaults.split_bytes),
         data_dir=get("DATA_DIR", str, defaults.data_dir),
         result_dir=get("RESULT_DIR", str, defaults.result_dir),
         cleanup=get("CLEANUP", _bool, defaults.cleanup),

@@ -20,13 +20,22 @@ def _create_args(parser: argparse.ArgumentParser) -> None:
                              "MR_RESULT_DIR (default: inline)")
     parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                         help="request timeout for this job (default: MR_REQUEST_TIMEOUT_S)")
+    parser.add_argument("--input", action="append", dest="inputs", metavar="PATH",
+                        help="a data job's input: a file, directory or glob in the workflow's "
+                             "shared filesystem, or any fsspec URL (repeatable; a request's "
+                             "\"inputs\" replace these)")
+    parser.add_argument("--split-mb", type=float, metavar="MB",
+                        help="a data job's split size in MiB (default MR_SPLIT_BYTES, 32 MiB)")
 
 
 def _create(kv: KV, args: argparse.Namespace) -> Output:
     if args.timeout is not None and args.timeout <= 0:
         raise ValueError("--timeout must be a positive number of seconds")
+    if args.split_mb is not None and args.split_mb <= 0:
+        raise ValueError("--split-mb must be a positive number of MiB")
     job = Job(args.workflow, args.name, args.initial_step, args.description,
-              result_writer=args.result_writer, timeout_s=args.timeout)
+              result_writer=args.result_writer, timeout_s=args.timeout, inputs=args.inputs,
+              split_bytes=int(args.split_mb * 1024 * 1024) if args.split_mb else None)
     entities.save(kv, job, create_only=True)
     return Output(plain(job), f"created job {job.name} (initial step {job.initial_step}) in "
                               f"workflow {job.workflow}")

@@ -22,11 +22,22 @@ def _create_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("combiner", help="combiner handler, or '' for none")
     parser.add_argument("reducer", help="reducer handler")
     parser.add_argument("--description", default="")
+    parser.add_argument("--partitions", type=int, metavar="R",
+                        help="a data step's shuffle: R reducers run in parallel, one per "
+                             "partition of the keys (default 1)")
+    parser.add_argument("--partitioner", metavar="MODULE:FUNCTION",
+                        help="a data step's own partitioner, called as f(key, R) -> 0..R-1 "
+                             "(default: a stable hash of the key)")
 
 
 def _create(kv: KV, args: argparse.Namespace) -> Output:
+    if args.partitions is not None and args.partitions < 1:
+        raise UserError(f"--partitions must be at least 1, not {args.partitions}")
+    if args.partitioner is not None and ":" not in args.partitioner:
+        raise UserError(f"--partitioner {args.partitioner!r}: give package.module:function")
     step = Step(args.workflow, args.name, mapper=args.mapper, reducer=args.reducer,
-                combiner=args.combiner or None, description=args.description)
+                combiner=args.combiner or None, description=args.description,
+                partitions=args.partitions, partitioner=args.partitioner)
     entities.save(kv, step, create_only=True)
     return Output(plain(step), f"created step {step.name} in workflow {step.workflow}")
 

@@ -81,7 +81,8 @@ def emit(result: Output, as_json: bool) -> None:
     if as_json:
         print(json.dumps(result.data, indent=2, sort_keys=True, default=str))
     elif result.text is not None:
-        print(result.text)
+        if result.text:   # "" when the action printed its output itself (a stream)
+            print(result.text)
     elif isinstance(result.data, dict):
         print(fields_text(result.data))
     else:

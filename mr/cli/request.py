@@ -1,17 +1,23 @@
-"""mr_request_{status,retry,cancel}: follow a request's progress, retry it, cancel it."""
+"""mr_request_{status,retry,cancel,result}: follow a request's progress, retry it, cancel it,
+read its result."""
 from __future__ import annotations
 
 import argparse
+import json
 import socket
+import sys
 
-from mr import config
+from mr import config, fs
 from mr.cli.output import Output, add_request, fields_text, script
 from mr.cli.progress_bar import ProgressLine, duration
 from mr.engine import control
 from mr.engine import progress as tracker
+from mr.engine.results import page
 from mr.handlers.library import Library
 from mr.kv import entities
+from mr.kv import keys
 from mr.kv.client import KV
+from mr.kv.models import DONE, Request, decode
 from mr.notify import Notifier
 from mr.queue.publisher import Publisher
 
@@ -101,6 +107,42 @@ def _cancel(kv: KV, args: argparse.Namespace) -> Output:
                   f"invocation(s) had finished; retry it with mr_request_retry)")
 
 
+RESULT_PAGE = 10_000
+
+
+def _result_args(parser: argparse.ArgumentParser) -> None:
+    add_request(parser)
+    parser.add_argument("--offset", type=int, default=0, help="skip this many pairs first")
+    parser.add_argument("--limit", type=int, default=None, help="print at most this many")
+
+
+def _result(kv: KV, args: argparse.Namespace) -> Output:
+    """Stream a done request's pairs to stdout, one JSON array [key, value] a line, a page
+    at a time: a data job's result may be far bigger than memory."""
+    if args.offset < 0 or (args.limit is not None and args.limit < 0):
+        raise ValueError("--offset and --limit must be >= 0")
+    entities.require_workflow(kv, args.workflow)
+    entry = kv.get(keys.request(args.workflow, args.request_id))
+    if entry is None:
+        raise ValueError(f"request {args.request_id!r} does not exist in workflow "
+                         f"{args.workflow!r} (mr_kv_request_list {args.workflow} lists them)")
+    request = decode(Request, entry.value)
+    if request.state != DONE:
+        raise ValueError(f"request {request.id} is {request.state}: only a done request has a "
+                         f"result (mr_request_status {args.workflow} {request.id})")
+    wfs = fs.workflow_fs(config.load(), args.workflow)
+    offset, left = args.offset, args.limit
+    while left is None or left > 0:
+        found, total = page(request, wfs, offset, min(RESULT_PAGE, left or RESULT_PAGE))
+        if not found:
+            break
+        sys.stdout.write("".join(json.dumps(pair, ensure_ascii=False) + "\n" for pair in found))
+        offset += len(found)
+        left = None if left is None else left - len(found)
+    sys.stdout.flush()
+    return Output(None, "")
+
+
 status = script("mr_request_status", "Show how far a request (or an invocation's subtree) has "
                 "got: counts by state, percent done, elapsed time and an estimate of the time "
                 "left.", _status_args, _status)
@@ -109,3 +151,6 @@ retry = script("mr_request_retry", "Run a failed or cancelled request again: onl
                _retry_args, _retry)
 cancel = script("mr_request_cancel", "Cancel a running request: queued work is dropped and the "
                 "outputs of running handlers are discarded.", add_request, _cancel)
+result = script("mr_request_result", "Print a done request's result, one JSON line [key, "
+                "value] per pair, streamed a page at a time (a data job's part files "
+                "included).", _result_args, _result, json_flag=False)

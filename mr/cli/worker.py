@@ -33,6 +33,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--capability", action="append", default=[],
                         help="capability offered (repeatable; default MR_CAPABILITIES or general)")
     parser.add_argument("--concurrency", type=int, help="invocations run at once (MR_CONCURRENCY)")
+    parser.add_argument("--data-concurrency", type=int,
+                        help="data-plane invocations (input splits, shuffle partitions) run at "
+                             "once (MR_DATA_CONCURRENCY, default 1: one worker per core)")
     parser.add_argument("--etcd-hosts", help="comma-separated etcd members (MR_ETCD_HOSTS)")
     parser.add_argument("--nsqd-tcp-address", action="append", default=[],
                         help="nsqd TCP address to consume from (repeatable; MR_NSQD_HOSTS)")
@@ -51,6 +54,7 @@ def settings_from(args: argparse.Namespace) -> config.Settings:
         "workflow_names": args.workflow or None,
         "capabilities": [c.lower() for c in args.capability] or None,
         "concurrency": args.concurrency,
+        "data_concurrency": args.data_concurrency,
         "etcd_hosts": args.etcd_hosts.split(",") if args.etcd_hosts else None,
         "nsqd_hosts": args.nsqd_tcp_address or None,
         "nsqd_http_hosts": args.nsqd_http_address or None,
@@ -83,8 +87,8 @@ def main(argv=None) -> int:
     settings = settings_from(args)
     if not settings.workflow_names:
         raise UserError("no workflow to serve: pass --workflow or set MR_WORKFLOW_NAMES")
-    if settings.concurrency < 1:
-        raise UserError("--concurrency must be at least 1")
+    if settings.concurrency < 1 or settings.data_concurrency < 1:
+        raise UserError("--concurrency and --data-concurrency must be at least 1")
     try:
         nsqd_options = nsqd_link.connection_options(settings)
     except ValueError as exc:
@@ -99,8 +103,10 @@ def main(argv=None) -> int:
             raise UserError(f"workflow {wf!r} does not exist; create it with "
                             f"mr_kv_workflow_create {wf} '<description>'")
     try:
-        topics = [topic(wf, cap) for wf in settings.workflow_names
-                  for cap in settings.capabilities]
+        topics = {topic(wf, cap, data_plane): (settings.data_concurrency if data_plane
+                                               else settings.concurrency)
+                  for wf in settings.workflow_names for cap in settings.capabilities
+                  for data_plane in (False, True)}
     except ValueError as exc:
         raise UserError(str(exc)) from None
     scopes = load_scopes(kv, settings)
@@ -124,8 +130,8 @@ def main(argv=None) -> int:
     log.info("worker %s serving %s (metrics on port %s)", worker_id, ", ".join(topics),
              metrics_port)
     consumer = Consumer(topics, settings.channel, metrics.counted(runner.handle),
-                        settings.concurrency, settings.nsqd_hosts, settings.nsqlookupd_hosts,
-                        settings.msg_timeout_s, nsqd_options)
+                        settings.nsqd_hosts, settings.nsqlookupd_hosts, settings.msg_timeout_s,
+                        nsqd_options)
     metrics.IN_FLIGHT.set_function(lambda: len(consumer.in_flight))
     try:
         consumer.run()

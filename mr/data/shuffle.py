@@ -37,7 +37,7 @@ from mr.fs.base import WorkflowFS
 
 Partitioner = Callable[[Any, int], int]
 
-SHUFFLE_DIR = "shuffle"
+SHUFFLE_DIR = ".mr/shuffle"   # reserved, beside .mr/blobs: no handler writes there
 CHUNK_PAIRS = 4096
 CHUNK_BYTES = 1 << 20
 READ_BYTES = 256 << 10   # a merge reads each run this much at a time

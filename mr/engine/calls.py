@@ -5,7 +5,9 @@ from __future__ import annotations
 import traceback
 from typing import Any, Iterator
 
+from mr.data.inputs import InputError
 from mr.engine.pairs import BadPair, as_pair
+from mr.handlers.api import Batch
 from mr.handlers.processors import LoadedHandler
 
 
@@ -17,6 +19,7 @@ class HandlerFailure(Exception):
     """
 
     final = False
+    reason = "handler"   # the request's failure reason
 
     def __init__(self, message: str, handler: LoadedHandler | None = None,
                  trace: str | None = None, raised: bool = False):
@@ -27,6 +30,9 @@ class HandlerFailure(Exception):
 
 
 def _raised(handler: LoadedHandler, exc: Exception) -> HandlerFailure:
+    if isinstance(exc, InputError):  # met while the handler read its records
+        return InputFailure(f"handler {handler.definition.name} could not read its input: "
+                            f"{exc}", handler)
     # A subprocess handler's failure carries its own account (exit status, stderr tail).
     trace = getattr(exc, "trace", None) or traceback.format_exc()
     return HandlerFailure(f"handler {handler.definition.name} raised "
@@ -67,9 +73,29 @@ def guarded(iterable: Any, handler: LoadedHandler, limit=None) -> Iterator:
         yield item
 
 
+class InputFailure(HandlerFailure):
+    """A data job's inputs cannot be read (no such file, not UTF-8, bad JSON): retrying the
+    same input cannot help."""
+
+    final = True
+    reason = "input"
+
+
+class StorageFailure(HandlerFailure):
+    """The shared filesystem is full: the attempt's files are removed and the request fails
+    saying so, rather than waiting for space until its deadline."""
+
+    final = True
+    reason = "storage"
+
+
 def pairs(items: Iterator, handler: LoadedHandler) -> Iterator[list]:
+    """(key, value) pairs from what a handler yields: pairs, or Batch(list of pairs)."""
     for item in items:
         try:
-            yield as_pair(item)
+            if isinstance(item, Batch):
+                yield from map(as_pair, item.pairs)
+            else:
+                yield as_pair(item)
         except BadPair as exc:
             raise HandlerFailure(f"handler {handler.definition.name} {exc}", handler) from None

@@ -5,7 +5,7 @@ import time
 from collections import defaultdict
 
 from mr.config import Settings
-from mr.engine import events, protocol
+from mr.engine import events, lookup, protocol
 from mr.handlers.library import Library
 from mr.kv import keys
 from mr.kv.client import KV
@@ -115,8 +115,8 @@ def _topic_of(library: Library, inv: Invocation) -> str:
     step = library.step(inv.step)
     if step is None:
         raise ControlError(409, f"step {inv.step!r} of invocation {inv.id} no longer exists")
-    name = step.reducer if inv.kind == "reduce" else step.mapper
+    name = getattr(step, lookup.role_of(inv))
     handler = library.handler(name)
     if handler is None:
         raise ControlError(409, f"handler {name!r} of step {step.name} no longer exists")
-    return topic(library.workflow, handler.definition.required_capability)
+    return topic(library.workflow, handler.definition.required_capability, inv.data_plane)

@@ -53,6 +53,7 @@ class EngineFailure(Exception):
 
     handler = None
     raised = False
+    reason = "engine"
 
     def __init__(self, invocation_id: str, exc: BaseException, deliveries: int):
         super().__init__(f"engine error in invocation {invocation_id}: {describe(exc)} (a bug "

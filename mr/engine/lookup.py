@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from mr.engine.calls import HandlerFailure
 from mr.handlers.library import Library, LoadedHandler
-from mr.kv.models import Step
+from mr.kv.models import PARTITION, REDUCE, Invocation, Step
 
 
 def step(library: Library, name: str) -> Step:
@@ -30,3 +30,8 @@ def handler(library: Library, of: Step, role: str) -> LoadedHandler:
                              f"point the step at a {role} (mr_kv_step_update_handlers), "
                              f"then mr_request_retry", loaded)
     return loaded
+
+
+def role_of(inv: Invocation) -> str:
+    """Which of its step's handlers an invocation runs."""
+    return "reducer" if inv.kind in (REDUCE, PARTITION) else "mapper"

@@ -6,6 +6,10 @@ file:   the pairs are written as JSON to `results/<request_id>.json` in the work
         filesystem (or under MR_RESULT_DIR/<workflow>/ when that is set, the older layout);
         the request carries the path — a local path, or a URL such as s3://... for object
         storage.
+
+A data step's result is its reducers' part files and their manifest (mr.data.parts), whatever
+the writer: the request carries the manifest's path, and clients read it a page at a time
+(`page`). An inline writer's small result is also kept on the record.
 """
 from __future__ import annotations
 
@@ -13,16 +17,15 @@ import json
 import os
 from pathlib import Path
 
+from mr.data import parts
+from mr.data.files import RESULT_FILE
 from mr.fs import WorkflowFS
 from mr.kv.codec import pack
 from mr.kv.models import RESULT_WRITERS, Request
 
-RESULTS_AREA = "results"
-
-
 def result_file(request_id: str) -> str:
     """Where a request's result lives inside its workflow's shared filesystem."""
-    return f"{RESULTS_AREA}/{request_id}.json"
+    return RESULT_FILE.format(request_id)
 
 
 def write_result(request: Request, pairs: list, wfs: WorkflowFS, result_dir: str,
@@ -44,12 +47,43 @@ def write_result(request: Request, pairs: list, wfs: WorkflowFS, result_dir: str
         return
     name = result_file(request.id)
     wfs.write_bytes(name, data)  # whole or not at all
-    request.result_path = wfs.local_path(name) or f"{wfs.url.rstrip('/')}/{name}"
+    request.result_path = _location(wfs, name)
+
+
+def write_parts_result(request: Request, wfs: WorkflowFS, manifest_path: str,
+                       inline_limit: int) -> None:
+    """Point `request` at a data step's manifest, and keep a small result inline too."""
+    request.result_path = _location(wfs, manifest_path)
+    if request.result_writer == "inline":
+        manifest = parts.read_manifest(wfs, request.id)
+        if manifest["bytes"] <= inline_limit:
+            request.result = list(parts.iter_pairs(wfs, manifest))
+
+
+def has_manifest(request: Request) -> bool:
+    """A data step's result: part files listed by a manifest, read a page at a time."""
+    return bool(request.result_path) and request.result_path.endswith(
+        parts.manifest_path(request.id))
+
+
+def page(request: Request, wfs: WorkflowFS, offset: int, limit: int) -> tuple[list, int]:
+    """Pairs [offset, offset + limit) of a done request's result, and how many there are."""
+    if has_manifest(request):
+        manifest = parts.read_manifest(wfs, request.id)
+        return parts.page(wfs, manifest, offset, limit), manifest["pairs"]
+    found = read_result(request) or []
+    return found[offset:offset + limit], len(found)
+
+
+def _location(wfs: WorkflowFS, name: str) -> str:
+    """A file of the workflow's area as clients see it: a local path, or a URL."""
+    return wfs.local_path(name) or f"{wfs.url.rstrip('/')}/{name}"
 
 
 def read_result(request: Request) -> list | None:
-    """The pairs of a done request, wherever its writer put them."""
-    if request.result is not None or not request.result_path:
+    """The pairs of a done request, wherever its writer put them (not a data step's parts,
+    which may not fit in memory: see `page`)."""
+    if request.result is not None or not request.result_path or has_manifest(request):
         return request.result
     if "://" in request.result_path:  # object storage: through fsspec
         import fsspec

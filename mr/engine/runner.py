@@ -14,13 +14,15 @@ import contextlib
 import copy
 import logging
 import time
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from mr import fs, metrics
+from mr.data.files import delete_request_files
 from mr.engine import blobs, events, faults, lookup, protocol
 from mr.engine.calls import HandlerFailure, call, guarded, pairs
 from mr.engine.claiming import Claimer, Run, Skip
 from mr.engine.context import Context, InvocationLog, Session, capture_prints
+from mr.engine.data_steps import DataSteps
 from mr.engine.pairs import cast_argument, group, reducer_output
 from mr.engine.results import write_result
 from mr.engine.timelimit import TimeLimit, TimeLimitExceeded, Watchdog
@@ -29,8 +31,9 @@ from mr.handlers.library import Library, LoadedHandler
 from mr.kv import keys
 from mr.kv.client import KV
 from mr.kv.codec import pack
-from mr.kv.models import (DONE, FAILED, FINISHED_STATES, WAITING, Invocation, Request,
-                          child_id, decode, encode, parent_of, reduce_id, reduced_of)
+from mr.kv.models import (DONE, FAILED, FINISHED_STATES, PARTITION, REDUCE, WAITING,
+                          Invocation, Request, child_id, decode, encode, parent_of, reduce_id,
+                          reduced_of)
 from mr.notify import Notifier
 from mr.queue import messages
 from mr.queue.publisher import Publisher
@@ -64,6 +67,7 @@ class Runner:
         self.watchdog = Watchdog()
         self.claimer = Claimer(kv, worker_id, worker_alive)
         self._fs: dict[str, fs.WorkflowFS] = {}
+        self.data = DataSteps(self)
 
     def workflow_fs(self, workflow: str) -> fs.WorkflowFS:
         """The workflow's shared filesystem (one object per workflow and process)."""
@@ -106,7 +110,10 @@ class Runner:
         began = time.monotonic()
         try:
             with capture_prints(out):
-                if inv.kind == "reduce":
+                if inv.kind == PARTITION:
+                    own()
+                    self.data.reduce_partition(library, request, inv, out, attempt)
+                elif inv.kind == REDUCE:
                     own()
                     self._reduce(library, request, inv, out, attempt)
                 else:
@@ -158,10 +165,13 @@ class Runner:
         step = lookup.step(library, inv.step)
         mapper = lookup.handler(library, step, "mapper")
         inv.handler, inv.version = mapper.definition.name, mapper.definition.version
+        if mapper.definition.input_format:
+            self.data.map(library, request, inv, step, mapper, out, attempt, own)
+            return
         stored = blobs.load_arguments(self.workflow_fs(request.workflow), inv.arguments)
         arguments = cast_argument(stored, mapper.definition.argument_spec[0]["type"])
-        with self._limited(mapper, request, inv, out, attempt) as limit:
-            ctx = self._context(request, inv.id, step.name, mapper, attempt, out, inv.id, True,
+        with self.limited(mapper, request, inv, out, attempt) as limit:
+            ctx = self.context(request, inv.id, step.name, mapper, attempt, out, inv.id, True,
                                 limit)
             items = guarded(call(mapper, ctx, arguments), mapper, limit)
             first = next(items, None)
@@ -177,16 +187,15 @@ class Runner:
         own()
         if step.combiner:
             combiner = lookup.handler(library, step, "combiner")
-            output = self._run(combiner, request, inv, step.name, out, attempt, inv.id, True,
-                               group(output), reducer_output)
+            output = self.run_handler(combiner, request, inv, step.name, out, attempt, inv.id,
+                                      True, group(output), reducer_output)
         reducer = lookup.handler(library, step, "reducer")
-        output = self._run(reducer, request, inv, step.name, out, attempt, inv.id, False,
-                           group(output), reducer_output)
-        self._complete(library, request, [self._done(inv, out)], inv.id, output)
+        output = self.run_handler(reducer, request, inv, step.name, out, attempt, inv.id,
+                                  False, group(output), reducer_output)
+        self.complete(library, request, [self.done(inv, out)], inv.id, output)
 
     def _fan_out(self, library: Library, request: Request, inv: Invocation, target: str,
                  children: Iterator[list], out: InvocationLog) -> None:
-        wf, rid = request.workflow, request.id
         step = library.step(target)
         if step is None:
             raise HandlerFailure(f"mapper {inv.handler} mapped to unknown step {target!r}",
@@ -197,7 +206,21 @@ class Runner:
                                  f"step graph loop back to {target!r}?",
                                  library.handler(inv.handler))
         child_mapper = lookup.handler(library, step, "mapper")
-        child_topic = topic(wf, child_mapper.definition.required_capability)
+        if child_mapper.definition.input_format:
+            raise HandlerFailure(f"mapper {inv.handler} mapped to step {target!r}, a data step "
+                                 f"(its mapper reads input files): a data step is a job's "
+                                 f"initial step", library.handler(inv.handler))
+        wfs, threshold = self.workflow_fs(request.workflow), self.settings.blob_threshold_bytes
+        made = (Invocation(id=child_id(inv.id, index), step=target, arguments=blobs.store_arguments(
+                    wfs, request.id, child_id(inv.id, index), [pair], threshold))
+                for index, pair in enumerate(children))
+        self.spawn(library, request, inv, made,
+                   topic(request.workflow, child_mapper.definition.required_capability), out)
+
+    def spawn(self, library: Library, request: Request, inv: Invocation,
+              children: Iterable[Invocation], child_topic: str, out: InvocationLog) -> None:
+        """Create and publish `inv`'s children in batches, then make `inv` wait for them."""
+        wf, rid = request.workflow, request.id
         count, batch = 0, []
 
         def flush() -> None:
@@ -209,11 +232,8 @@ class Runner:
                 for child, (record, revision) in zip(batch, created)])
             batch.clear()
 
-        wfs = self.workflow_fs(wf)
-        for pair in children:
-            iid = child_id(inv.id, count)
-            batch.append(Invocation(id=iid, step=target, arguments=blobs.store_arguments(
-                wfs, rid, iid, [pair], self.settings.blob_threshold_bytes)))
+        for child in children:
+            batch.append(child)
             count += 1
             # A small first batch sets the workers going while the rest are written.
             if len(batch) == (protocol.FIRST_CHILD_BATCH if count == len(batch)
@@ -223,7 +243,7 @@ class Runner:
             flush()
         inv.state, inv.children, inv.log = WAITING, count, out.text() or None
         if protocol.finish_fanout(self.kv, wf, rid, inv, count).parent_ready:
-            self._schedule_reduce(library, request, inv.id, inv.step)
+            self.schedule_reduce(library, request, inv.id, inv.step)
 
     # --- reducers ------------------------------------------------------------------------
     def _reduce(self, library: Library, request: Request, inv: Invocation, out: InvocationLog,
@@ -232,30 +252,36 @@ class Runner:
         step = lookup.step(library, inv.step)
         reducer = lookup.handler(library, step, "reducer")
         inv.handler, inv.version = reducer.definition.name, reducer.definition.version
-        wfs = self.workflow_fs(wf)
-        merged = group(pair for stored in protocol.child_outputs(self.kv, wf, rid, target)
-                       for pair in blobs.load_output(wfs, stored))
-        output = self._run(reducer, request, inv, step.name, out, attempt, target, False, merged,
-                           reducer_output)
         entry = self.kv.get(keys.invocation(wf, rid, target))
         if entry is None:
             return  # the request was cleaned up meanwhile
         mapper = decode(Invocation, entry.value)
-        self._complete(library, request, [self._done(mapper), self._done(inv, out)], target,
+        if mapper.partitions is not None:  # a data step: one reducer per partition
+            self.data.partition(library, request, inv, step, reducer, mapper, out)
+            return
+        if mapper.kind == REDUCE:  # a data step's partitions are reduced: their parts
+            self.data.gather(request, mapper, inv, out)
+            return
+        wfs = self.workflow_fs(wf)
+        merged = group(pair for stored in protocol.child_outputs(self.kv, wf, rid, target)
+                       for pair in blobs.load_output(wfs, stored))
+        output = self.run_handler(reducer, request, inv, step.name, out, attempt, target,
+                                  False, merged, reducer_output)
+        self.complete(library, request, [self.done(mapper), self.done(inv, out)], target,
                        output)
 
-    def _run(self, handler: LoadedHandler, request: Request, inv: Invocation, step: str,
-             out: InvocationLog, attempt: int, session_of: str, writable: bool, argument: Any,
-             shape: Callable[[Any], Any]) -> list:
+    def run_handler(self, handler: LoadedHandler, request: Request, inv: Invocation, step: str,
+                    out: InvocationLog, attempt: int, session_of: str, writable: bool,
+                    argument: Any, shape: Callable[[Any], Any]) -> list:
         """Run a combiner or reducer to the end under its time limit; its pairs."""
-        with self._limited(handler, request, inv, out, attempt) as limit:
-            ctx = self._context(request, inv.id, step, handler, attempt, out, session_of,
+        with self.limited(handler, request, inv, out, attempt) as limit:
+            ctx = self.context(request, inv.id, step, handler, attempt, out, session_of,
                                 writable, limit)
             return list(pairs(guarded(shape(call(handler, ctx, argument)), handler, limit),
                               handler))
 
     @contextlib.contextmanager
-    def _limited(self, handler: LoadedHandler, request: Request, inv: Invocation,
+    def limited(self, handler: LoadedHandler, request: Request, inv: Invocation,
                  out: InvocationLog, attempt: int) -> Iterator[TimeLimit]:
         """The handler's time limit: at expiry the watchdog fails the request at once."""
         seconds = handler.time_limit_s
@@ -277,8 +303,10 @@ class Runner:
             self.watchdog.done(limit)
 
     # --- completion ----------------------------------------------------------------------
-    def _complete(self, library: Library, request: Request, finished: list[Invocation],
-                  output_of: str, output: list) -> None:
+    def complete(self, library: Library, request: Request, finished: list[Invocation],
+                 output_of: str, output: Any) -> bool:
+        """Store `output_of`'s output and mark `finished` done; False if another run's output
+        was stored first (a duplicate) or the request has ended."""
         parent = parent_of(output_of)
         wfs = self.workflow_fs(request.workflow)
         if parent is None:
@@ -289,8 +317,7 @@ class Runner:
             except (TypeError, ValueError) as exc:  # else retried as if etcd were down
                 raise HandlerFailure(f"output of invocation {output_of} cannot be stored: "
                                      f"{exc}") from None
-            self._end(request, finished)
-            return
+            return self.end(request, finished)
         try:
             packed = pack(output)
         except (TypeError, ValueError) as exc:
@@ -300,9 +327,10 @@ class Runner:
         done = protocol.complete(self.kv, request.workflow, request.id, finished, output_of,
                                  stored)
         if done.parent_ready:
-            self._schedule_reduce(library, request, parent)
+            self.schedule_reduce(library, request, parent)
+        return done.committed
 
-    def _schedule_reduce(self, library: Library, request: Request, parent: str,
+    def schedule_reduce(self, library: Library, request: Request, parent: str,
                          step_name: str | None = None, republish: bool = False) -> None:
         wf, rid = request.workflow, request.id
         if step_name is None:
@@ -311,7 +339,7 @@ class Runner:
                 return
             step_name = decode(Invocation, entry.value).step
         reducer = lookup.handler(library, lookup.step(library, step_name), "reducer")
-        reduce_inv = Invocation(id=reduce_id(parent), step=step_name, kind="reduce")
+        reduce_inv = Invocation(id=reduce_id(parent), step=step_name, kind=REDUCE)
         record = encode(reduce_inv)
         revision = protocol.claim_reduce(self.kv, wf, rid, reduce_inv.id, record)
         if not revision:
@@ -333,13 +361,13 @@ class Runner:
         if inv.state == WAITING:
             ready, parent = protocol.parent_ready(self.kv, wf, rid, inv.id), inv.id
         elif inv.state == DONE:
-            mapper = reduced_of(inv.id) if inv.kind == "reduce" else inv.id
+            mapper = reduced_of(inv.id) if inv.kind == REDUCE else inv.id
             parent = parent_of(mapper)
             ready = parent is not None and protocol.parent_ready(self.kv, wf, rid, parent)
         else:
             return
         if ready:
-            self._schedule_reduce(library, request, parent, republish=True)
+            self.schedule_reduce(library, request, parent, republish=True)
 
     def _fail(self, request: Request, inv: Invocation,
               failure: HandlerFailure | faults.EngineFailure, out: InvocationLog, attempt: int,
@@ -352,7 +380,7 @@ class Runner:
         definition = failure.handler.definition if failure.handler else None
         request.state, request.finished = FAILED, now
         request.failure = {
-            "reason": "engine" if isinstance(failure, faults.EngineFailure) else "handler",
+            "reason": failure.reason,
             "message": str(failure),
             "invocation": inv.id,
             "step": inv.step,
@@ -367,10 +395,10 @@ class Runner:
             request.failure["time_limit_s"] = failure.handler.time_limit_s
         log.info("request %s/%s failed at invocation %s: %s", request.workflow, request.id,
                  inv.id, failure)
-        if self._end(request, [inv] if mark else []) and failure.raised:
+        if self.end(request, [inv] if mark else []) and failure.raised:
             events.handler_exception(self.notifier, request)
 
-    def _end(self, request: Request, invocations: list[Invocation]) -> bool:
+    def end(self, request: Request, invocations: list[Invocation]) -> bool:
         """End the request; the one process that did notifies, and deletes its blobs when its
         data went with it (a failed request keeps its data, and blobs, until it expires)."""
         if not protocol.end_request(self.kv, request, invocations, self.settings.cleanup):
@@ -378,7 +406,7 @@ class Runner:
         events.request_ended(self.notifier, request)
         if self.settings.cleanup and request.state == DONE:
             try:
-                fs.delete_request_blobs(self.workflow_fs(request.workflow), request.id)
+                delete_request_files(self.workflow_fs(request.workflow), request.id)
             except Exception as exc:  # the request is over either way; say what is left
                 log.warning("blobs of request %s/%s not deleted: %s", request.workflow,
                             request.id, exc)
@@ -386,14 +414,14 @@ class Runner:
 
     # --- helpers -------------------------------------------------------------------------
     @staticmethod
-    def _done(inv: Invocation, out: InvocationLog | None = None) -> Invocation:
+    def done(inv: Invocation, out: InvocationLog | None = None) -> Invocation:
         """Mark done; `out` is what this run logged, kept with the invocation when not empty."""
         inv.state, inv.finished = DONE, time.time()
         if out is not None:
             inv.log = out.text() or None
         return inv
 
-    def _context(self, request: Request, iid: str, step: str, handler: LoadedHandler,
+    def context(self, request: Request, iid: str, step: str, handler: LoadedHandler,
                  attempt: int, out: InvocationLog, session_of: str, writable: bool,
                  limit: TimeLimit) -> Context:
         session = Session(self.kv, request.workflow, request.id, session_of, writable)

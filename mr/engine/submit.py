@@ -52,6 +52,38 @@ def check_arguments(arguments: dict, spec: dict | None) -> None:
                                    f"{type(value).__name__}")
 
 
+def data_arguments(job, mapper, inputs: list | None, split_bytes: int | None) -> list:
+    """What a data step's root reads: the job's input files (the request's, when it names
+    some) and split size. A request names paths inside the workflow's shared filesystem only;
+    URLs (s3://, file:///...) are the job definition's to name, by an admin."""
+    if not mapper.definition.input_format:
+        if inputs is not None or split_bytes is not None:
+            raise SubmitError(422, f"job {job.name!r} does not read input files (its initial "
+                                   f"step's mapper has no `input` format): drop \"inputs\" "
+                                   f"and \"split_bytes\"")
+        return []
+    if inputs is not None:
+        if (not isinstance(inputs, list) or not inputs
+                or not all(isinstance(name, str) and name for name in inputs)):
+            raise SubmitError(422, '"inputs" must be a non-empty list of paths (strings)')
+        for name in inputs:
+            if "://" in name or name.startswith("/") or ".." in name.split("/"):
+                raise SubmitError(422, f"input {name!r}: a request names paths inside the "
+                                       f"workflow's shared filesystem (relative, no '..'); "
+                                       f"URLs and other places are named in the job "
+                                       f"(mr_kv_job_create --input)")
+    if split_bytes is not None and (isinstance(split_bytes, bool)
+                                    or not isinstance(split_bytes, int) or split_bytes < 1):
+        raise SubmitError(422, '"split_bytes" must be a whole number of bytes >= 1')
+    names = inputs if inputs is not None else job.inputs
+    if not names:
+        raise SubmitError(422, f"job {job.name!r} reads input files but names none: give "
+                               f"\"inputs\" in the body, e.g. {{\"arguments\": {{}}, "
+                               f"\"inputs\": [\"data/*.txt\"]}}")
+    return [["inputs", names], ["split_bytes", split_bytes or job.split_bytes],
+            ["allow_urls", inputs is None]]
+
+
 def request_digest(job: str, arguments: dict) -> str:
     """What a name is bound to: the job and its arguments, in a canonical form."""
     canonical = json.dumps([job, arguments], sort_keys=True, separators=(",", ":"))
@@ -66,7 +98,8 @@ def new_request_id() -> str:
 def submit(kv: KV, publisher: Publisher, library: Library, job_name: str, arguments: dict,
            blocking: bool, context: dict, settings: Settings, request_id: str | None = None,
            name: str | None = None, recompute: bool = False,
-           notifier: Notifier | None = None) -> tuple[Request, bool]:
+           notifier: Notifier | None = None, inputs: list | None = None,
+           split_bytes: int | None = None) -> tuple[Request, bool]:
     """Create and queue a request; (request, reused).
 
     A named request whose name already holds the same job and arguments is reused (its
@@ -84,10 +117,12 @@ def submit(kv: KV, publisher: Publisher, library: Library, job_name: str, argume
         raise SubmitError(500, f"job {job_name!r} is misconfigured: its initial step "
                                f"{job.initial_step!r} or that step's mapper is missing")
     check_arguments(arguments, mapper.definition.request_arguments)
+    data = data_arguments(job, mapper, inputs, split_bytes)
     unserved = registry.unserved_capability(kv, library, step)  # initial step only
     if unserved:
         raise SubmitError(503, unserved)
-    digest = request_digest(job_name, arguments)
+    digest = request_digest(job_name, {"arguments": arguments, "inputs": data} if data
+                            else arguments)
     name_revision = 0
     if name is not None:
         try:
@@ -106,7 +141,7 @@ def submit(kv: KV, publisher: Publisher, library: Library, job_name: str, argume
                       name=name, digest=digest,
                       keep_s=None if name else settings.retention_s,
                       keep_failed_s=None if name else settings.failed_retention_s)
-    root = Invocation(id=ROOT_INVOCATION, step=step.name, arguments=pairs)
+    root = Invocation(id=ROOT_INVOCATION, step=step.name, arguments=data or pairs)
     revision = protocol.create_request(kv, request, root, name_revision)
     if not revision:
         raise SubmitError(409, f"request name {name!r} was taken by another request at the "

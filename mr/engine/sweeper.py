@@ -20,7 +20,8 @@ from typing import Callable
 
 from mr import fs
 from mr.config import Settings
-from mr.engine import events, submit
+from mr.data.files import delete_request_files
+from mr.engine import events, lookup, submit
 from mr.handlers.library import Library
 from mr.kv import entities, keys
 from mr.kv.client import (MAX_TXN_OPS, KV, EtcdUnavailable, cmp_absent, op_delete,
@@ -126,7 +127,7 @@ class Sweeper:
                                                       [keys.request_id_of(k) for k in due])
         wfs = fs.workflow_fs(self.settings, wf)
         for rid in removed:
-            fs.delete_request_blobs(wfs, rid)
+            delete_request_files(wfs, rid, results=True)
         # every due key goes: removed with its request, or its request was retried since
         # (it gets a new expiry when it ends again)
         for start in range(0, len(due), MAX_TXN_OPS):
@@ -198,11 +199,10 @@ class Sweeper:
             if inv.state == RUNNING and inv.worker and self.worker_alive(inv.worker):
                 continue
             step = library.step(inv.step)
-            handler = step and library.handler(step.reducer if inv.kind == "reduce"
-                                               else step.mapper)
+            handler = step and library.handler(getattr(step, lookup.role_of(inv)))
             if handler is None:
                 continue  # a worker running it fails the request with a clear error
-            by_topic[topic(wf, handler.definition.required_capability)].append(
+            by_topic[topic(wf, handler.definition.required_capability, inv.data_plane)].append(
                 messages.encode(wf, rid, inv.id))
         for name, bodies in by_topic.items():
             for start in range(0, len(bodies), BATCH):

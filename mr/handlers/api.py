@@ -8,6 +8,16 @@
             yield i, chunk
 
 A mapper that yields Return() instead produces its own output pairs.
+
+A data mapper (metadata `input: text | jsonl | raw`) gets the records of one input split and
+returns or yields its pairs; the bulk path skips the cost of one yield per pair:
+
+    def handle(ctx, records):
+        return Counter(word for line in records for word in line.split())   # a mapping
+
+    def handle(ctx, records):
+        for block in records:
+            yield Batch(make_pairs(block))       # a list of (key, value) pairs at once
 """
 from __future__ import annotations
 
@@ -23,6 +33,13 @@ class MapTo:
 @dataclass(frozen=True)
 class Return:
     """First yield of a mapper that produces data: following pairs are its output."""
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Many (key, value) pairs handed over in one yield (data steps' mappers, combiners and
+    reducers)."""
+    pairs: list
 
 
 # The names JobX handlers used.

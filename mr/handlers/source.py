@@ -10,7 +10,9 @@
     \"\"\"
     def handle(ctx, arguments): ...
 
-Optional metadata: `request_arguments` (for a job's first mapper: the names and types a POST
+Optional metadata: `input` (a data mapper: the format of the input records it reads, one of
+text, jsonl or raw; its argument is then `records` and argument_spec may be left out),
+`request_arguments` (for a job's first mapper: the names and types a POST
 must carry), `retries` (re-runs before a failure fails the request), `time_limit_s` (an
 invocation running the handler longer fails), `language` (`python`, the default for .py files,
 or `subprocess`) and `command` (for subprocess handlers: the interpreter to run the file with,
@@ -38,12 +40,15 @@ from dataclasses import dataclass
 
 import yaml
 
+from mr.data.inputs import FORMATS as INPUT_FORMATS
 from mr.kv.models import HANDLER_TYPES
 
 REQUIRED_KEYS = {"handler_type", "required_capability", "argument_spec"}
-OPTIONAL_KEYS = {"request_arguments", "retries", "time_limit_s", "language", "command"}
+OPTIONAL_KEYS = {"request_arguments", "retries", "time_limit_s", "language", "command",
+                 "input"}
 LANGUAGES = ("python", "subprocess")
 ARGUMENT_NAME = {"mapper": "arguments", "combiner": "results", "reducer": "results"}
+DATA_ARGUMENT = "records"   # a data mapper's argument: the records of its split
 ARGUMENT_TYPES = {None: None, "list": list, "dict": dict}
 REQUEST_ARGUMENT_TYPES = {"str": str, "int": int, "float": (int, float), "bool": bool,
                           "list": list, "dict": dict, "any": object}
@@ -70,6 +75,7 @@ class ParsedHandler:
     language: str = "python"
     command: list | None = None       # subprocess handlers: argv run before the script's path
     time_limit_s: float | None = None
+    input_format: str | None = None   # a data mapper: text, jsonl or raw records
 
 
 def version_of(source: str) -> str:
@@ -97,7 +103,7 @@ def parse(source: str, path: str) -> ParsedHandler:
     description, meta, meta_line = _split_docstring(doc_node.value.value, doc_node.lineno, path)
     parsed = _from_metadata(source, description, meta, path, meta_line, "python")
     if parsed.language == "python":
-        _check_handle_function(module, parsed.handler_type, path)
+        _check_handle_function(module, parsed.handler_type, parsed.input_format, path)
     return parsed
 
 
@@ -127,12 +133,16 @@ def _parse_script(source: str, path: str) -> ParsedHandler:
 
 def _from_metadata(source: str, description: str, meta: dict, path: str, meta_line: int,
                    default_language: str) -> ParsedHandler:
+    input_format = _input_format(meta, path, meta_line)
+    if input_format:
+        meta.setdefault("argument_spec", [{"name": DATA_ARGUMENT, "type": None}])
     _check_keys(meta, path, meta_line)
     handler_type = meta["handler_type"]
     if handler_type not in HANDLER_TYPES:
         raise HandlerSourceError(path, meta_line, f"handler_type must be one of "
                                                   f"{', '.join(HANDLER_TYPES)}, not {handler_type!r}")
-    spec = _argument_spec(meta["argument_spec"], handler_type, path, meta_line)
+    spec = _argument_spec(meta["argument_spec"], handler_type, path, meta_line,
+                          DATA_ARGUMENT if input_format else None)
     capability = meta["required_capability"]
     capability = "general" if capability in (None, "none") else str(capability).lower()
     retries = meta.get("retries", 0)
@@ -148,7 +158,23 @@ def _from_metadata(source: str, description: str, meta: dict, path: str, meta_li
         request_arguments=_request_arguments(meta.get("request_arguments"), path, meta_line),
         retries=retries, version=version_of(source), language=language,
         command=_command(meta.get("command"), language, path, meta_line),
-        time_limit_s=_time_limit(meta.get("time_limit_s"), path, meta_line))
+        time_limit_s=_time_limit(meta.get("time_limit_s"), path, meta_line),
+        input_format=input_format)
+
+
+def _input_format(meta: dict, path: str, line: int) -> str | None:
+    value = meta.get("input")
+    if value is None:
+        return None
+    if meta.get("handler_type") != "mapper":
+        raise HandlerSourceError(path, line, "input is for mappers: it names the format of the "
+                                             "input records a data step's mapper reads")
+    if value not in INPUT_FORMATS:
+        raise HandlerSourceError(path, line, f"input must be one of {', '.join(INPUT_FORMATS)}"
+                                             f", not {value!r}")
+    if meta.get("language", "python") != "python":
+        raise HandlerSourceError(path, line, "a data mapper (input) is a Python handler")
+    return value
 
 
 def _command(value, language: str, path: str, line: int) -> list | None:
@@ -214,8 +240,9 @@ def _check_keys(meta: dict, path: str, line: int) -> None:
                                              f"{', '.join(sorted(map(str, unknown)))}")
 
 
-def _argument_spec(spec, handler_type: str, path: str, line: int) -> list:
-    expected = ARGUMENT_NAME[handler_type]
+def _argument_spec(spec, handler_type: str, path: str, line: int,
+                   name: str | None = None) -> list:
+    expected = name or ARGUMENT_NAME[handler_type]
     if (not isinstance(spec, list) or len(spec) != 1 or not isinstance(spec[0], dict)
             or spec[0].get("name") != expected):
         raise HandlerSourceError(path, line, f"argument_spec of a {handler_type} is "
@@ -244,14 +271,16 @@ def _request_arguments(value, path: str, line: int) -> dict | None:
     return normal
 
 
-def _check_handle_function(module: ast.Module, handler_type: str, path: str) -> None:
+def _check_handle_function(module: ast.Module, handler_type: str, input_format: str | None,
+                           path: str) -> None:
     for node in module.body:
         if isinstance(node, ast.FunctionDef) and node.name == "handle":
             params = [a.arg for a in node.args.args]
             if len(params) != 2:
-                raise HandlerSourceError(path, node.lineno, f"handle() takes (ctx, "
-                                                            f"{ARGUMENT_NAME[handler_type]})")
-            if handler_type == "mapper" and not _is_generator(node):
+                argument = DATA_ARGUMENT if input_format else ARGUMENT_NAME[handler_type]
+                raise HandlerSourceError(path, node.lineno, f"handle() takes (ctx, {argument})")
+            # A data mapper may return its pairs (a mapping: the bulk path).
+            if handler_type == "mapper" and not input_format and not _is_generator(node):
                 raise HandlerSourceError(path, node.lineno, "a mapper's handle() must be a "
                                                             "generator (use yield)")
             return

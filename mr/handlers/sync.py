@@ -77,7 +77,7 @@ def handler_from_file(workflow: str, path: Path, name: str, stored_path: str) ->
         version=parsed.version, path=stored_path, description=parsed.description,
         required_capability=parsed.required_capability, argument_spec=parsed.argument_spec,
         request_arguments=parsed.request_arguments, retries=parsed.retries,
-        language=parsed.language)
+        language=parsed.language, input_format=parsed.input_format)
 
 
 def role_conflicts(kv: KV, workflow: str, handlers: list[Handler]) -> list[str]:

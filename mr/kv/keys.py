@@ -37,7 +37,7 @@ ROOT = "/mr/"
 ROOT_PARENT = "^"  # the "parent" of a request's root invocation in out/ keys
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-MAX_TOPIC_PART = 28  # topic "mr.<wf>.<capability>" must fit NSQ's 64 characters
+MAX_TOPIC_PART = 27  # topic "mr.<wf>.<capability>.data" must fit NSQ's 64 characters
 
 
 def check_name(kind: str, name: str, max_len: int = 64) -> str:

@@ -25,6 +25,9 @@ REQUEST_STATES = (RUNNING, DONE, FAILED, CANCELLED)
 QUEUED, WAITING = "queued", "waiting"
 FINISHED_STATES = (DONE, FAILED)
 
+# Invocation kinds: a mapper, its step's reduction, and one partition of a data step's shuffle
+MAP, REDUCE, PARTITION = "map", "reduce", "partition"
+
 ROOT_INVOCATION = "0"
 REDUCE_SUFFIX = ".r"
 
@@ -70,6 +73,9 @@ class Job:
     description: str = ""
     result_writer: str = "inline"
     timeout_s: float | None = None
+    # A data job's input files (paths, globs, directories, fsspec URLs) and split size
+    inputs: list | None = None
+    split_bytes: int | None = None
 
     @property
     def key(self) -> str:
@@ -84,6 +90,9 @@ class Step:
     reducer: str
     combiner: str | None = None
     description: str = ""
+    # A data step's shuffle: reducers run in parallel, one per partition (DESIGN.md §3b)
+    partitions: int | None = None
+    partitioner: str | None = None      # "package.module:function"; default a stable hash
 
     @property
     def key(self) -> str:
@@ -107,6 +116,7 @@ class Handler:
     request_arguments: dict | None = None
     retries: int = 0
     language: str = "python"
+    input_format: str | None = None   # a data mapper's records: text, jsonl or raw
 
     @property
     def key(self) -> str:
@@ -146,7 +156,7 @@ class Request:
 class Invocation:
     id: str
     step: str
-    kind: str = "map"           # "map" | "reduce"
+    kind: str = MAP             # MAP | REDUCE | PARTITION
     state: str = QUEUED
     arguments: list | None = None
     attempts: int = 0
@@ -160,13 +170,21 @@ class Invocation:
     finished: float | None = None
     error: str | None = None
     log: str | None = None          # what the handler printed or logged (bounded), if anything
+    split: dict | None = None       # a data step's mapper: the input split it reads
+    partitions: int | None = None   # a data step's mappers: how many partitions they write
+    partition: int | None = None    # a PARTITION invocation: which one it reduces
 
     @property
     def parent(self) -> str | None:
         """The mapper invocation whose reducer consumes this one's output (None for the root)."""
-        if self.kind == "reduce":
+        if self.kind == REDUCE:
             return reduced_of(self.id)
         return parent_of(self.id)
+
+    @property
+    def data_plane(self) -> bool:
+        """A split's mapper or a partition's reducer: CPU-bound work over files."""
+        return self.split is not None or self.kind == PARTITION
 
 
 def child_id(parent: str, index: int) -> str:

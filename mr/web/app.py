@@ -24,9 +24,9 @@ import socket
 import threading
 import time
 
-from mr import config, metrics
+from mr import config, fs, metrics
 from mr.engine import control, events
-from mr.engine.results import read_result
+from mr.engine.results import has_manifest, page, read_result
 from mr.engine.submit import SubmitError, fail, new_request_id, submit
 from mr.handlers.library import Library
 from mr.kv import client as kv_client
@@ -38,6 +38,13 @@ from mr.queue.publisher import Publisher
 from mr.web import auth, tracking, ui, ui_http  # ui*: the web view (issue 11)
 from mr.web.http import HttpError, Raw, flag, query, request_path
 from mr.web.waiter import RequestWaiter
+
+BODY_FIELDS = {"arguments", "inputs", "split_bytes"}
+RESULT_PAGE = 1000        # pairs per page of a result, unless ?limit= says otherwise
+MAX_RESULT_PAGE = 100_000
+# A failed request's HTTP status by its failure's reason; others (engine, queue) are 503
+FAILURE_STATUS = {"handler": 500, "input": 422, "storage": 507, "timeout": 504,
+                  "cancelled": 409}
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +104,7 @@ class FrontEnd:
         return 200, {"service": "mr front-end", "host": self.hostname}
 
     def post_job(self, environ, workflow: str, job: str) -> tuple[int, dict]:
-        arguments = self._arguments(environ)
+        body = self._body(environ)
         q = query(environ)
         blocking = flag(q, "blocking", True)
         name = q.get("name") or None
@@ -109,10 +116,11 @@ class FrontEnd:
                 # Take the ticket before the request exists, so its end cannot slip past.
                 request_id = new_request_id()
                 waiter.expect(request_id)
-            request, reused = submit(self.kv, self.publisher, library, job, arguments,
+            request, reused = submit(self.kv, self.publisher, library, job, body["arguments"],
                                      blocking, context, self.settings, request_id=request_id,
                                      name=name, recompute=flag(q, "recompute", False),
-                                     notifier=self.notifier)
+                                     notifier=self.notifier, inputs=body.get("inputs"),
+                                     split_bytes=body.get("split_bytes"))
         except SubmitError as exc:
             waiter.forget(request_id)
             metrics.REQUESTS.labels(workflow, job, "refused").inc()
@@ -144,6 +152,22 @@ class FrontEnd:
             request = waiter.wait(request_id, seconds) or self._load_request(workflow, request_id)
         waiter.forget(request_id)
         return 200, self._describe(request)
+
+    def get_result(self, environ, workflow: str, request_id: str) -> tuple[int, dict]:
+        """A done request's result a page at a time: ?offset=0&limit=1000."""
+        self.workflow(workflow)
+        q = query(environ)
+        offset, limit = _whole(q, "offset", 0), _whole(q, "limit", RESULT_PAGE)
+        if limit < 1 or limit > MAX_RESULT_PAGE:
+            raise HttpError(400, f"limit must be 1 to {MAX_RESULT_PAGE}")
+        request = self._load_request(workflow, request_id)
+        if request.state != DONE:
+            raise HttpError(409, f"request {request_id} is {request.state}: only a done "
+                                 f"request has a result", request_id, state=request.state)
+        found, total = page(request, fs.workflow_fs(self.settings, workflow), offset, limit)
+        following = offset + len(found)
+        return 200, {"request_id": request_id, "offset": offset, "total": total,
+                     "pairs": found, "next": following if following < total else None}
 
     def cancel_request(self, environ, workflow: str, request_id: str) -> tuple[int, dict]:
         self.workflow(workflow)
@@ -202,8 +226,11 @@ class FrontEnd:
                 "retries": request.retries, "counts": request.counts}
         if request.state == DONE:
             body["result"] = read_result(request) if request.result_writer == "inline" else None
-            if request.result_writer == "file":
+            if request.result_writer == "file" or has_manifest(request):
                 body["result_path"] = request.result_path
+            if has_manifest(request):
+                body["result_pages"] = (f"/request/{request.workflow}/{request.id}/result"
+                                        f"?offset=0&limit={RESULT_PAGE}")
         elif request.failure:
             body["failure"] = request.failure
         return body
@@ -215,12 +242,13 @@ class FrontEnd:
         if request.state == DONE:
             return 200, body
         failure = request.failure or {}
-        status = {"handler": 500, "timeout": 504, "cancelled": 409}.get(failure.get("reason"),
-                                                                          503)
+        status = FAILURE_STATUS.get(failure.get("reason"), 503)
         raise HttpError(status, failure.get("message", f"request {request.state}"),
                         request.id, **{k: v for k, v in body.items() if k != "request_id"})
 
-    def _arguments(self, environ) -> dict:
+    def _body(self, environ) -> dict:
+        """The POST's JSON: "arguments", and a data job's optional "inputs" and
+        "split_bytes"."""
         content_type = environ.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
         if content_type not in ("", "application/json") and not content_type.endswith("+json"):
             raise HttpError(415, f"Content-Type {content_type} is not supported: send the body "
@@ -249,15 +277,29 @@ class FrontEnd:
             raise HttpError(400, "body is not valid JSON: nested too deeply") from None
         if not isinstance(body, dict) or not isinstance(body.get("arguments", None), dict):
             raise HttpError(400, 'body must be a JSON object with an "arguments" object')
-        unknown = set(body) - {"arguments"}
+        unknown = set(body) - BODY_FIELDS
         if unknown:
-            raise HttpError(400, f"unknown field(s) in body: {', '.join(sorted(unknown))}")
-        return body["arguments"]
+            raise HttpError(400, f"unknown field(s) in body: {', '.join(sorted(unknown))} "
+                                 f"(a body has {', '.join(sorted(BODY_FIELDS))})")
+        return body
 
     @staticmethod
     def _client_ip(environ) -> str:
         forwarded = environ.get("HTTP_X_FORWARDED_FOR", "")
         return forwarded.split(",")[0].strip() or environ.get("REMOTE_ADDR", "")
+
+
+def _whole(q: dict, name: str, default: int) -> int:
+    raw = q.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise HttpError(400, f"{name}={raw!r} is not a whole number") from None
+    if value < 0:
+        raise HttpError(400, f"{name} must be >= 0")
+    return value
 
 
 def _notifier(settings: config.Settings) -> Notifier:
@@ -284,6 +326,8 @@ ROUTES = [(method, re.compile(pattern), handler) for method, pattern, handler in
     *ui.ROUTES,  # the web view under /ui/ (issue 11)
     ("POST", r"^/job/(?P<workflow>[^/]+)/(?P<job>[^/]+)/?$", FrontEnd.post_job),
     ("GET", r"^/request/(?P<workflow>[^/]+)/(?P<request_id>[^/]+)/?$", FrontEnd.get_request),
+    ("GET", r"^/request/(?P<workflow>[^/]+)/(?P<request_id>[^/]+)/result/?$",
+     FrontEnd.get_result),
     ("DELETE", r"^/request/(?P<workflow>[^/]+)/(?P<request_id>[^/]+)/?$",
      FrontEnd.cancel_request),
     ("POST", r"^/request/(?P<workflow>[^/]+)/(?P<request_id>[^/]+)/retry/?$",

@@ -2,6 +2,8 @@
 
 Each message is handed to a thread pool (--concurrency); the loop keeps heartbeating, TOUCHes
 messages whose handlers run long, and FINishes a message only once its outcome is durable.
+Each topic has its own number of messages in flight: the data plane's topics few (a worker
+takes a split only when it has a core for it), the others --concurrency.
 """
 from __future__ import annotations
 
@@ -26,20 +28,20 @@ Process = Callable[[bytes, str, int], str]
 
 
 class Consumer:
-    def __init__(self, topics: list[str], channel: str, process: Process, concurrency: int,
+    def __init__(self, topics: dict[str, int], channel: str, process: Process,
                  nsqd_tcp: list[str], lookupd_http: list[str], msg_timeout_s: float,
                  connection_options: dict | None = None):
-        """`connection_options`: extra pynsq connection arguments (TLS: nsqd_link)."""
+        """`topics`: each topic and how many of its messages run at once;
+        `connection_options`: extra pynsq connection arguments (TLS: nsqd_link)."""
         self.topics = topics
         self.channel = channel
         self.process = process
-        self.concurrency = concurrency
         self.nsqd_tcp = nsqd_tcp
         self.lookupd_http = lookupd_http
         self.msg_timeout_s = msg_timeout_s
         self.connection_options = connection_options or {}
         self.reconnector: Reconnector | None = None
-        self.pool = ThreadPoolExecutor(concurrency, thread_name_prefix="invocation")
+        self.pool = ThreadPoolExecutor(sum(topics.values()), thread_name_prefix="invocation")
         self.in_flight: dict[bytes, nsq.Message] = {}
         self.readers: list[nsq.Reader] = []
         self.loop: tornado.ioloop.IOLoop | None = None
@@ -52,12 +54,12 @@ class Consumer:
     def run(self) -> None:
         """Consume until SIGTERM/SIGINT, then drain in-flight work and return."""
         self.loop = tornado.ioloop.IOLoop.current()
-        for name in self.topics:
+        for name, in_flight in self.topics.items():
             addresses = ({"lookupd_http_addresses": [f"http://{a}" for a in self.lookupd_http]}
                          if self.lookupd_http else {"nsqd_tcp_addresses": self.nsqd_tcp})
             self.readers.append(nsq.Reader(
                 topic=name, channel=self.channel, message_handler=self._on_message,
-                max_in_flight=self.concurrency, max_tries=0, lookupd_poll_interval=5,
+                max_in_flight=in_flight, max_tries=0, lookupd_poll_interval=5,
                 msg_timeout=int(self.msg_timeout_s), heartbeat_interval=10,
                 user_agent="mr-worker", **addresses, **self.connection_options))
         if not self.lookupd_http:

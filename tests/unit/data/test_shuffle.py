@@ -303,9 +303,9 @@ def test_the_reference_stays_small():
 
 
 def test_directories_are_per_request_and_unique_per_attempt():
-    assert shuffle.request_dir("r1") == "shuffle/r1"
+    assert shuffle.request_dir("r1") == ".mr/shuffle/r1"
     first, second = shuffle.attempt_dir("r1", "0.3"), shuffle.attempt_dir("r1", "0.3")
-    assert first.startswith("shuffle/r1/0.3.") and first != second
+    assert first.startswith(".mr/shuffle/r1/0.3.") and first != second
     for bad in ("", "a/b", "..", "."):
         with pytest.raises(ValueError, match="one path part"):
             shuffle.attempt_dir(bad, "0.1")

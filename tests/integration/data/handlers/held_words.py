@@ -1,0 +1,20 @@
+"""Count words like `words`, but first announce this split in the shared filesystem (with the
+worker's pid) and wait there until the test lets it go: a test can kill the worker mid-map.
+
+**
+handler_type: mapper
+required_capability: general
+input: text
+"""
+import os
+import time
+
+
+def handle(ctx, records):
+    with ctx.fs.open(f"held/map-{ctx.invocation_id}.{os.getpid()}", "w") as mark:
+        mark.write(str(os.getpid()))
+    while not ctx.fs.exists("held/go"):
+        time.sleep(0.02)
+    for line in records:
+        for word in line.split():
+            yield word, 1

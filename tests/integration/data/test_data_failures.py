@@ -1,0 +1,131 @@
+"""Data jobs under failure, on real processes: a worker SIGKILLed mid-map and mid-reduce, a
+split run twice (a frozen worker's message taken over), and a full shared disk. Each ends
+with the exact result or a clear failure, never a mixed one, and leaves no shuffle files."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import requests
+
+from mr.cluster import wait_for
+from mr.kv import keys
+from mr.kv.models import Invocation, decode
+from mr.queue import messages
+from mr.queue.publisher import Publisher
+from mr.queue.topics import topic
+from mr.worker import registry
+from tests.integration.data.test_data_jobs import all_pairs, shuffle_dir, write_corpus
+from tests.support import chaos
+
+
+def start(data, job: str, inputs: list, **fields) -> str:
+    reply = requests.post(f"{data.web.url}/job/{data.wf}/{job}",
+                          params={"blocking": "false"},
+                          json={"arguments": {}, "inputs": inputs, **fields}, timeout=30)
+    assert reply.status_code == 202, reply.text
+    return reply.json()["request_id"]
+
+
+def held(data, kind: str) -> list[Path]:
+    """The marks of handlers waiting in held/ (`kind`: map or reduce)."""
+    folder = data.shared / "held"
+    return sorted(folder.glob(f"{kind}-*")) if folder.exists() else []
+
+
+def worker_of(data, mark: Path):
+    pid = int(mark.name.rsplit(".", 1)[1])
+    return next(w for w in data.workers if w.pid == pid)
+
+
+@pytest.fixture
+def release(data):
+    """Clear held/ before and after a test, so no handler stays held."""
+    folder = data.shared / "held"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    yield folder
+    (folder / "go").touch()
+    (folder / "go-reduce").touch()
+
+
+def finish(data, request_id: str, expected: Counter) -> None:
+    body = data.wait_ended(data.wf, request_id, timeout=90)
+    assert body["state"] == "done", body
+    assert dict(all_pairs(data, request_id, limit=500)) == dict(expected)
+    wait_for(lambda: not shuffle_dir(data, request_id).exists(), timeout=10,
+             message="shuffle files removed")
+
+
+@pytest.mark.parametrize("job, kind, go", [("held_map", "map", "go"),
+                                             ("held_reduce", "reduce", "go-reduce")])
+def test_sigkill_mid_map_and_mid_reduce(data, release, job, kind, go):
+    """The worker running a split's mapper (or a partition's reducer) is SIGKILLed there."""
+    expected = write_corpus(data.shared / f"kill_{kind}", seed=len(kind))
+    request_id = start(data, job, [f"kill_{kind}/*.txt"], split_bytes=2000)
+    mark = wait_for(lambda: next(iter(held(data, kind)), None), timeout=30,
+                    message=f"a {kind} handler running")
+    chaos.sigkill(worker_of(data, mark))
+    data.start_workers(1)
+    (release / go).touch()
+    finish(data, request_id, expected)
+
+
+def test_a_split_run_twice_counts_once(data, release):
+    """Two runs of one split: its worker frozen until its registration lapses, a copy of the
+    split's message taken by the other worker, then the first thawed; both finish their map.
+    Only the run whose output committed first is read; the other's files are removed."""
+    expected = write_corpus(data.shared / "twice", seed=13, files=1)
+    request_id = start(data, "held_map", ["twice/*.txt"])          # one split
+    first = wait_for(lambda: next(iter(held(data, "map")), None), timeout=30,
+                     message="the split's mapper running")
+    iid = first.name.split("-", 1)[1].rsplit(".", 1)[0]
+    frozen = worker_of(data, first)
+    inv = decode(Invocation, data.kv.get(keys.invocation(data.wf, request_id, iid)).value)
+    chaos.freeze(frozen)
+    try:
+        wait_for(lambda: not registry.is_alive(data.kv, inv.worker), timeout=30,
+                 message="the frozen worker's registration lapsed")
+        Publisher([data.broker.http_address]).publish(
+            topic(data.wf, "general", data_plane=True),
+            messages.encode(data.wf, request_id, iid))
+        wait_for(lambda: len(held(data, "map")) == 2, timeout=30,
+                 message="the split run again by the other worker")
+    finally:
+        (release / "go").touch()
+        chaos.thaw(frozen)
+    finish(data, request_id, expected)
+
+
+def test_a_full_shared_disk_fails_the_request_clearly(data, release, tmp_path):
+    folder = data.shared / "full"
+    folder.mkdir()
+    words = [f"word{n}" for n in range(40_000)]      # map output far over the 16 KiB below
+    (folder / "many.txt").write_text("\n".join(words))
+    expected = Counter(words)
+    area = data.shared / ".mr" / "shuffle"
+    area.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(area)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here (needs root): {mounted.stderr.strip()}")
+    try:
+        reply = requests.post(f"{data.web.url}/job/{data.wf}/wc",
+                              json={"arguments": {}, "inputs": ["full/*.txt"]}, timeout=90)
+        assert reply.status_code == 507, reply.text
+        failure = reply.json()["failure"]
+        assert failure["reason"] == "storage"
+        assert "shared filesystem is full" in failure["message"]
+        assert "free space" in failure["message"]
+        assert list(area.iterdir()) in ([], [area / reply.json()["request_id"]])
+        leftovers = [p for p in area.rglob("*") if p.is_file()]
+        assert leftovers == [], leftovers     # the failed attempts removed their files
+    finally:
+        subprocess.run(["umount", str(area)], check=True)
+    retried = requests.post(f"{data.web.url}/request/{data.wf}/{reply.json()['request_id']}"
+                            f"/retry", params={"blocking": "true"}, timeout=90)
+    assert retried.status_code == 200, retried.text
+    assert dict(all_pairs(data, reply.json()["request_id"], limit=1000)) == dict(expected)

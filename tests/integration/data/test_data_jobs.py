@@ -1,0 +1,169 @@
+"""Data jobs end to end on real processes: input files cut into splits by the engine, a
+partitioned shuffle through the shared filesystem, part-file results read a page at a time,
+and the bad inputs a user can send."""
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import random
+import subprocess
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import requests
+
+from mr.cluster import wait_for
+from mr.kv import keys
+
+WORDS = ["alpha", "beta", "gamma", "delta", "épée", "naïve", "日本語", "x", "zeta", "ωμέγα"]
+
+
+def write_corpus(directory: Path, seed: int, files: int = 3, lines: int = 400) -> Counter:
+    """Text files with the awkward cases (no final newline, an empty file, multi-byte words,
+    blank lines, long lines); the plain count they must give."""
+    rng = random.Random(seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    expected: Counter = Counter()
+    for index in range(files):
+        text_lines = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(0, 30)))
+                      for _ in range(lines)]
+        text = "\n".join(text_lines)            # no final newline
+        (directory / f"part{index}.txt").write_text(text, encoding="utf-8")
+        expected.update(text.split())
+    (directory / "empty.txt").write_text("")
+    return expected
+
+
+def post(data, job: str, inputs: list | None = None, **fields) -> requests.Response:
+    body = {"arguments": {}, **fields}
+    if inputs is not None:
+        body["inputs"] = inputs
+    return requests.post(f"{data.web.url}/job/{data.wf}/{job}", json=body, timeout=120)
+
+
+def all_pairs(data, request_id: str, limit: int = 7) -> list:
+    """Every pair of a result, through the paged endpoint."""
+    found, offset = [], 0
+    while offset is not None:
+        page = requests.get(f"{data.web.url}/request/{data.wf}/{request_id}/result",
+                            params={"offset": offset, "limit": limit}, timeout=30)
+        assert page.status_code == 200, page.text
+        found += page.json()["pairs"]
+        offset = page.json()["next"]
+    return found
+
+
+def shuffle_dir(data, request_id: str) -> Path:
+    return data.shared / ".mr" / "shuffle" / request_id
+
+
+def test_word_count_over_many_small_splits_equals_a_plain_count(data):
+    expected = write_corpus(data.shared / "wc", seed=1)
+    reply = post(data, "wc_file", ["wc/*.txt"], split_bytes=97)   # splits cut lines and chars
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    assert body["counts"]["done"] > 3 * 100     # hundreds of splits, each its own invocation
+    manifest = json.loads(Path(body["result_path"]).read_text())
+    assert [part["partition"] for part in manifest["parts"]] == [0, 1, 2]
+    assert manifest["pairs"] == len(expected)
+    pairs = all_pairs(data, body["request_id"])
+    assert dict(pairs) == dict(expected)
+    assert len(pairs) == len(expected)            # each word once
+    for part in manifest["parts"]:                 # keys sorted within each partition
+        lines = (data.shared / part["path"]).read_text(encoding="utf-8").splitlines()
+        keys_in_part = [json.loads(line)[0] for line in lines]
+        assert keys_in_part == sorted(keys_in_part)
+    streamed = subprocess.run(["mr_request_result", data.wf, body["request_id"]],
+                              env={**os.environ, **data.env}, capture_output=True, text=True,
+                              timeout=60)
+    assert streamed.returncode == 0, streamed.stderr
+    assert [json.loads(line) for line in streamed.stdout.splitlines()] == pairs
+    window = subprocess.run(["mr_request_result", data.wf, body["request_id"], "--offset", "5",
+                             "--limit", "3"], env={**os.environ, **data.env},
+                            capture_output=True, text=True, timeout=60)
+    assert [json.loads(line) for line in window.stdout.splitlines()] == pairs[5:8]
+    wait_for(lambda: not shuffle_dir(data, body["request_id"]).exists(), timeout=10,
+             message="shuffle files removed with the done request")
+    wait_for(lambda: data.kv.count(keys.request_data(data.wf, body["request_id"])) == 0,
+             timeout=10, message="the done request's keys deleted (a page at a time)")
+
+
+@pytest.mark.parametrize("job", ["wc_one", "wc_many"])
+def test_one_partition_and_more_partitions_than_splits(data, job):
+    expected = write_corpus(data.shared / job, seed=2, files=1, lines=50)
+    reply = post(data, job, [job])                 # a directory; one split per file
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    assert dict(body["result"]) == dict(expected)  # small: inline as well as in parts
+    manifest = json.loads(Path(body["result_path"]).read_text())
+    assert len(manifest["parts"]) == (1 if job == "wc_one" else 16)
+
+
+def test_bulk_mapper_with_combiner_gzip_and_no_final_newline(data):
+    folder = data.shared / "bulk"
+    expected = write_corpus(folder, seed=3, files=2)
+    text = "épée naïve\nx x x\nlast line without newline"
+    with gzip.open(folder / "extra.txt.gz", "wt", encoding="utf-8") as fh:
+        fh.write(text)
+    expected.update(text.split())
+    reply = post(data, "wc_bulk", ["bulk/*.txt", "bulk/*.gz"], split_bytes=1000)
+    assert reply.status_code == 200, reply.text
+    assert dict(all_pairs(data, reply.json()["request_id"], limit=1000)) == dict(expected)
+
+
+def test_inverted_index_over_json_lines(data):
+    rng = random.Random(4)
+    docs = [{"id": n, "text": " ".join(rng.choice(WORDS) for _ in range(8))}
+            for n in range(300)]
+    (data.shared / "docs.jsonl").write_text("".join(json.dumps(d) + "\n" for d in docs))
+    expected: dict[str, list[int]] = {}
+    for doc in docs:
+        for word in set(doc["text"].split()):
+            expected.setdefault(word, []).append(doc["id"])
+    reply = post(data, "index", ["docs.jsonl"], split_bytes=500)
+    assert reply.status_code == 200, reply.text
+    assert dict(all_pairs(data, reply.json()["request_id"])) == {
+        word: sorted(ids) for word, ids in expected.items()}
+
+
+@pytest.mark.parametrize("inputs, fields, status, says", [
+    (None, {}, 422, "names none"),
+    (["/etc/passwd"], {}, 422, "inside the workflow's shared filesystem"),
+    (["file:///etc/passwd"], {}, 422, "URLs and other places are named in the job"),
+    (["../outside/*.txt"], {}, 422, "no '..'"),
+    ("wc/*.txt", {}, 422, "non-empty list of paths"),
+    (["wc/*.txt"], {"split_bytes": 0}, 422, "split_bytes"),
+    (["wc/*.txt"], {"split_bytes": "big"}, 422, "split_bytes"),
+    (["wc/*.txt"], {"sideways": 1}, 400, "unknown field"),
+])
+def test_bad_inputs_are_refused_before_anything_runs(data, inputs, fields, status, says):
+    reply = post(data, "wc", inputs, **fields)
+    assert reply.status_code == status, reply.text
+    assert says in reply.json()["error"]
+
+
+def test_inputs_that_match_nothing_fail_the_request_saying_which(data):
+    reply = post(data, "wc", ["nothing/here-*.txt"])
+    assert reply.status_code == 422, reply.text
+    body = reply.json()
+    assert body["failure"]["reason"] == "input"
+    assert "nothing/here-*.txt" in body["error"]
+
+
+def test_a_job_without_input_files_refuses_inputs(data):
+    reply = post(data, "plain", ["wc/*.txt"])
+    assert reply.status_code == 422, reply.text
+    assert "does not read input files" in reply.json()["error"]
+
+
+def test_result_pages_check_their_parameters(data):
+    write_corpus(data.shared / "pages", seed=5, files=1, lines=20)
+    reply = post(data, "wc", ["pages"])
+    assert reply.status_code == 200, reply.text
+    url = f"{data.web.url}/request/{data.wf}/{reply.json()['request_id']}/result"
+    assert requests.get(url, params={"limit": 0}, timeout=10).status_code == 400
+    assert requests.get(url, params={"offset": "x"}, timeout=10).status_code == 400
+    beyond = requests.get(url, params={"offset": 10 ** 6}, timeout=10).json()
+    assert beyond["pairs"] == [] and beyond["next"] is None
