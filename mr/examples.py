@@ -1,4 +1,5 @@
-"""The example workflow: the word count (the main job) and the squares fan-out."""
+"""The example workflow: the word count (the main job) over a text and over files, and the
+squares fan-out."""
 from __future__ import annotations
 
 import re
@@ -22,6 +23,9 @@ def steps(workflow: str) -> list[Step]:
         Step(workflow, "count", mapper="wordcount_count_words",
              combiner="wordcount_sum_combiner", reducer="wordcount_sum_reducer",
              description="count the words of one chunk"),
+        Step(workflow, "count_files", mapper="wordcount_count_file",
+             reducer="wordcount_sum_reducer", partitions=2,
+             description="count the words of files, one mapper per split, two reducers"),
         Step(workflow, "squares", mapper="numbers_fan_out", reducer="numbers_total"),
         Step(workflow, "square", mapper="numbers_square", reducer="numbers_total"),
     ]
@@ -29,6 +33,8 @@ def steps(workflow: str) -> list[Step]:
 
 def jobs(workflow: str) -> list[Job]:
     return [Job(workflow, "wordcount", "split", "count the words of a text"),
+            Job(workflow, "wordcount_files", "count_files", "count the words of files",
+                inputs=[CORPUS_DIR.as_uri()]),
             Job(workflow, "squares", "squares", "sum of i*i for i < n")]
 
 

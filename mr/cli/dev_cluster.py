@@ -1,4 +1,7 @@
-"""mr_dev_cluster: a whole cluster on this machine — etcd, the broker, two workers, gunicorn.
+"""mr_dev_cluster: a whole cluster on this machine — etcd, the broker, workers, gunicorn.
+
+One worker process per core (two at least): data steps' handlers are CPU-bound Python, and a
+process is what gets a core of its own past the GIL.
 
     mr_dev_cluster start | stop | status | run-example
 
@@ -23,6 +26,7 @@ from mr.kv import keys
 
 ETCD_PORT, BROKER_TCP, BROKER_HTTP, HTTP_PORT = 2379, 4150, 4151, 8080
 REPO_HANDLERS = Path(__file__).resolve().parents[2] / "handlers"
+WORKERS = tuple(f"worker{n}" for n in range(1, max(2, os.cpu_count() or 1) + 1))
 
 
 def state_dir() -> Path:
@@ -74,11 +78,12 @@ def start(_args=None) -> int:
             print(f"  {service.name:<9} pid {service.pid}")
         kv = kv_client.client([f"127.0.0.1:{ETCD_PORT}"])
         examples.define(kv, REPO_HANDLERS)
-        for n in (1, 2):
-            worker = cluster.worker(f"worker{n}", env(), logs / f"worker{n}.log").start()
+        for name in WORKERS:
+            worker = cluster.worker(name, env(), logs / f"{name}.log").start()
             pids[worker.name] = worker.pid
             print(f"  {worker.name:<9} pid {worker.pid}")
-        cluster.wait_for(lambda: kv.count(keys.workers()) >= 2, 30, "two workers")
+        cluster.wait_for(lambda: kv.count(keys.workers()) >= len(WORKERS), 30,
+                         f"{len(WORKERS)} workers")
         web = cluster.front_end(env(), logs / "gunicorn.log", HTTP_PORT).start()
         pids[web.name] = web.pid
         print(f"  {web.name:<9} pid {web.pid}  {web.url}")
@@ -90,7 +95,7 @@ def start(_args=None) -> int:
 
 def stop(_args=None) -> int:
     running = _running()
-    for name in ("gunicorn", "worker1", "worker2", "broker", "etcd"):
+    for name in ("gunicorn", *WORKERS, "broker", "etcd"):
         pid = running.get(name)
         if pid:
             os.kill(pid, signal.SIGTERM)
@@ -104,14 +109,15 @@ def stop(_args=None) -> int:
 
 def status(_args=None) -> int:
     running = _running()
-    for name in ("etcd", "broker", "worker1", "worker2", "gunicorn"):
+    names = ("etcd", "broker", *WORKERS, "gunicorn")
+    for name in names:
         pid = running.get(name)
         print(f"{name:<9} {'running, pid ' + str(pid) if pid else 'stopped'}")
-    return 0 if len(running) == 5 else 1
+    return 0 if len(running) == len(names) else 1
 
 
 def run_example(args) -> int:
-    if len(_running()) < 5:
+    if len(_running()) < 3 + len(WORKERS):
         stop()
         start()
     text = examples.corpus()
@@ -132,6 +138,17 @@ def run_example(args) -> int:
     if counts != examples.count_locally(text):
         raise UserError("the distributed count differs from the in-process count")
     print("matches an in-process count of the same text")
+    started = time.monotonic()
+    request = urllib.request.Request(f"http://127.0.0.1:{HTTP_PORT}/job/{examples.WORKFLOW}/"
+                                     f"wordcount_files", data=b'{"arguments": {}}',
+                                     method="POST", headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=300) as reply:
+        result = json.load(reply)
+    print(f"the same files as a data job (split by the engine, two reducers): request "
+          f"{result['request_id']} done in {time.monotonic() - started:.2f}s")
+    if dict(result["result"]) != examples.count_locally(text):
+        raise UserError("the data job's count differs from the in-process count")
+    print("matches too")
     return 0
 
 
@@ -139,7 +156,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="mr_dev_cluster", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("start", help="start etcd, the broker, two workers and gunicorn")
+    sub.add_parser("start", help="start etcd, the broker, a worker per core (two at least) "
+                                 "and gunicorn")
     sub.add_parser("stop", help="stop every process of the dev cluster")
     sub.add_parser("status", help="show which processes run (exit 1 unless all do)")
     example = sub.add_parser("run-example", help="start if needed, then run a word count over "

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from mr.kv.models import MAP
 from mr.trace.tree import Node, Tree
 
 INDENT = "  "
@@ -29,7 +30,7 @@ def last_line(error: str | None) -> str:
 
 
 def kind_letter(node: Node) -> str:
-    return "R" if node.inv.kind == "reduce" else "M"
+    return "M" if node.inv.kind == MAP else "R"
 
 
 def flat(tree: Tree) -> str:
@@ -128,7 +129,7 @@ def dot(tree: Tree, request_id: str, workflow: str, job: str, state: str) -> str
     for _, node in tree.walk():
         inv = node.inv
         label = (f"{inv.step}\n{inv.handler or '?'}\n"
-                 f"{'RI' if inv.kind == 'reduce' else 'MI'} {inv.id}\n{inv.state}")
+                 f"{'MI' if inv.kind == MAP else 'RI'} {inv.id}\n{inv.state}")
         if ran(node):
             label += f" {ran(node)}"
         if node.failed:
@@ -136,7 +137,7 @@ def dot(tree: Tree, request_id: str, workflow: str, job: str, state: str) -> str
         lines.append(f"  {node_name(inv.id)} [label={quote(label)} "
                      f"{STYLE.get(inv.state, '')}];")
         for child in node.children:
-            verb = "reduced by" if child.inv.kind == "reduce" else "mapped to"
+            verb = "mapped to" if child.inv.kind == MAP else "reduced by"
             lines.append(f"  {node_name(inv.id)} -> {node_name(child.id)} [label={quote(verb)}];")
     lines.append("}")
     return "\n".join(lines) + "\n"

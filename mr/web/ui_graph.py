@@ -12,7 +12,7 @@ from pathlib import Path
 from mr.cli.trace import render_image
 from mr.kv import keys
 from mr.kv.client import KV
-from mr.kv.models import ROOT_INVOCATION, Request
+from mr.kv.models import REDUCE, ROOT_INVOCATION, Request
 from mr.trace import render
 from mr.trace.store import invocations as all_invocations
 from mr.trace.tree import Tree, build, light
@@ -51,7 +51,7 @@ def limited_tree(kv: KV, request: Request) -> tuple[Tree, dict[str, int], int]:
                 node.children.append(child_node)
                 following.append((child_node, child))
             size += len(children)
-            left = inv.children - sum(1 for c in children if c.kind != "reduce")
+            left = inv.children - sum(1 for c in children if c.kind != REDUCE)
             if left > 0:
                 hidden[node.id] = left
         level = following

@@ -10,7 +10,8 @@ import time
 from string import Template
 
 from mr.engine.progress import Progress
-from mr.kv.models import CANCELLED, FAILED, REQUEST_STATES, RUNNING, Invocation, Request
+from mr.kv.models import (CANCELLED, FAILED, MAP, REQUEST_STATES, RUNNING, Invocation,
+                          Request)
 from mr.web import ui_data
 from mr.web.ui_data import ChildPage, Queues, Row, WorkerView
 from mr.web.ui_http import TEMPLATE_DIR
@@ -196,7 +197,7 @@ def failure(request: Request) -> str:
 
 def node(inv: Invocation, failed: str | None, box: str = "") -> str:
     """One invocation of the tree; `box` is its children's page when shown expanded."""
-    kind = "R" if inv.kind == "reduce" else "M"
+    kind = "M" if inv.kind == MAP else "R"
     ran = (inv.finished - inv.started) if inv.started and inv.finished else None
     handler = h(inv.handler or "-") + (f'<span class="ver">@{h(inv.version[:8])}</span>'
                                        if inv.version else "")
@@ -205,7 +206,7 @@ def node(inv: Invocation, failed: str | None, box: str = "") -> str:
         classes.append("failed-here")
     elif failed and failed.startswith(inv.id + "."):
         classes.append("failed-below")
-    openable = inv.children is not None or (inv.kind == "map" and inv.state == RUNNING)
+    openable = inv.children is not None or (inv.kind == MAP and inv.state == RUNNING)
     kids = (f'<span class="kids">{inv.children:,} children</span>' if inv.children is not None
             else "")
     toggle = (f'<button type="button" class="toggle" aria-expanded="{"true" if box else "false"}"'

@@ -51,10 +51,10 @@ def test_workflow_bad_name_and_unknown(cli):
 def test_workflow_delete_refuses_unless_forced(cli, kv, example_wf):
     refused = cli(kv_workflow.delete, example_wf)
     assert refused.code == 2
-    assert "2 jobs, 4 steps, 8 handlers" in refused.err and "--force" in refused.err
+    assert "3 jobs, 5 steps, 9 handlers" in refused.err and "--force" in refused.err
     assert entities.get_workflow(kv, example_wf) is not None
     forced = cli(kv_workflow.delete, example_wf, "--force", "--json")
-    assert forced.code == 0 and forced.json()["contents"]["handlers"] == 8
+    assert forced.code == 0 and forced.json()["contents"]["handlers"] == 9
     assert kv.count(f"/mr/w/{example_wf}/") == 0
 
 
@@ -66,7 +66,7 @@ def test_job_scripts(cli, kv, example_wf):
     assert (job.initial_step, job.result_writer, job.timeout_s) == ("squares", "file", 30.0)
     assert cli(kv_job.get, example_wf, "sq2", "--json").json()["result_writer"] == "file"
     listed = cli(kv_job.list_, example_wf, "--json").json()
-    assert [j["name"] for j in listed] == ["sq2", "squares", "wordcount"]
+    assert [j["name"] for j in listed] == ["sq2", "squares", "wordcount", "wordcount_files"]
     table = cli(kv_job.list_, example_wf).out.splitlines()
     assert table[0].split()[:2] == ["NAME", "INITIAL_STEP"]
     missing_step = cli(kv_job.create, example_wf, "bad", "no_step")
@@ -130,11 +130,11 @@ def test_step_update_handlers(cli, kv, example_wf):
     sim = cli(kv_step.update_handlers, example_wf, "reducer", "wordcount_sum_reducer",
               "numbers_total", "--simulate-only")
     assert sim.code == 0
-    assert "would update step count: reducer" in sim.out and "would update 2 step(s)" in sim.out
+    assert "would update step count: reducer" in sim.out and "would update 3 step(s)" in sim.out
     assert entities.get(kv, Step, example_wf, "count").reducer == "wordcount_sum_reducer"
     done = cli(kv_step.update_handlers, example_wf, "reducer", "wordcount_sum_reducer",
                "numbers_total", "--json")
-    assert sorted(done.json()["steps"]) == ["count", "split"]
+    assert sorted(done.json()["steps"]) == ["count", "count_files", "split"]
     assert entities.get(kv, Step, example_wf, "split").reducer == "numbers_total"
     wrong_type = cli(kv_step.update_handlers, example_wf, "reducer", "numbers_total",
                      "numbers_square")

@@ -45,6 +45,10 @@ CASES = [
     case("mr_kv_job_create {wf} made_job squares --timeout 30", 0, "created job made_job"),
     case("mr_kv_job_create {wf} bad_job squares --timeout -1", 2,
          "--timeout must be a positive number"),
+    case("mr_kv_job_create {wf} files_job squares --input books/*.txt --split-mb 32", 0,
+         "created job files_job"),
+    case("mr_kv_job_create {wf} files_bad squares --input books/*.txt --split-mb 0", 2,
+         "--split-mb must be a positive number"),
     case("mr_kv_job_get {wf} squares", 0, "initial_step:"),
     case("mr_kv_job_get {wf} ghost", 2, "job 'ghost' does not exist"),
     case("mr_kv_job_list {wf}", 0, "nested"),
@@ -57,6 +61,10 @@ CASES = [
     case("mr_kv_step_create {wf} bad_step numbers_total", 2,
          "'numbers_total' is a reducer, not a mapper", "",
          "numbers_total"),
+    case("mr_kv_step_create {wf} parted numbers_square", 0, "created step parted", "",
+         "numbers_total", "--partitions", "2"),
+    case("mr_kv_step_create {wf} parted_bad numbers_square", 2, "--partitions must be at least 1",
+         "", "numbers_total", "--partitions", "0"),
     case("mr_kv_step_get {wf} square", 0, "numbers_square"),
     case("mr_kv_step_get {wf} ghost", 2, "step 'ghost' does not exist"),
     case("mr_kv_step_list {wf} --json", 0, '"name": "middle"'),
@@ -111,6 +119,8 @@ CASES = [
     case("mr_request_retry {wf} nope", 2, "request 'nope' not found"),
     case("mr_request_cancel {wf} {stuck_rid}", 0, "cancelled"),
     case("mr_request_cancel {wf} {rid}", 2, "only a running request can be cancelled"),
+    case("mr_request_result {wf} {done_rid} --limit 1", 0, '["sum", 5]'),
+    case("mr_request_result {wf} {rid}", 2, "only a done request has a result"),
     case("mr_request_stats {wf}", 0, "requests by state:"),
     case("mr_request_stats no_such_wf", 2, NO_WF),
     case("mr_submit {wf} squares --file {parts} --url {url}", 0, "2 done, 0 failed"),
@@ -142,10 +152,13 @@ def world(nested_failed, tmp_path_factory) -> dict[str, str]:
         entities.save(kv, Step(wf, name, "numbers_square", "numbers_total"))
     spare = engine.post(wf, "nested", {"n": 3})  # fails like the first: retried by a case
     assert spare.status_code == 500, spare.text
+    done = engine.post(wf, "squares", {"n": 3})   # 0 + 1 + 4: ["sum", 5]
+    assert done.status_code == 200, done.text
     tmp = tmp_path_factory.mktemp("cli")
     (tmp / "parts.jsonl").write_text('{"n": 3}\n{"arguments": {"n": 4}}\n')
     return {"wf": wf, "rid": rid, "failed": NESTED_FAILED_ID, "new_wf": unique("made"),
-            "spare_rid": spare.json()["request_id"], "stuck_rid": stuck_request(kv, wf),
+            "spare_rid": spare.json()["request_id"], "done_rid": done.json()["request_id"],
+            "stuck_rid": stuck_request(kv, wf),
             "parts": str(tmp / "parts.jsonl"), "url": engine.web.url,
             "broker": engine.broker.http_address,
             "spare_wf": spare_wf, "store_wf": store_wf, "handler_file": str(handler_file),
@@ -179,7 +192,7 @@ def admin_scripts() -> set[str]:
 
 def test_every_script_has_a_good_and_a_bad_case():
     scripts = admin_scripts()
-    assert len(scripts) == 36
+    assert len(scripts) == 37
     for expected in (0, 2):
         covered = {c.argv[0] for c in CASES if c.code == expected}
         assert scripts <= covered, f"no exit-{expected} case: {sorted(scripts - covered)}"
