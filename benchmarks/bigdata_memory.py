@@ -1,0 +1,95 @@
+"""Peak resident memory of every process of a system during one job.
+
+A system's processes are its driver and every descendant (JVM, raylet, Dask workers, etcd,
+mr workers ...). Their kernel-kept peaks (VmHWM) are reset when the job starts and sampled
+from a thread until it ends, so a process that exits mid-job still counts; the sum of the
+current RSS of all of them is sampled too, for the system's peak total.
+"""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from benchmarks import measure
+
+INTERVAL_S = 0.2
+
+
+def status_kib(pid: int) -> dict[str, int]:
+    """VmRSS and VmHWM of a process in KiB ({} once it has gone)."""
+    found = {}
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(("VmRSS:", "VmHWM:")):
+                found[line[:5]] = int(line.split()[1])
+    except OSError:
+        return {}
+    return found
+
+
+def describe(pid: int) -> str:
+    """A short name: `python -m module` is the module, anything else its command name."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        comm = Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return "?"
+    if comm.startswith("python") and b"-m" in argv[:-1]:
+        return argv[argv.index(b"-m") + 1].decode(errors="replace")
+    return comm
+
+
+class TreeSampler:
+    """with TreeSampler(root, labels) as memory: ...; then memory.summary()."""
+
+    def __init__(self, root: int, labels: dict[int, str] | None = None):
+        self.root, self.labels = root, dict(labels or {})
+        self.peaks: dict[int, int] = {}
+        self.names: dict[int, str] = {}
+        self.total_kib = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="rss-sampler", daemon=True)
+
+    def pids(self) -> list[int]:
+        return [self.root, *measure.children(self.root)]
+
+    def __enter__(self) -> "TreeSampler":
+        measure.reset_peak_rss(self.pids())
+        self.sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sample()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(INTERVAL_S):
+            self.sample()
+
+    def sample(self) -> None:
+        total = 0
+        for pid in self.pids():
+            status = status_kib(pid)
+            if not status:
+                continue
+            total += status.get("VmRSS", 0)
+            self.peaks[pid] = max(self.peaks.get(pid, 0), status.get("VmHWM", 0))
+            if pid not in self.names:
+                self.names[pid] = self.labels.get(pid) or describe(pid)
+        self.total_kib = max(self.total_kib, total)
+
+    def peak_mib(self, pid: int) -> float | None:
+        kib = self.peaks.get(pid)
+        return None if kib is None else round(kib / 1024, 1)
+
+    def summary(self) -> dict:
+        """Each process's peak (largest first), the largest, and the peak of their sum."""
+        processes = sorted(({"pid": pid, "name": self.names[pid],
+                             "peak_mib": round(kib / 1024, 1)}
+                            for pid, kib in self.peaks.items()),
+                           key=lambda p: -p["peak_mib"])
+        return {"processes": processes,
+                "max_process_mib": processes[0]["peak_mib"] if processes else None,
+                "total_mib": round(self.total_kib / 1024, 1)}
