@@ -56,7 +56,7 @@ def run_cell(system, cell: dict, options: bigdata_systems.Options, record: bool)
     try:
         if record:
             with open(cell["answer"] + ".partial", "wb") as out:
-                pickle.dump(dict(answer), out, protocol=pickle.HIGHEST_PROTOCOL)
+                pickle.dump(bigdata_jobs.compact(answer), out, protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(cell["answer"] + ".partial", cell["answer"])
         else:
             with open(cell["answer"], "rb") as saved:

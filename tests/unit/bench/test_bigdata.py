@@ -100,6 +100,10 @@ def test_check_names_what_differs():
     assert "wordcount 64 MB on x" in message
     assert "1 keys missing ['b']" in message and "1 extra ['z']" in message
     assert "'a': 2 instead of 1" in message
+    kept = bigdata_jobs.compact({"w": [1, 5], "v": [2]})
+    bigdata_jobs.check("index", {"v": [2], "w": [1, 5]}, kept)
+    with pytest.raises(bigdata_jobs.WrongAnswer, match="1 differ 'w': \\[5, 1\\] instead"):
+        bigdata_jobs.check("index", {"v": [2], "w": [5, 1]}, kept)
 
 
 class Wrong(Plain):
