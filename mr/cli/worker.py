@@ -87,8 +87,10 @@ def main(argv=None) -> int:
     settings = settings_from(args)
     if not settings.workflow_names:
         raise UserError("no workflow to serve: pass --workflow or set MR_WORKFLOW_NAMES")
-    if settings.concurrency < 1 or settings.data_concurrency < 1:
-        raise UserError("--concurrency and --data-concurrency must be at least 1")
+    for flag, value in (("--concurrency", settings.concurrency),
+                        ("--data-concurrency", settings.data_concurrency)):
+        if value < 1:
+            raise UserError(f"{flag} must be at least 1")
     try:
         nsqd_options = nsqd_link.connection_options(settings)
     except ValueError as exc:

@@ -18,6 +18,7 @@ def run_worker(env: dict, *args: str) -> subprocess.CompletedProcess:
      "workflow 'missing_wf' does not exist; create it with mr_kv_workflow_create"),
     (("--workflow", "bad.name"), 2, "invalid workflow name 'bad.name'"),
     (("--workflow", "x", "--concurrency", "0"), 2, "--concurrency must be at least 1"),
+    (("--workflow", "x", "--data-concurrency", "0"), 2, "--data-concurrency must be at least 1"),
 ])
 def test_refuses_to_start(etcd, args, code, message):
     result = run_worker({"MR_ETCD_HOSTS": etcd.address}, *args)
