@@ -105,8 +105,12 @@ class DataSteps:
                                      True, limit)
                 produced = call(mapper, ctx, inputs.read_records(wfs, split,
                                                                  mapper.definition.input_format))
-                for chunk in _chunks(produced, mapper, limit):
-                    _shuffled(writer.add_many, combine(chunk) if combine else chunk, mapper)
+                if isinstance(produced, Mapping) and not combine:   # keys already unique
+                    _shuffled(writer.add_mapping, produced, mapper)
+                else:
+                    for chunk in _chunks(produced, mapper, limit):
+                        _shuffled(writer.add_many, combine(chunk) if combine else chunk,
+                                  mapper)
             own()
             ref = _shuffled(writer.commit, None, mapper)
         except BaseException:
