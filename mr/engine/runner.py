@@ -211,10 +211,12 @@ class Runner:
                                  f"(its mapper reads input files): a data step is a job's "
                                  f"initial step", library.handler(inv.handler))
         wfs, threshold = self.workflow_fs(request.workflow), self.settings.blob_threshold_bytes
-        made = (Invocation(id=child_id(inv.id, index), step=target, arguments=blobs.store_arguments(
-                    wfs, request.id, child_id(inv.id, index), [pair], threshold))
-                for index, pair in enumerate(children))
-        self.spawn(library, request, inv, made,
+
+        def child(index: int, pair: list) -> Invocation:
+            iid = child_id(inv.id, index)
+            return Invocation(id=iid, step=target, arguments=blobs.store_arguments(
+                wfs, request.id, iid, [pair], threshold))
+        self.spawn(library, request, inv, (child(n, pair) for n, pair in enumerate(children)),
                    topic(request.workflow, child_mapper.definition.required_capability), out)
 
     def spawn(self, library: Library, request: Request, inv: Invocation,
