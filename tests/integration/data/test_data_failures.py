@@ -100,6 +100,29 @@ def test_a_split_run_twice_counts_once(data, release):
     finish(data, request_id, expected)
 
 
+def test_a_partition_delivered_twice_is_reduced_once(data, release):
+    """Copies of a running partition reducer's message reach the workers while it runs and
+    after it is done: none of them runs the reducer again."""
+    expected = write_corpus(data.shared / "dup_reduce", seed=15)
+    request_id = start(data, "held_reduce", ["dup_reduce/*.txt"], split_bytes=2000)
+    first = wait_for(lambda: next(iter(held(data, "reduce")), None), timeout=30,
+                     message="a partition's reducer running")
+    iid = first.name.split("-", 1)[1].rsplit(".", 1)[0]
+    data_topic = topic(data.wf, "general", data_plane=True)
+    for _ in range(3):
+        chaos.publish_raw(data.broker.http_address, data_topic,
+                          messages.encode(data.wf, request_id, iid))
+    (release / "go-reduce").touch()
+    finish(data, request_id, expected)
+
+    def consumed() -> bool:
+        channel = chaos.channel_stats(data.broker.http_address, data_topic, "workers")
+        return channel.get("depth") == 0 and channel.get("in_flight_count") == 0
+    wait_for(consumed, timeout=30, message="every copy taken and finished")
+    runs = Counter(mark.name.split("-", 1)[1].rsplit(".", 1)[0] for mark in held(data, "reduce"))
+    assert runs == {f"0.r.{p}": 1 for p in range(2)}, runs   # one run per partition
+
+
 def test_a_full_shared_disk_fails_the_request_clearly(data, release, tmp_path):
     folder = data.shared / "full"
     folder.mkdir()
