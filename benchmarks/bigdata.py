@@ -162,8 +162,8 @@ def render(result: dict) -> str:
     parts += ["", bigdata_report.table(result["rows"])]
     if result["ratios"]:
         parts += ["", bigdata_report.ratio_table(result["ratios"])]
-    parts += ["", "peak RSS of each system's largest processes (MiB):",
-              bigdata_report.memory_table(result["rows"])]
+    parts += ["", "each system's largest processes: peak RSS MiB / CPU s",
+              bigdata_report.usage_table(result["rows"])]
     if result["goals"]:
         parts += ["", "goals:", bigdata_report.goal_table(result["goals"])]
     return "\n".join(parts)

@@ -5,10 +5,10 @@ A process per system keeps each system's driver-side memory (Spark's and Ray's d
 scheduler, the plain process itself) apart from the others' and from the harness, and lets
 every process the system starts be found as a descendant of this one. The plan names the
 system, its options and the cells (job, corpus); for each cell this process times the job,
-samples its processes' memory, reads the system's counters, and checks the answer against
-the plain process's (the plain system writes those answers). Rows go to the plan's "out" file
-after every cell; one line of progress per cell goes to standard output, everything the
-system prints to the plan's log.
+samples its processes' memory and CPU time, reads the system's counters, and checks the
+answer against the plain process's (the plain system writes those answers). Rows go to the
+plan's "out" file after every cell; one line of progress per cell goes to standard output,
+everything the system prints to the plan's log.
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ import traceback
 from pathlib import Path
 
 from benchmarks import bigdata_jobs, bigdata_splits, bigdata_systems
-from benchmarks.bigdata_memory import TreeSampler
+from benchmarks.bigdata_usage import TreeSampler
 
 MB = 1 << 20
 
@@ -38,7 +38,7 @@ def run_cell(system, cell: dict, options: bigdata_systems.Options, record: bool)
     gc.collect()
     before = system.counters()
     try:
-        with TreeSampler(os.getpid(), {os.getpid(): "driver", **system.labels()}) as memory:
+        with TreeSampler(os.getpid(), {os.getpid(): "driver", **system.labels()}) as usage:
             started = time.perf_counter()
             answer, facts = system.run(cell["job"], cell["path"])
             wall = time.perf_counter() - started
@@ -48,7 +48,7 @@ def run_cell(system, cell: dict, options: bigdata_systems.Options, record: bool)
         return row
     seconds = facts.pop("seconds", wall)
     row.update(facts, seconds=round(seconds, 3), mb_per_s=round(size / MB / seconds, 2),
-               memory=memory.summary())
+               usage=usage.summary())
     after = system.counters()
     for name in after:
         row[name] = after[name] - before[name]
@@ -71,8 +71,9 @@ def brief(row: dict) -> str:
     where = f"{'warm-up ' if row['warm'] else ''}{row['job']} {row['size_mb']} MB {row['system']}"
     if "seconds" not in row:
         return f"{where}: ERROR {row['error']}"
-    line = (f"{where}: {row['seconds']:.2f} s, {row['mb_per_s']:.1f} MB/s, largest process "
-            f"{row['memory']['max_process_mib']} MiB")
+    usage = row["usage"]
+    line = (f"{where}: {row['seconds']:.2f} s, {row['mb_per_s']:.1f} MB/s, {usage['cpu_s']} CPU "
+            f"s, largest process {usage['max_process_mib']} MiB")
     return line + (f"; ERROR {row['error']}" if "error" in row else "")
 
 

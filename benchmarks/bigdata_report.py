@@ -1,6 +1,6 @@
 """What a reader compares after `python -m benchmarks.bigdata`: the table of every job, size
-and system, mr's ratio against each peer, the memory of each system's processes, and the goals
-of the big-data comparison, judged."""
+and system, mr's ratio against each peer, the memory and CPU time of each system's processes,
+and the goals of the big-data comparison, judged."""
 from __future__ import annotations
 
 OURS = "mr"
@@ -19,7 +19,7 @@ def _find(rows: list[dict], system: str, job: str, size: int) -> dict | None:
 
 def worker_peaks(row: dict) -> list[float]:
     """Peak RSS of each mr worker process during the row's job, in MiB."""
-    return [p["peak_mib"] for p in row.get("memory", {}).get("processes", [])
+    return [p["peak_mib"] for p in row.get("usage", {}).get("processes", [])
             if p["name"].startswith(WORKER)]
 
 
@@ -43,8 +43,9 @@ COLUMNS = [  # header, width, cell
     ("seconds", 8, lambda r, x: f"{r['seconds']:,.2f}"),
     ("MB/s", 7, lambda r, x: f"{r['mb_per_s']:,.1f}"),
     ("mr ahead", 8, lambda r, x: f"{x:.2f}x" if x else "-"),
-    ("max proc MiB", 12, lambda r, x: f"{r['memory']['max_process_mib']:,.0f}"),
-    ("all MiB", 8, lambda r, x: f"{r['memory']['total_mib']:,.0f}"),
+    ("CPU s", 7, lambda r, x: f"{r['usage']['cpu_s']:,.1f}"),
+    ("max proc MiB", 12, lambda r, x: f"{r['usage']['max_process_mib']:,.0f}"),
+    ("all MiB", 8, lambda r, x: f"{r['usage']['total_mib']:,.0f}"),
     ("etcd props", 10, lambda r, x: _opt(r, "etcd_proposals", "{:,}")),
     ("props/split", 11, lambda r, x: f"{r['etcd_proposals'] / r['splits']:.2f}"
      if "etcd_proposals" in r else "-"),
@@ -78,12 +79,13 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def memory_table(rows: list[dict], top: int = 5) -> str:
-    """The largest processes of each run, peak RSS in MiB."""
+def usage_table(rows: list[dict], top: int = 5) -> str:
+    """The largest processes of each run: peak RSS in MiB / CPU seconds."""
     lines = []
     for row in measured(rows):
-        processes = row["memory"]["processes"]
-        shown = ", ".join(f"{p['name']} {p['peak_mib']:,.0f}" for p in processes[:top])
+        processes = row["usage"]["processes"]
+        shown = ", ".join(f"{p['name']} {p['peak_mib']:,.0f}/{p['cpu_s']:,.1f}"
+                          for p in processes[:top])
         more = f", {len(processes) - top} more" if len(processes) > top else ""
         lines.append(f"{row['job']:<9} {row['size_mb']:<5,} {row['system']:<6} {shown}{more}")
     return "\n".join(lines)

@@ -1,18 +1,23 @@
-"""Peak resident memory of every process of a system during one job.
+"""What a system's processes use during one job: peak resident memory and CPU time.
 
 A system's processes are its driver and every descendant (JVM, raylet, Dask workers, etcd,
-mr workers ...). Their kernel-kept peaks (VmHWM) are reset when the job starts and sampled
-from a thread until it ends, so a process that exits mid-job still counts; the sum of the
-current RSS of all of them is sampled too, for the system's peak total.
+mr workers ...). Their kernel-kept memory peaks (VmHWM) are reset when the job starts and
+sampled from a thread until it ends, so a process that exits mid-job still counts; the sum of
+the current RSS of all of them is sampled too, for the system's peak total (shared pages, such
+as Ray's object store, count in every process that maps them). CPU time (user + system) is
+summed over the processes from the job's start: unlike the job's wall time it hardly moves
+when something else shares the machine, so it compares the systems' work even on a busy host.
 """
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
 from benchmarks import measure
 
 INTERVAL_S = 0.2
+TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def status_kib(pid: int) -> dict[str, int]:
@@ -25,6 +30,15 @@ def status_kib(pid: int) -> dict[str, int]:
     except OSError:
         return {}
     return found
+
+
+def cpu_ticks(pid: int) -> int | None:
+    """User + system CPU time the process has used, in clock ticks (None once it has gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return int(fields[11]) + int(fields[12])
 
 
 def describe(pid: int) -> str:
@@ -40,22 +54,24 @@ def describe(pid: int) -> str:
 
 
 class TreeSampler:
-    """with TreeSampler(root, labels) as memory: ...; then memory.summary()."""
+    """with TreeSampler(root, labels) as usage: ...; then usage.summary()."""
 
     def __init__(self, root: int, labels: dict[int, str] | None = None):
         self.root, self.labels = root, dict(labels or {})
         self.peaks: dict[int, int] = {}
         self.names: dict[int, str] = {}
+        self.first_ticks: dict[int, int] = {}
+        self.last_ticks: dict[int, int] = {}
         self.total_kib = 0
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="rss-sampler", daemon=True)
+        self._thread = threading.Thread(target=self._loop, name="usage-sampler", daemon=True)
 
     def pids(self) -> list[int]:
         return [self.root, *measure.children(self.root)]
 
     def __enter__(self) -> "TreeSampler":
         measure.reset_peak_rss(self.pids())
-        self.sample()
+        self.sample(starting=True)
         self._thread.start()
         return self
 
@@ -68,28 +84,30 @@ class TreeSampler:
         while not self._stop.wait(INTERVAL_S):
             self.sample()
 
-    def sample(self) -> None:
+    def sample(self, starting: bool = False) -> None:
         total = 0
         for pid in self.pids():
-            status = status_kib(pid)
-            if not status:
+            status, ticks = status_kib(pid), cpu_ticks(pid)
+            if not status or ticks is None:
                 continue
             total += status.get("VmRSS", 0)
             self.peaks[pid] = max(self.peaks.get(pid, 0), status.get("VmHWM", 0))
+            self.first_ticks.setdefault(pid, ticks if starting else 0)
+            self.last_ticks[pid] = ticks
             if pid not in self.names:
                 self.names[pid] = self.labels.get(pid) or describe(pid)
         self.total_kib = max(self.total_kib, total)
 
-    def peak_mib(self, pid: int) -> float | None:
-        kib = self.peaks.get(pid)
-        return None if kib is None else round(kib / 1024, 1)
-
     def summary(self) -> dict:
-        """Each process's peak (largest first), the largest, and the peak of their sum."""
+        """Each process's peak (largest first), the largest, the peak of their sum, and the
+        CPU seconds all of them used."""
+        used = {pid: (self.last_ticks[pid] - self.first_ticks[pid]) / TICKS
+                for pid in self.last_ticks}
         processes = sorted(({"pid": pid, "name": self.names[pid],
-                             "peak_mib": round(kib / 1024, 1)}
+                             "peak_mib": round(kib / 1024, 1), "cpu_s": round(used[pid], 2)}
                             for pid, kib in self.peaks.items()),
                            key=lambda p: -p["peak_mib"])
         return {"processes": processes,
                 "max_process_mib": processes[0]["peak_mib"] if processes else None,
-                "total_mib": round(self.total_kib / 1024, 1)}
+                "total_mib": round(self.total_kib / 1024, 1),
+                "cpu_s": round(sum(used.values()), 2)}

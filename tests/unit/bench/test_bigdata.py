@@ -123,7 +123,7 @@ def test_the_driver_records_the_plain_answer_and_fails_a_different_one(tmp_path)
     options = Options(split_bytes=64, partitions=2)
     plain = bigdata_driver.run_cell(Plain(options), cell, options, record=True)
     assert plain["checked"] and "error" not in plain and plain["splits"] == 8
-    assert plain["memory"]["processes"][0]["name"] == "driver"
+    assert plain["usage"]["processes"][0]["name"] == "driver"
     again = bigdata_driver.run_cell(Plain(options), cell, options, record=False)
     assert again["checked"] and "error" not in again
     wrong = bigdata_driver.run_cell(Wrong(options), cell, options, record=False)
@@ -134,8 +134,8 @@ def row(job, size, system, mb_per_s, workers=(), **more):
     processes = [{"pid": n, "name": f"worker{n}", "peak_mib": p} for n, p in enumerate(workers)]
     return {"job": job, "size_mb": size, "system": system, "mb_per_s": mb_per_s,
             "seconds": size / mb_per_s, "splits": max(size // 32, 1), "bytes": size << 20,
-            "memory": {"processes": processes, "max_process_mib": max(workers, default=50),
-                       "total_mib": sum(workers) + 50}, **more}
+            "usage": {"processes": processes, "max_process_mib": max(workers, default=50),
+                      "total_mib": sum(workers) + 50, "cpu_s": 9.5}, **more}
 
 
 ROWS = [
