@@ -54,6 +54,7 @@ class RayPeer:
         task = self.tasks[job]
         pending = [task.remote(path, start, end) for start, end
                    in splits.ranges(os.path.getsize(path), self.options.split_bytes)]
+        facts = {"partitions": len(pending)}
         counts, index = Counter(), {}
         while pending:
             done, pending = ray.wait(pending, num_returns=1)
@@ -61,4 +62,4 @@ class RayPeer:
                 counts.update(ray.get(done[0]))
             else:
                 jobs.add_index(index, ray.get(done[0]))
-        return (counts if job == "wordcount" else jobs.sort_ids(index)), {}
+        return (counts if job == "wordcount" else jobs.sort_ids(index)), facts

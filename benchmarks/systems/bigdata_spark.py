@@ -64,4 +64,4 @@ class SparkPeer:
         else:
             pairs = lines.mapPartitions(index_partition).reduceByKey(
                 jobs.extend_ids, self.options.partitions).mapValues(sorted)
-        return dict(pairs.collect()), {}
+        return dict(pairs.collect()), {"partitions": lines.getNumPartitions()}
