@@ -63,7 +63,8 @@ def test_corpus_chunks_cover_every_line_and_count_like_the_engine():
 def test_bench_handlers_parse_and_compute_what_the_peers_compute():
     handlers = {h.name: h for h in sync.read_directory("bench", REPO / "benchmarks" / "handlers")}
     assert set(handlers) == {"bench_nest_root", "bench_nest_mid", "bench_one_square",
-                             "bench_word_chunks"}
+                             "bench_word_chunks", "bigdata_count_words",
+                             "bigdata_index_records", "bigdata_merge_ids"}
 
     def module(name):
         spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / "handlers"
