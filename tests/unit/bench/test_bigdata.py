@@ -123,7 +123,8 @@ def test_the_driver_records_the_plain_answer_and_fails_a_different_one(tmp_path)
     options = Options(split_bytes=64, partitions=2)
     plain = bigdata_driver.run_cell(Plain(options), cell, options, record=True)
     assert plain["checked"] and "error" not in plain and plain["splits"] == 8
-    assert plain["usage"]["processes"][0]["name"] == "driver"
+    # this process is the driver; in a full test run its children (the session's etcd) count too
+    assert "driver" in {process["name"] for process in plain["usage"]["processes"]}
     again = bigdata_driver.run_cell(Plain(options), cell, options, record=False)
     assert again["checked"] and "error" not in again
     wrong = bigdata_driver.run_cell(Wrong(options), cell, options, record=False)
