@@ -173,10 +173,10 @@ class DataSteps:
         wfs = runner.workflow_fs(wf)
         found = [blobs.load_output(wfs, stored)
                  for stored in protocol.child_outputs(runner.kv, wf, rid, stage.id)]
-        manifest_path = parts.write_manifest(wfs, rid, request.job, found)
         entry = runner.kv.get(keys.invocation(wf, rid, reduced_of(stage.id)))
         if entry is None:
             return  # the request was cleaned up meanwhile
+        manifest_path = parts.write_manifest(wfs, rid, request.job, found)
         request.state, request.finished = DONE, time.time()
         write_parts_result(request, wfs, manifest_path, runner.settings.blob_threshold_bytes)
         runner.end(request, [runner.done(decode(Invocation, entry.value)), runner.done(stage),
