@@ -34,14 +34,17 @@ def _at_least_1(value: str) -> int:
     return number
 
 
+def _one_of(*choices: str):
+    def choose(value: str) -> str:
+        choice = value.strip().lower()
+        if choice not in choices:
+            raise ValueError(f"use one of {', '.join(choices)}")
+        return choice
+    return choose
+
+
 SMTP_TLS_MODES = ("none", "starttls", "ssl")
-
-
-def _smtp_tls(value: str) -> str:
-    mode = value.strip().lower()
-    if mode not in SMTP_TLS_MODES:
-        raise ValueError(f"use one of {', '.join(SMTP_TLS_MODES)}")
-    return mode
+_smtp_tls = _one_of(*SMTP_TLS_MODES)
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,9 @@ class Settings:
     # one per worker process (and one worker process per core) keeps every core busy.
     data_concurrency: int = 1
     split_bytes: int = 32 * 1024 * 1024    # a data job's split size unless it names one
+    # "process": each split's map and partition's reduce in a fresh process (a fresh heap,
+    # memory back to the system, time limits that kill); "thread": in the worker itself.
+    data_isolation: str = "process"
     data_dir: str = "/tmp/mr/data"
     result_dir: str = ""   # empty: the file writer writes into the workflow's shared fs
     cleanup: bool = True
@@ -135,6 +141,8 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         concurrency=get("CONCURRENCY", int, defaults.concurrency),
         data_concurrency=get("DATA_CONCURRENCY", _at_least_1, defaults.data_concurrency),
         split_bytes=get("SPLIT_BYTES", _at_least_1, defaults.split_bytes),
+        data_isolation=get("DATA_ISOLATION", _one_of("process", "thread"),
+                           defaults.data_isolation),
         data_dir=get("DATA_DIR", str, defaults.data_dir),
         result_dir=get("RESULT_DIR", str, defaults.result_dir),
         cleanup=get("CLEANUP", _bool, defaults.cleanup),

@@ -4,9 +4,15 @@ A first delivery carries the invocation's record and the revision that created i
 transaction claims it (protocol.claim). Anything else (a duplicate, a redelivery, a
 republished or forged message) reads what etcd holds, decides, and claims it with a compare
 on the revision it read (protocol.start), while a mapper may already run.
+
+A data-plane invocation (a split's map, a partition's reduce) is claimed lazily: it runs
+after a read, and is claimed only if it is still running CLAIM_DATA_AFTER_S later. Its
+completion stores its output only if none is stored yet, so two runs of it still count
+once; a short one then costs etcd a single write, and a long one shows as running.
 """
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -20,12 +26,18 @@ from mr.kv.models import (FINISHED_STATES, RUNNING, WAITING, Invocation, Request
 from mr.queue.messages import InvocationMessage
 
 
+CLAIM_DATA_AFTER_S = 5.0   # a 32 MiB split maps in 1-3 s on one core
+
+
 @dataclass
 class Run:
-    """This run took the invocation; `owned()` waits for the claim and says if it held."""
+    """This run took the invocation; `owned()` waits for the claim and says if it held.
+
+    `claim`, for a lazily claimed run: call it if the run is still going after a while."""
     request: Request
     inv: Invocation
     owned: Callable[[], bool]
+    claim: Callable[[], None] | None = None
 
 
 @dataclass
@@ -48,9 +60,12 @@ class Claimer:
         return run or self._read_and_start(msg, message_id)
 
     def _claim_published(self, msg: InvocationMessage, message_id: str) -> Run | None:
-        """One transaction; None when it fails (the read path then decides)."""
+        """One transaction; None when it fails, or is not for this kind of invocation (the
+        read path then decides)."""
         try:
             inv = decode(Invocation, msg.record)
+            if inv.data_plane:
+                return None
             self._running(inv, message_id)
             running = encode(inv)
         except Exception:  # not a record we wrote (the claim's compare would refuse it too)
@@ -76,6 +91,9 @@ class Claimer:
                 and self.worker_alive(inv.worker)):
             return Skip("running-elsewhere")  # a duplicate; its owner is alive and working
         self._running(inv, message_id)
+        if inv.data_plane:
+            claim = _LazyClaim(self.kv, wf, rid, inv_entry.mod_revision, inv)
+            return Run(request, inv, claim.owned, claim.claim)
         waiter = protocol.start(self.kv, wf, rid, inv_entry.mod_revision, inv)
         return Run(request, inv, waiter)
 
@@ -86,3 +104,23 @@ class Claimer:
     def _running(self, inv: Invocation, message_id: str) -> None:
         inv.state, inv.worker, inv.message_id = RUNNING, self.worker_id, message_id
         inv.attempts, inv.started = inv.attempts + 1, time.time()
+
+
+class _LazyClaim:
+    """A run that etcd hears of only if claim() is called (then as protocol.start would)."""
+
+    def __init__(self, kv: KV, wf: str, rid: str, read_revision: int, inv: Invocation):
+        self._start = lambda: protocol.start(kv, wf, rid, read_revision, inv)
+        self._waiter: Callable[[], bool] | None = None
+        self._lock = threading.Lock()
+
+    def claim(self) -> None:
+        with self._lock:
+            if self._waiter is None:
+                self._waiter = self._start()
+
+    def owned(self) -> bool:
+        """Unclaimed, the run may go on: its completion is the test that counts."""
+        with self._lock:
+            waiter = self._waiter
+        return waiter is None or waiter()

@@ -14,24 +14,25 @@ invocation tree, for N splits and R partitions:
 Every file reference reaches etcd in the transaction that marks its invocation done, and
 only the first such transaction per invocation commits (protocol.complete), so the files of
 a dead or duplicate attempt are never read; the losing attempt deletes its own files, and the
-request's shuffle directory goes with the request.
+request's shuffle directory goes with the request. The work of a split or a partition
+(mr.engine.data_work) runs in a fresh process of its own (mr.engine.data_process), and etcd
+hears of it only when it is done, unless it runs long (mr.engine.claiming).
 """
 from __future__ import annotations
 
-import errno
-import importlib
+import contextlib
+import threading
 import time
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Callable, ContextManager, Iterator
 
-from mr.data import inputs, parts, shuffle
-from mr.engine import blobs, lookup, protocol
-from mr.engine.calls import (HandlerFailure, InputFailure, StorageFailure, call, guarded,
-                             pairs)
-from mr.engine.context import InvocationLog
-from mr.engine.pairs import cast_argument, group, reducer_output
+from mr.data import inputs, parts
+from mr.engine import blobs, data_work, lookup, protocol
+from mr.engine.calls import InputFailure
+from mr.engine.context import Context, InvocationLog
+from mr.engine.data_process import DataProcesses, DataTask
+from mr.engine.pairs import cast_argument
 from mr.engine.results import write_parts_result
-from mr.handlers.api import MapTo, Return
+from mr.engine.timelimit import TimeLimit
 from mr.handlers.library import Library, LoadedHandler
 from mr.kv import keys
 from mr.kv.models import DONE, PARTITION, Invocation, Request, Step, child_id, decode, reduced_of
@@ -41,25 +42,26 @@ if TYPE_CHECKING:
     from mr.engine.runner import Runner
 
 MAX_SPLITS = 100_000     # each is an invocation: a split size of a few bytes is a mistake
-CHUNK_PAIRS = 100_000   # pairs a mapper hands on at once (to its combiner, or the run files)
-FULL_DISK = (errno.ENOSPC, errno.EDQUOT)
+
+Claim = tuple[float, Callable[[], None]]   # (seconds, claim): claim a run still going then
 
 
 class DataSteps:
     def __init__(self, runner: "Runner"):
         self.runner = runner
-        self._partitioners: dict[str, Callable[[Any, int], int]] = {}
+        self.processes = (DataProcesses() if runner.settings.data_isolation == "process"
+                          else None)
 
     # --- maps ----------------------------------------------------------------------------
     def map(self, library: Library, request: Request, inv: Invocation, step: Step,
             mapper: LoadedHandler, out: InvocationLog, attempt: int,
-            own: Callable[[], None]) -> None:
+            own: Callable[[], None], claim: Claim | None = None) -> None:
         """The step's root cuts its inputs into splits; each split runs the user's mapper."""
         if inv.split is None:
             own()
             self._split(library, request, inv, step, mapper, out)
         else:
-            self._map_split(library, request, inv, step, mapper, out, attempt, own)
+            self._map_split(library, request, inv, step, mapper, out, attempt, own, claim)
 
     def _split(self, library: Library, request: Request, inv: Invocation, step: Step,
                mapper: LoadedHandler, out: InvocationLog) -> None:
@@ -79,7 +81,7 @@ class DataSteps:
             raise InputFailure(f"input of job {request.job} makes {len(splits)} splits of "
                                f"{size} bytes, more than {MAX_SPLITS}: give a bigger "
                                f"split_bytes", mapper)
-        self.partitioner(step)  # a partitioner that does not import fails here, not per split
+        data_work.partitioner(step)  # one that does not import fails here, not per split
         inv.partitions = step.partitions or 1
         children = (Invocation(id=child_id(inv.id, index), step=step.name,
                                split=split.to_record(), partitions=inv.partitions)
@@ -90,45 +92,39 @@ class DataSteps:
 
     def _map_split(self, library: Library, request: Request, inv: Invocation, step: Step,
                    mapper: LoadedHandler, out: InvocationLog, attempt: int,
-                   own: Callable[[], None]) -> None:
-        runner, wfs = self.runner, self.runner.workflow_fs(request.workflow)
+                   own: Callable[[], None], claim: Claim | None) -> None:
+        handlers = {"mapper": mapper}
+        if step.combiner:
+            handlers["combiner"] = lookup.handler(library, step, "combiner")
+        ref = self._run(library, request, inv, step, handlers, out, attempt, claim)
+        wfs = self.runner.workflow_fs(request.workflow)
         try:
-            split = inputs.Split.from_record(inv.split)
-        except inputs.InputError as exc:
-            raise InputFailure(f"invocation {inv.id}: {exc}", mapper) from None
-        combine = self._combiner(library, request, inv, step, out, attempt)
-        writer = shuffle.RunWriter(wfs, request.id, inv.id, inv.partitions or 1,
-                                   self.partitioner(step))
-        try:
-            with runner.limited(mapper, request, inv, out, attempt) as limit:
-                ctx = runner.context(request, inv.id, step.name, mapper, attempt, out, inv.id,
-                                     True, limit)
-                produced = call(mapper, ctx, inputs.read_records(wfs, split,
-                                                                 mapper.definition.input_format))
-                if isinstance(produced, Mapping) and not combine:   # keys already unique
-                    _shuffled(writer.add_mapping, produced, mapper)
-                else:
-                    for chunk in _chunks(produced, mapper, limit):
-                        _shuffled(writer.add_many, combine(chunk) if combine else chunk,
-                                  mapper)
             own()
-            ref = _shuffled(writer.commit, None, mapper)
         except BaseException:
-            writer.abort()
+            wfs.delete(ref["dir"])   # another run owns the split: these files are unread
             raise
-        if not runner.complete(library, request, [runner.done(inv, out)], inv.id, ref):
+        if not self.runner.complete(library, request, [self.runner.done(inv, out)], inv.id,
+                                    ref):
             wfs.delete(ref["dir"])  # a duplicate's output was stored first: this is unread
 
-    def _combiner(self, library: Library, request: Request, inv: Invocation, step: Step,
-                  out: InvocationLog, attempt: int) -> Callable[[list], list] | None:
-        """The step's combiner over one chunk of a split's pairs (it may run on each chunk,
-        as Hadoop's may run on each spill: a combiner must not care how values are cut)."""
-        if not step.combiner:
-            return None
-        combiner = lookup.handler(library, step, "combiner")
-        return lambda chunk: self.runner.run_handler(
-            combiner, request, inv, step.name, out, attempt, inv.id, True, group(chunk),
-            reducer_output)
+    def _run(self, library: Library, request: Request, inv: Invocation, step: Step,
+             handlers: dict[str, LoadedHandler], out: InvocationLog, attempt: int,
+             claim: Claim | None, refs: list[dict] | None = None, mapped: str = "") -> dict:
+        """The invocation's work (mr.engine.data_work), in a process of its own or here."""
+        if self.processes is not None:
+            scope = getattr(library.scope, "path", None)
+            task = DataTask(self.runner.settings, request.workflow, request.id, step, inv,
+                            attempt, {role: h.definition for role, h in handlers.items()},
+                            scope, refs or [], mapped)
+            return self.processes.run(task, handlers, out, claim)
+        env = _RunnerEnv(self.runner, request, inv, step.name, out, attempt)
+        with _claiming(claim):
+            if inv.split is not None:
+                return data_work.map_split(env, request.id, inv, handlers["mapper"],
+                                           handlers.get("combiner"),
+                                           data_work.partitioner(step))
+            return data_work.reduce_partition(env, request.id, inv, handlers["reducer"],
+                                              refs or [], mapped)
 
     # --- reductions ----------------------------------------------------------------------
     def partition(self, library: Library, request: Request, inv: Invocation, step: Step,
@@ -141,7 +137,7 @@ class DataSteps:
                           out)
 
     def reduce_partition(self, library: Library, request: Request, inv: Invocation,
-                         out: InvocationLog, attempt: int) -> None:
+                         out: InvocationLog, attempt: int, claim: Claim | None = None) -> None:
         """Merge partition p of every split's runs through the reducer into one part file."""
         runner, wf, rid = self.runner, request.workflow, request.id
         step = lookup.step(library, inv.step)
@@ -151,18 +147,8 @@ class DataSteps:
         wfs = runner.workflow_fs(wf)
         refs = [blobs.load_output(wfs, stored)
                 for stored in protocol.child_outputs(runner.kv, wf, rid, mapped)]
-        writer = parts.PartWriter(wfs, rid, inv.partition)
-        try:
-            with runner.limited(reducer, request, inv, out, attempt) as limit:
-                ctx = runner.context(request, inv.id, step.name, reducer, attempt, out, mapped,
-                                     False, limit)
-                produced = call(reducer, ctx, shuffle.merge(wfs, refs, inv.partition))
-                for chunk in _chunks(reducer_output(produced), reducer, limit):
-                    _written(writer.write_many, chunk, reducer)
-            part = _written(writer.commit, None, reducer)
-        except BaseException:
-            writer.abort()
-            raise
+        part = self._run(library, request, inv, step, {"reducer": reducer}, out, attempt,
+                         claim, refs, mapped)
         if not runner.complete(library, request, [runner.done(inv, out)], inv.id, part):
             wfs.delete(part["path"])
 
@@ -182,75 +168,36 @@ class DataSteps:
         runner.end(request, [runner.done(decode(Invocation, entry.value)), runner.done(stage),
                              runner.done(inv, out)])
 
-    # --- partitioners --------------------------------------------------------------------
-    def partitioner(self, step: Step) -> Callable[[Any, int], int] | None:
-        """The step's own partitioner ("package.module:function"), or None for the stable
-        hash; one that cannot be imported fails the request saying so."""
-        name = step.partitioner
-        if not name:
-            return None
-        found = self._partitioners.get(name)
-        if found is None:
-            module, _, attribute = name.partition(":")
-            try:
-                found = getattr(importlib.import_module(module), attribute)
-            except (ImportError, AttributeError, ValueError) as exc:
-                raise HandlerFailure(f"step {step.name}: partitioner {name!r} cannot be "
-                                     f"loaded ({exc.__class__.__name__}: {exc}); give "
-                                     f"\"package.module:function\" importable on every "
-                                     f"worker") from None
-            self._partitioners[name] = found
-        return found
 
 
-def _chunks(produced: Any, handler: LoadedHandler, limit) -> Iterator[list]:
-    """A handler's pairs a chunk at a time: a returned mapping whole (the bulk path), else
-    what it yields (pairs, Batch lists of pairs; a mapper's leading Return() is allowed)."""
-    name = handler.definition.name
-    if isinstance(produced, Mapping):
-        yield list(produced.items())
+class _RunnerEnv:
+    """data_work's Env in the worker's own thread: the runner's time limits and contexts."""
+
+    def __init__(self, runner: "Runner", request: Request, inv: Invocation, step: str,
+                 out: InvocationLog, attempt: int):
+        self.runner, self.request, self.inv, self.step = runner, request, inv, step
+        self.out, self.attempt = out, attempt
+        self.fs = runner.workflow_fs(request.workflow)
+
+    def limited(self, handler: LoadedHandler) -> ContextManager[TimeLimit]:
+        return self.runner.limited(handler, self.request, self.inv, self.out, self.attempt)
+
+    def context(self, handler: LoadedHandler, session_of: str, writable: bool,
+                limit: TimeLimit) -> Context:
+        return self.runner.context(self.request, self.inv.id, self.step, handler,
+                                   self.attempt, self.out, session_of, writable, limit)
+
+
+@contextlib.contextmanager
+def _claiming(claim: Claim | None) -> Iterator[None]:
+    """Call the claim if the run is still going after its seconds."""
+    if claim is None:
+        yield
         return
-    if produced is None:
-        return
-
-    def items() -> Iterator:
-        for item in guarded(produced, handler, limit):
-            if isinstance(item, MapTo):
-                raise HandlerFailure(f"handler {name} yielded MapTo: a data step's mapper "
-                                     f"produces pairs; it cannot fan out", handler)
-            if not isinstance(item, Return):
-                yield item
-
-    chunk: list = []
-    for pair in pairs(items(), handler):
-        chunk.append(pair)
-        if len(chunk) >= CHUNK_PAIRS:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
-def _shuffled(write: Callable, argument: Iterable | None, handler: LoadedHandler) -> Any:
-    """Run a shuffle write; bad keys and a full disk fail the request saying which."""
-    return _storing(write, argument, handler, shuffle.ShuffleError, "map output")
-
-
-def _written(write: Callable, argument: Iterable | None, handler: LoadedHandler) -> Any:
-    return _storing(write, argument, handler, ValueError, "output")
-
-
-def _storing(write: Callable, argument: Iterable | None, handler: LoadedHandler,
-             refused: type[Exception], what: str) -> Any:
-    name = handler.definition.name
+    timer = threading.Timer(*claim)
+    timer.daemon = True
+    timer.start()
     try:
-        return write() if argument is None else write(argument)
-    except OSError as exc:
-        if exc.errno in FULL_DISK:
-            raise StorageFailure(f"the shared filesystem is full writing the {what} of "
-                                 f"handler {name} ({exc}): free space, then retry the request "
-                                 f"(mr_request_retry)", handler) from None
-        raise
-    except refused as exc:
-        raise HandlerFailure(f"{what} of handler {name} cannot be stored: {exc}",
-                             handler) from None
+        yield
+    finally:
+        timer.cancel()

@@ -20,12 +20,12 @@ from mr import fs, metrics
 from mr.data.files import delete_request_files
 from mr.engine import blobs, events, faults, lookup, protocol
 from mr.engine.calls import HandlerFailure, call, guarded, pairs
-from mr.engine.claiming import Claimer, Run, Skip
+from mr.engine.claiming import CLAIM_DATA_AFTER_S, Claimer, Run, Skip
 from mr.engine.context import Context, InvocationLog, Session, capture_prints
 from mr.engine.data_steps import DataSteps
 from mr.engine.pairs import cast_argument, group, reducer_output
 from mr.engine.results import write_result
-from mr.engine.timelimit import TimeLimit, TimeLimitExceeded, Watchdog
+from mr.engine.timelimit import TimeLimit, TimeLimitExceeded, Watchdog, time_limit_failure
 from mr.handlers.api import MapTo, Return
 from mr.handlers.library import Library, LoadedHandler
 from mr.kv import keys
@@ -107,17 +107,18 @@ class Runner:
             if not taken.owned():
                 raise Retry("another copy of this message took the invocation; re-reading",
                             delay=0.05)
+        claim = (CLAIM_DATA_AFTER_S, taken.claim) if taken.claim else None
         began = time.monotonic()
         try:
             with capture_prints(out):
                 if inv.kind == PARTITION:
                     own()
-                    self.data.reduce_partition(library, request, inv, out, attempt)
+                    self.data.reduce_partition(library, request, inv, out, attempt, claim)
                 elif inv.kind == REDUCE:
                     own()
                     self._reduce(library, request, inv, out, attempt)
                 else:
-                    self._map(library, request, inv, out, attempt, own)
+                    self._map(library, request, inv, out, attempt, own, claim)
         except RequestEnded:
             return "request-ended"
         except HandlerFailure as failure:
@@ -160,13 +161,14 @@ class Runner:
 
     # --- mappers -------------------------------------------------------------------------
     def _map(self, library: Library, request: Request, inv: Invocation, out: InvocationLog,
-             attempt: int, own: Callable[[], None]) -> None:
+             attempt: int, own: Callable[[], None],
+             claim: tuple[float, Callable[[], None]] | None) -> None:
         """Run the mapper while its start claim commits; `own()` waits for that claim."""
         step = lookup.step(library, inv.step)
         mapper = lookup.handler(library, step, "mapper")
         inv.handler, inv.version = mapper.definition.name, mapper.definition.version
         if mapper.definition.input_format:
-            self.data.map(library, request, inv, step, mapper, out, attempt, own)
+            self.data.map(library, request, inv, step, mapper, out, attempt, own, claim)
             return
         stored = blobs.load_arguments(self.workflow_fs(request.workflow), inv.arguments)
         arguments = cast_argument(stored, mapper.definition.argument_spec[0]["type"])
@@ -287,11 +289,7 @@ class Runner:
                  out: InvocationLog, attempt: int) -> Iterator[TimeLimit]:
         """The handler's time limit: at expiry the watchdog fails the request at once."""
         seconds = handler.time_limit_s
-        name = handler.definition.name
-
-        def failure() -> TimeLimitExceeded:
-            return TimeLimitExceeded(f"handler {name} exceeded its time limit of {seconds:g}s "
-                                     f"(time_limit_s) in invocation {inv.id}", handler)
+        failure = time_limit_failure(handler, inv.id)
 
         def expire() -> None:
             log.warning("%s/%s: %s", request.workflow, request.id, failure())

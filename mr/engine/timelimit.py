@@ -26,6 +26,13 @@ class TimeLimitExceeded(HandlerFailure):
     final = True
 
 
+def time_limit_failure(handler, invocation_id: str) -> Callable[[], TimeLimitExceeded]:
+    """What a run of `handler` past its limit fails with (made when it happens)."""
+    seconds, name = handler.time_limit_s, handler.definition.name
+    return lambda: TimeLimitExceeded(f"handler {name} exceeded its time limit of {seconds:g}s "
+                                     f"(time_limit_s) in invocation {invocation_id}", handler)
+
+
 class TimeLimit:
     """One handler run's limit, as `ctx.time_limit`: `remaining()` lets a handler pace itself."""
 

@@ -48,7 +48,9 @@ def test_identify_and_register_with_every_lookupd(two_lookupds, tmp_path, topic)
         for lookupd in two_lookupds:
             wait_for(lambda: producer_ports(lookupd, topic) == [tcp_port(broker)],
                      message=f"registration at {lookupd.address}")
-            assert get_json(lookupd, f"/channels?topic={topic}") == {"channels": ["ch"]}
+            # the channel's REGISTER follows the topic's: wait for it too
+            wait_for(lambda: get_json(lookupd, f"/channels?topic={topic}") == {
+                "channels": ["ch"]}, message=f"channel registered at {lookupd.address}")
             mine = [n for n in get_json(lookupd, "/nodes")["producers"]
                     if n["tcp_port"] == tcp_port(broker)]
             assert len(mine) == 1

@@ -29,6 +29,15 @@ def sigkill(service: cluster.Service) -> int:
     return pid
 
 
+def alive(pid: int) -> bool:
+    """Whether process `pid` still exists."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def freeze(service: cluster.Service) -> None:
     """SIGSTOP: the process keeps its sockets open but answers nothing (a hung host)."""
     os.kill(service.pid, signal.SIGSTOP)

@@ -21,7 +21,10 @@ STEPS = {"wc": ("words", None, "sum_counts", 3),
          "wc_bulk": ("words_bulk", "sum_combiner", "sum_counts", 2),
          "index": ("index_docs", None, "sorted_ids", 4),
          "held_map": ("held_words", None, "sum_counts", 2),
-         "held_reduce": ("words", None, "held_sum", 2)}
+         "held_reduce": ("words", None, "held_sum", 2),
+         "spin": ("spin_words", None, "sum_counts", 1),
+         "loud": ("loud_words", None, "sum_counts", 1),
+         "wc_here": ("words_here", "sum_combiner", "sum_counts", 2)}
 
 
 @pytest.fixture(scope="package")

@@ -12,8 +12,6 @@ import pytest
 import requests
 
 from mr.cluster import wait_for
-from mr.kv import keys
-from mr.kv.models import Invocation, decode
 from mr.queue import messages
 from mr.queue.publisher import Publisher
 from mr.queue.topics import topic
@@ -37,8 +35,22 @@ def held(data, kind: str) -> list[Path]:
 
 
 def worker_of(data, mark: Path):
+    """The worker whose handler wrote `mark` (in a data process of that worker's)."""
     pid = int(mark.name.rsplit(".", 1)[1])
-    return next(w for w in data.workers if w.pid == pid)
+    workers = {w.pid: w for w in data.workers}
+    while pid not in workers:
+        pid = parent_pid(pid)
+    return workers[pid]
+
+
+def parent_pid(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def worker_id_of(data, worker) -> str:
+    return next(info["id"] for info in registry.live_workers(data.kv)
+                if f"-{worker.pid}-" in info["id"])
 
 
 @pytest.fixture
@@ -84,10 +96,10 @@ def test_a_split_run_twice_counts_once(data, release):
                      message="the split's mapper running")
     iid = first.name.split("-", 1)[1].rsplit(".", 1)[0]
     frozen = worker_of(data, first)
-    inv = decode(Invocation, data.kv.get(keys.invocation(data.wf, request_id, iid)).value)
+    frozen_id = worker_id_of(data, frozen)
     chaos.freeze(frozen)
     try:
-        wait_for(lambda: not registry.is_alive(data.kv, inv.worker), timeout=30,
+        wait_for(lambda: not registry.is_alive(data.kv, frozen_id), timeout=30,
                  message="the frozen worker's registration lapsed")
         Publisher([data.broker.http_address]).publish(
             topic(data.wf, "general", data_plane=True),
@@ -101,26 +113,36 @@ def test_a_split_run_twice_counts_once(data, release):
 
 
 def test_a_partition_delivered_twice_is_reduced_once(data, release):
-    """Copies of a running partition reducer's message reach the workers while it runs and
-    after it is done: none of them runs the reducer again."""
+    """Copies of a running partition reducer's message reach the workers while it runs (a
+    data-plane run is claimed only once it has run a while, so a copy may run it again) and
+    after it is done (none runs it again): the result counts each partition once, and the
+    part files of the runs that lost are removed."""
     expected = write_corpus(data.shared / "dup_reduce", seed=15)
     request_id = start(data, "held_reduce", ["dup_reduce/*.txt"], split_bytes=2000)
     first = wait_for(lambda: next(iter(held(data, "reduce")), None), timeout=30,
                      message="a partition's reducer running")
     iid = first.name.split("-", 1)[1].rsplit(".", 1)[0]
     data_topic = topic(data.wf, "general", data_plane=True)
-    for _ in range(3):
-        chaos.publish_raw(data.broker.http_address, data_topic,
-                          messages.encode(data.wf, request_id, iid))
-    (release / "go-reduce").touch()
-    finish(data, request_id, expected)
+
+    def publish_copies() -> None:
+        for _ in range(3):
+            chaos.publish_raw(data.broker.http_address, data_topic,
+                              messages.encode(data.wf, request_id, iid))
 
     def consumed() -> bool:
         channel = chaos.channel_stats(data.broker.http_address, data_topic, "workers")
         return channel.get("depth") == 0 and channel.get("in_flight_count") == 0
+
+    publish_copies()
+    (release / "go-reduce").touch()
+    finish(data, request_id, expected)
     wait_for(consumed, timeout=30, message="every copy taken and finished")
-    runs = Counter(mark.name.split("-", 1)[1].rsplit(".", 1)[0] for mark in held(data, "reduce"))
-    assert runs == {f"0.r.{p}": 1 for p in range(2)}, runs   # one run per partition
+    parts = sorted(p.name for p in (data.shared / "results" / request_id).glob("part-*"))
+    assert [name.split(".")[0] for name in parts] == ["part-00000", "part-00001"], parts
+    runs = len(held(data, "reduce"))
+    publish_copies()
+    wait_for(consumed, timeout=30, message="the copies sent after the end taken")
+    assert len(held(data, "reduce")) == runs   # a done partition is not reduced again
 
 
 def test_a_full_shared_disk_fails_the_request_clearly(data, release, tmp_path):

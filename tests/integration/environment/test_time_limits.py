@@ -1,12 +1,13 @@
 """Per-handler time limits end to end: a Python generator and a shell script that run far
 past time_limit_s fail their request with a record naming the handler and the limit; the
 script's process is killed."""
-import os
+
 from pathlib import Path
 
 import pytest
 
 from mr.cluster import wait_for
+from tests.support.chaos import alive
 
 
 @pytest.mark.parametrize("job", ["slow_py", "slow_sh"])
@@ -23,10 +24,3 @@ def test_handler_over_its_time_limit_fails_the_request(traced, job):
         pid = int(pid_file.read_text())
         wait_for(lambda: not alive(pid), timeout=10, message=f"script process {pid} killed")
 
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True

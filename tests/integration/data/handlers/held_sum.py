@@ -1,5 +1,5 @@
-"""Sum counts like `sum_counts`, but first announce this partition (with the worker's pid)
-and wait until the test lets it go: a test can kill the worker mid-reduce.
+"""Sum counts like `sum_counts`, but first announce this partition (with the pid of the
+process running it) and wait until the test lets it go: a test can kill its worker mid-reduce.
 
 **
 handler_type: reducer

@@ -1,5 +1,6 @@
 """Count words like `words`, but first announce this split in the shared filesystem (with the
-worker's pid) and wait there until the test lets it go: a test can kill the worker mid-map.
+pid of the process running it) and wait there until the test lets it go: a test can kill its
+worker mid-map.
 
 **
 handler_type: mapper

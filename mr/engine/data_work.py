@@ -1,0 +1,172 @@
+"""The work of one data-plane invocation, wherever it runs (DESIGN.md §3b).
+
+    map_split         a split's records through the user's mapper (and combiner) into the
+                      partitioned, sorted run files of this attempt (mr.data.shuffle)
+    reduce_partition  partition p of every split's runs, merged through the reducer into one
+                      part file (mr.data.parts)
+
+Both return the committed files' reference and touch neither etcd nor the broker: the caller
+stores the reference in the transaction that marks the invocation done. `Env` is what the
+work needs from the place it runs: a worker's own thread (mr.engine.data_steps) or a fresh
+process (mr.engine.data_process).
+"""
+from __future__ import annotations
+
+import errno
+import importlib
+from collections.abc import Mapping
+from typing import Any, Callable, ContextManager, Iterable, Iterator, Protocol
+
+from mr.data import inputs, parts, shuffle
+from mr.engine.calls import (HandlerFailure, InputFailure, StorageFailure, call, guarded,
+                             pairs)
+from mr.engine.context import Context
+from mr.engine.pairs import group, reducer_output
+from mr.engine.timelimit import TimeLimit
+from mr.fs import WorkflowFS
+from mr.handlers.api import MapTo, Return
+from mr.handlers.processors import LoadedHandler
+from mr.kv.models import Invocation, Step
+
+CHUNK_PAIRS = 100_000   # pairs a mapper hands on at once (to its combiner, or the run files)
+FULL_DISK = (errno.ENOSPC, errno.EDQUOT)
+
+Partitioner = Callable[[Any, int], int]
+
+
+class Env(Protocol):
+    """Where a handler runs: its shared filesystem, its time limit and its `ctx`."""
+
+    fs: WorkflowFS
+
+    def limited(self, handler: LoadedHandler) -> ContextManager[TimeLimit]: ...
+
+    def context(self, handler: LoadedHandler, session_of: str, writable: bool,
+                limit: TimeLimit) -> Context: ...
+
+
+def map_split(env: Env, request_id: str, inv: Invocation, mapper: LoadedHandler,
+              combiner: LoadedHandler | None, partitioner: Partitioner | None) -> dict:
+    """Run the mapper over the split's records; the committed runs' reference."""
+    try:
+        split = inputs.Split.from_record(inv.split)
+    except inputs.InputError as exc:
+        raise InputFailure(f"invocation {inv.id}: {exc}", mapper) from None
+    writer = shuffle.RunWriter(env.fs, request_id, inv.id, inv.partitions or 1, partitioner)
+    try:
+        with env.limited(mapper) as limit:
+            ctx = env.context(mapper, inv.id, True, limit)
+            produced = call(mapper, ctx, inputs.read_records(env.fs, split,
+                                                             mapper.definition.input_format))
+            if isinstance(produced, Mapping) and not combiner:   # keys already unique
+                _shuffled(writer.add_mapping, produced, mapper)
+            else:
+                for chunk in _chunks(produced, mapper, limit):
+                    if combiner:
+                        chunk = _combine(env, combiner, inv.id, chunk)
+                    _shuffled(writer.add_many, chunk, mapper)
+        return _shuffled(writer.commit, None, mapper)
+    except BaseException:
+        writer.abort()
+        raise
+
+
+def _combine(env: Env, combiner: LoadedHandler, session_of: str, chunk: list) -> list:
+    """The combiner over one chunk of a split's pairs (it may run on each chunk, as Hadoop's
+    may run on each spill: a combiner must not care how values are cut)."""
+    with env.limited(combiner) as limit:
+        ctx = env.context(combiner, session_of, True, limit)
+        produced = reducer_output(call(combiner, ctx, group(chunk)))
+        return list(pairs(guarded(produced, combiner, limit), combiner))
+
+
+def reduce_partition(env: Env, request_id: str, inv: Invocation, reducer: LoadedHandler,
+                     refs: list[dict], mapped: str) -> dict:
+    """Merge partition `inv.partition` of `refs` through the reducer; the part's reference."""
+    writer = parts.PartWriter(env.fs, request_id, inv.partition)
+    try:
+        with env.limited(reducer) as limit:
+            ctx = env.context(reducer, mapped, False, limit)
+            produced = call(reducer, ctx, shuffle.merge(env.fs, refs, inv.partition))
+            for chunk in _chunks(reducer_output(produced), reducer, limit):
+                _written(writer.write_many, chunk, reducer)
+        return _written(writer.commit, None, reducer)
+    except BaseException:
+        writer.abort()
+        raise
+
+
+_partitioners: dict[str, Partitioner] = {}
+
+
+def partitioner(step: Step) -> Partitioner | None:
+    """The step's own partitioner ("package.module:function"), or None for the stable hash;
+    one that cannot be imported fails the request saying so."""
+    name = step.partitioner
+    if not name:
+        return None
+    found = _partitioners.get(name)
+    if found is None:
+        module, _, attribute = name.partition(":")
+        try:
+            found = getattr(importlib.import_module(module), attribute)
+        except (ImportError, AttributeError, ValueError) as exc:
+            raise HandlerFailure(f"step {step.name}: partitioner {name!r} cannot be loaded "
+                                 f"({exc.__class__.__name__}: {exc}); give "
+                                 f"\"package.module:function\" importable on every "
+                                 f"worker") from None
+        _partitioners[name] = found
+    return found
+
+
+def _chunks(produced: Any, handler: LoadedHandler, limit: TimeLimit) -> Iterator[list]:
+    """A handler's pairs a chunk at a time: a returned mapping whole (the bulk path), else
+    what it yields (pairs, Batch lists of pairs; a mapper's leading Return() is allowed)."""
+    name = handler.definition.name
+    if isinstance(produced, Mapping):
+        yield list(produced.items())
+        return
+    if produced is None:
+        return
+
+    def items() -> Iterator:
+        for item in guarded(produced, handler, limit):
+            if isinstance(item, MapTo):
+                raise HandlerFailure(f"handler {name} yielded MapTo: a data step's mapper "
+                                     f"produces pairs; it cannot fan out", handler)
+            if not isinstance(item, Return):
+                yield item
+
+    chunk: list = []
+    for pair in pairs(items(), handler):
+        chunk.append(pair)
+        if len(chunk) >= CHUNK_PAIRS:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _shuffled(write: Callable, argument: Iterable | None, handler: LoadedHandler) -> Any:
+    """Run a shuffle write; bad keys and a full disk fail the request saying which."""
+    return _storing(write, argument, handler, shuffle.ShuffleError, "map output")
+
+
+def _written(write: Callable, argument: Iterable | None, handler: LoadedHandler) -> Any:
+    return _storing(write, argument, handler, ValueError, "output")
+
+
+def _storing(write: Callable, argument: Iterable | None, handler: LoadedHandler,
+             refused: type[Exception], what: str) -> Any:
+    name = handler.definition.name
+    try:
+        return write() if argument is None else write(argument)
+    except OSError as exc:
+        if exc.errno in FULL_DISK:
+            raise StorageFailure(f"the shared filesystem is full writing the {what} of "
+                                 f"handler {name} ({exc}): free space, then retry the request "
+                                 f"(mr_request_retry)", handler) from None
+        raise
+    except refused as exc:
+        raise HandlerFailure(f"{what} of handler {name} cannot be stored: {exc}",
+                             handler) from None
