@@ -18,9 +18,12 @@ def _find(rows: list[dict], system: str, job: str, size: int) -> dict | None:
 
 
 def worker_peaks(row: dict) -> list[float]:
-    """Peak RSS of each mr worker process during the row's job, in MiB."""
-    return [p["peak_mib"] for p in row.get("usage", {}).get("processes", [])
-            if p["name"].startswith(WORKER)]
+    """Peak RSS of each mr worker during the row's job, in MiB: the worker process with its
+    data processes (their summed RSS), or the process alone in runs recorded before that."""
+    usage = row.get("usage", {})
+    trees = [mib for name, mib in usage.get("trees_mib", {}).items() if name.startswith(WORKER)]
+    return trees or [p["peak_mib"] for p in usage.get("processes", [])
+                     if p["name"].startswith(WORKER)]
 
 
 def ratios(rows: list[dict]) -> list[dict]:

@@ -4,9 +4,14 @@ A system's processes are its driver and every descendant (JVM, raylet, Dask work
 mr workers ...). Their kernel-kept memory peaks (VmHWM) are reset when the job starts and
 sampled from a thread until it ends, so a process that exits mid-job still counts; the sum of
 the current RSS of all of them is sampled too, for the system's peak total (shared pages, such
-as Ray's object store, count in every process that maps them). CPU time (user + system) is
-summed over the processes from the job's start: unlike the job's wall time it hardly moves
-when something else shares the machine, so it compares the systems' work even on a busy host.
+as Ray's object store, count in every process that maps them). A labelled process (an mr
+worker) also gets the peak of the summed RSS of it and its descendants (its data processes),
+sampled every INTERVAL_S; a descendant's name starts with its labelled ancestor's.
+
+CPU time (user + system) is summed over the processes from the job's start: unlike the job's
+wall time it hardly moves when something else shares the machine, so it compares the systems'
+work even on a busy host. A process that ends between two samples is counted whole through
+its parent's CPU time of waited-for children, not through the samples of it.
 """
 from __future__ import annotations
 
@@ -32,13 +37,14 @@ def status_kib(pid: int) -> dict[str, int]:
     return found
 
 
-def cpu_ticks(pid: int) -> int | None:
-    """User + system CPU time the process has used, in clock ticks (None once it has gone)."""
+def cpu_ticks(pid: int) -> tuple[int, int] | None:
+    """User + system CPU time the process has used, and that of its children it has waited
+    for, in clock ticks (None once it has gone)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return None
-    return int(fields[11]) + int(fields[12])
+    return int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14])
 
 
 def describe(pid: int) -> str:
@@ -60,14 +66,29 @@ class TreeSampler:
         self.root, self.labels = root, dict(labels or {})
         self.peaks: dict[int, int] = {}
         self.names: dict[int, str] = {}
-        self.first_ticks: dict[int, int] = {}
-        self.last_ticks: dict[int, int] = {}
+        self.first_ticks: dict[int, tuple[int, int]] = {}
+        self.last_ticks: dict[int, tuple[int, int]] = {}
+        self.alive: set[int] = set()
         self.total_kib = 0
+        self.tree_kib: dict[str, int] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="usage-sampler", daemon=True)
 
     def pids(self) -> list[int]:
         return [self.root, *measure.children(self.root)]
+
+    def _owners(self) -> dict[int, str]:
+        """Each process of the tree, with the label of its nearest labelled ancestor ("")."""
+        parents = measure.descendants(self.root)
+        owners = {self.root: self.labels.get(self.root, "")}
+
+        def owner(pid: int) -> str:
+            if pid not in owners:
+                owners[pid] = self.labels.get(pid) or owner(parents[pid])
+            return owners[pid]
+        for pid in parents:
+            owner(pid)
+        return owners
 
     def __enter__(self) -> "TreeSampler":
         measure.reset_peak_rss(self.pids())
@@ -85,24 +106,35 @@ class TreeSampler:
             self.sample()
 
     def sample(self, starting: bool = False) -> None:
-        total = 0
-        for pid in self.pids():
+        total, trees, alive = 0, {}, set()
+        for pid, owner in self._owners().items():
             status, ticks = status_kib(pid), cpu_ticks(pid)
             if not status or ticks is None:
                 continue
+            alive.add(pid)
             total += status.get("VmRSS", 0)
+            if owner:
+                trees[owner] = trees.get(owner, 0) + status.get("VmRSS", 0)
             self.peaks[pid] = max(self.peaks.get(pid, 0), status.get("VmHWM", 0))
-            self.first_ticks.setdefault(pid, ticks if starting else 0)
+            self.first_ticks.setdefault(pid, ticks if starting else (0, 0))
             self.last_ticks[pid] = ticks
             if pid not in self.names:
-                self.names[pid] = self.labels.get(pid) or describe(pid)
+                label = self.labels.get(pid)
+                self.names[pid] = label or (f"{owner}:{describe(pid)}" if owner
+                                            else describe(pid))
+        self.alive = alive
         self.total_kib = max(self.total_kib, total)
+        for owner, kib in trees.items():
+            self.tree_kib[owner] = max(self.tree_kib.get(owner, 0), kib)
 
     def summary(self) -> dict:
-        """Each process's peak (largest first), the largest, the peak of their sum, and the
-        CPU seconds all of them used."""
-        used = {pid: (self.last_ticks[pid] - self.first_ticks[pid]) / TICKS
+        """Each process's peak (largest first), the largest, the peak of their sum, each
+        labelled process's peak with its descendants, and the CPU seconds all of them used."""
+        used = {pid: (self.last_ticks[pid][0] - self.first_ticks[pid][0]) / TICKS
                 for pid in self.last_ticks}
+        waited = sum(self.last_ticks[pid][1] - self.first_ticks[pid][1]
+                     for pid in self.alive) / TICKS
+        ended = sum(used[pid] for pid in used if pid not in self.alive)
         processes = sorted(({"pid": pid, "name": self.names[pid],
                              "peak_mib": round(kib / 1024, 1), "cpu_s": round(used[pid], 2)}
                             for pid, kib in self.peaks.items()),
@@ -110,4 +142,6 @@ class TreeSampler:
         return {"processes": processes,
                 "max_process_mib": processes[0]["peak_mib"] if processes else None,
                 "total_mib": round(self.total_kib / 1024, 1),
-                "cpu_s": round(sum(used.values()), 2)}
+                "trees_mib": {owner: round(kib / 1024, 1)
+                              for owner, kib in sorted(self.tree_kib.items())},
+                "cpu_s": round(sum(used.values()) - ended + waited, 2)}

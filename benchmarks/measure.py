@@ -42,6 +42,11 @@ def percentile(values: list[float], fraction: float) -> float:
 
 def children(pid: int) -> list[int]:
     """Every descendant of `pid` (a Celery worker's pool processes)."""
+    return list(descendants(pid))
+
+
+def descendants(pid: int) -> dict[int, int]:
+    """Every descendant of `pid`, each with its parent's pid."""
     parents: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -51,10 +56,12 @@ def children(pid: int) -> list[int]:
         except OSError:
             continue
         parents.setdefault(int(fields[1]), []).append(int(entry.name))
-    found, todo = [], [pid]
+    found: dict[int, int] = {}
+    todo = [pid]
     while todo:
-        for child in parents.get(todo.pop(), []):
-            found.append(child)
+        parent = todo.pop()
+        for child in parents.get(parent, []):
+            found[child] = parent
             todo.append(child)
     return found
 
