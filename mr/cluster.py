@@ -211,8 +211,10 @@ def worker(name: str, env: dict[str, str], log_path: Path, *args: str) -> Servic
 def front_end(env: dict[str, str], log_path: Path, port: int | None = None,
               workers: int = 2) -> Service:
     port = port or free_port()
+    # the bind goes by MR_HTTP_BIND, from which the config also names its control socket
     return Service("gunicorn", [
         sys.executable, "-m", "gunicorn", "-c",
         str(Path(__file__).parent / "resources" / "gunicorn_dev.py"),
-        "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "mr.web.app:app"],
-        log_path, http_ok(f"http://127.0.0.1:{port}/"), env=env, url=f"http://127.0.0.1:{port}")
+        "--workers", str(workers), "mr.web.app:app"],
+        log_path, http_ok(f"http://127.0.0.1:{port}/"),
+        env={**env, "MR_HTTP_BIND": f"127.0.0.1:{port}"}, url=f"http://127.0.0.1:{port}")

@@ -8,6 +8,10 @@ import os
 from dataclasses import dataclass, field
 
 
+class ConfigError(ValueError):
+    """An MR_* variable has a value that cannot be used; the message names it."""
+
+
 def _list(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
 
@@ -80,6 +84,7 @@ class Settings:
     engine_error_attempts: int = 3         # deliveries before an engine bug fails the request
     front_end_name: str = ""               # a front-end's name in request contexts (hostname)
     max_body_bytes: int = 1024 * 1024
+    body_timeout_s: float = 15.0   # a POST whose body stops arriving this long: 408, not a hang
     blob_threshold_bytes: int = 256 * 1024
     msg_timeout_s: float = 60.0
     etcd_timeout_s: float = 10.0
@@ -101,7 +106,7 @@ class Settings:
     smtp_ca_file: str = ""   # trust this CA (PEM) instead of the system's, e.g. a private CA
     notify_email_from: str = "mr@localhost"
     notify_email_to: list[str] = field(default_factory=list)
-    # Security (issue 8): etcd user and TLS, front-end bearer tokens, TLS to nsqd.
+    # Security: etcd user and TLS, front-end bearer tokens, TLS to nsqd.
     etcd_user: str = ""
     etcd_password: str = field(default="", repr=False)
     etcd_ca_cert: str = ""    # PEM file: verify etcd's certificate (turns TLS on)
@@ -127,7 +132,7 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         try:
             return convert(raw)
         except ValueError as exc:
-            raise ValueError(f"MR_{name}={raw!r} is not valid: {exc}") from None
+            raise ConfigError(f"MR_{name}={raw!r} is not valid: {exc}") from None
 
     return Settings(
         etcd_hosts=get("ETCD_HOSTS", _list, defaults.etcd_hosts),
@@ -157,6 +162,7 @@ def load(environ: dict[str, str] | None = None) -> Settings:
                                   defaults.engine_error_attempts),
         front_end_name=get("FRONT_END_NAME", str, defaults.front_end_name),
         max_body_bytes=get("MAX_BODY_BYTES", int, defaults.max_body_bytes),
+        body_timeout_s=get("BODY_TIMEOUT_S", float, defaults.body_timeout_s),
         blob_threshold_bytes=get("BLOB_THRESHOLD_BYTES", int, defaults.blob_threshold_bytes),
         msg_timeout_s=get("MSG_TIMEOUT_S", float, defaults.msg_timeout_s),
         etcd_timeout_s=get("ETCD_TIMEOUT_S", float, defaults.etcd_timeout_s),

@@ -5,6 +5,7 @@ import logging
 import sys
 from typing import Callable
 
+from mr.config import ConfigError
 from mr.kv.client import EtcdSecurityError, EtcdUnavailable
 
 
@@ -21,7 +22,7 @@ def run(main: Callable[[], int | None]) -> None:
     """Run a script's main(); known failures become one clear line on stderr."""
     try:
         code = main()
-    except UserError as exc:
+    except (UserError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         code = 2
     except EtcdSecurityError as exc:  # etcd answered, but refused us: the text says what to fix

@@ -22,6 +22,18 @@ from mr.cli.progress_bar import ProgressLine, duration
 DEFAULT_URL = "http://127.0.0.1:8080"
 
 
+def default_url() -> str:
+    """$MR_URL; else the front-end MR_HTTP_BIND names (the cluster's own setting); else the
+    dev cluster's."""
+    bind = os.environ.get("MR_HTTP_BIND", "")
+    if os.environ.get("MR_URL"):
+        return os.environ["MR_URL"]
+    if bind and not bind.startswith("unix:"):
+        host, _, port = bind.rpartition(":")
+        return f"http://{'127.0.0.1' if host in ('', '0.0.0.0') else host}:{port}"
+    return DEFAULT_URL
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="mr_submit", description="Submit one request per line of a JSON-lines file "
@@ -31,8 +43,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--file", "-f", help="JSON lines, one request each (default: stdin)")
     parser.add_argument("--concurrency", "-c", type=int, default=8,
                         help="requests in flight at once (default 8)")
-    parser.add_argument("--url", default=os.environ.get("MR_URL", DEFAULT_URL),
-                        help=f"front-end base URL (default $MR_URL or {DEFAULT_URL})")
+    parser.add_argument("--url", default=default_url(),
+                        help=f"front-end base URL (default $MR_URL, else http://$MR_HTTP_BIND, "
+                             f"else {DEFAULT_URL})")
     parser.add_argument("--token", default=os.environ.get("MR_TOKEN"),
                         help="bearer token, when the front-end requires one (default $MR_TOKEN)")
     parser.add_argument("--output", "-o", help="write each reply as a JSON line to this file")

@@ -11,6 +11,7 @@ import threading
 import traceback
 from typing import Any, Iterator
 
+from mr import values
 from mr.kv import keys
 from mr.kv.client import KV, cmp_present, op_put
 from mr.kv.codec import pack, unpack
@@ -110,6 +111,7 @@ class Session:
     def set(self, key: str, value: Any) -> None:
         if not self.writable:
             raise SessionReadOnly("a reducer reads its mapper's session; it cannot write it")
+        values.check(value, f"session value {key!r}")
         self._kv.txn([cmp_present(self._live)], [op_put(self._prefix + self._check(key),
                                                         pack(value))])
 

@@ -16,7 +16,7 @@ import logging
 import time
 from typing import Any, Callable, Iterable, Iterator
 
-from mr import fs, metrics
+from mr import fs, metrics, values
 from mr.data.files import delete_request_files
 from mr.engine import blobs, events, faults, lookup, protocol
 from mr.engine.calls import HandlerFailure, call, guarded, pairs
@@ -309,6 +309,11 @@ class Runner:
         was stored first (a duplicate) or the request has ended."""
         parent = parent_of(output_of)
         wfs = self.workflow_fs(request.workflow)
+        try:
+            values.check(output, "pairs")
+        except values.BadValue as exc:
+            raise HandlerFailure(f"output of invocation {output_of} cannot be stored: "
+                                 f"{exc}") from None
         if parent is None:
             request.state, request.finished = DONE, time.time()
             try:
@@ -320,7 +325,7 @@ class Runner:
             return self.end(request, finished)
         try:
             packed = pack(output)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             raise HandlerFailure(f"output of invocation {output_of} cannot be stored: {exc}")
         stored = blobs.store_output(wfs, request.id, output_of, packed,
                                     self.settings.blob_threshold_bytes)

@@ -24,7 +24,9 @@ import socket
 import threading
 import time
 
-from mr import config, fs, metrics
+import gevent
+
+from mr import config, fs, metrics, values
 from mr.engine import control, events
 from mr.engine.results import has_manifest, page, read_result
 from mr.engine.submit import SubmitError, fail, new_request_id, submit
@@ -35,8 +37,8 @@ from mr.kv.client import EtcdUnavailable
 from mr.kv.models import DONE, RUNNING, Request, decode
 from mr.notify import Notifier
 from mr.queue.publisher import Publisher
-from mr.web import auth, tracking, ui, ui_http  # ui*: the web view (issue 11)
-from mr.web.http import HttpError, Raw, flag, query, request_path
+from mr.web import auth, tracking, ui, ui_http
+from mr.web.http import HttpError, Raw, flag, query, request_path, whole
 from mr.web.waiter import RequestWaiter
 
 BODY_FIELDS = {"arguments", "inputs", "split_bytes"}
@@ -63,7 +65,8 @@ _cooperate_with_gevent()
 
 STATUS_TEXT = {200: "OK", 202: "Accepted", 400: "Bad Request", 401: "Unauthorized",
                403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
-               409: "Conflict", 411: "Length Required", 413: "Payload Too Large",
+               408: "Request Timeout", 409: "Conflict", 411: "Length Required",
+               413: "Payload Too Large", 414: "URI Too Long",
                415: "Unsupported Media Type", 422: "Unprocessable Entity",
                500: "Internal Server Error", 503: "Service Unavailable", 504: "Gateway Timeout"}
 
@@ -105,7 +108,7 @@ class FrontEnd:
 
     def post_job(self, environ, workflow: str, job: str) -> tuple[int, dict]:
         body = self._body(environ)
-        q = query(environ)
+        q = query(environ, "blocking", "name", "recompute")
         blocking = flag(q, "blocking", True)
         name = q.get("name") or None
         library, waiter = self.workflow(workflow)
@@ -139,7 +142,7 @@ class FrontEnd:
 
     def get_request(self, environ, workflow: str, request_id: str) -> tuple[int, dict]:
         _, waiter = self.workflow(workflow)
-        wait = query(environ).get("wait")
+        wait = query(environ, "wait").get("wait")
         if wait is None:
             return 200, self._describe(self._load_request(workflow, request_id))
         try:
@@ -156,8 +159,8 @@ class FrontEnd:
     def get_result(self, environ, workflow: str, request_id: str) -> tuple[int, dict]:
         """A done request's result a page at a time: ?offset=0&limit=1000."""
         self.workflow(workflow)
-        q = query(environ)
-        offset, limit = _whole(q, "offset", 0), _whole(q, "limit", RESULT_PAGE)
+        q = query(environ, "offset", "limit")
+        offset, limit = whole(q, "offset", 0), whole(q, "limit", RESULT_PAGE)
         if limit < 1 or limit > MAX_RESULT_PAGE:
             raise HttpError(400, f"limit must be 1 to {MAX_RESULT_PAGE}")
         request = self._load_request(workflow, request_id)
@@ -181,7 +184,7 @@ class FrontEnd:
 
     def retry_request(self, environ, workflow: str, request_id: str) -> tuple[int, dict]:
         library, waiter = self.workflow(workflow)
-        blocking = flag(query(environ), "blocking", False)
+        blocking = flag(query(environ, "blocking"), "blocking", False)
         if blocking:
             waiter.expect(request_id)
         try:
@@ -261,16 +264,19 @@ class FrontEnd:
         if length > limit:
             raise HttpError(413, f"body of {length} bytes exceeds the limit of "
                                  f"{limit} (MR_MAX_BODY_BYTES)")
-        raw = environ["wsgi.input"].read(length) if length else b""
+        raw = self._read(environ["wsgi.input"], length) if length else b""
         if not length and "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
-            raw = environ["wsgi.input"].read(limit + 1)  # no Content-Length: read up to the limit
+            raw = self._read(environ["wsgi.input"], limit + 1)  # no Content-Length: up to it
             if len(raw) > limit:
                 raise HttpError(413, f"body exceeds the limit of {limit} bytes "
                                      f"(MR_MAX_BODY_BYTES)")
         if not raw:
             raise HttpError(400, 'empty body; send JSON like {"arguments": {...}}')
         try:
-            body = json.loads(raw)
+            body = json.loads(raw, parse_int=values.parse_int,
+                              parse_constant=values.parse_constant)
+        except values.BadValue as exc:
+            raise HttpError(400, f"body: {exc}") from None
         except (ValueError, UnicodeDecodeError) as exc:
             raise HttpError(400, f"body is not valid JSON: {exc}") from None
         except RecursionError:
@@ -283,23 +289,19 @@ class FrontEnd:
                                  f"(a body has {', '.join(sorted(BODY_FIELDS))})")
         return body
 
+    def _read(self, stream, size: int) -> bytes:
+        """The body, or 408 when the client stops sending it (a front-end without nginx
+        would otherwise keep the connection until the client gives up)."""
+        seconds = self.settings.body_timeout_s
+        with gevent.Timeout(seconds, HttpError(
+                408, f"the body did not arrive within {seconds:g}s (MR_BODY_TIMEOUT_S): send "
+                     f"as many bytes as Content-Length says, without pausing")):
+            return stream.read(size)
+
     @staticmethod
     def _client_ip(environ) -> str:
         forwarded = environ.get("HTTP_X_FORWARDED_FOR", "")
         return forwarded.split(",")[0].strip() or environ.get("REMOTE_ADDR", "")
-
-
-def _whole(q: dict, name: str, default: int) -> int:
-    raw = q.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise HttpError(400, f"{name}={raw!r} is not a whole number") from None
-    if value < 0:
-        raise HttpError(400, f"{name} must be >= 0")
-    return value
 
 
 def _notifier(settings: config.Settings) -> Notifier:
@@ -323,7 +325,7 @@ def _get_front_end() -> FrontEnd:
 
 
 ROUTES = [(method, re.compile(pattern), handler) for method, pattern, handler in [
-    *ui.ROUTES,  # the web view under /ui/ (issue 11)
+    *ui.ROUTES,  # the web view under /ui/
     ("POST", r"^/job/(?P<workflow>[^/]+)/(?P<job>[^/]+)/?$", FrontEnd.post_job),
     ("GET", r"^/request/(?P<workflow>[^/]+)/(?P<request_id>[^/]+)/?$", FrontEnd.get_request),
     ("GET", r"^/request/(?P<workflow>[^/]+)/(?P<request_id>[^/]+)/result/?$",
@@ -358,7 +360,7 @@ def _route(method: str, path: str):
 
 
 def app(environ, start_response):
-    ui_http.accept_token(environ)  # /ui/ also takes ?token= or its cookie (issue 11)
+    ui_http.accept_token(environ)  # /ui/ also takes ?token= or its cookie
     refused = auth.refuse(environ, start_response)  # bearer tokens, when configured
     if refused is not None:
         return refused
@@ -378,7 +380,7 @@ def app(environ, start_response):
     except Exception as exc:  # a bug: answer JSON anyway and keep the traceback in the log
         log.exception("unhandled error on %s %s", method, path)
         status, body = 500, {"error": f"internal error: {exc.__class__.__name__}: {exc}"}
-    if isinstance(body, ui_http.Reply):  # the web view's pages and event streams (issue 11)
+    if isinstance(body, ui_http.Reply):  # the web view's pages and event streams
         start_response(f"{status} {STATUS_TEXT.get(status, '')}", body.headers)
         return body.chunks
     if isinstance(body, Raw):
@@ -388,5 +390,7 @@ def app(environ, start_response):
     headers = [("Content-Type", content_type), ("Content-Length", str(len(payload)))]
     if request_id:
         headers.append(("X-MR-REQUEST-ID", request_id))
+    if status == 408:   # the rest of the body may still come: not a connection to reuse
+        headers.append(("Connection", "close"))
     start_response(f"{status} {STATUS_TEXT.get(status, '')}", headers)
     return [payload]

@@ -34,9 +34,29 @@ def request_path(environ) -> str:
         return raw
 
 
-def query(environ) -> dict[str, str]:
-    """The query string's parameters, first value of each."""
-    return {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
+def query(environ, *allowed: str) -> dict[str, str]:
+    """The query string's parameters, first value of each. With `allowed`, any other name is
+    a 400: a misspelt ?blockng=false must not silently block. (?token= is for auth.)"""
+    found = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
+    unknown = sorted(set(found) - set(allowed) - {"token"}) if allowed else []
+    if unknown:
+        raise HttpError(400, f"unknown query parameter(s) {', '.join(unknown)}: this takes "
+                             f"{', '.join(allowed)}")
+    return found
+
+
+def whole(params: dict[str, str], name: str, default: int, least: int = 0) -> int:
+    """A whole-number parameter, at least `least`."""
+    raw = params.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise HttpError(400, f"{name}={raw!r} is not a whole number") from None
+    if value < least:
+        raise HttpError(400, f"{name} must be >= {least}")
+    return value
 
 
 def flag(params: dict[str, str], name: str, default: bool) -> bool:

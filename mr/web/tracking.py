@@ -7,12 +7,12 @@ from mr.engine import listing
 from mr.engine import progress as tracker
 from mr.kv import keys
 from mr.kv.models import REQUEST_STATES, Invocation, decode
-from mr.web.http import HttpError, Raw, query
+from mr.web.http import HttpError, Raw, query, whole
 
 
 def progress(front_end, environ, workflow: str, request_id: str) -> tuple[int, dict]:
     front_end.workflow(workflow)
-    invocation = query(environ).get("invocation", "0")
+    invocation = query(environ, "invocation").get("invocation", "0")
     try:
         found = tracker.read(front_end.kv, workflow, request_id, invocation)
     except tracker.ProgressUnavailable as exc:
@@ -34,14 +34,11 @@ def invocation(front_end, environ, workflow: str, request_id: str,
 
 def requests(front_end, environ, workflow: str) -> tuple[int, dict]:
     front_end.workflow(workflow)
-    q = query(environ)
+    q = query(environ, "state", "job", "limit")
     state, job = q.get("state") or None, q.get("job") or None
     if state is not None and state not in REQUEST_STATES:
         raise HttpError(400, f"state={state!r}: use one of {', '.join(REQUEST_STATES)}")
-    try:
-        limit = int(q.get("limit", "100"))
-    except ValueError:
-        raise HttpError(400, f"limit={q['limit']!r} is not a number") from None
+    limit = whole(q, "limit", 100, least=1)
     found = listing.list_requests(front_end.kv, workflow, state, job, limit)
     return 200, {"workflow": workflow, "requests": [summary(r) for r in found]}
 

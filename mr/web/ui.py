@@ -122,7 +122,7 @@ def request_events(front_end, environ, workflow: str, request_id: str):
 
 def children(front_end, environ, workflow: str, request_id: str):
     request = _request(front_end, workflow, request_id)
-    q = query(environ)
+    q = query(environ, "of", "start")
     parent = q.get("of", ROOT_INVOCATION)
     if parent != ui_data.TOP and not IID.match(parent):
         raise HttpError(400, f"of={parent!r} is not an invocation id (like 0.3.17)")

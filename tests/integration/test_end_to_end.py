@@ -142,3 +142,23 @@ def test_services_down_are_503(engine, tmp_path):
                 assert record["state"] == "failed" and record["failure"]["reason"] == "queue"
         finally:
             web.stop()
+
+
+def test_each_front_end_has_its_own_control_socket(engine, tmp_path):
+    """Stopping one front-end leaves the others' gunicorn control sockets in place."""
+    from mr import cluster
+    from mr.cluster import wait_for
+    env = dict(engine.env, XDG_RUNTIME_DIR=str(tmp_path))
+    first = cluster.front_end(env, tmp_path / "first.log").start()
+    second = cluster.front_end(env, tmp_path / "second.log").start()
+    try:
+        sockets = [tmp_path / f"mr-{web.url.rsplit('/', 1)[1].replace(':', '-')}.ctl"
+                   for web in (first, second)]
+        wait_for(lambda: all(path.exists() for path in sockets), timeout=30,
+                 message="both control sockets")
+        first.stop()
+        wait_for(lambda: not sockets[0].exists(), timeout=30, message="the first one removed")
+        assert sockets[1].exists()
+    finally:
+        first.stop()
+        second.stop()

@@ -65,12 +65,15 @@ def progress(engine, request_id: str) -> int:
     return len(chaos.runs_of(tally_log(engine), request_id))
 
 
+BODY_TIMEOUT_S = 2   # a POST whose body stalls is answered 408 this soon
+
+
 def build(tmp: Path, etcd_address: str, workers: int = 2,
           extra_env: dict[str, str] | None = None) -> EngineCluster:
     """A started cluster (broker, workers, gunicorn) serving one workflow of the tree job."""
     wf = unique("rel")
     env = {"MR_MSG_TIMEOUT_S": str(MSG_TIMEOUT_S), "MR_ETCD_TIMEOUT_S": str(ETCD_TIMEOUT_S),
-           **(extra_env or {})}
+           "MR_BODY_TIMEOUT_S": str(BODY_TIMEOUT_S), **(extra_env or {})}
     engine = start_cluster(tmp, etcd_address, [wf], env)
     engine.wf = wf
     try:

@@ -6,7 +6,9 @@ tests/integration/tracking); a step naming a handler of the wrong type (tests/in
 """
 from __future__ import annotations
 
+import json
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +19,7 @@ import requests
 from mr.handlers.sync import handler_from_file
 from mr.kv import entities, keys
 from mr.kv.models import Job, Step
-from tests.integration.reliability.conftest import HANDLERS, SHARED, tree_total
+from tests.integration.reliability.conftest import BODY_TIMEOUT_S, HANDLERS, SHARED, tree_total
 
 BIN = Path(sys.executable).parent
 TREE = {"groups": 2, "leaves": 2}
@@ -41,6 +43,46 @@ def test_bodies_that_are_not_a_request_are_400(rel, body, message):
     reply = post(rel, f"/job/{rel.wf}/tree", body, **{"Content-Type": "application/json"})
     assert reply.status_code == 400, reply.text
     assert message in reply.json()["error"]
+
+
+def test_a_body_shorter_than_its_content_length_is_408_not_a_hang(rel):
+    """The client sends 20 of the 200 bytes it announced, then waits: the front-end answers
+    408 after MR_BODY_TIMEOUT_S and closes the connection, freeing its slot."""
+    host, port = rel.web.url.rsplit("/", 1)[1].split(":")
+    with socket.create_connection((host, int(port)), timeout=BODY_TIMEOUT_S + 20) as conn:
+        conn.sendall(f"POST /job/{rel.wf}/tree HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                     f"application/json\r\nContent-Length: 200\r\n\r\n".encode()
+                     + b'{"arguments": {"grou')
+        reply = b""
+        while chunk := conn.recv(65536):   # until the front-end closes the connection
+            reply += chunk
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408 Request Timeout"), reply
+    assert json.loads(body)["error"].startswith(f"the body did not arrive within "
+                                                f"{BODY_TIMEOUT_S}s (MR_BODY_TIMEOUT_S)")
+
+
+@pytest.mark.parametrize("method, path, message", [
+    ("POST", "/job/{wf}/tree?blockng=false",
+     "unknown query parameter(s) blockng: this takes blocking, name, recompute"),
+    ("GET", "/requests/{wf}?limit=-1", "limit must be >= 1"),
+    ("GET", "/requests/{wf}?limit=0", "limit must be >= 1"),
+    ("GET", "/requests/{wf}?limit=ten", "limit='ten' is not a whole number"),
+    ("GET", "/requests/{wf}?sate=done", "unknown query parameter(s) sate: this takes state, "
+                                        "job, limit"),
+])
+def test_query_parameters_are_checked_not_ignored(rel, method, path, message):
+    reply = requests.request(method, rel.web.url + path.format(wf=rel.wf), timeout=30,
+                             json={"arguments": TREE})
+    assert reply.status_code == 400, reply.text
+    assert reply.json()["error"] == message
+
+
+def test_what_gunicorn_refuses_itself_is_answered_in_json_too(rel):
+    reply = requests.get(f"{rel.web.url}/requests/{rel.wf}?state={'x' * 5000}", timeout=30)
+    assert reply.status_code == 414, reply.text
+    assert reply.headers["Content-Type"] == "application/json"
+    assert reply.json()["error"].startswith("URI Too Long")
 
 
 @pytest.mark.parametrize("content_type, status", [
@@ -113,7 +155,8 @@ def test_odd_request_names_are_400(rel):
 
 @pytest.mark.parametrize("job, message", [
     ("bad_pairs", "handler bad_pairs yielded ('a', 'b', 'c'); expected a (key, value) pair"),
-    ("unstorable", "output of invocation 0 cannot be stored: can not serialize 'object' object"),
+    ("unstorable", "output of invocation 0 cannot be stored: pairs[0][1]: a value of type "
+                   "object is not a JSON value"),
     ("to_nowhere", "mapper to_nowhere mapped to unknown step 'no_such_step'"),
 ])
 def test_handlers_that_break_the_contract_fail_their_request_at_once(rel, job, message):
@@ -125,6 +168,37 @@ def test_handlers_that_break_the_contract_fail_their_request_at_once(rel, job, m
     again = rel.get_request(rel.wf, body["request_id"]).json()  # the record is kept
     assert again["state"] == "failed" and again["failure"]["message"] == message
     assert rel.post(rel.wf, "tree", TREE).json()["result"] == [["total", tree_total(2, 2)]]
+
+
+@pytest.mark.parametrize("kind, problem", [
+    ("bigint", "the integer 1267650600228229401496703205376 does not fit 64 bits; send it as a "
+               "string"),
+    ("bytes", "bytes are not a JSON value; decode them to str, or base64-encode them"),
+    ("nan", "nan is not a JSON number; use null or a string"),
+])
+def test_an_output_that_is_not_json_fails_as_the_handlers_fault(rel, kind, problem):
+    """Not an engine error retried three times and answered 503 ("etcd or NSQ is down"), and
+    never bytes turned into their repr or a bare NaN in the reply."""
+    reply = requests.post(f"{rel.web.url}/job/{rel.wf}/unstorable",
+                          json={"arguments": {"kind": kind}}, timeout=30)
+    assert reply.status_code == 500, reply.text
+    failure = reply.json()["failure"]
+    assert failure["reason"] == "handler" and failure["attempt"] == 1, failure
+    assert failure["message"] == f"output of invocation 0 cannot be stored: pairs[0][1]: {problem}"
+
+
+@pytest.mark.parametrize("body, message", [
+    (b'{"arguments": {"groups": 1267650600228229401496703205376}}',
+     "body: the integer 1267650600228229401496703205376 does not fit 64 bits; send it as a "
+     "string"),
+    (b'{"arguments": {"groups": -9223372036854775809}}', "does not fit 64 bits"),
+    (b'{"arguments": {"groups": NaN}}', "body: NaN is not a JSON number; use null or a string"),
+    (b'{"arguments": {"groups": [Infinity]}}', "body: Infinity is not a JSON number"),
+])
+def test_request_values_json_or_msgpack_cannot_carry_are_400(rel, body, message):
+    reply = post(rel, f"/job/{rel.wf}/tree", body, **{"Content-Type": "application/json"})
+    assert reply.status_code == 400, reply.text
+    assert message in reply.json()["error"]
 
 
 def test_a_handler_synced_as_the_wrong_type_for_its_step_fails_clearly(rel, tmp_path):

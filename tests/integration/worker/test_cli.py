@@ -41,3 +41,13 @@ def test_invalid_capability_is_a_clear_error(etcd, kv):
                         "--capability", "gpu.large")
     assert result.returncode == 2
     assert "invalid capability name 'gpu.large'" in result.stderr
+
+
+@pytest.mark.parametrize("name, value", [("MR_CONCURRENCY", "abc"),
+                                         ("MR_DATA_ISOLATION", "fork"),
+                                         ("MR_ETCD_TIMEOUT_S", "soon")])
+def test_a_bad_setting_is_one_line_and_exit_2(name, value):
+    result = run_worker({name: value}, "--workflow", "w")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"error: {name}={value!r} is not valid: "), result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr

@@ -1,4 +1,5 @@
-"""Yield a value that cannot be stored (not msgpack-serializable).
+"""Yield a value that cannot cross the engine's boundaries: arguments {"kind": "object" (the
+default), "bigint", "bytes" or "nan"}.
 
 **
 handler_type: mapper
@@ -9,6 +10,9 @@ argument_spec:
 from mr.handlers.api import Return
 
 
+VALUES = {"object": object(), "bigint": 2 ** 100, "bytes": b"\xff\x00", "nan": float("nan")}
+
+
 def handle(ctx, arguments):
     yield Return()
-    yield "key", object()
+    yield "key", VALUES[arguments.get("kind", "object")]
