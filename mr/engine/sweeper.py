@@ -5,6 +5,8 @@
 - requests that made no progress for MR_STALL_S get their unfinished invocations published
   again, unless a live worker is running them (a message lost by a broker, a publish that
   failed after its etcd write); duplicates are harmless (the start claim);
+- when a broker comes back as a new process (mr.queue.restarts), every running request's
+  unfinished invocations are published again at once: its in-memory messages are gone;
 - ended requests past their retention are removed.
 
 Every worker runs one; an etcd key under a lease elects the one that acts, so a dead
@@ -30,6 +32,7 @@ from mr.kv.models import DONE, RUNNING, Invocation, Request, decode
 from mr.notify import Notifier
 from mr.queue import messages
 from mr.queue.publisher import Publisher
+from mr.queue.restarts import BrokerRestarts
 from mr.queue.topics import topic
 
 log = logging.getLogger(__name__)
@@ -55,8 +58,10 @@ class Sweeper:
         self._seen: dict[tuple[str, str], tuple[int, float]] = {}
         # workflow -> (time, etcd revision) of its recent passes, oldest first
         self._passes: dict[str, list[tuple[float, int]]] = {}
+        self.brokers = BrokerRestarts(settings.nsqd_http_hosts, settings.nsqlookupd_hosts)
 
     def start(self) -> "Sweeper":
+        self.brokers.check()   # the brokers as they are now: a restart from here on is noticed
         threading.Thread(target=self._run, name="sweeper", daemon=True).start()
         return self
 
@@ -72,8 +77,12 @@ class Sweeper:
         while not self._stopped.wait(self.settings.sweep_interval_s):
             try:
                 self._keep_lease()
+                restarted = self.brokers.check()
                 for wf in self.libraries:
                     if self._lead(wf):
+                        if restarted:
+                            self.republish_running(wf, f"broker {', '.join(restarted)} "
+                                                       f"restarted")
                         self.sweep(wf)
             except EtcdUnavailable as exc:
                 log.warning("sweeper: %s", exc)
@@ -176,6 +185,14 @@ class Sweeper:
             del self._seen[gone]
         oldest = min((v[1] for k, v in self._seen.items() if k[0] == wf), default=now)
         passes[:] = [p for p in passes if p[0] >= oldest]
+
+    def republish_running(self, wf: str, why: str) -> None:
+        """Publish every running request's unfinished invocations again (`why`: for the log)."""
+        rids = [keys.request_id_of_state_entry(entry.key)
+                for entry in self.kv.scan(keys.by_state(wf, RUNNING), keys_only=True)]
+        published = sum(self._republish(wf, rid) for rid in rids)
+        log.warning("%s: %d unfinished invocation(s) of %d running request(s) of %s published "
+                    "again", why, published, len(rids), wf)
 
     def _newest_revisions(self, wf: str, rids: list[str]) -> list[int]:
         """The revision of each request's most recently written key (its last progress)."""

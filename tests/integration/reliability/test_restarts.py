@@ -82,6 +82,20 @@ def test_broker_restart_with_data_path_loses_nothing(rel):
     assert_tree_done(rel, request_id, set())
 
 
+def test_broker_killed_and_restarted_is_noticed_at_once(rel):
+    """SIGKILL loses the broker's in-memory messages. Restarted at once, it answers with a new
+    start time; the sweeper publishes the unfinished invocations again from etcd within a
+    pass or two, long before MR_STALL_S (120 s here) would."""
+    assert int(rel.env.get("MR_STALL_S", "120")) >= 120
+    request_id = start_tree(rel, sleep=0.2)
+    wait_for(lambda: progress(rel, request_id) >= 4, timeout=30, message="some reductions")
+    chaos.sigkill(rel.broker)
+    killed = time.monotonic()
+    rel.broker.start()
+    assert_tree_done(rel, request_id, set(), timeout=40)
+    print(f"done {time.monotonic() - killed:.1f} s after the broker's SIGKILL")
+
+
 def kill_front_end(engine) -> None:
     """SIGKILL gunicorn's master and workers at once (they share a process group)."""
     os.killpg(engine.web.pid, signal.SIGKILL)
