@@ -91,7 +91,7 @@ def render(result: dict) -> str:
     if result["ratios"]:
         parts += ["", report.ratio_table(result["ratios"])]
     if result["goals"]:
-        parts += ["", "goals (issue 9):", report.goal_table(result["goals"])]
+        parts += ["", "goals:", report.goal_table(result["goals"])]
     for problem in result["disagreements"]:
         parts.append(f"DISAGREEMENT {problem}")
     return "\n".join(parts)

@@ -1,4 +1,4 @@
-"""Two clusters of real processes for the handler-environment tests (issue 6).
+"""Two clusters of real processes for the handler-environment tests.
 
 `traced`: MR_CLEANUP=0 (records stay for inspection), a scope factory stored with the
 workflow, worker 1 offering `general` and worker 2 `general` and `gpu`; it also serves a
