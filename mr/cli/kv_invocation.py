@@ -6,7 +6,7 @@ import argparse
 from mr.cli.output import Output, add_request, fields_text, plain, script, table
 from mr.kv import keys
 from mr.kv.client import KV
-from mr.kv.models import Invocation, decode
+from mr.kv.models import Invocation, as_shown, decode
 from mr.trace.store import invocations, require_trace
 from mr.trace.tree import TraceError, sort_key
 
@@ -19,12 +19,12 @@ def _get_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _get(kv: KV, args: argparse.Namespace) -> Output:
-    require_trace(kv, args.workflow, args.request_id)
+    request = require_trace(kv, args.workflow, args.request_id)
     entry = kv.get(keys.invocation(args.workflow, args.request_id, args.invocation_id))
     if entry is None:
         raise TraceError(f"invocation {args.invocation_id!r} does not exist in request "
                          f"{args.request_id!r}")
-    data = plain(decode(Invocation, entry.value))
+    data = plain(as_shown(decode(Invocation, entry.value), request.state))
     if args.log:
         text = data["log"] or f"(invocation {args.invocation_id} logged nothing)"
         return Output({"invocation": args.invocation_id, "log": data["log"]}, text.rstrip("\n"))
@@ -33,16 +33,16 @@ def _get(kv: KV, args: argparse.Namespace) -> Output:
 
 def _list_args(parser: argparse.ArgumentParser) -> None:
     add_request(parser)
-    parser.add_argument("--state", choices=("queued", "running", "waiting", "done", "failed"))
+    parser.add_argument("--state", choices=("queued", "running", "waiting", "done", "failed", "stopped"))
 
 
 COLUMNS = ["id", "kind", "step", "handler", "state", "attempts", "worker"]
 
 
 def _list(kv: KV, args: argparse.Namespace) -> Output:
-    require_trace(kv, args.workflow, args.request_id)
+    request = require_trace(kv, args.workflow, args.request_id)
     rows = [{c: getattr(inv, c) for c in COLUMNS}
-            for inv in invocations(kv, args.workflow, args.request_id)
+            for inv in invocations(kv, request)
             if not args.state or inv.state == args.state]
     rows.sort(key=lambda r: sort_key(r["id"]))
     return Output(rows, table(rows, COLUMNS))

@@ -22,8 +22,8 @@ from typing import Iterator
 from mr.kv import keys
 from mr.kv.client import KV, op_get
 from mr.kv.keys import DONE_MARK, FAILED_MARK, STARTED, WAITING_MARK
-from mr.kv.models import (DONE, FAILED, ROOT_INVOCATION, RUNNING, Invocation, Request,
-                          decode)
+from mr.kv.models import (DONE, FAILED, ROOT_INVOCATION, RUNNING, STOPPED, Invocation,
+                          Request, decode)
 
 STATES = ("queued", "running", "waiting", "done", "failed", "skipped")
 
@@ -105,17 +105,26 @@ def read(kv: KV, wf: str, rid: str, iid: str = ROOT_INVOCATION) -> Progress:
     begun = request.created if iid == ROOT_INVOCATION else inv.started
     end = request.finished if not live else (inv.finished if inv.state in (DONE, FAILED)
                                              else None)
-    return _progress(request, iid, counts, created, begun, end)
+    state = request.state if iid == ROOT_INVOCATION else _subtree_state(inv, request)
+    return _progress(request, iid, state, counts, created, begun, end)
+
+
+def _subtree_state(inv: Invocation, request: Request) -> str:
+    """A subtree is done or failed with its top invocation, whatever the rest of the request."""
+    if inv.state in (DONE, FAILED):
+        return inv.state
+    return RUNNING if request.state == RUNNING else STOPPED
 
 
 def _finished(request: Request) -> Progress:
     counts = dict(request.counts)
     total = sum(counts.values())
-    return _progress(request, ROOT_INVOCATION, counts, total, request.created, request.finished)
+    return _progress(request, ROOT_INVOCATION, request.state, counts, total, request.created,
+                     request.finished)
 
 
-def _progress(request: Request, iid: str, counts: dict, total: int, begun: float | None,
-              end: float | None) -> Progress:
+def _progress(request: Request, iid: str, state: str, counts: dict, total: int,
+              begun: float | None, end: float | None) -> Progress:
     now = time.time()
     elapsed = ((end or now) - begun) if begun else 0.0
     done = counts["done"]
@@ -123,7 +132,7 @@ def _progress(request: Request, iid: str, counts: dict, total: int, begun: float
     if end is None and begun and done and total > done:
         eta = round(elapsed / done * (total - done), 3)
     return Progress(workflow=request.workflow, request_id=request.id, invocation=iid,
-                    state=request.state, counts=counts, total=total,
+                    state=state, counts=counts, total=total,
                     percent=round(100.0 * done / total, 1) if total else 0.0,
                     started=begun, finished=end, elapsed_s=round(max(elapsed, 0.0), 3),
                     eta_s=eta)

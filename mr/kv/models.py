@@ -24,6 +24,8 @@ REQUEST_STATES = (RUNNING, DONE, FAILED, CANCELLED)
 # Invocation states (a mapper that fanned out is WAITING for its children)
 QUEUED, WAITING = "queued", "waiting"
 FINISHED_STATES = (DONE, FAILED)
+# Shown, never stored: unfinished when its request failed or was cancelled (a retry resumes it)
+STOPPED = "stopped"
 
 # Invocation kinds: a mapper, its step's reduction, and one partition of a data step's shuffle
 MAP, REDUCE, PARTITION = "map", "reduce", "partition"
@@ -185,6 +187,14 @@ class Invocation:
     def data_plane(self) -> bool:
         """A split's mapper or a partition's reducer: CPU-bound work over files."""
         return self.split is not None or self.kind == PARTITION
+
+
+def as_shown(inv: Invocation, request_state: str) -> Invocation:
+    """`inv` with the state a person should see. Its record keeps `waiting` or `queued` after
+    its request failed or was cancelled (a retry goes on from those), but it will not finish."""
+    if request_state in (FAILED, CANCELLED) and inv.state not in FINISHED_STATES:
+        inv.state = STOPPED
+    return inv
 
 
 def child_id(parent: str, index: int) -> str:

@@ -113,7 +113,8 @@ STYLE = {"done": 'style=filled fillcolor="#d9f2d9"',
                    'class="failed"',
          "running": 'style=filled fillcolor="#fff2b3"',
          "waiting": 'style=filled fillcolor="#fff2b3"',
-         "queued": 'style=dashed color="#888888"'}
+         "queued": 'style=dashed color="#888888"',
+         "stopped": 'style="filled,dashed" fillcolor="#eeeeee" color="#888888"'}
 
 
 def dot(tree: Tree, request_id: str, workflow: str, job: str, state: str) -> str:

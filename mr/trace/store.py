@@ -9,7 +9,7 @@ from typing import Iterator
 
 from mr.kv import entities, keys
 from mr.kv.client import KV
-from mr.kv.models import Invocation, Request, decode
+from mr.kv.models import Invocation, Request, as_shown, decode
 from mr.trace.tree import TraceError, Tree, build
 
 CLEANED_UP = ("request {rid} ended ({state}) and was cleaned up; run with MR_CLEANUP=0 to keep "
@@ -24,10 +24,10 @@ def load_request(kv: KV, workflow: str, rid: str) -> Request:
     return decode(Request, entry.value)
 
 
-def invocations(kv: KV, workflow: str, rid: str) -> Iterator[Invocation]:
-    """The request's invocations in key order, read a page at a time."""
-    for entry in kv.scan(keys.invocations(workflow, rid)):
-        yield decode(Invocation, entry.value)
+def invocations(kv: KV, request: Request) -> Iterator[Invocation]:
+    """The request's invocations in key order, read a page at a time, as shown (`as_shown`)."""
+    for entry in kv.scan(keys.invocations(request.workflow, request.id)):
+        yield as_shown(decode(Invocation, entry.value), request.state)
 
 
 def require_trace(kv: KV, workflow: str, rid: str) -> Request:
@@ -40,4 +40,4 @@ def require_trace(kv: KV, workflow: str, rid: str) -> Request:
 
 def load_tree(kv: KV, workflow: str, rid: str) -> tuple[Request, Tree]:
     request = require_trace(kv, workflow, rid)
-    return request, build(invocations(kv, workflow, rid))
+    return request, build(invocations(kv, request))

@@ -6,7 +6,8 @@ from mr import metrics as prometheus
 from mr.engine import listing
 from mr.engine import progress as tracker
 from mr.kv import keys
-from mr.kv.models import REQUEST_STATES, Invocation, decode
+from mr.kv.client import op_get
+from mr.kv.models import REQUEST_STATES, Invocation, Request, as_shown, decode
 from mr.web.http import HttpError, Raw, query, whole
 
 
@@ -23,12 +24,17 @@ def progress(front_end, environ, workflow: str, request_id: str) -> tuple[int, d
 def invocation(front_end, environ, workflow: str, request_id: str,
                invocation_id: str) -> tuple[int, dict]:
     front_end.workflow(workflow)
-    entry = front_end.kv.get(keys.invocation(workflow, request_id, invocation_id))
+    found = front_end.kv.txn([], [op_get(keys.request(workflow, request_id)),
+                                  op_get(keys.invocation(workflow, request_id, invocation_id))])
+    request, entry = found.entry(0), found.entry(1)
+    if request is None:
+        raise HttpError(404, f"request {request_id!r} not found in workflow {workflow!r}",
+                        request_id)
     if entry is None:
         raise HttpError(404, f"invocation {invocation_id!r} of request {request_id!r} not "
                              f"found (a finished request's invocations are removed unless it "
                              f"is named or MR_CLEANUP=0)", request_id)
-    inv = decode(Invocation, entry.value)
+    inv = as_shown(decode(Invocation, entry.value), decode(Request, request.value).state)
     return 200, {"request_id": request_id, "workflow": workflow, **vars(inv)}
 
 

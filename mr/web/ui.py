@@ -95,19 +95,19 @@ def request_page(front_end, environ, workflow: str, request_id: str):
 def _tree(front_end, request: Request, failed: str | None) -> str:
     """The root, expanded on its first page of children, and the path down to the failed
     invocation expanded on the pages that hold it."""
-    kv, wf, rid = front_end.kv, request.workflow, request.id
+    kv = front_end.kv
     path = ui_data.path_to(failed) or [ROOT_INVOCATION]
     below = path[1:] + [failed]  # the node to show under each expanded one
-    records = ui_data.read_invocations(kv, wf, rid, path)
+    records = ui_data.read_invocations(kv, request, path)
     boxes: dict[str, str] = {}
     for iid, child in reversed(list(zip(path, below))):
         inv = records.get(iid)
         if inv is None:
             continue
         start = ui_data.page_start(child, inv) if child else 0
-        page_ = ui_data.child_page(kv, wf, rid, iid, start, parent_inv=inv)
+        page_ = ui_data.child_page(kv, request, iid, start, parent_inv=inv)
         boxes[iid] = ui_render.child_page(page_, failed, boxes)
-    top = ui_data.child_page(kv, wf, rid, ui_data.TOP)
+    top = ui_data.child_page(kv, request, ui_data.TOP)
     if not top.nodes:
         return ('<p class="hint">The invocation records are gone: a request\'s records are '
                 'removed when it ends unless it is named or the workers run with '
@@ -130,7 +130,7 @@ def children(front_end, environ, workflow: str, request_id: str):
         start = int(q.get("start", "0"))
     except ValueError:
         raise HttpError(400, f"start={q['start']!r} is not a number") from None
-    found = ui_data.child_page(front_end.kv, workflow, request_id, parent, start)
+    found = ui_data.child_page(front_end.kv, request, parent, start)
     failed = (request.failure or {}).get("invocation")
     return 200, Raw(HTML, ui_render.child_page(found, failed).encode())
 

@@ -16,7 +16,7 @@ from mr.engine import progress as tracker
 from mr.kv import keys
 from mr.kv.client import KV, op_get
 from mr.kv.models import (REDUCE_SUFFIX, REQUEST_STATES, ROOT_INVOCATION, RUNNING, Invocation,
-                          Request, child_id, decode, parent_of, reduce_id)
+                          Request, as_shown, child_id, decode, parent_of, reduce_id)
 from mr.metrics import QueueDepth
 from mr.queue.topics import PREFIX as TOPIC_PREFIX
 from mr.worker.registry import live_workers
@@ -42,7 +42,9 @@ class ChildPage:
         return self.start + len([n for n in self.nodes if not n.id.endswith(REDUCE_SUFFIX)])
 
 
-def read_invocations(kv: KV, wf: str, rid: str, ids: list[str]) -> dict[str, Invocation]:
+def read_invocations(kv: KV, request: Request, ids: list[str]) -> dict[str, Invocation]:
+    """The request's invocations of these ids that exist, as shown (`as_shown`)."""
+    wf, rid = request.workflow, request.id
     found: dict[str, Invocation] = {}
     for begin in range(0, len(ids), PAGE):
         chunk = ids[begin:begin + PAGE]
@@ -50,18 +52,18 @@ def read_invocations(kv: KV, wf: str, rid: str, ids: list[str]) -> dict[str, Inv
         for i, iid in enumerate(chunk):
             entry = result.entry(i)
             if entry is not None:
-                found[iid] = decode(Invocation, entry.value)
+                found[iid] = as_shown(decode(Invocation, entry.value), request.state)
     return found
 
 
-def child_page(kv: KV, wf: str, rid: str, parent: str, start: int = 0,
+def child_page(kv: KV, request: Request, parent: str, start: int = 0,
                limit: int = PAGE, parent_inv: Invocation | None = None) -> ChildPage:
     """One page of `parent`'s children in id order; TOP gives the root alone."""
     if parent == TOP:
-        root = read_invocations(kv, wf, rid, [ROOT_INVOCATION])
+        root = read_invocations(kv, request, [ROOT_INVOCATION])
         return ChildPage(TOP, 0, list(root.values()), 1, False)
     if parent_inv is None:
-        parent_inv = read_invocations(kv, wf, rid, [parent]).get(parent)
+        parent_inv = read_invocations(kv, request, [parent]).get(parent)
     total = parent_inv.children if parent_inv is not None else None
     start, limit = max(start, 0), max(1, min(limit, PAGE))
     stop = start + limit if total is None else min(start + limit, total)
@@ -69,7 +71,7 @@ def child_page(kv: KV, wf: str, rid: str, parent: str, start: int = 0,
     last = total is not None and stop >= total
     if last:
         ids.append(reduce_id(parent))
-    found = read_invocations(kv, wf, rid, ids)
+    found = read_invocations(kv, request, ids)
     nodes = [found[i] for i in ids if i in found]
     more = (stop < total) if total is not None else len(nodes) == limit
     return ChildPage(parent, start, nodes, total, more)

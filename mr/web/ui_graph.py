@@ -28,10 +28,10 @@ def limited_tree(kv: KV, request: Request) -> tuple[Tree, dict[str, int], int]:
     wf, rid = request.workflow, request.id
     total = kv.count(keys.invocations(wf, rid))
     if total <= FULL:
-        return build(all_invocations(kv, wf, rid)), {}, total
+        return build(all_invocations(kv, request)), {}, total
     failed = (request.failure or {}).get("invocation")
     keep = set(ui_data.path_to(failed)) | ({failed} if failed else set())
-    root_inv = ui_data.read_invocations(kv, wf, rid, [ROOT_INVOCATION])[ROOT_INVOCATION]
+    root_inv = ui_data.read_invocations(kv, request, [ROOT_INVOCATION])[ROOT_INVOCATION]
     root = light(root_inv)
     hidden: dict[str, int] = {}
     size, level = 1, [(root, root_inv)]
@@ -40,11 +40,11 @@ def limited_tree(kv: KV, request: Request) -> tuple[Tree, dict[str, int], int]:
         for node, inv in level:
             if inv.children is None:
                 continue  # a leaf, a reduction, or a mapper still fanning out
-            children = ui_data.child_page(kv, wf, rid, node.id, 0, FAN, parent_inv=inv).nodes
+            children = ui_data.child_page(kv, request, node.id, 0, FAN, parent_inv=inv).nodes
             listed = {c.id for c in children}
             wanted = [k for k in keep if ui_data.path_to(k)[-1:] == [node.id]
                       and k not in listed]
-            found = ui_data.read_invocations(kv, wf, rid, wanted)
+            found = ui_data.read_invocations(kv, request, wanted)
             children += [found[k] for k in wanted if k in found]
             for child in children:
                 child_node = light(child)

@@ -98,6 +98,16 @@ def test_retry_reruns_only_what_did_not_finish(engine):
     done_before = {decode(Invocation, e.value).id for e in kv.scan(keys.invocations(engine.wf,
                                                                                     rid))
                    if decode(Invocation, e.value).state == DONE}
+    # The root's record stays waiting (the retry goes on from it), but it is shown as stopped.
+    root = requests.get(url(engine, f"/request/{engine.wf}/{rid}/invocation/0"), timeout=30)
+    assert root.json()["state"] == "stopped"
+    listed = subprocess.run(["mr_kv_invocation_list", engine.wf, rid, "--state", "stopped"],
+                            env={**os.environ, **engine.env}, capture_output=True, text=True,
+                            timeout=60)
+    assert listed.returncode == 0, listed.stderr
+    assert "0" in [line.split()[0] for line in listed.stdout.splitlines()[1:]], listed.stdout
+    assert progress(engine, rid, "0.1").json()["state"] == "done"
+    assert progress(engine, rid, "0.3").json()["state"] == "failed"
     (engine.tmp / "data" / f"fixed-{rid}").touch()
     retried = requests.post(url(engine, f"/request/{engine.wf}/{rid}/retry"),
                             params={"blocking": "true"}, timeout=60)
