@@ -192,21 +192,27 @@ class Topology:
         return KV(self.etcd_hosts, timeout=timeout)
 
     def define(self) -> None:
-        """The example workflow, and its topics and channel on every broker.
-
-        Creating them up front lets each worker find every broker at its first lookup,
-        instead of at its next poll after the first message reaches that broker.
-        """
+        """The example workflow, and its topics and channel on every broker."""
         kv = self.kv()
         try:
             examples.define(kv, HANDLERS, self.workflow)
+        finally:
+            kv.close()
+        self.create_topics(self.workflow)
+
+    def create_topics(self, workflow: str) -> None:
+        """The topic of each capability `workflow`'s handlers need, and its channel, on every
+        broker: each worker then finds every broker at its first lookup, instead of at its
+        next poll after the first message reaches that broker."""
+        kv = self.kv()
+        try:
             capabilities = {h.required_capability
-                            for h in entities.list_all(kv, Handler, self.workflow)}
+                            for h in entities.list_all(kv, Handler, workflow)}
         finally:
             kv.close()
         for broker in self.brokers:
             for capability in sorted(capabilities):
-                name = topic_name(self.workflow, capability)
+                name = topic_name(workflow, capability)
                 _post(broker, f"/topic/create?topic={name}")
                 _post(broker, f"/channel/create?topic={name}&channel={CHANNEL}")
 

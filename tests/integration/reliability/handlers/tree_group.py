@@ -13,4 +13,5 @@ def handle(ctx, arguments):
     yield MapTo("leaf")
     for _key, spec in arguments:
         for j in range(spec["leaves"]):
-            yield j, {"value": 100 * spec["group"] + j, "sleep": spec["sleep"]}
+            yield j, {"value": 100 * spec["group"] + j, "sleep": spec["sleep"],
+                      "fail": spec["fail"] == [spec["group"], j]}

@@ -1,4 +1,5 @@
-"""Fan out one `group` mapper per group of leaves.
+"""Fan out one `group` mapper per group of leaves: the nested job of the failure tests and of
+the chaos soak (benchmarks.chaos).
 
 **
 handler_type: mapper
@@ -9,6 +10,7 @@ request_arguments:
   groups: int
   leaves: int
   sleep: {type: float, required: false}
+  fail: {type: list, required: false}
 """
 from mr.handlers.api import MapTo
 
@@ -16,4 +18,5 @@ from mr.handlers.api import MapTo
 def handle(ctx, arguments):
     yield MapTo("group")
     for g in range(arguments["groups"]):
-        yield g, {"group": g, "leaves": arguments["leaves"], "sleep": arguments.get("sleep", 0)}
+        yield g, {"group": g, "leaves": arguments["leaves"],
+                  "sleep": arguments.get("sleep", 0), "fail": arguments.get("fail")}
