@@ -59,6 +59,7 @@ class Sweeper:
         # workflow -> (time, etcd revision) of its recent passes, oldest first
         self._passes: dict[str, list[tuple[float, int]]] = {}
         self.brokers = BrokerRestarts(settings.nsqd_http_hosts, settings.nsqlookupd_hosts)
+        self._restarts: dict[str, tuple[float, list[str]]] = {}   # wf -> (seen, brokers)
 
     def start(self) -> "Sweeper":
         self.brokers.check()   # the brokers as they are now: a restart from here on is noticed
@@ -77,12 +78,10 @@ class Sweeper:
         while not self._stopped.wait(self.settings.sweep_interval_s):
             try:
                 self._keep_lease()
-                restarted = self.brokers.check()
+                self._note_restarts()
                 for wf in self.libraries:
                     if self._lead(wf):
-                        if restarted:
-                            self.republish_running(wf, f"broker {', '.join(restarted)} "
-                                                       f"restarted")
+                        self._after_restarts(wf)
                         self.sweep(wf)
             except EtcdUnavailable as exc:
                 log.warning("sweeper: %s", exc)
@@ -185,6 +184,24 @@ class Sweeper:
             del self._seen[gone]
         oldest = min((v[1] for k, v in self._seen.items() if k[0] == wf), default=now)
         passes[:] = [p for p in passes if p[0] >= oldest]
+
+    def _note_restarts(self) -> None:
+        """Every workflow owes a republish after a broker restart, kept until a pass that
+        leads it (the leader may be a dead worker whose lease has not yet expired), but not
+        past MR_STALL_S, when the stall sweep publishes again anyway."""
+        restarted = self.brokers.check()
+        now = time.monotonic()
+        if restarted:
+            for wf in self.libraries:
+                self._restarts[wf] = (now, restarted)
+        for wf, (seen, _) in list(self._restarts.items()):
+            if now - seen > self.settings.stall_s:
+                del self._restarts[wf]
+
+    def _after_restarts(self, wf: str) -> None:
+        if wf in self._restarts:
+            _, restarted = self._restarts.pop(wf)
+            self.republish_running(wf, f"broker {', '.join(restarted)} restarted")
 
     def republish_running(self, wf: str, why: str) -> None:
         """Publish every running request's unfinished invocations again (`why`: for the log)."""

@@ -329,7 +329,9 @@ class KV:
                 return 0
             except grpc.RpcError as exc:
                 if attempt == 2 or not self._auth.expired(exc):  # else: with a fresh token
-                    raise
+                    if exc.code() in RETRYABLE:
+                        raise self._unavailable(exc) from None
+                    raise self._auth.refusal(exc) or exc
         return 0
 
     def lease_revoke(self, lease_id: int) -> None:
