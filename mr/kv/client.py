@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 import grpc
 from pyetcd import etcdrpc
 
-from mr.kv.errors import EtcdSecurityError, EtcdUnavailable
+from mr.kv.errors import EtcdNoSpace, EtcdSecurityError, EtcdUnavailable
 from mr.kv.hosts import grpc_target
 from mr.kv.security import Authenticator, EtcdSecurity
 
@@ -218,11 +218,22 @@ class KV:
                     renewed = True
                     continue  # a fresh token, then the same call again
                 if exc.code() not in RETRYABLE:
-                    raise self._auth.refusal(exc) or exc
+                    raise self._no_space(exc) or self._auth.refusal(exc) or exc
                 if time.monotonic() + delay >= deadline:
                     raise self._unavailable(exc) from None
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
+
+    def _no_space(self, exc: grpc.RpcError) -> EtcdNoSpace | None:
+        """etcd's refusal of a write at its space quota, in words that say what to do."""
+        if exc.code() != grpc.StatusCode.RESOURCE_EXHAUSTED or "space" not in (exc.details()
+                                                                               or ""):
+            return None
+        return EtcdNoSpace(
+            f"etcd at {','.join(self.hosts)} is out of space ({exc.details()}): it takes no "
+            f"writes until its NOSPACE alarm is cleared. Free space (mr_kv_request_cleanup "
+            f"removes old requests), then run etcdctl compact <revision>, etcdctl defrag and "
+            f"etcdctl alarm disarm; or give etcd a larger --quota-backend-bytes")
 
     def _unavailable(self, exc: grpc.RpcError) -> EtcdUnavailable:
         """Why etcd did not answer, in words: one quick call that does not wait tells."""

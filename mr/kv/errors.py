@@ -7,3 +7,8 @@ class EtcdUnavailable(RuntimeError):
 
 class EtcdSecurityError(EtcdUnavailable):
     """etcd refused our credentials, or the TLS/user settings cannot work; the text says which."""
+
+
+class EtcdNoSpace(EtcdUnavailable):
+    """etcd is at its space quota (its NOSPACE alarm): it takes no writes until an operator
+    frees space and clears the alarm. Callers treat it as etcd being away: retry later."""
