@@ -4,8 +4,21 @@ Defaults work for the single-machine dev cluster (`mr_dev_cluster`).
 """
 from __future__ import annotations
 
+import difflib
+import logging
 import os
 from dataclasses import dataclass, field
+
+log = logging.getLogger(__name__)
+
+# MR_* variables read outside Settings: by scripts and launchers.
+OTHER_VARIABLES = frozenset({"MR_URL", "MR_TOKEN", "MR_DEV_DIR", "MR_TOPOLOGY_DIR",
+                             "MR_HTTP_BIND", "MR_HTTP_WORKERS"})
+# Set by a worker for the subprocess handlers it runs, not read by any process of ours.
+HANDLER_ENVIRONMENT = frozenset({"MR_ATTEMPT", "MR_FS_ROOT", "MR_HANDLER", "MR_HANDLER_VERSION",
+                                 "MR_INVOCATION_ID", "MR_REQUEST_ID", "MR_STEP",
+                                 "MR_WORKFLOW"})
+_warned: set[str] = set()
 
 
 class ConfigError(ValueError):
@@ -124,8 +137,10 @@ def load(environ: dict[str, str] | None = None) -> Settings:
     """Build Settings from the environment (MR_* variables); unset ones keep their defaults."""
     env = os.environ if environ is None else environ
     defaults = Settings()
+    read: set[str] = set()
 
     def get(name: str, convert, default):
+        read.add("MR_" + name)
         raw = env.get("MR_" + name)
         if raw is None or raw == "":
             return default
@@ -134,7 +149,7 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         except ValueError as exc:
             raise ConfigError(f"MR_{name}={raw!r} is not valid: {exc}") from None
 
-    return Settings(
+    settings = Settings(
         etcd_hosts=get("ETCD_HOSTS", _list, defaults.etcd_hosts),
         nsqd_hosts=get("NSQD_HOSTS", _list, defaults.nsqd_hosts),
         nsqd_http_hosts=get("NSQD_HTTP_HOSTS", _list, defaults.nsqd_http_hosts),
@@ -190,3 +205,17 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         nsqd_tls_cert=get("NSQD_TLS_CERT", str, defaults.nsqd_tls_cert),
         nsqd_tls_key=get("NSQD_TLS_KEY", str, defaults.nsqd_tls_key),
     )
+    _warn_unknown(env, read)
+    return settings
+
+
+def _warn_unknown(env, read: set[str]) -> None:
+    """A misspelt or foreign MR_* variable (JobX's MR_ETCD_HOST) would be ignored without a
+    word, and the process would talk to its defaults: say so, once, with the closest name."""
+    known = read | OTHER_VARIABLES | HANDLER_ENVIRONMENT
+    for name in sorted(env):
+        if name.startswith("MR_") and name not in known and name not in _warned:
+            _warned.add(name)
+            close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.8)
+            log.warning("%s is not a setting of mr and is ignored%s", name,
+                        f" (did you mean {close[0]}?)" if close else "")

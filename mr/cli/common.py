@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import Callable
 
@@ -22,6 +23,7 @@ def run(main: Callable[[], int | None]) -> None:
     """Run a script's main(); known failures become one clear line on stderr."""
     try:
         code = main()
+        sys.stdout.flush()   # here, so that a reader gone away is caught below, not at exit
     except (UserError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         code = 2
@@ -29,8 +31,14 @@ def run(main: Callable[[], int | None]) -> None:
         print(f"error: {exc}", file=sys.stderr)
         code = 3
     except EtcdUnavailable as exc:
-        print(f"error: {exc}. Start etcd or set MR_ETCD_HOSTS.", file=sys.stderr)
+        print(f"error: {str(exc).rstrip('.')} Start etcd or set MR_ETCD_HOSTS.",
+              file=sys.stderr)
         code = 3
     except KeyboardInterrupt:
         code = 130
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, as a Unix tool killed by SIGPIPE does
+        # (141), and point stdout at /dev/null so the flush at exit cannot complain again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 128 + 13
     sys.exit(code or 0)

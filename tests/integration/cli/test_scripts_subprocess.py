@@ -7,6 +7,8 @@ destructive case works on a spare entity made for it, so the cases do not depend
 """
 from __future__ import annotations
 
+import os
+import subprocess
 from importlib import metadata
 from typing import NamedTuple
 
@@ -180,6 +182,19 @@ def test_script(run_script, world, spec: Case):
     assert ran.code == spec.code, shown
     assert spec.expect.format(**world) in ran.out + ran.err, shown
     assert "Traceback" not in ran.err
+
+
+def test_a_reader_that_goes_away_ends_a_script_quietly(etcd, world):
+    """`mr_kv_job_list wf | head -0`: exit as SIGPIPE would (141), no traceback."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run(["mr_kv_job_list", world["wf"]], stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, timeout=60,
+                              env={**os.environ, "MR_ETCD_HOSTS": etcd.address})
+    finally:
+        os.close(write_end)
+    assert done.returncode == 141 and done.stderr == "", done.stderr
 
 
 def admin_scripts() -> set[str]:

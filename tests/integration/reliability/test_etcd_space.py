@@ -3,11 +3,12 @@ the work goes on once an operator frees space and clears the alarm."""
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
+import subprocess
 
-import grpc
 import pytest
 import requests
-from pyetcd import etcdrpc
 
 from mr import cluster
 from mr.cluster import wait_for
@@ -39,20 +40,19 @@ def fill(kv: KV) -> int:
 
 
 def free_space(address: str) -> None:
-    """What an operator does: remove what filled it, compact, defragment, disarm the alarm."""
-    channel = grpc.insecure_channel(address)
-    store, maintenance = etcdrpc.KVStub(channel), etcdrpc.MaintenanceStub(channel)
-    deleted = store.DeleteRange(etcdrpc.DeleteRangeRequest(key=JUNK.encode(),
-                                                           range_end=b"/junk0"), timeout=10)
-    store.Compact(etcdrpc.CompactionRequest(revision=deleted.header.revision, physical=True),
-                  timeout=30)
-    maintenance.Defragment(etcdrpc.DefragmentRequest(), timeout=30)
-    alarms = maintenance.Alarm(etcdrpc.AlarmRequest(action=etcdrpc.AlarmRequest.GET), timeout=10)
-    for alarm in alarms.alarms:
-        maintenance.Alarm(etcdrpc.AlarmRequest(action=etcdrpc.AlarmRequest.DEACTIVATE,
-                                               memberID=alarm.memberID, alarm=alarm.alarm),
-                          timeout=10)
-    channel.close()
+    """What the 503 tells an operator to do, with etcdctl (scripts/install installs it):
+    remove what filled it, compact, defragment, disarm the alarm."""
+    def etcdctl(*argv: str) -> str:
+        done = subprocess.run(["etcdctl", f"--endpoints={address}", *argv], capture_output=True,
+                              text=True, timeout=60, env={**os.environ, "ETCDCTL_API": "3"})
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+    etcdctl("del", "--prefix", JUNK)
+    revision = json.loads(etcdctl("endpoint", "status", "-w", "json"))[0]["Status"]["header"][
+        "revision"]
+    etcdctl("compact", str(revision), "--physical")
+    etcdctl("defrag")
+    etcdctl("alarm", "disarm")
 
 
 def test_etcd_out_of_space_is_a_clear_503_and_work_resumes_once_freed(small_etcd, tmp_path):

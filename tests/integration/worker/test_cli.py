@@ -31,6 +31,7 @@ def test_etcd_down_is_exit_3_with_advice():
                         "--workflow", "w")
     assert result.returncode == 3
     assert "did not answer" in result.stderr and "Start etcd or set MR_ETCD_HOSTS" in result.stderr
+    assert "?." not in result.stderr
 
 
 def test_invalid_capability_is_a_clear_error(etcd, kv):
