@@ -1,6 +1,7 @@
 """What every console script shares: logging set-up and turning known errors into exit codes."""
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -19,21 +20,22 @@ def setup_logging(level: str = "INFO") -> None:
                         format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s")
 
 
-def run(main: Callable[[], int | None]) -> None:
-    """Run a script's main(); known failures become one clear line on stderr."""
+def run(main: Callable[[], int | None], as_json: bool | None = None) -> None:
+    """Run a script's main(); known failures become one clear line on stderr: JSON
+    ({"error": ..., "exit": ...}) when the script was asked for JSON (`as_json`, by default
+    whether --json is on the command line)."""
+    if as_json is None:
+        as_json = "--json" in sys.argv[1:]
+    message = None
     try:
         code = main()
         sys.stdout.flush()   # here, so that a reader gone away is caught below, not at exit
     except (UserError, ConfigError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        code = 2
+        message, code = str(exc), 2
     except EtcdSecurityError as exc:  # etcd answered, but refused us: the text says what to fix
-        print(f"error: {exc}", file=sys.stderr)
-        code = 3
+        message, code = str(exc), 3
     except EtcdUnavailable as exc:
-        print(f"error: {str(exc).rstrip('.')} Start etcd or set MR_ETCD_HOSTS.",
-              file=sys.stderr)
-        code = 3
+        message, code = f"{str(exc).rstrip('.')} Start etcd or set MR_ETCD_HOSTS.", 3
     except KeyboardInterrupt:
         code = 130
     except BrokenPipeError:
@@ -41,4 +43,7 @@ def run(main: Callable[[], int | None]) -> None:
         # (141), and point stdout at /dev/null so the flush at exit cannot complain again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         code = 128 + 13
+    if message is not None:
+        print(json.dumps({"error": message, "exit": code}) if as_json else f"error: {message}",
+              file=sys.stderr)
     sys.exit(code or 0)

@@ -112,7 +112,7 @@ def script(prog: str, description: str, arguments: Arguments, action: Action,
 
     def main(argv: list[str] | None = None) -> int:
         try:
-            run(lambda: body(argv))
+            run(lambda: body(argv), as_json="--json" in (sys.argv[1:] if argv is None else argv))
         except SystemExit as exc:
             if exc.code is None or isinstance(exc.code, int):
                 return exc.code or 0

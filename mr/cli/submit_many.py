@@ -49,6 +49,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--token", default=os.environ.get("MR_TOKEN"),
                         help="bearer token, when the front-end requires one (default $MR_TOKEN)")
     parser.add_argument("--output", "-o", help="write each reply as a JSON line to this file")
+    parser.add_argument("--json", action="store_true",
+                        help="print the summary as JSON (counts and what failed)")
     parser.add_argument("--timeout", type=float, default=600.0,
                         help="seconds to wait for each request (default 600)")
     return parser.parse_args(argv)
@@ -125,8 +127,13 @@ def main(argv=None) -> int:
     line.finish(1.0, label())
     if out:
         out.close()
+    failed.sort(key=lambda r: r["line"])
+    if args.json:
+        print(json.dumps({"done": len(done), "failed": len(failed), "submitted": len(items),
+                          "failures": failed}))
+        return 0 if not failed else 1
     print(f"{len(done)} done, {len(failed)} failed, {len(items)} submitted")
-    for record in sorted(failed, key=lambda r: r["line"]):
+    for record in failed:
         print(f"  line {record['line']}: HTTP {record['status'] or '-'} "
               f"request {record.get('request_id', '-')}: {record.get('error', '')}")
     return 0 if not failed else 1

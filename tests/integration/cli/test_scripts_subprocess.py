@@ -127,6 +127,11 @@ CASES = [
     case("mr_request_stats no_such_wf", 2, NO_WF),
     case("mr_submit {wf} squares --file {parts} --url {url}", 0, "2 done, 0 failed"),
     case("mr_submit {wf} squares --file {tmp}/missing.jsonl --url {url}", 2, "cannot read"),
+    case("mr_submit {wf} squares --file {parts} --url {url} --json", 0,
+         '{{"done": 2, "failed": 0, "submitted": 2, "failures": []}}'),
+    case("mr_submit {wf} squares --file {tmp}/missing.jsonl --url {url} --json", 2,
+         '{{"error": "cannot read'),
+    case("mr_kv_job_get {wf} ghost --json", 2, '{{"error": "job \'ghost\' does not exist'),
 
     case("mr_worker_list --workflow {wf} --capability general", 0, "{wf}"),
     case("mr_worker_list --workflow no_such_wf", 2, NO_WF),
