@@ -5,6 +5,7 @@ never names a missing handler or one of the wrong type.
 """
 from __future__ import annotations
 
+import re
 from typing import TypeVar
 
 from mr.kv import keys
@@ -95,9 +96,13 @@ def save(kv: KV, entity, create_only: bool = False) -> None:
 
 
 def referrers(kv: KV, cls: type, workflow: str, name: str) -> list[str]:
-    """What refers to a step (jobs) or a handler (steps): deleting it would break them."""
+    """What refers to a step (jobs, and handlers whose source maps to it) or a handler
+    (steps): deleting it would break them."""
     if cls is Step:
-        return [f"job {j.name}" for j in list_all(kv, Job, workflow) if j.initial_step == name]
+        maps_to = re.compile(rf"""\bMapTo\(\s*(['"]){re.escape(name)}\1""")
+        return ([f"job {j.name}" for j in list_all(kv, Job, workflow) if j.initial_step == name]
+                + [f'handler {h.name} (MapTo("{name}"))' for h in list_all(kv, Handler, workflow)
+                   if maps_to.search(h.source or "")])
     if cls is Handler:
         return [f"step {s.name}" for s in list_all(kv, Step, workflow)
                 if name in s.handler_names()]

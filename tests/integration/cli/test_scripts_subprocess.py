@@ -73,6 +73,8 @@ CASES = [
     case("mr_kv_step_list no_such_wf", 2, NO_WF),
     case("mr_kv_step_delete {wf} spare_step", 0, "deleted step spare_step"),
     case("mr_kv_step_delete {wf} squares", 2, "step 'squares' is used by job"),
+    case("mr_kv_step_delete {wf} square", 2,
+         "step 'square' is used by handler numbers_fan_out (MapTo(\"square\"))"),
     case("mr_kv_step_set_handler {wf} tweak_step -r sum_values", 0,
          "tweak_step: reducer numbers_total -> sum_values"),
     case("mr_kv_step_set_handler {wf} tweak_step", 2, "give at least one of"),
