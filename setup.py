@@ -14,6 +14,7 @@ CONSOLE_SCRIPTS = [
     "mr_kv_workflow_create = mr.cli.kv_workflow:create.console",
     "mr_kv_workflow_get = mr.cli.kv_workflow:get.console",
     "mr_kv_workflow_list = mr.cli.kv_workflow:list_.console",
+    "mr_kv_dump = mr.cli.kv_dump:dump.console",
     "mr_kv_workflow_delete = mr.cli.kv_workflow:delete.console",
     "mr_kv_job_create = mr.cli.kv_job:create.console",
     "mr_kv_job_get = mr.cli.kv_job:get.console",

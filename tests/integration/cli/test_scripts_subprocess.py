@@ -44,6 +44,10 @@ CASES = [
     case("mr_kv_workflow_delete {spare_wf}", 0, "deleted workflow {spare_wf}"),
     case("mr_kv_workflow_delete {wf}", 2, "use --force"),
 
+    case("mr_kv_dump /mr/workflow/{wf}", 0, '"key": "/mr/workflow/{wf}"'),
+    case("mr_kv_dump --prefix /mr/w/{wf}/def/job/ --limit 1 --json", 0, '"initial_step"'),
+    case("mr_kv_dump /mr/workflow/no_such_wf", 2, "no key '/mr/workflow/no_such_wf'"),
+
     case("mr_kv_job_create {wf} made_job squares --timeout 30", 0, "created job made_job"),
     case("mr_kv_job_create {wf} bad_job squares --timeout -1", 2,
          "--timeout must be a positive number"),
@@ -214,7 +218,7 @@ def admin_scripts() -> set[str]:
 
 def test_every_script_has_a_good_and_a_bad_case():
     scripts = admin_scripts()
-    assert len(scripts) == 37
+    assert len(scripts) == 38
     for expected in (0, 2):
         covered = {c.argv[0] for c in CASES if c.code == expected}
         assert scripts <= covered, f"no exit-{expected} case: {sorted(scripts - covered)}"
