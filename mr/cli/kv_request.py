@@ -35,6 +35,7 @@ def _list_args(parser: argparse.ArgumentParser) -> None:
     add_workflow(parser)
     parser.add_argument("--state", choices=REQUEST_STATES)
     parser.add_argument("--job", help="only requests of this job")
+    parser.add_argument("--name", help="only the request that holds this name")
     parser.add_argument("--limit", type=int, default=100,
                         help=f"at most this many, newest first (default 100, at most "
                              f"{listing.MAX_LIST})")
@@ -42,7 +43,8 @@ def _list_args(parser: argparse.ArgumentParser) -> None:
 
 def _list(kv: KV, args: argparse.Namespace) -> Output:
     entities.require_workflow(kv, args.workflow)
-    found = listing.list_requests(kv, args.workflow, args.state, args.job, args.limit)
+    found = listing.list_requests(kv, args.workflow, args.state, args.job, args.limit,
+                                  args.name)
     rows = [{"id": r.id, "job": r.job, "state": r.state, "name": r.name,
              "created": r.created, "finished": r.finished,
              "failed_at": (r.failure or {}).get("invocation") if r.state == FAILED else None}

@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 from mr import config
 from mr.cli.common import UserError, run, setup_logging
+from mr.engine import listing
 from mr.kv import client as kv_client
 from mr.kv.client import KV
 from mr.kv.entities import EntityError
@@ -104,8 +105,11 @@ def script(prog: str, description: str, arguments: Arguments, action: Action,
         args = build().parse_args(argv)
         setup_logging("WARNING")
         try:
-            result = action(connect(), args)
-        except (EntityError, ValueError) as exc:
+            kv = connect()
+            if getattr(args, "request_id", None):   # a request's name stands in for its id
+                args.request_id = listing.request_id_of(kv, args.workflow, args.request_id)
+            result = action(kv, args)
+        except (EntityError, ValueError, listing.UnknownName) as exc:
             raise UserError(str(exc)) from None
         emit(result, getattr(args, "json", False))
         return 0
@@ -131,7 +135,8 @@ def add_workflow(parser: argparse.ArgumentParser) -> None:
 
 def add_request(parser: argparse.ArgumentParser) -> None:
     add_workflow(parser)
-    parser.add_argument("request_id", help="request id (as returned by POST /job/...)")
+    parser.add_argument("request_id", help="request id (as returned by POST /job/...), or "
+                                           "the request's name")
 
 
 def require(found: Any, what: str) -> Any:

@@ -11,6 +11,7 @@ import heapq
 from mr.engine import progress
 from mr.kv import keys
 from mr.kv.client import KV, op_get
+from mr.kv.codec import unpack
 from mr.kv.models import REQUEST_STATES, RUNNING, Request, decode
 
 MAX_LIST = 1000
@@ -22,14 +23,38 @@ def _newest_keys(kv: KV, prefix: str, limit: int) -> list[str]:
     return [e.key for e in entries]
 
 
+class UnknownName(LookupError):
+    """No request holds this name; the text says how one gets it."""
+
+
+def request_id_of(kv: KV, wf: str, id_or_name: str) -> str:
+    """The request id itself, or the id of the request that a name holds (no work started)."""
+    if keys.REQUEST_ID_RE.match(id_or_name):
+        return id_or_name
+    entry = kv.get(keys.name(wf, id_or_name))
+    if entry is None:
+        raise UnknownName(f"no request is named {id_or_name!r} in workflow {wf!r} (ids are 32 "
+                          f"hex digits; a request gets a name with POST /job/{wf}/<job>"
+                          f"?name={id_or_name})")
+    return unpack(entry.value)["request_id"]
+
+
 def job_names(kv: KV, wf: str) -> list[str]:
     prefix = keys.definitions_of(wf, "job")
     return [e.key[len(prefix):] for e in kv.scan(prefix, keys_only=True)]
 
 
 def list_requests(kv: KV, wf: str, state: str | None = None, job: str | None = None,
-                  limit: int = 100) -> list[Request]:
-    """The newest `limit` requests (by creation), optionally of one state and/or job."""
+                  limit: int = 100, name: str | None = None) -> list[Request]:
+    """The newest `limit` requests (by creation), optionally of one state and/or job, or the
+    one a name holds."""
+    if name is not None:
+        try:
+            named = _load(kv, wf, [request_id_of(kv, wf, name)])
+        except UnknownName:
+            return []
+        return [r for r in named if r.name == name and (state is None or r.state == state)
+                and (job is None or r.job == job)]
     limit = max(1, min(limit, MAX_LIST))
     states = [state] if state else list(REQUEST_STATES)
     jobs = [job] if job else job_names(kv, wf)

@@ -129,6 +129,10 @@ def submit(kv: KV, publisher: Publisher, library: Library, job_name: str, argume
             keys.check_name("request", name, 128)
         except ValueError as exc:
             raise SubmitError(400, str(exc)) from None
+        if keys.REQUEST_ID_RE.match(name):
+            raise SubmitError(400, f"request name {name!r} looks like a request id (32 hex "
+                                   f"digits): a name must not, so that either can be given "
+                                   f"where a request is asked for")
         existing, name_revision = _named(kv, wf, name, digest)
         if existing is not None and not recompute and existing.state in (RUNNING, DONE):
             return existing, True

@@ -37,6 +37,9 @@ ROOT = "/mr/"
 ROOT_PARENT = "^"  # the "parent" of a request's root invocation in out/ keys
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# A request id: 32 lowercase hex digits (mr.engine.submit.new_request_id). A request's name
+# never has this shape, so wherever an id is taken a name may stand in for it.
+REQUEST_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 MAX_TOPIC_PART = 27  # topic "mr.<wf>.<capability>.data" must fit NSQ's 64 characters
 
 

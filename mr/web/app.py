@@ -27,7 +27,7 @@ import time
 import gevent
 
 from mr import config, fs, metrics, values
-from mr.engine import control, events
+from mr.engine import control, events, listing
 from mr.engine.results import has_manifest, page, read_result
 from mr.engine.submit import SubmitError, fail, new_request_id, submit
 from mr.handlers.library import Library
@@ -213,6 +213,14 @@ class FrontEnd:
             return current
         return self._load_request(workflow, request.id)  # it ended just in time
 
+    def request_id_of(self, workflow: str, id_or_name: str) -> str:
+        """The id a route's request id or name stands for (404 for an unknown name)."""
+        self.workflow(workflow)
+        try:
+            return listing.request_id_of(self.kv, workflow, id_or_name)
+        except listing.UnknownName as exc:
+            raise HttpError(404, str(exc)) from None
+
     def _load_request(self, workflow: str, request_id: str,
                       forget: RequestWaiter | None = None) -> Request:
         entry = self.kv.get(keys.request(workflow, request_id))
@@ -368,7 +376,11 @@ def app(environ, start_response):
     request_id = None
     try:
         handler, params = _route(method, path)
-        status, body = handler(_get_front_end(), environ, **params)
+        front_end = _get_front_end()
+        if "request_id" in params:   # a request's name stands in for its id everywhere
+            params["request_id"] = front_end.request_id_of(params["workflow"],
+                                                           params["request_id"])
+        status, body = handler(front_end, environ, **params)
         if isinstance(body, dict):
             request_id = body.get("request_id")
     except HttpError as exc:

@@ -40,12 +40,13 @@ def invocation(front_end, environ, workflow: str, request_id: str,
 
 def requests(front_end, environ, workflow: str) -> tuple[int, dict]:
     front_end.workflow(workflow)
-    q = query(environ, "state", "job", "limit")
+    q = query(environ, "state", "job", "limit", "name")
     state, job = q.get("state") or None, q.get("job") or None
     if state is not None and state not in REQUEST_STATES:
         raise HttpError(400, f"state={state!r}: use one of {', '.join(REQUEST_STATES)}")
     limit = whole(q, "limit", 100, least=1)
-    found = listing.list_requests(front_end.kv, workflow, state, job, limit)
+    found = listing.list_requests(front_end.kv, workflow, state, job, limit,
+                                  q.get("name") or None)
     return 200, {"workflow": workflow, "requests": [summary(r) for r in found]}
 
 

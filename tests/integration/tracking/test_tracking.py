@@ -2,6 +2,7 @@
 named requests, retention, metrics, and the sweeper's timeouts and lost messages."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -169,6 +170,35 @@ def test_named_requests_are_cached_recomputed_and_guarded(engine):
     clash = requests.post(endpoint, params={"name": name}, json={"arguments": {"n": 4}},
                           timeout=60)
     assert clash.status_code == 409 and "other arguments" in clash.json()["error"]
+
+
+def test_a_name_stands_in_for_the_request_id_everywhere(engine):
+    name = unique("byname")
+    posted = requests.post(url(engine, f"/job/{engine.wf}/fan"), params={"name": name},
+                           json={"arguments": {"n": 3}}, timeout=60)
+    assert posted.status_code == 200, posted.text
+    rid = posted.json()["request_id"]
+    by_name = requests.get(url(engine, f"/request/{engine.wf}/{name}"), timeout=30).json()
+    assert by_name["request_id"] == rid and by_name["result"] == posted.json()["result"]
+    assert progress(engine, name).json()["request_id"] == rid
+    listed = requests.get(url(engine, f"/requests/{engine.wf}"), params={"name": name},
+                          timeout=30).json()["requests"]
+    assert [r["request_id"] for r in listed] == [rid]
+    shown = subprocess.run(["mr_kv_request_get", engine.wf, name, "--json"],
+                           env={**os.environ, **engine.env}, capture_output=True, text=True,
+                           timeout=60)
+    assert shown.returncode == 0 and json.loads(shown.stdout)["id"] == rid, shown.stderr
+
+    # Asking about a name nobody holds starts nothing, and says how a request gets one.
+    before = engine.kv.count(keys.requests(engine.wf))
+    unknown = requests.get(url(engine, f"/request/{engine.wf}/never-{name}"), timeout=30)
+    assert unknown.status_code == 404 and "POST /job/" in unknown.json()["error"]
+    assert engine.kv.count(keys.requests(engine.wf)) == before
+    assert requests.get(url(engine, f"/requests/{engine.wf}"), params={"name": f"never-{name}"},
+                        timeout=30).json()["requests"] == []
+    id_like = requests.post(url(engine, f"/job/{engine.wf}/fan"), params={"name": "ab" * 16},
+                            json={"arguments": {"n": 1}}, timeout=60)
+    assert id_like.status_code == 400 and "looks like a request id" in id_like.json()["error"]
 
 
 def test_retention_removes_unnamed_requests_and_keeps_named_and_failed(engine):
