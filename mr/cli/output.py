@@ -109,7 +109,7 @@ def script(prog: str, description: str, arguments: Arguments, action: Action,
             if getattr(args, "request_id", None):   # a request's name stands in for its id
                 args.request_id = listing.request_id_of(kv, args.workflow, args.request_id)
             result = action(kv, args)
-        except (EntityError, ValueError, listing.UnknownName) as exc:
+        except (EntityError, ValueError) as exc:
             raise UserError(str(exc)) from None
         emit(result, getattr(args, "json", False))
         return 0

@@ -48,11 +48,18 @@ class Skip:
     inv: Invocation | None = None
 
 
+HandlerOf = Callable[[str, Invocation], tuple[str | None, str | None]]
+
+
 class Claimer:
-    def __init__(self, kv: KV, worker_id: str, worker_alive: Callable[[str], bool]):
+    def __init__(self, kv: KV, worker_id: str, worker_alive: Callable[[str], bool],
+                 handler_of: HandlerOf = lambda wf, inv: (None, None)):
+        """`handler_of(workflow, inv)`: the (name, version) of the handler it will run,
+        written into the running record so that it shows while the invocation runs."""
         self.kv = kv
         self.worker_id = worker_id
         self.worker_alive = worker_alive
+        self.handler_of = handler_of
         self.requests = RequestCache()
 
     def take(self, msg: InvocationMessage, message_id: str) -> Run | Skip:
@@ -66,7 +73,7 @@ class Claimer:
             inv = decode(Invocation, msg.record)
             if inv.data_plane:
                 return None
-            self._running(inv, message_id)
+            self._running(msg.workflow, inv, message_id)
             running = encode(inv)
         except Exception:  # not a record we wrote (the claim's compare would refuse it too)
             return None
@@ -90,7 +97,7 @@ class Claimer:
         if (inv.state == RUNNING and inv.message_id != message_id and inv.worker
                 and self.worker_alive(inv.worker)):
             return Skip("running-elsewhere")  # a duplicate; its owner is alive and working
-        self._running(inv, message_id)
+        self._running(wf, inv, message_id)
         if inv.data_plane:
             claim = _LazyClaim(self.kv, wf, rid, inv_entry.mod_revision, inv)
             return Run(request, inv, claim.owned, claim.claim)
@@ -101,9 +108,10 @@ class Claimer:
         return self.requests.get(
             entry, lambda: self.kv.get(keys.request(msg.workflow, msg.request_id)))
 
-    def _running(self, inv: Invocation, message_id: str) -> None:
+    def _running(self, wf: str, inv: Invocation, message_id: str) -> None:
         inv.state, inv.worker, inv.message_id = RUNNING, self.worker_id, message_id
         inv.attempts, inv.started = inv.attempts + 1, time.time()
+        inv.handler, inv.version = self.handler_of(wf, inv)
 
 
 class _LazyClaim:

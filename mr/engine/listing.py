@@ -23,20 +23,16 @@ def _newest_keys(kv: KV, prefix: str, limit: int) -> list[str]:
     return [e.key for e in entries]
 
 
-class UnknownName(LookupError):
-    """No request holds this name; the text says how one gets it."""
-
-
 def request_id_of(kv: KV, wf: str, id_or_name: str) -> str:
-    """The request id itself, or the id of the request that a name holds (no work started)."""
+    """The request id itself, or the id of the request a name holds (no work started).
+
+    Request ids are 32 hex digits and names never are; anything else is looked up as a name
+    first, and taken as an id when no request holds it (then "not found" follows).
+    """
     if keys.REQUEST_ID_RE.match(id_or_name):
         return id_or_name
     entry = kv.get(keys.name(wf, id_or_name))
-    if entry is None:
-        raise UnknownName(f"no request is named {id_or_name!r} in workflow {wf!r} (ids are 32 "
-                          f"hex digits; a request gets a name with POST /job/{wf}/<job>"
-                          f"?name={id_or_name})")
-    return unpack(entry.value)["request_id"]
+    return unpack(entry.value)["request_id"] if entry else id_or_name
 
 
 def job_names(kv: KV, wf: str) -> list[str]:
@@ -49,10 +45,7 @@ def list_requests(kv: KV, wf: str, state: str | None = None, job: str | None = N
     """The newest `limit` requests (by creation), optionally of one state and/or job, or the
     one a name holds."""
     if name is not None:
-        try:
-            named = _load(kv, wf, [request_id_of(kv, wf, name)])
-        except UnknownName:
-            return []
+        named = _load(kv, wf, [request_id_of(kv, wf, name)])
         return [r for r in named if r.name == name and (state is None or r.state == state)
                 and (job is None or r.job == job)]
     limit = max(1, min(limit, MAX_LIST))

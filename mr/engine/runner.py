@@ -65,7 +65,7 @@ class Runner:
         self.settings = settings
         self.notifier = notifier or Notifier.from_settings(settings)
         self.watchdog = Watchdog()
-        self.claimer = Claimer(kv, worker_id, worker_alive)
+        self.claimer = Claimer(kv, worker_id, worker_alive, self._handler_of)
         self._fs: dict[str, fs.WorkflowFS] = {}
         self.data = DataSteps(self)
 
@@ -75,6 +75,15 @@ class Runner:
         if found is None:
             found = self._fs[workflow] = fs.workflow_fs(self.settings, workflow)
         return found
+
+    def _handler_of(self, workflow: str, inv: Invocation) -> tuple[str | None, str | None]:
+        """The handler an invocation will run, as its step names it now (None, None when the
+        step or handler is missing: running it then says so)."""
+        library = self.libraries.get(workflow)
+        step = library.step(inv.step) if library else None
+        name = getattr(step, lookup.role_of(inv), None) if step else None
+        loaded = library.handler(name) if name else None
+        return (name, loaded.definition.version) if loaded else (name, None)
 
     # --- entry point ---------------------------------------------------------------------
     def handle(self, body: bytes, message_id: str, attempt: int) -> str:

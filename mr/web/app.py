@@ -214,12 +214,9 @@ class FrontEnd:
         return self._load_request(workflow, request.id)  # it ended just in time
 
     def request_id_of(self, workflow: str, id_or_name: str) -> str:
-        """The id a route's request id or name stands for (404 for an unknown name)."""
+        """The id a route's request id or name stands for."""
         self.workflow(workflow)
-        try:
-            return listing.request_id_of(self.kv, workflow, id_or_name)
-        except listing.UnknownName as exc:
-            raise HttpError(404, str(exc)) from None
+        return listing.request_id_of(self.kv, workflow, id_or_name)
 
     def _load_request(self, workflow: str, request_id: str,
                       forget: RequestWaiter | None = None) -> Request:
@@ -227,7 +224,9 @@ class FrontEnd:
         if entry is None:
             if forget is not None:
                 forget.forget(request_id)
-            raise HttpError(404, f"request {request_id!r} not found in workflow {workflow!r}")
+            raise HttpError(404, f"request {request_id!r} not found in workflow {workflow!r} "
+                                 f"(no request has that id or holds that name; a request gets "
+                                 f"a name with POST /job/{workflow}/<job>?name=...)")
         return decode(Request, entry.value)
 
     def _describe(self, request: Request) -> dict:

@@ -69,7 +69,7 @@ def test_a_body_shorter_than_its_content_length_is_408_not_a_hang(rel):
     ("GET", "/requests/{wf}?limit=0", "limit must be >= 1"),
     ("GET", "/requests/{wf}?limit=ten", "limit='ten' is not a whole number"),
     ("GET", "/requests/{wf}?sate=done", "unknown query parameter(s) sate: this takes state, "
-                                        "job, limit"),
+                                        "job, limit, name"),
 ])
 def test_query_parameters_are_checked_not_ignored(rel, method, path, message):
     reply = requests.request(method, rel.web.url + path.format(wf=rel.wf), timeout=30,

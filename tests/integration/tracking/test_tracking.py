@@ -43,6 +43,13 @@ def test_progress_during_and_after_a_nested_request(engine):
     assert posted.status_code == 202, posted.text
     rid = posted.json()["request_id"]
 
+    def a_running_leaf():
+        records = [decode(Invocation, e.value) for e in engine.kv.scan(keys.invocations(
+            engine.wf, rid))]
+        return [inv for inv in records if inv.state == "running" and inv.id.count(".") == 2]
+    running = wait_for(a_running_leaf, timeout=30, interval=0.02, message="a running leaf")
+    assert running[0].handler == "track_leaf" and running[0].version   # shown while it runs
+
     def midway():
         body = progress(engine, rid).json()
         return body if 0 < body["counts"]["done"] < body["total"] else None
@@ -192,7 +199,7 @@ def test_a_name_stands_in_for_the_request_id_everywhere(engine):
     # Asking about a name nobody holds starts nothing, and says how a request gets one.
     before = engine.kv.count(keys.requests(engine.wf))
     unknown = requests.get(url(engine, f"/request/{engine.wf}/never-{name}"), timeout=30)
-    assert unknown.status_code == 404 and "POST /job/" in unknown.json()["error"]
+    assert unknown.status_code == 404 and "?name=" in unknown.json()["error"]
     assert engine.kv.count(keys.requests(engine.wf)) == before
     assert requests.get(url(engine, f"/requests/{engine.wf}"), params={"name": f"never-{name}"},
                         timeout=30).json()["requests"] == []
