@@ -161,6 +161,9 @@ def main(argv: list[str] | None = None) -> int:
         print("error: nginx is not installed (scripts/install installs it)", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
+    # The replayer's connection drops with every broker kill, by design: not news.
+    for noisy in ("nsq", "mr.worker.nsqd_link"):
+        logging.getLogger(noisy).setLevel(logging.CRITICAL)
     with tempfile.TemporaryDirectory(prefix="mr-chaos-") as tmp:
         base = args.workdir or Path(tmp)
         base.mkdir(parents=True, exist_ok=True)
