@@ -6,7 +6,7 @@ import time
 
 from mr import config, fs
 from mr.cli.output import Output, add_request, add_workflow, fields_text, plain, script, table
-from mr.data.files import delete_request_files
+from mr.data.files import delete_request_files, result_dir_path
 from mr.kv import entities, keys
 from mr.kv.client import KV
 from mr.engine import listing, progress
@@ -101,7 +101,9 @@ def _cleanup(kv: KV, args: argparse.Namespace) -> Output:
                                    f"it anyway (its workers will drop their work)")
     if not args.simulate_only:
         entities.cleanup_request(kv, wf, rid)
-        delete_request_files(fs.workflow_fs(config.load(), wf), rid, results=True)
+        settings = config.load()
+        delete_request_files(fs.workflow_fs(settings, wf), rid, results=True,
+                             outside=result_dir_path(settings.result_dir, wf, rid))
     verb = "would remove" if args.simulate_only else "removed"
     lines = [f"{verb} {n} {KIND_NAMES.get(kind, f'keys under {kind}/')}"
              for kind, n in sorted(counts.items()) if n]

@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 from mr.data import parts
-from mr.data.files import RESULT_FILE
+from mr.data.files import RESULT_FILE, result_dir_path
 from mr.fs import WorkflowFS
 from mr.kv.codec import pack
 from mr.kv.models import RESULT_WRITERS, Request
@@ -37,8 +36,8 @@ def write_result(request: Request, pairs: list, wfs: WorkflowFS, result_dir: str
         request.result = pairs
         return
     data = json.dumps({"request_id": request.id, "job": request.job, "pairs": pairs}).encode()
-    if result_dir and request.result_writer == "file":
-        path = Path(result_dir) / request.workflow / f"{request.id}.json"
+    path = result_dir_path(result_dir, request.workflow, request.id)
+    if path is not None and request.result_writer == "file":
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         tmp.write_bytes(data)

@@ -22,7 +22,7 @@ from typing import Callable
 
 from mr import fs
 from mr.config import Settings
-from mr.data.files import delete_request_files
+from mr.data.files import delete_request_files, result_dir_path
 from mr.engine import events, lookup, submit
 from mr.handlers.library import Library
 from mr.kv import entities, keys
@@ -135,7 +135,8 @@ class Sweeper:
                                                       [keys.request_id_of(k) for k in due])
         wfs = fs.workflow_fs(self.settings, wf)
         for rid in removed:
-            delete_request_files(wfs, rid, results=True)
+            delete_request_files(wfs, rid, results=True,
+                                 outside=result_dir_path(self.settings.result_dir, wf, rid))
         # every due key goes: removed with its request, or its request was retried since
         # (it gets a new expiry when it ends again)
         for start in range(0, len(due), MAX_TXN_OPS):

@@ -1,5 +1,7 @@
 """One request end to end over real processes: etcd, mr_broker, two mr_worker, gunicorn."""
 import json
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -75,6 +77,11 @@ def test_file_result_writer(engine):
     path = Path(reply.json()["result_path"])
     assert path.is_relative_to(engine.env["MR_RESULT_DIR"])
     assert as_dict(json.loads(path.read_text())["pairs"]) == {"a": 2, "b": 1, "_combined": 1}
+    cleaned = subprocess.run(["mr_kv_request_cleanup", engine.cases, reply.json()["request_id"]],
+                             env={**os.environ, **engine.env}, capture_output=True, text=True,
+                             timeout=60)
+    assert cleaned.returncode == 0, cleaned.stderr
+    assert not path.exists()   # the result file goes with its request
 
 
 def test_handler_error_is_500_with_traceback_and_log(engine):
