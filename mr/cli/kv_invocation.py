@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import argparse
+import json
 
+from mr import config, fs
 from mr.cli.output import Output, add_request, fields_text, plain, script, table
+from mr.engine.results import invocation_output, no_output_why
 from mr.kv import keys
 from mr.kv.client import KV
 from mr.kv.models import Invocation, as_shown, decode
@@ -16,6 +19,11 @@ def _get_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("invocation_id", help='e.g. "0", "0.3", "0.r"')
     parser.add_argument("--log", action="store_true",
                         help="print only what the handler printed or logged")
+    parser.add_argument("--output", action="store_true",
+                        help="print its output instead: (key, value) pairs, one per line")
+    parser.add_argument("--offset", type=int, default=0, help="with --output: the first pair")
+    parser.add_argument("--limit", type=int, default=1000,
+                        help="with --output: at most this many pairs (default 1000)")
 
 
 def _get(kv: KV, args: argparse.Namespace) -> Output:
@@ -24,16 +32,36 @@ def _get(kv: KV, args: argparse.Namespace) -> Output:
     if entry is None:
         raise TraceError(f"invocation {args.invocation_id!r} does not exist in request "
                          f"{args.request_id!r}")
-    data = plain(as_shown(decode(Invocation, entry.value), request.state))
+    inv = decode(Invocation, entry.value)
+    if args.output:
+        return _output(kv, args, inv)
+    data = plain(as_shown(inv, request.state))
     if args.log:
         text = data["log"] or f"(invocation {args.invocation_id} logged nothing)"
         return Output({"invocation": args.invocation_id, "log": data["log"]}, text.rstrip("\n"))
     return Output(data, fields_text(data))
 
 
+def _output(kv: KV, args: argparse.Namespace, inv: Invocation) -> Output:
+    if args.offset < 0 or args.limit < 1:
+        raise ValueError("--offset must be >= 0 and --limit >= 1")
+    wfs = fs.workflow_fs(config.load(), args.workflow)
+    output = invocation_output(kv, wfs, args.workflow, args.request_id, inv)
+    if output is None:
+        raise TraceError(f"invocation {inv.id} has no stored output: {no_output_why(inv)}")
+    pairs = output if isinstance(output, list) else [output]
+    shown = pairs[args.offset:args.offset + args.limit]
+    rest = len(pairs) - args.offset - len(shown)
+    text = "\n".join(json.dumps(pair) for pair in shown) + (
+        f"\n({rest} more: --offset {args.offset + len(shown)})" if rest > 0 else "")
+    return Output({"invocation": inv.id, "offset": args.offset, "total": len(pairs),
+                   "pairs": shown}, text or "(no pairs)")
+
+
 def _list_args(parser: argparse.ArgumentParser) -> None:
     add_request(parser)
-    parser.add_argument("--state", choices=("queued", "running", "waiting", "done", "failed", "stopped"))
+    parser.add_argument("--state", choices=("queued", "running", "waiting", "done", "failed",
+                                            "stopped"))
 
 
 COLUMNS = ["id", "kind", "step", "handler", "state", "attempts", "worker"]

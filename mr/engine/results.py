@@ -18,9 +18,12 @@ import os
 
 from mr.data import parts
 from mr.data.files import RESULT_FILE, result_dir_path
+from mr.engine import blobs
 from mr.fs import WorkflowFS
+from mr.kv import keys
+from mr.kv.client import KV
 from mr.kv.codec import pack
-from mr.kv.models import RESULT_WRITERS, Request
+from mr.kv.models import RESULT_WRITERS, Invocation, Request
 
 def result_file(request_id: str) -> str:
     """Where a request's result lives inside its workflow's shared filesystem."""
@@ -72,6 +75,21 @@ def page(request: Request, wfs: WorkflowFS, offset: int, limit: int) -> tuple[li
         return parts.page(wfs, manifest, offset, limit), manifest["pairs"]
     found = read_result(request) or []
     return found[offset:offset + limit], len(found)
+
+
+def invocation_output(kv: KV, wfs: WorkflowFS, wf: str, rid: str, inv: Invocation) -> list | None:
+    """What one invocation output, as its parent's reducer reads it (a data step's split or
+    partition: references to its files); None while it has stored nothing, or once its
+    request's data was cleaned up."""
+    entry = kv.get(keys.output(wf, rid, inv.parent, inv.id))
+    return None if entry is None else blobs.load_output(wfs, entry.value)
+
+
+def no_output_why(inv: Invocation) -> str:
+    if inv.parent is None:
+        return "the root's output is its request's result (GET /request/<wf>/<id>/result)"
+    return (f"it is {inv.state}; a done request's outputs are removed with its other data "
+            f"unless it is named or MR_CLEANUP=0")
 
 
 def _location(wfs: WorkflowFS, name: str) -> str:

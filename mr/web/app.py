@@ -6,6 +6,7 @@
     POST   /request/<workflow>/<id>/retry[?blocking=true]
     GET    /request/<workflow>/<id>/progress[?invocation=<iid>]
     GET    /request/<workflow>/<id>/invocation/<iid>    record with its captured log
+    GET    /request/<workflow>/<id>/invocation/<iid>/output[?offset=&limit=]   its output
     GET    /requests/<workflow>[?state=S][&job=J][&limit=N]
     GET    /stats/<workflow>
     GET    /metrics                                     Prometheus
@@ -38,12 +39,10 @@ from mr.kv.models import DONE, RUNNING, Request, decode
 from mr.notify import Notifier
 from mr.queue.publisher import Publisher
 from mr.web import auth, tracking, ui, ui_http
-from mr.web.http import HttpError, Raw, flag, query, request_path, whole
+from mr.web.http import PAGE, HttpError, Raw, flag, page_window, query, request_path
 from mr.web.waiter import RequestWaiter
 
 BODY_FIELDS = {"arguments", "inputs", "split_bytes"}
-RESULT_PAGE = 1000        # pairs per page of a result, unless ?limit= says otherwise
-MAX_RESULT_PAGE = 100_000
 # A failed request's HTTP status by its failure's reason; others (engine, queue) are 503
 FAILURE_STATUS = {"handler": 500, "input": 422, "storage": 507, "timeout": 504,
                   "cancelled": 409}
@@ -159,10 +158,7 @@ class FrontEnd:
     def get_result(self, environ, workflow: str, request_id: str) -> tuple[int, dict]:
         """A done request's result a page at a time: ?offset=0&limit=1000."""
         self.workflow(workflow)
-        q = query(environ, "offset", "limit")
-        offset, limit = whole(q, "offset", 0), whole(q, "limit", RESULT_PAGE)
-        if limit < 1 or limit > MAX_RESULT_PAGE:
-            raise HttpError(400, f"limit must be 1 to {MAX_RESULT_PAGE}")
+        offset, limit = page_window(query(environ, "offset", "limit"))
         request = self._load_request(workflow, request_id)
         if request.state != DONE:
             raise HttpError(409, f"request {request_id} is {request.state}: only a done "
@@ -240,7 +236,7 @@ class FrontEnd:
                 body["result_path"] = request.result_path
             if has_manifest(request):
                 body["result_pages"] = (f"/request/{request.workflow}/{request.id}/result"
-                                        f"?offset=0&limit={RESULT_PAGE}")
+                                        f"?offset=0&limit={PAGE}")
         elif request.failure:
             body["failure"] = request.failure
         return body
@@ -345,6 +341,8 @@ ROUTES = [(method, re.compile(pattern), handler) for method, pattern, handler in
      tracking.progress),
     ("GET", r"^/request/(?P<workflow>[^/]+)/(?P<request_id>[^/]+)/invocation/"
             r"(?P<invocation_id>[^/]+)/?$", tracking.invocation),
+    ("GET", r"^/request/(?P<workflow>[^/]+)/(?P<request_id>[^/]+)/invocation/"
+            r"(?P<invocation_id>[^/]+)/output/?$", tracking.invocation_output),
     ("GET", r"^/requests/(?P<workflow>[^/]+)/?$", tracking.requests),
     ("GET", r"^/stats/(?P<workflow>[^/]+)/?$", tracking.stats),
     ("GET", r"^/metrics/?$", tracking.metrics),

@@ -59,6 +59,18 @@ def whole(params: dict[str, str], name: str, default: int, least: int = 0) -> in
     return value
 
 
+PAGE = 1000          # pairs per page of a result or an output, unless ?limit= says otherwise
+MAX_PAGE = 100_000
+
+
+def page_window(params: dict[str, str]) -> tuple[int, int]:
+    """?offset=&limit= of a paged list of pairs."""
+    offset, limit = whole(params, "offset", 0), whole(params, "limit", PAGE)
+    if limit < 1 or limit > MAX_PAGE:
+        raise HttpError(400, f"limit must be 1 to {MAX_PAGE}")
+    return offset, limit
+
+
 def flag(params: dict[str, str], name: str, default: bool) -> bool:
     raw = params.get(name)
     if raw is None or raw == "":

@@ -2,13 +2,15 @@
 stats and metrics. Each takes the FrontEnd and the WSGI environ like the app's own routes."""
 from __future__ import annotations
 
+from mr import fs
 from mr import metrics as prometheus
 from mr.engine import listing
+from mr.engine import results
 from mr.engine import progress as tracker
 from mr.kv import keys
 from mr.kv.client import op_get
 from mr.kv.models import REQUEST_STATES, Invocation, Request, as_shown, decode
-from mr.web.http import HttpError, Raw, query, whole
+from mr.web.http import HttpError, Raw, page_window, query, whole
 
 
 def progress(front_end, environ, workflow: str, request_id: str) -> tuple[int, dict]:
@@ -36,6 +38,28 @@ def invocation(front_end, environ, workflow: str, request_id: str,
                              f"is named or MR_CLEANUP=0)", request_id)
     inv = as_shown(decode(Invocation, entry.value), decode(Request, request.value).state)
     return 200, {"request_id": request_id, "workflow": workflow, **vars(inv)}
+
+
+def invocation_output(front_end, environ, workflow: str, request_id: str,
+                      invocation_id: str) -> tuple[int, dict]:
+    """One invocation's output a page at a time: ?offset=0&limit=1000."""
+    front_end.workflow(workflow)
+    offset, limit = page_window(query(environ, "offset", "limit"))
+    entry = front_end.kv.get(keys.invocation(workflow, request_id, invocation_id))
+    if entry is None:
+        raise HttpError(404, f"invocation {invocation_id!r} of request {request_id!r} not "
+                             f"found", request_id)
+    inv = decode(Invocation, entry.value)
+    wfs = fs.workflow_fs(front_end.settings, workflow)
+    output = results.invocation_output(front_end.kv, wfs, workflow, request_id, inv)
+    if output is None:
+        raise HttpError(404, f"invocation {invocation_id} has no stored output: "
+                             f"{results.no_output_why(inv)}", request_id)
+    pairs = output if isinstance(output, list) else [output]
+    found, following = pairs[offset:offset + limit], offset + limit
+    return 200, {"request_id": request_id, "invocation": invocation_id, "offset": offset,
+                 "total": len(pairs), "pairs": found,
+                 "next": following if following < len(pairs) else None}
 
 
 def requests(front_end, environ, workflow: str) -> tuple[int, dict]:

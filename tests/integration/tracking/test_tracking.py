@@ -115,6 +115,17 @@ def test_retry_reruns_only_what_did_not_finish(engine):
     assert listed.returncode == 0, listed.stderr
     assert "0" in [line.split()[0] for line in listed.stdout.splitlines()[1:]], listed.stdout
     assert progress(engine, rid, "0.1").json()["state"] == "done"
+    # A failed request keeps its outputs: each invocation's can be read, a page at a time.
+    output = requests.get(url(engine, f"/request/{engine.wf}/{rid}/invocation/0.2/output"),
+                          params={"limit": 1}, timeout=30).json()
+    assert output["pairs"] == [["total", 4]] and output["total"] == 1 and output["next"] is None
+    shown = subprocess.run(["mr_kv_invocation_get", engine.wf, rid, "0.2", "--output"],
+                           env={**os.environ, **engine.env}, capture_output=True, text=True,
+                           timeout=60)
+    assert shown.returncode == 0 and shown.stdout.strip() == '["total", 4]', shown
+    none = requests.get(url(engine, f"/request/{engine.wf}/{rid}/invocation/0.3/output"),
+                        timeout=30)
+    assert none.status_code == 404 and "no stored output" in none.json()["error"]
     assert progress(engine, rid, "0.3").json()["state"] == "failed"
     (engine.tmp / "data" / f"fixed-{rid}").touch()
     retried = requests.post(url(engine, f"/request/{engine.wf}/{rid}/retry"),
