@@ -21,9 +21,11 @@ from __future__ import annotations
 import re
 
 from mr.cli.common import UserError
+from mr import fs
 from mr.engine import progress as tracker
+from mr.engine import results
 from mr.kv import entities, keys
-from mr.kv.models import ROOT_INVOCATION, Request, decode
+from mr.kv.models import DONE, ROOT_INVOCATION, Request, decode
 from mr.web import tracking, ui_data, ui_graph, ui_render, ui_sse
 from mr.web.http import HttpError, Raw, query
 from mr.web.ui_http import HTML, event_stream, page, static
@@ -79,17 +81,32 @@ def request_page(front_end, environ, workflow: str, request_id: str):
     failed = (request.failure or {}).get("invocation")
     tree = _tree(front_end, request, failed)
     base = f"/ui/{workflow}/request/{request_id}"
+    drawable = kv.count(keys.invocations(workflow, request_id)) > 0
     main = ui_render.template("ui_request.html").substitute(
         rid=ui_render.h(request_id), summary=ui_render.summary(request),
         progress=ui_render.progress_panel(progress), failure=ui_render.failure(request),
-        tree=tree, graph_url=ui_render.h(f"{base}/graph.svg"),
-        graph_note=f"Requests of more than {ui_graph.FULL} invocations are drawn "
-                   f"{ui_graph.DEPTH} levels deep, {ui_graph.FAN} children a node.")
+        result=_result(front_end, request), tree=tree,
+        graph=ui_render.graph_panel(
+            f"{base}/graph.svg", f"Requests of more than {ui_graph.FULL} invocations are drawn "
+                                 f"{ui_graph.DEPTH} levels deep, {ui_graph.FAN} children a "
+                                 f"node.", drawable))
     data = {"workflow": workflow, "request_id": request_id, "state": request.state,
             "failed": failed, "base": base}
     crumbs = [(workflow, f"/ui/{workflow}/"), (f"request {request_id[:12]}", None)]
     return 200, page(environ, ui_render.document("request", f"request {request_id[:12]}",
                                                  crumbs, main, data, "request.js"))
+
+
+def _result(front_end, request: Request) -> str:
+    if request.state != DONE:
+        return ""
+    try:
+        pairs, total = results.page(request, fs.workflow_fs(front_end.settings,
+                                                            request.workflow),
+                                    0, ui_render.RESULT_ROWS)
+    except (OSError, ValueError) as exc:   # a result file gone or unreadable
+        return ui_render.result_panel(request, [], 0, str(exc))
+    return ui_render.result_panel(request, pairs, total)
 
 
 def _tree(front_end, request: Request, failed: str | None) -> str:

@@ -10,7 +10,7 @@ import time
 from string import Template
 
 from mr.engine.progress import Progress
-from mr.kv.models import (CANCELLED, FAILED, MAP, REQUEST_STATES, RUNNING, Invocation,
+from mr.kv.models import (CANCELLED, DONE, FAILED, MAP, REQUEST_STATES, RUNNING, Invocation,
                           Request)
 from mr.web import ui_data
 from mr.web.ui_data import ChildPage, Queues, Row, WorkerView
@@ -193,6 +193,42 @@ def failure(request: Request) -> str:
                                            ("log", "Log", "log")) if f.get(key))
     return (f'<section class="panel failure" data-invocation="{h(f.get("invocation"))}">'
             f'<h2>Failure</h2><dl class="facts">{items}</dl>{text}</section>')
+
+
+RESULT_ROWS = 20   # result pairs shown on a request's page; the rest by download
+
+
+def result_panel(request: Request, pairs: list, total: int, error: str | None = None) -> str:
+    """A done request's first pairs, how many there are, and where the whole result is."""
+    if request.state != DONE:
+        return ""
+    base = f"/request/{request.workflow}/{request.id}/result"
+    links = [f'<a href="{h(base)}?limit=100000" download="{h(request.id)}.json">download as '
+             f'JSON</a>']
+    if request.result_path:
+        links.append(f"file: <code>{h(request.result_path)}</code>")
+    if error:
+        body = f'<p class="hint">The result cannot be read: {h(error)}</p>'
+    else:
+        rows = "".join(f"<tr><td><code>{h(json.dumps(k))}</code></td>"
+                       f"<td><code>{h(json.dumps(v))}</code></td></tr>" for k, v in pairs)
+        more = (f'<p class="hint">The first {len(pairs)} of {total:,} pairs.</p>'
+                if total > len(pairs) else
+                f'<p class="hint">{total:,} pair{"" if total == 1 else "s"}.</p>')
+        body = f'<table class="result"><tr><th>key</th><th>value</th></tr>{rows}</table>{more}'
+    return (f'<section class="panel" id="result"><h2>Result</h2>{body}'
+            f'<p>{" · ".join(links)}</p></section>')
+
+
+def graph_panel(url: str, note: str, drawable: bool) -> str:
+    """The drawing, or why there is none (never a broken image)."""
+    if not drawable:
+        return ('<p class="hint">No graph: the invocation records are gone (a request\'s '
+                'records are removed when it ends unless it is named or the workers run with '
+                'MR_CLEANUP=0).</p>')
+    return (f'<p class="hint">{h(note)}</p><div class="graph"><a href="{h(url)}" '
+            f'target="_blank" title="open the drawing at full size"><img id="graph" '
+            f'alt="invocation graph" loading="lazy" src="{h(url)}"></a></div>')
 
 
 def node(inv: Invocation, failed: str | None, box: str = "") -> str:

@@ -7,6 +7,7 @@ import re
 import pytest
 import requests
 
+from mr.kv import keys
 from mr.kv.models import Invocation, Request
 from mr.web import ui_data, ui_graph, ui_render
 
@@ -50,6 +51,19 @@ def test_request_page_shows_the_root_and_its_first_page(engine, wide):
     assert shown[0] == "0" and len(shown) == 1 + ui_data.PAGE
     assert 'data-percent="100"' in page.text and "252 done" in page.text
     assert "graph.svg" in page.text and 'src="/ui/static/request.js"' in page.text
+    total = sum(j * j for j in range(250))
+    assert f'<td><code>&quot;total&quot;</code></td><td><code>{total}</code></td>' in page.text
+    assert "1 pair." in page.text and "download as JSON" in page.text
+
+
+def test_a_request_whose_records_are_gone_shows_why_there_is_no_graph(engine):
+    reply = engine.post(engine.wf, "fan", {"n": 2})
+    rid = reply.json()["request_id"]
+    engine.kv.delete(keys.invocations(engine.wf, rid), prefix=True)   # as cleanup would
+    page = get(engine, f"/ui/{engine.wf}/request/{rid}")
+    assert page.status_code == 200
+    assert "No graph: the invocation records are gone" in page.text and "<img" not in page.text
+    assert "1 pair." in page.text     # the result is in the request's record: still shown
 
 
 def test_a_big_request_is_drawn_a_few_levels_deep(engine, wide):
