@@ -3,15 +3,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 
 from mr import config, fs
 from mr.cli.output import Output, add_request, fields_text, plain, script, table
 from mr.engine.results import invocation_output, no_output_why
 from mr.kv import keys
 from mr.kv.client import KV
-from mr.kv.models import Invocation, as_shown, decode
-from mr.trace.store import invocations, require_trace
+from mr.kv.models import RUNNING, Invocation, as_shown, decode
+from mr.trace.store import invocations, require_trace, with_logs
 from mr.trace.tree import TraceError, sort_key
+
+
+FOLLOW_EVERY_S = 1.0
 
 
 def _get_args(parser: argparse.ArgumentParser) -> None:
@@ -19,6 +23,8 @@ def _get_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("invocation_id", help='e.g. "0", "0.3", "0.r"')
     parser.add_argument("--log", action="store_true",
                         help="print only what the handler printed or logged")
+    parser.add_argument("--follow", "-f", action="store_true",
+                        help="with --log: print what it prints as it runs, until it ends")
     parser.add_argument("--output", action="store_true",
                         help="print its output instead: (key, value) pairs, one per line")
     parser.add_argument("--offset", type=int, default=0, help="with --output: the first pair")
@@ -35,11 +41,48 @@ def _get(kv: KV, args: argparse.Namespace) -> Output:
     inv = decode(Invocation, entry.value)
     if args.output:
         return _output(kv, args, inv)
-    data = plain(as_shown(inv, request.state))
+    if args.follow:
+        return _follow(kv, args)
+    data = with_logs(kv, args.workflow, args.request_id, as_shown(inv, request.state))
     if args.log:
-        text = data["log"] or f"(invocation {args.invocation_id} logged nothing)"
-        return Output({"invocation": args.invocation_id, "log": data["log"]}, text.rstrip("\n"))
-    return Output(data, fields_text(data))
+        return Output({"invocation": args.invocation_id, "log": data["log"],
+                       "attempt_logs": data["attempt_logs"]}, _log_text(data).rstrip("\n"))
+    shown = {k: v for k, v in data.items() if k != "attempt_logs"}
+    return Output(data, fields_text(shown))
+
+
+def _log_text(data: dict) -> str:
+    """Each earlier attempt's log under its own heading, then the last (or running) one's."""
+    earlier = [f"--- attempt {a['attempt']} ---\n{a['log']}" for a in data["attempt_logs"]
+               if a["attempt"] < data["attempts"]]
+    last = data["log"] or f"(invocation {data['id']} logged nothing)\n"
+    if earlier:
+        last = f"--- attempt {data['attempts']} ---\n{last}"
+    return "".join(earlier) + last
+
+
+def _follow(kv: KV, args: argparse.Namespace) -> Output:
+    """Print the log as it grows (a line of the running attempt as soon as a worker writes it
+    to etcd: every few seconds), until the invocation or its request ends."""
+    shown, attempt = 0, None
+    while True:
+        request = require_trace(kv, args.workflow, args.request_id)
+        entry = kv.get(keys.invocation(args.workflow, args.request_id, args.invocation_id))
+        if entry is None:
+            raise TraceError(f"invocation {args.invocation_id!r} is gone")
+        inv = decode(Invocation, entry.value)
+        data = with_logs(kv, args.workflow, args.request_id, inv)
+        if inv.attempts != attempt:
+            if attempt is not None:
+                print(f"--- attempt {inv.attempts} ---", flush=True)
+            shown, attempt = 0, inv.attempts
+        text = data["log"] or ""
+        if len(text) > shown:
+            print(text[shown:], end="", flush=True)
+            shown = len(text)
+        if inv.finished is not None or request.state != RUNNING:
+            return Output(data, "")
+        time.sleep(FOLLOW_EVERY_S)
 
 
 def _output(kv: KV, args: argparse.Namespace, inv: Invocation) -> Output:

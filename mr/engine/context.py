@@ -61,6 +61,11 @@ class InvocationLog:
         body = "".join(self._parts)
         return body + _TRUNCATED.format(self._dropped) if self._dropped else body
 
+    @property
+    def written(self) -> int:
+        """How much was written so far, kept or dropped: it changes whenever the log does."""
+        return self._size + self._dropped
+
 
 class _ThreadStdout(io.TextIOBase):
     """sys.stdout that sends a thread's prints to its invocation's log while one runs."""

@@ -21,6 +21,7 @@ from mr.data.files import delete_request_files
 from mr.engine import blobs, events, faults, lookup, protocol
 from mr.engine.calls import HandlerFailure, call, guarded, pairs
 from mr.engine.claiming import CLAIM_DATA_AFTER_S, Claimer, Run, Skip
+from mr.engine.live_logs import LiveLogs
 from mr.engine.context import Context, InvocationLog, Session, capture_prints
 from mr.engine.data_steps import DataSteps
 from mr.engine.pairs import cast_argument, group, reducer_output
@@ -66,6 +67,7 @@ class Runner:
         self.notifier = notifier or Notifier.from_settings(settings)
         self.watchdog = Watchdog()
         self.claimer = Claimer(kv, worker_id, worker_alive, self._handler_of)
+        self.live_logs = LiveLogs(kv)
         self._fs: dict[str, fs.WorkflowFS] = {}
         self.data = DataSteps(self)
 
@@ -118,6 +120,8 @@ class Runner:
                             delay=0.05)
         claim = (CLAIM_DATA_AFTER_S, taken.claim) if taken.claim else None
         began = time.monotonic()
+        log_key = keys.attempt_log(wf, request.id, inv.id, attempt)
+        self.live_logs.follow(log_key, keys.live(wf, request.id), out)
         try:
             with capture_prints(out):
                 if inv.kind == PARTITION:
@@ -134,11 +138,15 @@ class Runner:
             own()
             retries = failure.handler.definition.retries if failure.handler else 0
             if attempt <= retries and not failure.final:
+                # the record's log will be the last attempt's: this one's is kept apart
+                self.live_logs.keep(log_key, keys.live(wf, request.id),
+                                    out.text() + f"(attempt {attempt} failed: {failure})\n")
                 raise Retry(f"{failure} (retry {attempt} of {retries})",
                             delay=min(2.0 ** (attempt - 1), 60.0)) from None
             self._fail(request, inv, failure, out, attempt)
             return "failed"
         finally:
+            self.live_logs.forget(log_key)
             metrics.HANDLER_SECONDS.labels(wf, inv.step, inv.handler or "-").observe(
                 time.monotonic() - began)
         return "done"

@@ -105,6 +105,16 @@ def invocation(wf: str, rid: str, iid: str) -> str:
     return f"{ROOT}w/{wf}/r/{rid}/inv/{iid}"
 
 
+def attempt_log(wf: str, rid: str, iid: str, attempt: int) -> str:
+    """What one attempt of an invocation printed: written while it runs long, and when it
+    fails to be retried (the record's `log` keeps only the last attempt's)."""
+    return f"{ROOT}w/{wf}/r/{rid}/log/{iid}/{attempt:04d}"
+
+
+def attempt_logs(wf: str, rid: str, iid: str) -> str:
+    return f"{ROOT}w/{wf}/r/{rid}/log/{iid}/"
+
+
 def outputs(wf: str, rid: str, parent: str) -> str:
     """Prefix of the outputs of every child of `parent`."""
     return f"{ROOT}w/{wf}/r/{rid}/out/{parent}/"

@@ -30,6 +30,24 @@ def invocations(kv: KV, request: Request) -> Iterator[Invocation]:
         yield as_shown(decode(Invocation, entry.value), request.state)
 
 
+def attempt_logs(kv: KV, workflow: str, rid: str, iid: str) -> dict[int, str]:
+    """Attempt number -> what it printed, for attempts retried after a failure and for one
+    running long (mr.engine.live_logs); the record's `log` is the last finished attempt's."""
+    prefix = keys.attempt_logs(workflow, rid, iid)
+    return {int(e.key[len(prefix):]): e.value.decode(errors="replace")
+            for e in kv.scan(prefix)}
+
+
+def with_logs(kv: KV, workflow: str, rid: str, inv: Invocation) -> dict:
+    """The record as a dict, its `log` so far while it runs, and `attempt_logs`."""
+    logs = attempt_logs(kv, workflow, rid, inv.id)
+    data = dict(vars(inv))
+    if data["log"] is None and inv.attempts in logs and inv.finished is None:
+        data["log"] = logs[inv.attempts]     # running: what it printed so far
+    data["attempt_logs"] = [{"attempt": n, "log": text} for n, text in sorted(logs.items())]
+    return data
+
+
 def require_trace(kv: KV, workflow: str, rid: str) -> Request:
     """The request, if its invocation records still exist (count-only read)."""
     request = load_request(kv, workflow, rid)

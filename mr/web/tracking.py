@@ -10,6 +10,7 @@ from mr.engine import progress as tracker
 from mr.kv import keys
 from mr.kv.client import op_get
 from mr.kv.models import REQUEST_STATES, Invocation, Request, as_shown, decode
+from mr.trace.store import with_logs
 from mr.web.http import HttpError, Raw, page_window, query, whole
 
 
@@ -37,7 +38,8 @@ def invocation(front_end, environ, workflow: str, request_id: str,
                              f"found (a finished request's invocations are removed unless it "
                              f"is named or MR_CLEANUP=0)", request_id)
     inv = as_shown(decode(Invocation, entry.value), decode(Request, request.value).state)
-    return 200, {"request_id": request_id, "workflow": workflow, **vars(inv)}
+    return 200, {"request_id": request_id, "workflow": workflow,
+                 **with_logs(front_end.kv, workflow, request_id, inv)}
 
 
 def invocation_output(front_end, environ, workflow: str, request_id: str,

@@ -219,6 +219,40 @@ def test_a_name_stands_in_for_the_request_id_everywhere(engine):
     assert id_like.status_code == 400 and "looks like a request id" in id_like.json()["error"]
 
 
+def test_a_running_handlers_log_is_readable_and_every_attempt_is_kept(engine):
+    posted = requests.post(url(engine, f"/job/{engine.wf}/chatty"), params={"blocking": "false"},
+                           json={"arguments": {"fail_attempts": [1, 2]}}, timeout=30)
+    rid = posted.json()["request_id"]
+    record_url = url(engine, f"/request/{engine.wf}/{rid}/invocation/0")
+
+    def printed_while_running():
+        record = requests.get(record_url, timeout=30).json()
+        return record if (record["state"] == "running" and record["attempts"] == 3
+                          and "attempt 3 starts" in (record["log"] or "")) else None
+    record = wait_for(printed_while_running, timeout=60, message="attempt 3's log while it runs")
+    earlier = {a["attempt"]: a["log"] for a in record["attempt_logs"]}
+    assert "attempt 1 starts" in earlier[1] and "attempt 1 fails on purpose" in earlier[1]
+    assert "attempt 2 fails on purpose" in earlier[2]
+
+    env = {**os.environ, **engine.env}
+    follow = subprocess.Popen(["mr_kv_invocation_get", engine.wf, rid, "0", "--follow"],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
+    try:
+        first = follow.stdout.readline()      # printed before the invocation ends
+        assert first == "attempt 3 starts\n", first
+        (engine.tmp / "data" / f"release-{rid}").touch()
+        rest, errors = follow.communicate(timeout=60)
+    finally:
+        follow.kill()
+    assert follow.returncode == 0 and rest == "attempt 3 released\n", (rest, errors)
+    assert engine.wait_ended(engine.wf, rid)["result"] == [["total", 3]]
+    shown = subprocess.run(["mr_kv_invocation_get", engine.wf, rid, "0", "--log"], env=env,
+                           capture_output=True, text=True, timeout=60)
+    assert shown.stdout.index("--- attempt 1 ---") < shown.stdout.index("--- attempt 2 ---") \
+        < shown.stdout.index("--- attempt 3 ---\nattempt 3 starts\nattempt 3 released")
+
+
 def test_retention_removes_unnamed_requests_and_keeps_named_and_failed(engine):
     endpoint = url(engine, f"/job/{engine.wf}/fan")
     unnamed = requests.post(endpoint, json={"arguments": {"n": 2}}, timeout=60).json()

@@ -1,0 +1,30 @@
+"""Print a line, then wait until its request's "release" file exists in $MR_DATA_DIR (so a
+test can read the log while it runs); fail on purpose at the attempts the request names.
+
+**
+handler_type: mapper
+required_capability: general
+retries: 2
+argument_spec:
+  - {name: arguments, type: dict}
+request_arguments:
+  fail_attempts: {type: list, required: false}
+"""
+import os
+import time
+from pathlib import Path
+
+from mr.handlers.api import Return
+
+
+def handle(ctx, arguments):
+    print(f"attempt {ctx.attempt} starts")
+    if ctx.attempt in arguments.get("fail_attempts", []):
+        raise RuntimeError(f"attempt {ctx.attempt} fails on purpose")
+    release = Path(os.environ["MR_DATA_DIR"]) / f"release-{ctx.request_id}"
+    deadline = time.monotonic() + 60
+    while not release.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    print(f"attempt {ctx.attempt} released")
+    yield Return()
+    yield "total", ctx.attempt
