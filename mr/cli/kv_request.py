@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import time
 
 from mr import config, fs
@@ -58,9 +59,33 @@ def _list(kv: KV, args: argparse.Namespace) -> Output:
     return Output({"requests": rows, "more": more}, text)
 
 
+def _stats_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("workflow", nargs="?",
+                        help="one workflow in detail (default: every workflow, a line each)")
+    parser.add_argument("--watch", type=float, metavar="SECONDS",
+                        help="print again every SECONDS until Ctrl-C (--json: a line each)")
+
+
 def _stats(kv: KV, args: argparse.Namespace) -> Output:
-    entities.require_workflow(kv, args.workflow)
-    data = listing.stats(kv, args.workflow)
+    if args.watch is None:
+        return _stats_now(kv, args.workflow)
+    if args.watch <= 0:
+        raise ValueError("--watch takes a positive number of seconds")
+    while True:   # until Ctrl-C (exit 130)
+        now = _stats_now(kv, args.workflow)
+        print(json.dumps(now.data) if args.json
+              else f"--- {time.strftime('%H:%M:%S')} ---\n{now.text}", flush=True)
+        time.sleep(args.watch)
+
+
+def _stats_now(kv: KV, workflow: str | None) -> Output:
+    if workflow is None:
+        rows = [{"workflow": w.name, **listing.stats(kv, w.name)["requests"]["total"]}
+                for w in sorted(entities.list_workflows(kv), key=lambda w: w.name)]
+        return Output({"workflows": rows}, "requests by state:\n" + table(
+            rows, ["workflow", *REQUEST_STATES], empty="(no workflows)"))
+    entities.require_workflow(kv, workflow)
+    data = listing.stats(kv, workflow)
     rows = [{"job": job, **counts} for job, counts in data["requests"]["by_job"].items()]
     rows.append({"job": "(all)", **data["requests"]["total"]})
     lines = ["requests by state:", table(rows, ["job", *REQUEST_STATES])]
@@ -117,6 +142,7 @@ get = script("mr_kv_request_get", "Print a request: state, result, failure.", ad
 list_ = script("mr_kv_request_list", "List a workflow's requests, newest first, by state and "
                "job.", _list_args, _list)
 stats = script("mr_request_stats", "Count a workflow's requests by state per job, and the "
-               "invocations of its running requests by state.", add_workflow, _stats)
+               "invocations of its running requests by state; every workflow's requests "
+               "without one.", _stats_args, _stats)
 cleanup = script("mr_kv_request_cleanup", "Remove a request with its invocations, sessions and "
                  "data (the request record too).", _cleanup_args, _cleanup)

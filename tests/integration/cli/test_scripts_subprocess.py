@@ -7,7 +7,9 @@ destructive case works on a spare entity made for it, so the cases do not depend
 """
 from __future__ import annotations
 
+import json
 import os
+import signal
 import subprocess
 from importlib import metadata
 from typing import NamedTuple
@@ -131,6 +133,8 @@ CASES = [
     case("mr_request_result {wf} {rid}", 2, "only a done request has a result"),
     case("mr_request_stats {wf}", 0, "requests by state:"),
     case("mr_request_stats no_such_wf", 2, NO_WF),
+    case("mr_request_stats", 0, "{wf}"),
+    case("mr_request_stats {wf} --watch 0", 2, "--watch takes a positive number of seconds"),
     case("mr_submit {wf} squares --file {parts} --url {url}", 0, "2 done, 0 failed"),
     case("mr_submit {wf} squares --file {tmp}/missing.jsonl --url {url}", 2, "cannot read"),
     case("mr_submit {wf} squares --file {parts} --url {url} --json", 0,
@@ -206,6 +210,20 @@ def test_a_reader_that_goes_away_ends_a_script_quietly(etcd, world):
     finally:
         os.close(write_end)
     assert done.returncode == 141 and done.stderr == "", done.stderr
+
+
+def test_stats_watch_repeats_until_ctrl_c(etcd, world):
+    watch = subprocess.Popen(["mr_request_stats", world["wf"], "--watch", "0.2", "--json"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env={**os.environ, "MR_ETCD_HOSTS": etcd.address})
+    try:
+        lines = [json.loads(watch.stdout.readline()) for _ in range(2)]
+        assert all("requests" in line for line in lines)
+        watch.send_signal(signal.SIGINT)
+        _, errors = watch.communicate(timeout=30)
+    finally:
+        watch.kill()
+    assert watch.returncode == 130 and "Traceback" not in errors, errors
 
 
 def admin_scripts() -> set[str]:
