@@ -97,7 +97,8 @@ def _cancel(kv: KV, args: argparse.Namespace) -> Output:
     notifier = Notifier.from_settings(config.load())  # this script ends it, so it notifies
     try:
         request = control.cancel(kv, args.workflow, args.request_id,
-                                 f"mr_request_cancel on {socket.gethostname()}", notifier)
+                                 f"mr_request_cancel on {socket.gethostname()}", notifier,
+                                 args.reason)
     except control.ControlError as exc:
         raise ValueError(str(exc)) from None
     finally:
@@ -149,8 +150,13 @@ status = script("mr_request_status", "Show how far a request (or an invocation's
 retry = script("mr_request_retry", "Run a failed or cancelled request again: only its failed "
                "and unfinished invocations are re-queued; finished results are kept.",
                _retry_args, _retry)
+def _cancel_args(parser: argparse.ArgumentParser) -> None:
+    add_request(parser)
+    parser.add_argument("--reason", help="why, kept in the request's failure record")
+
+
 cancel = script("mr_request_cancel", "Cancel a running request: queued work is dropped and the "
-                "outputs of running handlers are discarded.", add_request, _cancel)
+                "outputs of running handlers are discarded.", _cancel_args, _cancel)
 result = script("mr_request_result", "Print a done request's result, one JSON line [key, "
                 "value] per pair, streamed a page at a time (a data job's part files "
                 "included).", _result_args, _result, json_flag=False)

@@ -32,7 +32,11 @@ def _load(kv: KV, wf: str, rid: str) -> tuple[Request, int]:
     return decode(Request, entry.value), entry.mod_revision
 
 
-def cancel(kv: KV, wf: str, rid: str, by: str, notifier: Notifier) -> Request:
+MAX_REASON = 500   # characters of a cancel's reason kept in the record
+
+
+def cancel(kv: KV, wf: str, rid: str, by: str, notifier: Notifier,
+           reason: str | None = None) -> Request:
     """End a running request as cancelled: queued work is dropped, running work discarded.
 
     Workers see the request is no longer live: they skip its queued invocations, and the
@@ -44,7 +48,10 @@ def cancel(kv: KV, wf: str, rid: str, by: str, notifier: Notifier) -> Request:
         raise ControlError(409, f"request {rid} is {request.state}; only a running request can "
                                 f"be cancelled")
     request.state, request.finished = CANCELLED, time.time()
-    request.failure = {"reason": "cancelled", "message": f"cancelled by {by}"}
+    request.failure = {"reason": "cancelled", "message": f"cancelled by {by}"
+                       + (f": {reason[:MAX_REASON]}" if reason else "")}
+    if reason:
+        request.failure["why"] = reason[:MAX_REASON]
     if not protocol.end_request(kv, request, [], cleanup=False):
         raise ControlError(409, f"request {rid} ended before it could be cancelled")
     events.request_ended(notifier, request)

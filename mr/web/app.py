@@ -2,7 +2,7 @@
 
     POST   /job/<workflow>/<job>[?blocking=false][&name=N[&recompute=true]]  {"arguments": {}}
     GET    /request/<workflow>/<id>[?wait=<seconds>]
-    DELETE /request/<workflow>/<id>                     cancel
+    DELETE /request/<workflow>/<id>[?reason=<text>]     cancel
     POST   /request/<workflow>/<id>/retry[?blocking=true]
     GET    /request/<workflow>/<id>/progress[?invocation=<iid>]
     GET    /request/<workflow>/<id>/invocation/<iid>    record with its captured log
@@ -170,10 +170,11 @@ class FrontEnd:
 
     def cancel_request(self, environ, workflow: str, request_id: str) -> tuple[int, dict]:
         self.workflow(workflow)
+        reason = query(environ, "reason").get("reason") or None
         try:
             request = control.cancel(self.kv, workflow, request_id,
                                      f"{self._client_ip(environ)} via {self.hostname}",
-                                     self.notifier)
+                                     self.notifier, reason)
         except control.ControlError as exc:
             raise HttpError(exc.status, str(exc), request_id) from None
         return 200, self._describe(request)

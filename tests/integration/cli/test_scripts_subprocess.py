@@ -127,7 +127,7 @@ CASES = [
     case("mr_request_status {wf} nope", 2, "request 'nope' not found"),
     case("mr_request_retry {wf} {spare_rid} --nsqd-http-address {broker}", 0, "is running again"),
     case("mr_request_retry {wf} nope", 2, "request 'nope' not found"),
-    case("mr_request_cancel {wf} {stuck_rid}", 0, "cancelled"),
+    case("mr_request_cancel {wf} {stuck_rid} --reason", 0, "cancelled", "no longer needed"),
     case("mr_request_cancel {wf} {rid}", 2, "only a running request can be cancelled"),
     case("mr_request_result {wf} {done_rid} --limit 1", 0, '["sum", 5]'),
     case("mr_request_result {wf} {rid}", 2, "only a done request has a result"),

@@ -148,9 +148,11 @@ def test_cancel_drops_queued_work(engine):
     rid = posted.json()["request_id"]
     wait_for(lambda: progress(engine, rid).json()["counts"]["done"] > 0, timeout=60,
              interval=0.02, message="a first leaf done")
-    cancelled = requests.delete(url(engine, f"/request/{engine.wf}/{rid}"), timeout=30)
+    cancelled = requests.delete(url(engine, f"/request/{engine.wf}/{rid}"),
+                                params={"reason": "superseded by a newer run"}, timeout=30)
     assert cancelled.status_code == 200, cancelled.text
     assert cancelled.json()["state"] == "cancelled"
+    assert cancelled.json()["failure"]["why"] == "superseded by a newer run"
     again = requests.delete(url(engine, f"/request/{engine.wf}/{rid}"), timeout=30)
     assert again.status_code == 409
     got = engine.get_request(engine.wf, rid).json()
