@@ -30,7 +30,8 @@ def progress_text(p: tracker.Progress) -> str:
     timing = f"{duration(p.elapsed_s)} elapsed"
     if p.eta_s is not None:
         timing += f", about {duration(p.eta_s)} left"
-    return f"{p.state}: {', '.join(parts)} | {timing}"
+    latest = f" | {p.status[0]['invocation']}: {p.status[0]['message']}" if p.status else ""
+    return f"{p.state}: {', '.join(parts)} | {timing}{latest}"
 
 
 def _status_args(parser: argparse.ArgumentParser) -> None:

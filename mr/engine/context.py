@@ -17,6 +17,7 @@ from mr.kv.client import KV, cmp_present, op_put
 from mr.kv.codec import pack, unpack
 
 MAX_LOG_BYTES = 64 * 1024
+MAX_STATUS = 200   # characters of a status message
 _TRUNCATED = "\n[log truncated: {} more bytes dropped]\n"
 
 
@@ -28,6 +29,7 @@ class InvocationLog:
         self._parts: list[str] = []
         self._size = 0
         self._dropped = 0
+        self.status: str | None = None   # ctx.status's last message (mr.engine.live_logs)
 
     def write(self, text: str) -> None:
         if self._size + len(text) > self.limit:
@@ -149,6 +151,7 @@ class Context:
     workflow, request_id, invocation_id, step, handler, version, attempt: who is running.
     log      the invocation's captured log (info/warning/error/exception, and what it prints)
     logger   a logging.Logger writing into the same log (for libraries that want one)
+    status(message)  what it is doing now, shown with the request's progress
     session  set/get/delete/items: the mapper invocation's durable namespace (read-only in
              its reducer)
     fs       the workflow's shared filesystem (mr.fs.WorkflowFS; paths relative to its root)
@@ -182,6 +185,11 @@ class Context:
             logger.addHandler(_ToLog(self.log))
             self._logger = logger
         return self._logger
+
+    def status(self, message: str) -> None:
+        """Say what the handler is doing ("downloading 3/10"): shown with its progress while
+        it runs, and kept after. Written to etcd at most every 2 s, however often it is set."""
+        self.log.status = str(message)[:MAX_STATUS]
 
     def notify(self, subject: str, **details: Any) -> None:
         """A "custom" notification, sent when MR_NOTIFY_EVENTS includes custom."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Iterator
 
 from mr.kv import keys
@@ -26,6 +26,9 @@ from mr.kv.models import (DONE, FAILED, ROOT_INVOCATION, RUNNING, STOPPED, Invoc
                           Request, decode)
 
 STATES = ("queued", "running", "waiting", "done", "failed", "skipped")
+
+
+STATUS_READ, STATUS_SHOWN = 100, 10   # status messages read from a subtree, and shown
 
 
 class ProgressUnavailable(LookupError):
@@ -45,6 +48,8 @@ class Progress:
     finished: float | None = None
     elapsed_s: float = 0.0
     eta_s: float | None = None  # None until something finished, and once it has ended
+    # status messages of the subtree's handlers (ctx.status), the newest first
+    status: list[dict] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -84,9 +89,12 @@ def counts_of(created: int, started: int, waiting: int, done: int, failed: int,
 
 def read(kv: KV, wf: str, rid: str, iid: str = ROOT_INVOCATION) -> Progress:
     """The progress of request `rid` (iid "0") or of invocation `iid`'s subtree."""
+    statuses = keys.statuses(wf, rid)
     result = kv.txn([], [op_get(keys.request(wf, rid)), op_get(keys.invocation(wf, rid, iid)),
                          op_get(keys.live(wf, rid), count_only=True)]
-                    + _count_ops(wf, rid, iid))
+                    + _count_ops(wf, rid, iid)
+                    + [op_get(statuses + iid),
+                       op_get(statuses + iid + ".", prefix=True, limit=STATUS_READ)])
     req_entry, inv_entry = result.entry(0), result.entry(1)
     if req_entry is None:
         raise ProgressUnavailable(f"request {rid!r} not found in workflow {wf!r}")
@@ -101,12 +109,19 @@ def read(kv: KV, wf: str, rid: str, iid: str = ROOT_INVOCATION) -> Progress:
                                 "named or MR_CLEANUP=0"))
     inv = decode(Invocation, inv_entry.value)
     created, started, waiting, done, failed = _sums(result, 3)
+    status = _status(result.entries(13) + result.entries(14), statuses)
     counts = counts_of(created, started, waiting, done, failed, ended=not live)
     begun = request.created if iid == ROOT_INVOCATION else inv.started
     end = request.finished if not live else (inv.finished if inv.state in (DONE, FAILED)
                                              else None)
     state = request.state if iid == ROOT_INVOCATION else _subtree_state(inv, request)
-    return _progress(request, iid, state, counts, created, begun, end)
+    return replace(_progress(request, iid, state, counts, created, begun, end), status=status)
+
+
+def _status(entries: list, prefix: str) -> list[dict]:
+    newest = sorted(entries, key=lambda e: e.mod_revision, reverse=True)[:STATUS_SHOWN]
+    return [{"invocation": e.key[len(prefix):], "message": e.value.decode(errors="replace")}
+            for e in newest]
 
 
 def _subtree_state(inv: Invocation, request: Request) -> str:

@@ -120,8 +120,7 @@ class Runner:
                             delay=0.05)
         claim = (CLAIM_DATA_AFTER_S, taken.claim) if taken.claim else None
         began = time.monotonic()
-        log_key = keys.attempt_log(wf, request.id, inv.id, attempt)
-        self.live_logs.follow(log_key, keys.live(wf, request.id), out)
+        log_key = self.live_logs.follow(wf, request.id, inv.id, attempt, out)
         try:
             with capture_prints(out):
                 if inv.kind == PARTITION:
@@ -139,7 +138,7 @@ class Runner:
             retries = failure.handler.definition.retries if failure.handler else 0
             if attempt <= retries and not failure.final:
                 # the record's log will be the last attempt's: this one's is kept apart
-                self.live_logs.keep(log_key, keys.live(wf, request.id),
+                self.live_logs.keep(log_key,
                                     out.text() + f"(attempt {attempt} failed: {failure})\n")
                 raise Retry(f"{failure} (retry {attempt} of {retries})",
                             delay=min(2.0 ** (attempt - 1), 60.0)) from None

@@ -90,9 +90,10 @@ def _range_request(key: str, prefix: bool = False, count_only: bool = False,
                                 keys_only=keys_only, limit=limit, revision=revision)
 
 
-def op_get(key: str, prefix: bool = False, count_only: bool = False, keys_only: bool = False):
+def op_get(key: str, prefix: bool = False, count_only: bool = False, keys_only: bool = False,
+           limit: int = 0):
     return etcdrpc.RequestOp(request_range=_range_request(
-        key, prefix=prefix, count_only=count_only, keys_only=keys_only))
+        key, prefix=prefix, count_only=count_only, keys_only=keys_only, limit=limit))
 
 
 def op_last_written(prefix: str):

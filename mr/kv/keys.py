@@ -115,6 +115,15 @@ def attempt_logs(wf: str, rid: str, iid: str) -> str:
     return f"{ROOT}w/{wf}/r/{rid}/log/{iid}/"
 
 
+def status(wf: str, rid: str, iid: str) -> str:
+    """A running handler's status message (ctx.status), kept after it ends."""
+    return f"{ROOT}w/{wf}/r/{rid}/status/{iid}"
+
+
+def statuses(wf: str, rid: str) -> str:
+    return f"{ROOT}w/{wf}/r/{rid}/status/"
+
+
 def outputs(wf: str, rid: str, parent: str) -> str:
     """Prefix of the outputs of every child of `parent`."""
     return f"{ROOT}w/{wf}/r/{rid}/out/{parent}/"

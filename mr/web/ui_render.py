@@ -175,8 +175,11 @@ def progress_panel(progress: Progress | None) -> str:
     parts += [f"of {progress.total:,}",
               f"elapsed {elapsed(progress.started, progress.finished)}",
               f"ETA {duration(progress.eta_s) if progress.eta_s is not None else '-'}"]
+    status = "".join(f'<li><code>{h(s["invocation"])}</code> {h(s["message"])}</li>'
+                     for s in progress.status)
     return (f'<div class="progress" data-state="{h(progress.state)}">{bar(progress, True)}'
-            f'<p class="stats">{" · ".join(parts)}</p></div>')
+            f'<p class="stats">{" · ".join(parts)}</p>'
+            + (f'<ul class="status">{status}</ul>' if status else "") + '</div>')
 
 
 def failure(request: Request) -> str:

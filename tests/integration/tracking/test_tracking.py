@@ -6,6 +6,7 @@ import json
 import os
 import re
 import subprocess
+from pathlib import Path
 import requests
 
 from mr.cluster import wait_for
@@ -114,18 +115,8 @@ def test_retry_reruns_only_what_did_not_finish(engine):
                             timeout=60)
     assert listed.returncode == 0, listed.stderr
     assert "0" in [line.split()[0] for line in listed.stdout.splitlines()[1:]], listed.stdout
-    assert progress(engine, rid, "0.1").json()["state"] == "done"
-    # A failed request keeps its outputs: each invocation's can be read, a page at a time.
-    output = requests.get(url(engine, f"/request/{engine.wf}/{rid}/invocation/0.2/output"),
-                          params={"limit": 1}, timeout=30).json()
-    assert output["pairs"] == [["total", 4]] and output["total"] == 1 and output["next"] is None
-    shown = subprocess.run(["mr_kv_invocation_get", engine.wf, rid, "0.2", "--output"],
-                           env={**os.environ, **engine.env}, capture_output=True, text=True,
-                           timeout=60)
-    assert shown.returncode == 0 and shown.stdout.strip() == '["total", 4]', shown
-    none = requests.get(url(engine, f"/request/{engine.wf}/{rid}/invocation/0.3/output"),
-                        timeout=30)
-    assert none.status_code == 404 and "no stored output" in none.json()["error"]
+    for leaf in done_before:
+        assert progress(engine, rid, leaf).json()["state"] == "done"
     assert progress(engine, rid, "0.3").json()["state"] == "failed"
     (engine.tmp / "data" / f"fixed-{rid}").touch()
     retried = requests.post(url(engine, f"/request/{engine.wf}/{rid}/retry"),
@@ -140,6 +131,24 @@ def test_retry_reruns_only_what_did_not_finish(engine):
     assert runs.count(3) == 2
     again = requests.post(url(engine, f"/request/{engine.wf}/{rid}/retry"), timeout=30)
     assert again.status_code == 409 and "only a failed or cancelled" in again.json()["error"]
+
+
+def test_an_invocations_output_is_readable_a_page_at_a_time(engine):
+    reply = requests.post(url(engine, f"/job/{engine.wf}/fan"), json={"arguments": {"n": 4}},
+                          timeout=60)
+    rid = reply.json()["request_id"]     # done; this cluster keeps records (MR_CLEANUP=0)
+    output = requests.get(url(engine, f"/request/{engine.wf}/{rid}/invocation/0.3/output"),
+                          params={"limit": 1}, timeout=30).json()
+    assert output == {"request_id": rid, "invocation": "0.3", "offset": 0, "total": 1,
+                      "pairs": [["total", 9]], "next": None}
+    shown = subprocess.run(["mr_kv_invocation_get", engine.wf, rid, "0.3", "--output"],
+                           env={**os.environ, **engine.env}, capture_output=True, text=True,
+                           timeout=60)
+    assert shown.returncode == 0 and shown.stdout.strip() == '["total", 9]'
+    none = requests.get(url(engine, f"/request/{engine.wf}/{rid}/invocation/0/output"),
+                        timeout=30)
+    assert none.status_code == 404 and "the root's output is its request's result" in \
+        none.json()["error"]
 
 
 def test_cancel_drops_queued_work(engine):
@@ -232,6 +241,11 @@ def test_a_running_handlers_log_is_readable_and_every_attempt_is_kept(engine):
         return record if (record["state"] == "running" and record["attempts"] == 3
                           and "attempt 3 starts" in (record["log"] or "")) else None
     record = wait_for(printed_while_running, timeout=60, message="attempt 3's log while it runs")
+    status = wait_for(lambda: progress(engine, rid).json()["status"], timeout=30,
+                      message="the handler's status message")
+    assert status == [{"invocation": "0", "message": "attempt 3: waiting for release"}]
+    page = requests.get(url(engine, f"/ui/{engine.wf}/request/{rid}"), timeout=30).text
+    assert "attempt 3: waiting for release" in page
     earlier = {a["attempt"]: a["log"] for a in record["attempt_logs"]}
     assert "attempt 1 starts" in earlier[1] and "attempt 1 fails on purpose" in earlier[1]
     assert "attempt 2 fails on purpose" in earlier[2]
@@ -243,12 +257,15 @@ def test_a_running_handlers_log_is_readable_and_every_attempt_is_kept(engine):
     try:
         first = follow.stdout.readline()      # printed before the invocation ends
         assert first == "attempt 3 starts\n", first
-        (engine.tmp / "data" / f"release-{rid}").touch()
+        data = Path(engine.env["MR_DATA_DIR"])
+        data.mkdir(parents=True, exist_ok=True)
+        (data / f"release-{rid}").touch()
         rest, errors = follow.communicate(timeout=60)
     finally:
         follow.kill()
     assert follow.returncode == 0 and rest == "attempt 3 released\n", (rest, errors)
     assert engine.wait_ended(engine.wf, rid)["result"] == [["total", 3]]
+    assert progress(engine, rid).json()["status"][0]["message"] == "attempt 3: done"  # kept
     shown = subprocess.run(["mr_kv_invocation_get", engine.wf, rid, "0", "--log"], env=env,
                            capture_output=True, text=True, timeout=60)
     assert shown.stdout.index("--- attempt 1 ---") < shown.stdout.index("--- attempt 2 ---") \

@@ -1,5 +1,6 @@
-"""Print a line, then wait until its request's "release" file exists in $MR_DATA_DIR (so a
-test can read the log while it runs); fail on purpose at the attempts the request names.
+"""Print a line and set a status, then wait until its request's "release" file exists in
+$MR_DATA_DIR (so a test can read the log and status while it runs); fail on purpose at the
+attempts the request names.
 
 **
 handler_type: mapper
@@ -19,6 +20,7 @@ from mr.handlers.api import Return
 
 def handle(ctx, arguments):
     print(f"attempt {ctx.attempt} starts")
+    ctx.status(f"attempt {ctx.attempt}: waiting for release")
     if ctx.attempt in arguments.get("fail_attempts", []):
         raise RuntimeError(f"attempt {ctx.attempt} fails on purpose")
     release = Path(os.environ["MR_DATA_DIR"]) / f"release-{ctx.request_id}"
@@ -26,5 +28,6 @@ def handle(ctx, arguments):
     while not release.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     print(f"attempt {ctx.attempt} released")
+    ctx.status(f"attempt {ctx.attempt}: done")
     yield Return()
     yield "total", ctx.attempt
