@@ -10,7 +10,7 @@ import sys
 from mr import config, fs
 from mr.cli.output import Output, add_request, fields_text, script
 from mr.cli.progress_bar import ProgressLine, duration
-from mr.engine import control
+from mr.engine import buckets, control
 from mr.engine import progress as tracker
 from mr.engine.results import page
 from mr.handlers.library import Library
@@ -41,10 +41,15 @@ def _status_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--watch", action="store_true",
                         help="follow it live (a progress bar; plain lines when not on a "
                              "terminal) until it ends")
+    parser.add_argument("--children", action="store_true",
+                        help="its children grouped by how far along each is: not started, "
+                             "1-25%%, 26-75%%, 76-99%%, done, failed")
 
 
 def _status(kv: KV, args: argparse.Namespace) -> Output:
     entities.require_workflow(kv, args.workflow)
+    if args.children:
+        return _children(kv, args)
     try:
         if not args.watch or args.json:
             found = tracker.read(kv, args.workflow, args.request_id, args.invocation)
@@ -57,6 +62,24 @@ def _status(kv: KV, args: argparse.Namespace) -> Output:
                                        f"{duration(found.elapsed_s)}")
     except tracker.ProgressUnavailable as exc:
         raise ValueError(str(exc)) from None
+
+
+CHILDREN_SHOWN = 10   # ids listed per bucket in text (--json has them all)
+
+
+def _children(kv: KV, args: argparse.Namespace) -> Output:
+    if kv.get(keys.invocation(args.workflow, args.request_id, args.invocation)) is None:
+        raise ValueError(f"invocation {args.invocation!r} of request {args.request_id!r} not "
+                         f"found (a finished request's invocations are removed unless it is "
+                         f"named or MR_CLEANUP=0)")
+    found = buckets.by_progress(kv, args.workflow, args.request_id, args.invocation)
+    lines = [f"{found['children']} children of {args.invocation}:"]
+    for name, ids in found["buckets"].items():
+        shown = ", ".join(ids[:CHILDREN_SHOWN]) + (
+            f", ... ({len(ids) - CHILDREN_SHOWN} more)" if len(ids) > CHILDREN_SHOWN else "")
+        lines.append(f"  {name:<12} {len(ids):>6}  {shown}")
+    return Output(found, "\n".join(lines))
+
 
 
 def _status_text(p: tracker.Progress) -> str:

@@ -5,6 +5,7 @@
     DELETE /request/<workflow>/<id>[?reason=<text>]     cancel
     POST   /request/<workflow>/<id>/retry[?blocking=true]
     GET    /request/<workflow>/<id>/progress[?invocation=<iid>]
+    GET    /request/<workflow>/<id>/children[?invocation=<iid>]   children by how far along
     GET    /request/<workflow>/<id>/invocation/<iid>    record with its captured log
     GET    /request/<workflow>/<id>/invocation/<iid>/output[?offset=&limit=]   its output
     GET    /requests/<workflow>[?state=S][&job=J][&limit=N]
@@ -340,6 +341,8 @@ ROUTES = [(method, re.compile(pattern), handler) for method, pattern, handler in
      FrontEnd.retry_request),
     ("GET", r"^/request/(?P<workflow>[^/]+)/(?P<request_id>[^/]+)/progress/?$",
      tracking.progress),
+    ("GET", r"^/request/(?P<workflow>[^/]+)/(?P<request_id>[^/]+)/children/?$",
+     tracking.children),
     ("GET", r"^/request/(?P<workflow>[^/]+)/(?P<request_id>[^/]+)/invocation/"
             r"(?P<invocation_id>[^/]+)/?$", tracking.invocation),
     ("GET", r"^/request/(?P<workflow>[^/]+)/(?P<request_id>[^/]+)/invocation/"

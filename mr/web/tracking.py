@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from mr import fs
 from mr import metrics as prometheus
-from mr.engine import listing
+from mr.engine import buckets, listing
 from mr.engine import results
 from mr.engine import progress as tracker
 from mr.kv import keys
@@ -22,6 +22,20 @@ def progress(front_end, environ, workflow: str, request_id: str) -> tuple[int, d
     except tracker.ProgressUnavailable as exc:
         raise HttpError(404, str(exc), request_id) from None
     return 200, found.as_dict()
+
+
+def children(front_end, environ, workflow: str, request_id: str) -> tuple[int, dict]:
+    """The children of the request's root (or of ?invocation=) grouped by how far along."""
+    front_end.workflow(workflow)
+    invocation_id = query(environ, "invocation").get("invocation", "0")
+    if front_end.kv.get(keys.invocation(workflow, request_id, invocation_id)) is None:
+        raise HttpError(404, f"invocation {invocation_id!r} of request {request_id!r} not "
+                             f"found (a finished request's invocations are removed unless it "
+                             f"is named or MR_CLEANUP=0)", request_id)
+    try:
+        return 200, buckets.by_progress(front_end.kv, workflow, request_id, invocation_id)
+    except buckets.TooBig as exc:
+        raise HttpError(422, str(exc), request_id) from None
 
 
 def invocation(front_end, environ, workflow: str, request_id: str,

@@ -68,6 +68,9 @@ def test_progress_during_and_after_a_nested_request(engine):
     # root + 3 middles + 24 leaves + a reduction per fan-out parent (3 middles, the root)
     assert final["total"] == 32 and final["counts"]["done"] == 32
     assert final["percent"] == 100 and final["eta_s"] is None and final["state"] == "done"
+    grouped = requests.get(url(engine, f"/request/{engine.wf}/{rid}/children"),
+                           timeout=30).json()
+    assert grouped["children"] == 3 and grouped["buckets"]["done"] == ["0.0", "0.1", "0.2"]
     subtree = progress(engine, rid, "0.1").json()
     assert subtree["total"] == 10 and subtree["counts"]["done"] == 10   # mid, 8 leaves, its .r
     missing = progress(engine, rid, "0.9")
@@ -117,6 +120,13 @@ def test_retry_reruns_only_what_did_not_finish(engine):
     assert "0" in [line.split()[0] for line in listed.stdout.splitlines()[1:]], listed.stdout
     for leaf in done_before:
         assert progress(engine, rid, leaf).json()["state"] == "done"
+    shown = subprocess.run(["mr_request_status", engine.wf, rid, "--children", "--json"],
+                           env={**os.environ, **engine.env}, capture_output=True, text=True,
+                           timeout=60)
+    grouped = json.loads(shown.stdout)["buckets"]
+    assert grouped["failed"] == ["0.3"] and sum(map(len, grouped.values())) == 6
+    assert set(grouped["done"]) == {i for i in done_before if i.count(".") == 1
+                                    and not i.endswith(".r")}
     assert progress(engine, rid, "0.3").json()["state"] == "failed"
     (engine.tmp / "data" / f"fixed-{rid}").touch()
     retried = requests.post(url(engine, f"/request/{engine.wf}/{rid}/retry"),
