@@ -47,7 +47,8 @@ class Progress:
     started: float | None = None
     finished: float | None = None
     elapsed_s: float = 0.0
-    eta_s: float | None = None  # None until something finished, and once it has ended
+    eta_s: float | None = None  # None once it has ended, and until something finished or an
+    #                              expected duration (expected_s) says how long it takes
     # status messages of the subtree's handlers (ctx.status), the newest first
     status: list[dict] = field(default_factory=list)
 
@@ -144,13 +145,28 @@ def _progress(request: Request, iid: str, state: str, counts: dict, total: int,
     elapsed = ((end or now) - begun) if begun else 0.0
     done = counts["done"]
     eta = None
-    if end is None and begun and done and total > done:
-        eta = round(elapsed / done * (total - done), 3)
+    if end is None and begun:
+        expected = request.expected_s if iid == ROOT_INVOCATION else None
+        eta = estimate(elapsed, done, total, expected)
     return Progress(workflow=request.workflow, request_id=request.id, invocation=iid,
                     state=state, counts=counts, total=total,
                     percent=round(100.0 * done / total, 1) if total else 0.0,
                     started=begun, finished=end, elapsed_s=round(max(elapsed, 0.0), 3),
                     eta_s=eta)
+
+
+def estimate(elapsed: float, done: int, total: int, expected: float | None) -> float | None:
+    """Seconds left: from the observed rate once something is done, from the expected
+    duration before that, and a blend of the two, weighted by the share done, in between
+    (the rate of a subtree's parallel children is theirs together, not a sum of times)."""
+    observed = elapsed / done * (total - done) if done and total > done else None
+    if expected is None:
+        return None if observed is None else round(observed, 3)
+    planned = max(expected - elapsed, 0.0)
+    if observed is None:
+        return round(planned, 3) if total > done else None
+    share = done / total
+    return round(share * observed + (1 - share) * planned, 3)
 
 
 def final_counts(kv: KV, request: Request, invocations: list[Invocation]) -> dict:

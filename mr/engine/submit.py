@@ -99,7 +99,8 @@ def submit(kv: KV, publisher: Publisher, library: Library, job_name: str, argume
            blocking: bool, context: dict, settings: Settings, request_id: str | None = None,
            name: str | None = None, recompute: bool = False,
            notifier: Notifier | None = None, inputs: list | None = None,
-           split_bytes: int | None = None) -> tuple[Request, bool]:
+           split_bytes: int | None = None,
+           expected_s: float | None = None) -> tuple[Request, bool]:
     """Create and queue a request; (request, reused).
 
     A named request whose name already holds the same job and arguments is reused (its
@@ -144,7 +145,8 @@ def submit(kv: KV, publisher: Publisher, library: Library, job_name: str, argume
                       deadline=now + (job.timeout_s or settings.request_timeout_s),
                       name=name, digest=digest,
                       keep_s=None if name else settings.retention_s,
-                      keep_failed_s=None if name else settings.failed_retention_s)
+                      keep_failed_s=None if name else settings.failed_retention_s,
+                      expected_s=expected_s or mapper.expected_s)
     root = Invocation(id=ROOT_INVOCATION, step=step.name, arguments=data or pairs)
     revision = protocol.create_request(kv, request, root, name_revision)
     if not revision:

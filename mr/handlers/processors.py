@@ -30,6 +30,7 @@ class LoadedHandler:
     function: Callable | None
     error: str | None = None  # why it could not be loaded on this process
     time_limit_s: float | None = None
+    expected_s: float | None = None
 
 
 def load(handler: Handler, scope: ScopeOf | None = None) -> LoadedHandler:
@@ -47,7 +48,8 @@ def load(handler: Handler, scope: ScopeOf | None = None) -> LoadedHandler:
         log.error("handler %s/%s version %s does not load: %s", handler.workflow, handler.name,
                   handler.version, exc)
         return LoadedHandler(handler, None, f"{exc.__class__.__name__}: {exc}")
-    return LoadedHandler(handler, function, time_limit_s=parsed.time_limit_s)
+    return LoadedHandler(handler, function, time_limit_s=parsed.time_limit_s,
+                         expected_s=parsed.expected_s)
 
 
 def _parse_path(handler: Handler) -> str:

@@ -14,7 +14,8 @@ Optional metadata: `input` (a data mapper: the format of the input records it re
 text, jsonl or raw; its argument is then `records` and argument_spec may be left out),
 `request_arguments` (for a job's first mapper: the names and types a POST
 must carry), `retries` (re-runs before a failure fails the request), `time_limit_s` (an
-invocation running the handler longer fails), `language` (`python`, the default for .py files,
+invocation running the handler longer fails), `expected_s` (for a job's first mapper: how long
+a request usually takes, its ETA before anything has finished), `language` (`python`, the default for .py files,
 or `subprocess`) and `command` (for subprocess handlers: the interpreter to run the file with,
 instead of its `#!` line).
 
@@ -44,8 +45,8 @@ from mr.data.inputs import FORMATS as INPUT_FORMATS
 from mr.kv.models import HANDLER_TYPES
 
 REQUIRED_KEYS = {"handler_type", "required_capability", "argument_spec"}
-OPTIONAL_KEYS = {"request_arguments", "retries", "time_limit_s", "language", "command",
-                 "input"}
+OPTIONAL_KEYS = {"request_arguments", "retries", "time_limit_s", "expected_s", "language",
+                 "command", "input"}
 LANGUAGES = ("python", "subprocess")
 ARGUMENT_NAME = {"mapper": "arguments", "combiner": "results", "reducer": "results"}
 DATA_ARGUMENT = "records"   # a data mapper's argument: the records of its split
@@ -76,6 +77,7 @@ class ParsedHandler:
     command: list | None = None       # subprocess handlers: argv run before the script's path
     time_limit_s: float | None = None
     input_format: str | None = None   # a data mapper: text, jsonl or raw records
+    expected_s: float | None = None   # how long a request it starts usually takes (its ETA)
 
 
 def version_of(source: str) -> str:
@@ -158,7 +160,8 @@ def _from_metadata(source: str, description: str, meta: dict, path: str, meta_li
         request_arguments=_request_arguments(meta.get("request_arguments"), path, meta_line),
         retries=retries, version=version_of(source), language=language,
         command=_command(meta.get("command"), language, path, meta_line),
-        time_limit_s=_time_limit(meta.get("time_limit_s"), path, meta_line),
+        time_limit_s=_seconds(meta, "time_limit_s", path, meta_line),
+        expected_s=_seconds(meta, "expected_s", path, meta_line),
         input_format=input_format)
 
 
@@ -188,11 +191,12 @@ def _command(value, language: str, path: str, line: int) -> list | None:
     return value
 
 
-def _time_limit(value, path: str, line: int) -> float | None:
+def _seconds(meta: dict, key: str, path: str, line: int) -> float | None:
+    value = meta.get(key)
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise HandlerSourceError(path, line, f"time_limit_s must be a number of seconds > 0, "
+        raise HandlerSourceError(path, line, f"{key} must be a number of seconds > 0, "
                                              f"not {value!r}")
     return float(value)
 

@@ -148,6 +148,7 @@ class Request:
     expires: float | None = None    # when the sweeper removes it (set when it ends)
     retries: int = 0                # times it was retried after failing
     counts: dict | None = None      # final progress counts, kept when it ends
+    expected_s: float | None = None  # how long it should take: its ETA before anything ends
 
     @property
     def key(self) -> str:

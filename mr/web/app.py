@@ -43,7 +43,7 @@ from mr.web import auth, tracking, ui, ui_http
 from mr.web.http import PAGE, HttpError, Raw, flag, page_window, query, request_path
 from mr.web.waiter import RequestWaiter
 
-BODY_FIELDS = {"arguments", "inputs", "split_bytes"}
+BODY_FIELDS = {"arguments", "inputs", "split_bytes", "expected_s"}
 # A failed request's HTTP status by its failure's reason; others (engine, queue) are 503
 FAILURE_STATUS = {"handler": 500, "input": 422, "storage": 507, "timeout": 504,
                   "cancelled": 409}
@@ -123,7 +123,8 @@ class FrontEnd:
                                      blocking, context, self.settings, request_id=request_id,
                                      name=name, recompute=flag(q, "recompute", False),
                                      notifier=self.notifier, inputs=body.get("inputs"),
-                                     split_bytes=body.get("split_bytes"))
+                                     split_bytes=body.get("split_bytes"),
+                                     expected_s=body.get("expected_s"))
         except SubmitError as exc:
             waiter.forget(request_id)
             metrics.REQUESTS.labels(workflow, job, "refused").inc()
@@ -292,6 +293,11 @@ class FrontEnd:
         if unknown:
             raise HttpError(400, f"unknown field(s) in body: {', '.join(sorted(unknown))} "
                                  f"(a body has {', '.join(sorted(BODY_FIELDS))})")
+        expected = body.get("expected_s")
+        if expected is not None and (isinstance(expected, bool) or not isinstance(
+                expected, (int, float)) or expected <= 0):
+            raise HttpError(400, f'"expected_s" is how long the request should take: a number '
+                                 f'of seconds > 0, not {expected!r}')
         return body
 
     def _read(self, stream, size: int) -> bytes:

@@ -240,6 +240,22 @@ def test_a_name_stands_in_for_the_request_id_everywhere(engine):
     assert id_like.status_code == 400 and "looks like a request id" in id_like.json()["error"]
 
 
+def test_an_expected_duration_gives_an_eta_before_anything_finishes(engine):
+    refused = requests.post(url(engine, f"/job/{engine.wf}/chatty"),
+                            json={"arguments": {}, "expected_s": "soon"}, timeout=30)
+    assert refused.status_code == 400 and "expected_s" in refused.json()["error"]
+    posted = requests.post(url(engine, f"/job/{engine.wf}/chatty"), params={"blocking": "false"},
+                           json={"arguments": {}, "expected_s": 30}, timeout=30)
+    rid = posted.json()["request_id"]
+    now = progress(engine, rid).json()
+    assert now["counts"]["done"] == 0 and 20 < now["eta_s"] <= 30
+    data = Path(engine.env["MR_DATA_DIR"])
+    data.mkdir(parents=True, exist_ok=True)
+    (data / f"release-{rid}").touch()
+    assert engine.wait_ended(engine.wf, rid)["state"] == "done"
+    assert progress(engine, rid).json()["eta_s"] is None
+
+
 def test_a_running_handlers_log_is_readable_and_every_attempt_is_kept(engine):
     posted = requests.post(url(engine, f"/job/{engine.wf}/chatty"), params={"blocking": "false"},
                            json={"arguments": {"fail_attempts": [1, 2]}}, timeout=30)

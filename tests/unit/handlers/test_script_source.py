@@ -10,6 +10,7 @@ SCRIPT = """#!/usr/bin/perl
 # handler_type: mapper
 # required_capability: GPU
 # time_limit_s: 2.5
+# expected_s: 90
 # command: [perl, -w]
 print "x";
 """
@@ -20,12 +21,15 @@ def test_script_metadata_from_comments():
     assert parsed.description == "Split words."
     assert parsed.language == "subprocess" and parsed.command == ["perl", "-w"]
     assert parsed.required_capability == "gpu" and parsed.time_limit_s == 2.5
+    assert parsed.expected_s == 90.0
     assert parsed.argument_spec == [{"name": "arguments", "type": "list"}]  # the default
 
 
 @pytest.mark.parametrize("broken, line, message", [
     (SCRIPT.replace("# time_limit_s: 2.5", "# time_limit_s: 0"), 5,
      "time_limit_s must be a number of seconds > 0"),
+    (SCRIPT.replace("# expected_s: 90", "# expected_s: soon"), 5,
+     "expected_s must be a number of seconds > 0, not 'soon'"),
     (SCRIPT.replace("# command: [perl, -w]", "# command: perl"), 5, "command is a list"),
     (SCRIPT.replace("# command: [perl, -w]", "# language: python"), 5,
      "a script handler's language is subprocess"),
