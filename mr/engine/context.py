@@ -12,6 +12,7 @@ import traceback
 from typing import Any, Iterator
 
 from mr import values
+from mr.handler_metrics import METRICS
 from mr.kv import keys
 from mr.kv.client import KV, cmp_present, op_put
 from mr.kv.codec import pack, unpack
@@ -152,6 +153,7 @@ class Context:
     log      the invocation's captured log (info/warning/error/exception, and what it prints)
     logger   a logging.Logger writing into the same log (for libraries that want one)
     status(message)  what it is doing now, shown with the request's progress
+    metrics  counter(name, **labels).inc(), timer(name, **labels): on the worker's /metrics
     session  set/get/delete/items: the mapper invocation's durable namespace (read-only in
              its reducer)
     fs       the workflow's shared filesystem (mr.fs.WorkflowFS; paths relative to its root)
@@ -175,6 +177,7 @@ class Context:
         self.time_limit = time_limit
         self._notifier = notifier
         self._logger: logging.Logger | None = None
+        self.metrics = METRICS.bound(workflow, handler)
 
     @property
     def logger(self) -> logging.Logger:

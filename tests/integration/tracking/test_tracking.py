@@ -294,6 +294,15 @@ def test_a_running_handlers_log_is_readable_and_every_attempt_is_kept(engine):
     assert progress(engine, rid).json()["status"][0]["message"] == "attempt 3: done"  # kept
     shown = subprocess.run(["mr_kv_invocation_get", engine.wf, rid, "0", "--log"], env=env,
                            capture_output=True, text=True, timeout=60)
+    # what the handler counted and timed, on its workers' /metrics
+    ports = [unpack(e.value).get("metrics_port") for e in engine.kv.scan(keys.workers())
+             if engine.wf in unpack(e.value).get("workflows", [])]
+    text = "".join(requests.get(f"http://127.0.0.1:{p}/metrics", timeout=30).text
+                   for p in ports)
+    started = re.findall(rf'^mr_handler_chatty_attempts_total{{handler="track_chatty",'
+                         rf'outcome="started",workflow="{engine.wf}"}} (\S+)$', text, re.M)
+    assert sum(map(float, started)) >= 3
+    assert "mr_handler_chatty_wait_seconds_count{" in text
     assert shown.stdout.index("--- attempt 1 ---") < shown.stdout.index("--- attempt 2 ---") \
         < shown.stdout.index("--- attempt 3 ---\nattempt 3 starts\nattempt 3 released")
 

@@ -20,13 +20,15 @@ from mr.handlers.api import Return
 
 def handle(ctx, arguments):
     print(f"attempt {ctx.attempt} starts")
+    ctx.metrics.counter("chatty_attempts", outcome="started").inc()
     ctx.status(f"attempt {ctx.attempt}: waiting for release")
     if ctx.attempt in arguments.get("fail_attempts", []):
         raise RuntimeError(f"attempt {ctx.attempt} fails on purpose")
     release = Path(os.environ["MR_DATA_DIR"]) / f"release-{ctx.request_id}"
     deadline = time.monotonic() + 60
-    while not release.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    with ctx.metrics.timer("chatty_wait"):
+        while not release.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
     print(f"attempt {ctx.attempt} released")
     ctx.status(f"attempt {ctx.attempt}: done")
     yield Return()
