@@ -19,6 +19,7 @@ from mr.kv import keys
 from mr.kv.client import KV
 from mr.kv.models import DONE, Request, decode
 from mr.notify import Notifier
+from mr.worker import registry
 from mr.queue.publisher import Publisher
 
 
@@ -116,6 +117,34 @@ def _retry(kv: KV, args: argparse.Namespace) -> Output:
                   f"{args.workflow} {request.id} --watch")
 
 
+def _pause(kv: KV, args: argparse.Namespace) -> Output:
+    entities.require_workflow(kv, args.workflow)
+    try:
+        request = control.pause(kv, args.workflow, args.request_id)
+    except control.ControlError as exc:
+        raise ValueError(str(exc)) from None
+    return Output({"request_id": request.id, "state": "paused"},
+                  f"request {request.id} is paused: what runs finishes, nothing new starts; "
+                  f"go on with mr_request_resume {args.workflow} {request.id}")
+
+
+def _resume(kv: KV, args: argparse.Namespace) -> Output:
+    entities.require_workflow(kv, args.workflow)
+    settings = config.load()
+    library = Library(kv, args.workflow, compile_code=False).start()
+    try:
+        publisher = Publisher(args.nsqd_http_address or settings.nsqd_http_hosts)
+        request, published = control.resume(kv, publisher, library, args.request_id,
+                                            lambda worker: registry.is_alive(kv, worker))
+    except control.ControlError as exc:
+        raise ValueError(str(exc)) from None
+    finally:
+        library.stop()
+    return Output({"request_id": request.id, "state": request.state, "published": published,
+                   "deadline": request.deadline},
+                  f"request {request.id} goes on: {published} invocation(s) published again")
+
+
 def _cancel(kv: KV, args: argparse.Namespace) -> Output:
     entities.require_workflow(kv, args.workflow)
     notifier = Notifier.from_settings(config.load())  # this script ends it, so it notifies
@@ -174,6 +203,12 @@ status = script("mr_request_status", "Show how far a request (or an invocation's
 retry = script("mr_request_retry", "Run a failed or cancelled request again: only its failed "
                "and unfinished invocations are re-queued; finished results are kept.",
                _retry_args, _retry)
+pause = script("mr_request_pause", "Pause a running request: invocations already running "
+               "finish, nothing new starts until mr_request_resume.", add_request, _pause)
+resume = script("mr_request_resume", "Resume a paused request: its deadline moves by the "
+                "pause, and what it has left is published again.", _retry_args, _resume)
+
+
 def _cancel_args(parser: argparse.ArgumentParser) -> None:
     add_request(parser)
     parser.add_argument("--reason", help="why, kept in the request's failure record")

@@ -42,7 +42,7 @@ class Run:
 
 @dataclass
 class Skip:
-    """Nothing to run: `outcome` is request-ended, already-done or running-elsewhere."""
+    """Nothing to run: `outcome` is request-ended, already-done, running-elsewhere or paused."""
     outcome: str
     request: Request | None = None
     inv: Invocation | None = None
@@ -86,11 +86,13 @@ class Claimer:
 
     def _read_and_start(self, msg: InvocationMessage, message_id: str) -> Run | Skip:
         wf, rid = msg.workflow, msg.request_id
-        inv_entry, req_entry, live = protocol.read_invocation(self.kv, wf, rid,
-                                                              msg.invocation_id)
+        inv_entry, req_entry, live, paused = protocol.read_invocation(self.kv, wf, rid,
+                                                                      msg.invocation_id)
         request = req_entry and live and self._request(msg, req_entry)
         if inv_entry is None or not request:
             return Skip("request-ended")
+        if paused:   # dropped: resuming the request publishes what is left
+            return Skip("paused")
         inv = decode(Invocation, inv_entry.value)
         if inv.state in FINISHED_STATES or inv.state == WAITING:
             return Skip("already-done", request, inv)

@@ -3,14 +3,17 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from typing import Callable
 
 from mr.config import Settings
 from mr.engine import events, lookup, protocol
 from mr.handlers.library import Library
 from mr.kv import keys
-from mr.kv.client import KV
+from mr.kv.client import (KV, cmp_absent, cmp_mod_revision, cmp_present, op_delete,
+                          op_put)
+from mr.kv.codec import pack, unpack
 from mr.kv.models import (CANCELLED, DONE, FAILED, QUEUED, RUNNING, WAITING, Invocation,
-                          Request, decode)
+                          Request, decode, encode)
 from mr.notify import Notifier
 from mr.queue import messages
 from mr.queue.publisher import Publisher, PublishError
@@ -116,6 +119,79 @@ def _requeue_unfinished(kv: KV, publisher: Publisher, library: Library, rid: str
             flush()
     flush()
     return count
+
+
+REPUBLISH_BATCH = 500
+
+
+def republish_unfinished(kv: KV, publisher: Publisher, library: Library, rid: str,
+                         worker_alive: Callable[[str], bool]) -> int:
+    """Publish again every unfinished invocation of a running request that no live worker is
+    running (waiting parents too: a worker checks whether their reduction is owed); how many.
+    Duplicates are harmless: the start claim lets one copy run."""
+    wf = library.workflow
+    by_topic: dict[str, list[bytes]] = defaultdict(list)
+    for entry in kv.scan(keys.invocations(wf, rid)):
+        inv = decode(Invocation, entry.value)
+        if inv.state == DONE:
+            continue
+        if inv.state == RUNNING and inv.worker and worker_alive(inv.worker):
+            continue
+        step = library.step(inv.step)
+        handler = step and library.handler(getattr(step, lookup.role_of(inv)))
+        if handler is None:
+            continue  # a worker running it fails the request with a clear error
+        by_topic[topic(wf, handler.definition.required_capability, inv.data_plane)].append(
+            messages.encode(wf, rid, inv.id))
+    for name, bodies in by_topic.items():
+        for start in range(0, len(bodies), REPUBLISH_BATCH):
+            publisher.publish_many(name, bodies[start:start + REPUBLISH_BATCH])
+    return sum(len(b) for b in by_topic.values())
+
+
+def pause(kv: KV, wf: str, rid: str) -> Request:
+    """Start nothing more of a running request: invocations already running finish; the
+    messages of the others are dropped by the workers that get them (resume() publishes them
+    again)."""
+    request, _ = _load(kv, wf, rid)
+    if request.state != RUNNING:
+        raise ControlError(409, f"request {rid} is {request.state}; only a running request can "
+                                f"be paused")
+    paused = kv.txn([cmp_present(keys.live(wf, rid)), cmp_absent(keys.paused(wf, rid))],
+                    [op_put(keys.paused(wf, rid), pack(time.time()))])
+    if not paused.succeeded:
+        raise ControlError(409, f"request {rid} is already paused (or has just ended)")
+    return request
+
+
+def resume(kv: KV, publisher: Publisher, library: Library, rid: str,
+           worker_alive: Callable[[str], bool]) -> tuple[Request, int]:
+    """Let a paused request go on: its deadline moves by the time it was paused, and what it
+    had left is published again; (request, invocations published)."""
+    wf = library.workflow
+    request, revision = _load(kv, wf, rid)
+    entry = kv.get(keys.paused(wf, rid))
+    if entry is None or request.state != RUNNING:
+        raise ControlError(409, f"request {rid} is {request.state} and not paused; only a "
+                                f"paused request can be resumed")
+    ops = [op_delete(keys.paused(wf, rid))]
+    if request.deadline is not None:   # its deadline mark moves with it
+        old = keys.deadline(wf, request.deadline, rid)
+        request.deadline += max(time.time() - unpack(entry.value), 0.0)
+        new = keys.deadline(wf, request.deadline, rid)
+        if new != old:   # a short pause may not move it past the mark's precision
+            ops += [op_delete(old), op_put(new, b"")]
+    resumed = kv.txn([cmp_mod_revision(keys.paused(wf, rid), entry.mod_revision),
+                      cmp_mod_revision(request.key, revision)],
+                     ops + [op_put(request.key, encode(request))])
+    if not resumed.succeeded:
+        raise ControlError(409, f"request {rid} changed while being resumed; try again")
+    try:
+        return request, republish_unfinished(kv, publisher, library, rid, worker_alive)
+    except PublishError as exc:
+        raise ControlError(503, f"request {rid} is resumed, but its invocations could not be "
+                                f"queued ({exc}); the workers' sweeper publishes them once "
+                                f"a broker is back (after MR_STALL_S)") from None
 
 
 def _topic_of(library: Library, inv: Invocation) -> str:

@@ -22,8 +22,8 @@ from typing import Iterator
 from mr.kv import keys
 from mr.kv.client import KV, op_get
 from mr.kv.keys import DONE_MARK, FAILED_MARK, STARTED, WAITING_MARK
-from mr.kv.models import (DONE, FAILED, ROOT_INVOCATION, RUNNING, STOPPED, Invocation,
-                          Request, decode)
+from mr.kv.models import (DONE, FAILED, PAUSED, ROOT_INVOCATION, RUNNING, STOPPED,
+                          Invocation, Request, decode)
 
 STATES = ("queued", "running", "waiting", "done", "failed", "skipped")
 
@@ -58,7 +58,7 @@ class Progress:
     @property
     def ended(self) -> bool:
         """The request has ended, or the subtree asked about has finished."""
-        return self.state != RUNNING or self.finished is not None
+        return self.state not in (RUNNING, PAUSED) or self.finished is not None
 
 
 def _count_ops(wf: str, rid: str, iid: str) -> list:
@@ -95,7 +95,8 @@ def read(kv: KV, wf: str, rid: str, iid: str = ROOT_INVOCATION) -> Progress:
                          op_get(keys.live(wf, rid), count_only=True)]
                     + _count_ops(wf, rid, iid)
                     + [op_get(statuses + iid),
-                       op_get(statuses + iid + ".", prefix=True, limit=STATUS_READ)])
+                       op_get(statuses + iid + ".", prefix=True, limit=STATUS_READ),
+                       op_get(keys.paused(wf, rid), count_only=True)])
     req_entry, inv_entry = result.entry(0), result.entry(1)
     if req_entry is None:
         raise ProgressUnavailable(f"request {rid!r} not found in workflow {wf!r}")
@@ -116,6 +117,8 @@ def read(kv: KV, wf: str, rid: str, iid: str = ROOT_INVOCATION) -> Progress:
     end = request.finished if not live else (inv.finished if inv.state in (DONE, FAILED)
                                              else None)
     state = request.state if iid == ROOT_INVOCATION else _subtree_state(inv, request)
+    if state == RUNNING and result.count(15):
+        state = PAUSED
     return replace(_progress(request, iid, state, counts, created, begun, end), status=status)
 
 

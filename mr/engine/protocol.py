@@ -92,7 +92,8 @@ def start(kv: KV, wf: str, rid: str, read_revision: int,
     Returns a waiter, so a mapper can run while its claim commits.
     """
     key = keys.invocation(wf, rid, inv.id)
-    waiter = kv.submit([cmp_present(keys.live(wf, rid)), cmp_mod_revision(key, read_revision)],
+    waiter = kv.submit([cmp_present(keys.live(wf, rid)), cmp_absent(keys.paused(wf, rid)),
+                        cmp_mod_revision(key, read_revision)],
                        [op_put(key, encode(inv)), op_put(keys.mark(wf, rid, STARTED, inv.id), b"")])
     return lambda: waiter().succeeded
 
@@ -106,8 +107,8 @@ def claim(kv: KV, wf: str, rid: str, revision: int, record: bytes, iid: str,
     record's key entry (its mod revision, no value: claiming keeps decoded requests), or None.
     """
     key = keys.invocation(wf, rid, iid)
-    result = kv.txn([cmp_present(keys.live(wf, rid)), cmp_mod_revision(key, revision),
-                     cmp_value(key, record)],
+    result = kv.txn([cmp_present(keys.live(wf, rid)), cmp_absent(keys.paused(wf, rid)),
+                     cmp_mod_revision(key, revision), cmp_value(key, record)],
                     [op_put(key, running), op_put(keys.mark(wf, rid, STARTED, iid), b""),
                      op_get(keys.request(wf, rid), keys_only=True)])
     return result.entry(2) if result.succeeded else None
@@ -280,11 +281,13 @@ def end_request(kv: KV, request: Request, invocations: list[Invocation], cleanup
 
 
 def read_invocation(kv: KV, wf: str, rid: str, iid: str):
-    """One round trip: (invocation entry, request entry without its value, request is live)."""
+    """One round trip: (invocation entry, request entry without its value, request is live,
+    request is paused)."""
     result = kv.txn([], [op_get(keys.invocation(wf, rid, iid)),
                          op_get(keys.request(wf, rid), keys_only=True),
-                         op_get(keys.live(wf, rid), count_only=True)])
-    return result.entry(0), result.entry(1), result.count(2) > 0
+                         op_get(keys.live(wf, rid), count_only=True),
+                         op_get(keys.paused(wf, rid), count_only=True)])
+    return result.entry(0), result.entry(1), result.count(2) > 0, result.count(3) > 0
 
 
 def child_outputs(kv: KV, wf: str, rid: str, parent: str):

@@ -17,23 +17,20 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import defaultdict
 from typing import Callable
 
 from mr import fs
 from mr.config import Settings
 from mr.data.files import delete_request_files, result_dir_path
-from mr.engine import events, lookup, submit
+from mr.engine import control, events, submit
 from mr.handlers.library import Library
 from mr.kv import entities, keys
 from mr.kv.client import (MAX_TXN_OPS, KV, EtcdUnavailable, cmp_absent, op_delete,
                           op_last_written, op_put)
-from mr.kv.models import DONE, RUNNING, Invocation, Request, decode
+from mr.kv.models import RUNNING, Request, decode
 from mr.notify import Notifier
-from mr.queue import messages
 from mr.queue.publisher import Publisher
 from mr.queue.restarts import BrokerRestarts
-from mr.queue.topics import topic
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +173,7 @@ class Sweeper:
             if newest > bound:  # progress: since the first pass that could have seen it
                 since = next((t for t, r in passes if r >= newest), now)
                 self._seen[(wf, rid)] = (newest, since)
-            if now - since >= self.settings.stall_s:
+            if now - since >= self.settings.stall_s and not self.kv.count(keys.paused(wf, rid)):
                 log.warning("request %s/%s made no progress for %.0fs; publishing its "
                             "unfinished invocations again", wf, rid, now - since)
                 self._republish(wf, rid)
@@ -225,21 +222,5 @@ class Sweeper:
         return newest
 
     def _republish(self, wf: str, rid: str) -> int:
-        library = self.libraries[wf]
-        by_topic: dict[str, list[bytes]] = defaultdict(list)
-        for entry in self.kv.scan(keys.invocations(wf, rid)):
-            inv = decode(Invocation, entry.value)
-            if inv.state == DONE:
-                continue
-            if inv.state == RUNNING and inv.worker and self.worker_alive(inv.worker):
-                continue
-            step = library.step(inv.step)
-            handler = step and library.handler(getattr(step, lookup.role_of(inv)))
-            if handler is None:
-                continue  # a worker running it fails the request with a clear error
-            by_topic[topic(wf, handler.definition.required_capability, inv.data_plane)].append(
-                messages.encode(wf, rid, inv.id))
-        for name, bodies in by_topic.items():
-            for start in range(0, len(bodies), BATCH):
-                self.publisher.publish_many(name, bodies[start:start + BATCH])
-        return sum(len(b) for b in by_topic.values())
+        return control.republish_unfinished(self.kv, self.publisher, self.libraries[wf], rid,
+                                            self.worker_alive)

@@ -97,6 +97,11 @@ def live(wf: str, rid: str) -> str:
     return f"{ROOT}w/{wf}/r/{rid}/live"
 
 
+def paused(wf: str, rid: str) -> str:
+    """Exists while the request is paused (its value: when): no invocation starts then."""
+    return f"{ROOT}w/{wf}/r/{rid}/paused"
+
+
 def invocations(wf: str, rid: str) -> str:
     return f"{ROOT}w/{wf}/r/{rid}/inv/"
 

@@ -26,6 +26,8 @@ QUEUED, WAITING = "queued", "waiting"
 FINISHED_STATES = (DONE, FAILED)
 # Shown, never stored: unfinished when its request failed or was cancelled (a retry resumes it)
 STOPPED = "stopped"
+# Shown, never stored: a running request whose pause key exists (mr.engine.control.pause)
+PAUSED = "paused"
 
 # Invocation kinds: a mapper, its step's reduction, and one partition of a data step's shuffle
 MAP, REDUCE, PARTITION = "map", "reduce", "partition"

@@ -4,6 +4,7 @@
     GET    /request/<workflow>/<id>[?wait=<seconds>]
     DELETE /request/<workflow>/<id>[?reason=<text>]     cancel
     POST   /request/<workflow>/<id>/retry[?blocking=true]
+    POST   /request/<workflow>/<id>/pause, .../resume    start nothing more / go on
     GET    /request/<workflow>/<id>/progress[?invocation=<iid>]
     GET    /request/<workflow>/<id>/children[?invocation=<iid>]   children by how far along
     GET    /request/<workflow>/<id>/invocation/<iid>    record with its captured log
@@ -36,10 +37,11 @@ from mr.handlers.library import Library
 from mr.kv import client as kv_client
 from mr.kv import keys
 from mr.kv.client import EtcdUnavailable
-from mr.kv.models import DONE, RUNNING, Request, decode
+from mr.kv.models import DONE, PAUSED, RUNNING, Request, decode
 from mr.notify import Notifier
 from mr.queue.publisher import Publisher
 from mr.web import auth, tracking, ui, ui_http
+from mr.worker import registry
 from mr.web.http import PAGE, HttpError, Raw, flag, page_window, query, request_path
 from mr.web.waiter import RequestWaiter
 
@@ -181,6 +183,25 @@ class FrontEnd:
             raise HttpError(exc.status, str(exc), request_id) from None
         return 200, self._describe(request)
 
+    def pause_request(self, environ, workflow: str, request_id: str) -> tuple[int, dict]:
+        self.workflow(workflow)
+        try:
+            request = control.pause(self.kv, workflow, request_id)
+        except control.ControlError as exc:
+            raise HttpError(exc.status, str(exc), request_id) from None
+        return 200, {"request_id": request.id, "state": PAUSED}
+
+    def resume_request(self, environ, workflow: str, request_id: str) -> tuple[int, dict]:
+        library, _ = self.workflow(workflow)
+        try:
+            request, published = control.resume(
+                self.kv, self.publisher, library, request_id,
+                lambda worker: registry.is_alive(self.kv, worker))
+        except control.ControlError as exc:
+            raise HttpError(exc.status, str(exc), request_id) from None
+        return 200, {"request_id": request.id, "state": RUNNING, "published": published,
+                     "deadline": request.deadline}
+
     def retry_request(self, environ, workflow: str, request_id: str) -> tuple[int, dict]:
         library, waiter = self.workflow(workflow)
         blocking = flag(query(environ, "blocking"), "blocking", False)
@@ -206,6 +227,11 @@ class FrontEnd:
         current = self._load_request(workflow, request.id)
         if current.state != RUNNING:
             return current
+        if current.deadline and current.deadline > time.time():   # moved by a resume
+            waiter.expect(request.id)
+            current = self._load_request(workflow, request.id, forget=waiter)
+            return current if current.state != RUNNING else self._wait(workflow, current,
+                                                                        waiter)
         limit = current.deadline - current.created
         if fail(self.kv, current, "timeout", f"request timed out after {limit:g}s"):
             events.request_ended(self.notifier, current)
@@ -345,6 +371,10 @@ ROUTES = [(method, re.compile(pattern), handler) for method, pattern, handler in
      FrontEnd.cancel_request),
     ("POST", r"^/request/(?P<workflow>[^/]+)/(?P<request_id>[^/]+)/retry/?$",
      FrontEnd.retry_request),
+    ("POST", r"^/request/(?P<workflow>[^/]+)/(?P<request_id>[^/]+)/pause/?$",
+     FrontEnd.pause_request),
+    ("POST", r"^/request/(?P<workflow>[^/]+)/(?P<request_id>[^/]+)/resume/?$",
+     FrontEnd.resume_request),
     ("GET", r"^/request/(?P<workflow>[^/]+)/(?P<request_id>[^/]+)/progress/?$",
      tracking.progress),
     ("GET", r"^/request/(?P<workflow>[^/]+)/(?P<request_id>[^/]+)/children/?$",

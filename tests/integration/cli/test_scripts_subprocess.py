@@ -18,7 +18,7 @@ import pytest
 
 from mr.cli.kv_handler import read_handler
 from mr.kv import entities
-from mr.engine import protocol
+from mr.engine import control, protocol
 from mr.kv.models import Invocation, Job, Request, Step, Workflow
 from tests.integration.cli.conftest import HERE, NESTED_FAILED_ID
 from tests.support.cluster import REPO, unique
@@ -128,6 +128,10 @@ CASES = [
     case("mr_request_retry {wf} {spare_rid} --nsqd-http-address {broker}", 0, "is running again"),
     case("mr_request_retry {wf} nope", 2, "request 'nope' not found"),
     case("mr_request_cancel {wf} {stuck_rid} --reason", 0, "cancelled", "no longer needed"),
+    case("mr_request_pause {wf} {pausable_rid}", 0, "is paused"),
+    case("mr_request_pause {wf} {done_rid}", 2, "only a running request can be paused"),
+    case("mr_request_resume {wf} {paused_rid} --nsqd-http-address {broker}", 0, "goes on"),
+    case("mr_request_resume {wf} {done_rid}", 2, "only a paused request can be resumed"),
     case("mr_request_cancel {wf} {rid}", 2, "only a running request can be cancelled"),
     case("mr_request_result {wf} {done_rid} --limit 1", 0, '["sum", 5]'),
     case("mr_request_result {wf} {rid}", 2, "only a done request has a result"),
@@ -175,11 +179,19 @@ def world(nested_failed, tmp_path_factory) -> dict[str, str]:
     (tmp / "parts.jsonl").write_text('{"n": 3}\n{"arguments": {"n": 4}}\n')
     return {"wf": wf, "rid": rid, "failed": NESTED_FAILED_ID, "new_wf": unique("made"),
             "spare_rid": spare.json()["request_id"], "done_rid": done.json()["request_id"],
-            "stuck_rid": stuck_request(kv, wf),
+            "stuck_rid": stuck_request(kv, wf), "pausable_rid": stuck_request(kv, wf),
+            "paused_rid": paused_request(kv, wf),
             "parts": str(tmp / "parts.jsonl"), "url": engine.web.url,
             "broker": engine.broker.http_address,
             "spare_wf": spare_wf, "store_wf": store_wf, "handler_file": str(handler_file),
             "handlers_dir": str(REPO / "handlers"), "tmp": str(tmp)}
+
+
+def paused_request(kv, wf: str) -> str:
+    """A running request, paused: it waits to be resumed."""
+    rid = stuck_request(kv, wf)
+    control.pause(kv, wf, rid)
+    return rid
 
 
 def stuck_request(kv, wf: str) -> str:
@@ -236,7 +248,7 @@ def admin_scripts() -> set[str]:
 
 def test_every_script_has_a_good_and_a_bad_case():
     scripts = admin_scripts()
-    assert len(scripts) == 38
+    assert len(scripts) == 40
     for expected in (0, 2):
         covered = {c.argv[0] for c in CASES if c.code == expected}
         assert scripts <= covered, f"no exit-{expected} case: {sorted(scripts - covered)}"

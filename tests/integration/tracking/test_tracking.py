@@ -30,6 +30,25 @@ def progress(engine, rid: str, invocation: str | None = None) -> requests.Respon
                         timeout=30)
 
 
+def broker_idle(engine) -> bool:
+    """No message of the workflow waits in the broker or is held by a worker."""
+    stats = requests.get(f"http://{engine.broker.http_address}/stats",
+                         params={"format": "json", "topic": topic(engine.wf, "general")},
+                         timeout=10).json()
+    channels = [c for t in stats["topics"] for c in t["channels"]]
+    return all(c["depth"] == 0 and c["in_flight_count"] == 0 for c in channels)
+
+
+def slow_fan_under_way(engine) -> str:
+    """A request of 40 leaves of 0.3 s, once its first leaf is done."""
+    posted = requests.post(url(engine, f"/job/{engine.wf}/fan"), params={"blocking": "false"},
+                           json={"arguments": {"n": 40, "sleep": 0.3}}, timeout=30)
+    rid = posted.json()["request_id"]
+    wait_for(lambda: progress(engine, rid).json()["counts"]["done"] > 0, timeout=60,
+             interval=0.02, message="a first leaf done")
+    return rid
+
+
 def leaf_runs(engine, rid: str) -> list[int]:
     log = engine.tmp / "data" / "leaf_runs.log"
     lines = log.read_text().splitlines() if log.exists() else []
@@ -162,11 +181,7 @@ def test_an_invocations_output_is_readable_a_page_at_a_time(engine):
 
 
 def test_cancel_drops_queued_work(engine):
-    posted = requests.post(url(engine, f"/job/{engine.wf}/fan"), params={"blocking": "false"},
-                           json={"arguments": {"n": 40, "sleep": 0.3}}, timeout=30)
-    rid = posted.json()["request_id"]
-    wait_for(lambda: progress(engine, rid).json()["counts"]["done"] > 0, timeout=60,
-             interval=0.02, message="a first leaf done")
+    rid = slow_fan_under_way(engine)
     cancelled = requests.delete(url(engine, f"/request/{engine.wf}/{rid}"),
                                 params={"reason": "superseded by a newer run"}, timeout=30)
     assert cancelled.status_code == 200, cancelled.text
@@ -180,14 +195,34 @@ def test_cancel_drops_queued_work(engine):
     assert ended["counts"]["running"] == 0 and ended["counts"]["queued"] == 0
     assert ended["counts"]["skipped"] > 0
 
-    def drained():
-        stats = requests.get(f"http://{engine.broker.http_address}/stats",
-                             params={"format": "json", "topic": topic(engine.wf, "general")},
-                             timeout=10).json()
-        channels = [c for t in stats["topics"] for c in t["channels"]]
-        return all(c["depth"] == 0 and c["in_flight_count"] == 0 for c in channels)
-    wait_for(drained, timeout=60, message="queued messages consumed and dropped")
+    wait_for(lambda: broker_idle(engine), timeout=60,
+             message="queued messages consumed and dropped")
     assert len(leaf_runs(engine, rid)) < 40
+
+
+def test_pause_starts_nothing_new_and_resume_finishes_exactly(engine):
+    rid = slow_fan_under_way(engine)
+    paused = requests.post(url(engine, f"/request/{engine.wf}/{rid}/pause"), timeout=30)
+    assert paused.status_code == 200 and paused.json()["state"] == "paused", paused.text
+    again = requests.post(url(engine, f"/request/{engine.wf}/{rid}/pause"), timeout=30)
+    assert again.status_code == 409 and "already paused" in again.json()["error"]
+
+    def drained_but_not_started():
+        body = progress(engine, rid).json()
+        return body if (broker_idle(engine) and body["counts"]["running"] == 0
+                        and body["counts"]["queued"] > 0) else None
+    # every queued message was taken by a worker and dropped, none started
+    seen = wait_for(drained_but_not_started, timeout=60, message="the paused request idle")
+    assert seen["state"] == "paused" and len(leaf_runs(engine, rid)) < 40
+
+    resumed = requests.post(url(engine, f"/request/{engine.wf}/{rid}/resume"), timeout=30)
+    assert resumed.status_code == 200 and resumed.json()["published"] > 0, resumed.text
+    ended = engine.wait_ended(engine.wf, rid, timeout=90)
+    assert ended["state"] == "done"
+    assert ended["result"] == [["total", sum(i * i for i in range(40))]]
+    assert sorted(leaf_runs(engine, rid)) == list(range(40))   # each leaf ran once
+    late = requests.post(url(engine, f"/request/{engine.wf}/{rid}/resume"), timeout=30)
+    assert late.status_code == 409 and "only a paused request" in late.json()["error"]
 
 
 def test_named_requests_are_cached_recomputed_and_guarded(engine):
