@@ -156,9 +156,12 @@ def summary(request: Request) -> str:
         facts.append(("retries", str(request.retries)))
     items = "".join(f"<div><dt>{k}</dt><dd>{v}</dd></div>" for k, v in facts)
     can_retry = request.state in (FAILED, CANCELLED)
+    running = "" if request.state == RUNNING else " hidden"
     actions = (f'<button type="button" id="retry"{"" if can_retry else " hidden"}>Retry</button>'
-               f'<button type="button" id="cancel"{"" if request.state == RUNNING else " hidden"}'
-               f'>Cancel</button><span id="action-note" class="hint"></span>')
+               f'<button type="button" id="pause"{running}>Pause</button>'
+               f'<button type="button" id="resume"{running}>Resume</button>'
+               f'<button type="button" id="cancel"{running}>Cancel</button>'
+               f'<span id="action-note" class="hint"></span>')
     return (f'<dl class="facts" data-state="{h(request.state)}">{items}</dl>'
             f'<div class="actions">{actions}</div>')
 

@@ -150,7 +150,7 @@
   }
 
   document.addEventListener("click", async (event) => {
-    const button = event.target.closest("#retry, #cancel");
+    const button = event.target.closest("#retry, #pause, #resume, #cancel");
     if (!button) return;
     button.disabled = true;
     try {
@@ -158,6 +158,14 @@
         const reply = await mr.api("POST", `${api}/retry`);
         note(`retrying: ${reply.requeued} invocation(s) queued again`);
         connect();
+      } else if (button.id === "pause") {
+        await mr.api("POST", `${api}/pause`);
+        note("paused: what runs finishes, nothing new starts");
+        button.disabled = false;
+      } else if (button.id === "resume") {
+        const reply = await mr.api("POST", `${api}/resume`);
+        note(`resumed: ${reply.published} invocation(s) published again`);
+        button.disabled = false;
       } else {
         await mr.api("DELETE", api);
         note("cancelled");

@@ -54,6 +54,7 @@ def test_request_page_shows_the_root_and_its_first_page(engine, wide):
     total = sum(j * j for j in range(250))
     assert f'<td><code>&quot;total&quot;</code></td><td><code>{total}</code></td>' in page.text
     assert "1 pair." in page.text and "download as JSON" in page.text
+    assert '<button type="button" id="pause" hidden>' in page.text   # only while it runs
 
 
 def test_a_request_whose_records_are_gone_shows_why_there_is_no_graph(engine):
