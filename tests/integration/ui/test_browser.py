@@ -105,7 +105,8 @@ def test_overview_lists_a_request_submitted_over_http_without_a_reload(engine, b
 
 def test_request_page_marks_the_failed_invocation_with_its_traceback(engine, browser,
                                                                      tmp_path):
-    rid = failed_request(engine, {"mids": 2, "n": 5, "fail_at": 103})
+    # the leaves take a moment, so that 0.0 has fanned out before 0.1.3 fails the request
+    rid = failed_request(engine, {"mids": 2, "n": 5, "fail_at": 103, "sleep": 0.2})
     open_page(browser, engine, f"/ui/{engine.wf}/request/{rid}", "ended")
 
     # the path down to the failed leaf 0.1.3 is open, and each level says a failure is below
