@@ -119,9 +119,11 @@ def ensure(directory: Path, kind: str, size_mb: int, seed: int,
     started = time.monotonic()
     processes = processes or os.cpu_count() or 1
     reported = 0
-    # signal.SIG_DFL: a terminated pool worker just exits (the parent may handle SIGTERM)
-    pool = multiprocessing.get_context("fork").Pool(processes, signal.signal,
-                                                    (signal.SIGTERM, signal.SIG_DFL))
+    # signal.SIG_DFL: a terminated pool worker just exits (the parent may handle SIGTERM).
+    # spawn, not fork: a forked child of a process with threads (gRPC's, a test run's) can
+    # inherit a lock held by one of them and hang, and the pool's exit with it.
+    pool = multiprocessing.get_context("spawn").Pool(processes, signal.signal,
+                                                     (signal.SIGTERM, signal.SIG_DFL))
     with open(partial, "wb") as out, pool:
         while written < target:
             batch = [(seed, kind, n) for n in range(chunk, chunk + 2 * processes)]
