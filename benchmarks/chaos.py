@@ -7,10 +7,11 @@ are killed, paused and restarted and its messages duplicated.
 The topology is mr.topology's (3 etcd members, 2 brokers with mr_lookupd, 3 workers, 2
 front-ends behind nginx) serving the example workflow and the soak's own (the failure tests'
 handlers, tests/integration/reliability/handlers: a nested fan-out whose reducer notes each
-run, and whose leaf fails on purpose when asked). Clients post nested fan-outs, named requests (posted again once done: the kept
-result), requests that fail on purpose, cancels, squares, word counts of a text and of files
-(the data plane); benchmarks/chaos_faults.py injects one fault at a time meanwhile. After
---minutes the faults stop and every request is followed to its end.
+run, and whose leaf fails on purpose when asked). Clients post nested fan-outs, named
+requests (posted again once done: the kept result), requests that fail on purpose, cancels,
+squares, word counts of a text and of files (the data plane); benchmarks/chaos_faults.py
+injects one fault at a time meanwhile. After --minutes the faults stop and every request is
+followed to its end.
 
 It prints how many requests ended exactly as they must (the exact result, or the failure
 they cause on purpose, or cancelled), how many were wrong, lost or still running at the end

@@ -89,10 +89,9 @@ def _output(kv: KV, args: argparse.Namespace, inv: Invocation) -> Output:
     if args.offset < 0 or args.limit < 1:
         raise ValueError("--offset must be >= 0 and --limit >= 1")
     wfs = fs.workflow_fs(config.load(), args.workflow)
-    output = invocation_output(kv, wfs, args.workflow, args.request_id, inv)
-    if output is None:
+    pairs = invocation_output(kv, wfs, args.workflow, args.request_id, inv)
+    if pairs is None:
         raise TraceError(f"invocation {inv.id} has no stored output: {no_output_why(inv)}")
-    pairs = output if isinstance(output, list) else [output]
     shown = pairs[args.offset:args.offset + args.limit]
     rest = len(pairs) - args.offset - len(shown)
     text = "\n".join(json.dumps(pair) for pair in shown) + (

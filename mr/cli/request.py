@@ -6,6 +6,8 @@ import argparse
 import json
 import socket
 import sys
+from contextlib import contextmanager
+from typing import Iterator
 
 from mr import config, fs
 from mr.cli.output import Output, add_request, fields_text, script
@@ -19,8 +21,8 @@ from mr.kv import keys
 from mr.kv.client import KV
 from mr.kv.models import DONE, Request, decode
 from mr.notify import Notifier
-from mr.worker import registry
 from mr.queue.publisher import Publisher
+from mr.worker import registry
 
 
 def progress_text(p: tracker.Progress) -> str:
@@ -49,9 +51,9 @@ def _status_args(parser: argparse.ArgumentParser) -> None:
 
 def _status(kv: KV, args: argparse.Namespace) -> Output:
     entities.require_workflow(kv, args.workflow)
-    if args.children:
-        return _children(kv, args)
     try:
+        if args.children:
+            return _children(kv, args)
         if not args.watch or args.json:
             found = tracker.read(kv, args.workflow, args.request_id, args.invocation)
             return Output(found.as_dict(), _status_text(found))
@@ -69,10 +71,6 @@ CHILDREN_SHOWN = 10   # ids listed per bucket in text (--json has them all)
 
 
 def _children(kv: KV, args: argparse.Namespace) -> Output:
-    if kv.get(keys.invocation(args.workflow, args.request_id, args.invocation)) is None:
-        raise ValueError(f"invocation {args.invocation!r} of request {args.request_id!r} not "
-                         f"found (a finished request's invocations are removed unless it is "
-                         f"named or MR_CLEANUP=0)")
     found = buckets.by_progress(kv, args.workflow, args.request_id, args.invocation)
     lines = [f"{found['children']} children of {args.invocation}:"]
     for name, ids in found["buckets"].items():
@@ -80,7 +78,6 @@ def _children(kv: KV, args: argparse.Namespace) -> Output:
             f", ... ({len(ids) - CHILDREN_SHOWN} more)" if len(ids) > CHILDREN_SHOWN else "")
         lines.append(f"  {name:<12} {len(ids):>6}  {shown}")
     return Output(found, "\n".join(lines))
-
 
 
 def _status_text(p: tracker.Progress) -> str:
@@ -99,17 +96,27 @@ def _retry_args(parser: argparse.ArgumentParser) -> None:
                              "$MR_NSQD_HTTP_HOSTS)")
 
 
-def _retry(kv: KV, args: argparse.Namespace) -> Output:
+@contextmanager
+def _publishing(kv: KV, args: argparse.Namespace
+                ) -> Iterator[tuple[Library, Publisher, config.Settings]]:
+    """What re-queueing a request's work takes: the workflow's library (definitions only), a
+    publisher (--nsqd-http-address, else MR_NSQD_HTTP_HOSTS) and the settings; a refusal is a
+    user error."""
     entities.require_workflow(kv, args.workflow)
     settings = config.load()
     library = Library(kv, args.workflow, compile_code=False).start()
     try:
-        publisher = Publisher(args.nsqd_http_address or settings.nsqd_http_hosts)
-        request, requeued = control.retry(kv, publisher, library, args.request_id, settings)
+        yield (library, Publisher(args.nsqd_http_address or settings.nsqd_http_hosts),
+               settings)
     except control.ControlError as exc:
         raise ValueError(str(exc)) from None
     finally:
         library.stop()
+
+
+def _retry(kv: KV, args: argparse.Namespace) -> Output:
+    with _publishing(kv, args) as (library, publisher, settings):
+        request, requeued = control.retry(kv, publisher, library, args.request_id, settings)
     return Output({"request_id": request.id, "state": request.state, "requeued": requeued,
                    "retries": request.retries},
                   f"request {request.id} is running again: {requeued} invocation(s) re-queued "
@@ -129,17 +136,9 @@ def _pause(kv: KV, args: argparse.Namespace) -> Output:
 
 
 def _resume(kv: KV, args: argparse.Namespace) -> Output:
-    entities.require_workflow(kv, args.workflow)
-    settings = config.load()
-    library = Library(kv, args.workflow, compile_code=False).start()
-    try:
-        publisher = Publisher(args.nsqd_http_address or settings.nsqd_http_hosts)
+    with _publishing(kv, args) as (library, publisher, _):
         request, published = control.resume(kv, publisher, library, args.request_id,
                                             lambda worker: registry.is_alive(kv, worker))
-    except control.ControlError as exc:
-        raise ValueError(str(exc)) from None
-    finally:
-        library.stop()
     return Output({"request_id": request.id, "state": request.state, "published": published,
                    "deadline": request.deadline},
                   f"request {request.id} goes on: {published} invocation(s) published again")

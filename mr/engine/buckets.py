@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections import Counter
 
+from mr.engine.progress import ProgressUnavailable
 from mr.kv import keys
-from mr.kv.client import KV
+from mr.kv.client import KV, op_get
 from mr.kv.keys import DONE_MARK, FAILED_MARK, STARTED
 from mr.kv.models import REDUCE_SUFFIX
 
@@ -23,9 +24,16 @@ class TooBig(ValueError):
 
 
 def by_progress(kv: KV, wf: str, rid: str, iid: str = "0") -> dict:
-    """{"invocation", "children", "buckets": {bucket: [child ids]}} for `iid`'s children."""
-    below = keys.invocations(wf, rid) + iid + "."
-    size = kv.count(below)
+    """{"invocation", "children", "buckets": {bucket: [child ids]}} for `iid`'s children;
+    ProgressUnavailable when `iid` is not there."""
+    found = kv.txn([], [op_get(keys.invocation(wf, rid, iid), count_only=True),
+                        op_get(keys.invocations(wf, rid) + iid + ".", prefix=True,
+                               count_only=True)])
+    if not found.count(0):
+        raise ProgressUnavailable(f"invocation {iid!r} of request {rid!r} not found (a "
+                                  f"finished request's invocations are removed unless it is "
+                                  f"named or MR_CLEANUP=0)")
+    size = found.count(1)
     if size > MAX_INVOCATIONS:
         raise TooBig(f"invocation {iid} has {size:,} invocations below it, more than "
                      f"{MAX_INVOCATIONS:,} to group child by child; ask about one of its "

@@ -137,8 +137,7 @@ def republish_unfinished(kv: KV, publisher: Publisher, library: Library, rid: st
             continue
         if inv.state == RUNNING and inv.worker and worker_alive(inv.worker):
             continue
-        step = library.step(inv.step)
-        handler = step and library.handler(getattr(step, lookup.role_of(inv)))
+        _, handler = lookup.named_handler(library, inv)
         if handler is None:
             continue  # a worker running it fails the request with a clear error
         by_topic[topic(wf, handler.definition.required_capability, inv.data_plane)].append(

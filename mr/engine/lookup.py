@@ -35,3 +35,11 @@ def handler(library: Library, of: Step, role: str) -> LoadedHandler:
 def role_of(inv: Invocation) -> str:
     """Which of its step's handlers an invocation runs."""
     return "reducer" if inv.kind in (REDUCE, PARTITION) else "mapper"
+
+
+def named_handler(library: Library, inv: Invocation) -> tuple[str | None, LoadedHandler | None]:
+    """The name of the handler `inv` runs as its step names it now, and that handler; None
+    for what is missing (without failing anything: running the invocation says why)."""
+    found = library.step(inv.step)
+    name = getattr(found, role_of(inv)) if found else None
+    return name, library.handler(name) if name else None

@@ -77,12 +77,16 @@ def page(request: Request, wfs: WorkflowFS, offset: int, limit: int) -> tuple[li
     return found[offset:offset + limit], len(found)
 
 
-def invocation_output(kv: KV, wfs: WorkflowFS, wf: str, rid: str, inv: Invocation) -> list | None:
-    """What one invocation output, as its parent's reducer reads it (a data step's split or
-    partition: references to its files); None while it has stored nothing, or once its
-    request's data was cleaned up."""
+def invocation_output(kv: KV, wfs: WorkflowFS, wf: str, rid: str,
+                      inv: Invocation) -> list | None:
+    """What one invocation output, as a list, as its parent's reducer reads it (a data step's
+    split or partition: the references to its files, the list's one item); None while it has
+    stored nothing, or once its request's data was cleaned up."""
     entry = kv.get(keys.output(wf, rid, inv.parent, inv.id))
-    return None if entry is None else blobs.load_output(wfs, entry.value)
+    if entry is None:
+        return None
+    output = blobs.load_output(wfs, entry.value)
+    return output if isinstance(output, list) else [output]
 
 
 def no_output_why(inv: Invocation) -> str:

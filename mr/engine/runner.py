@@ -82,10 +82,10 @@ class Runner:
         """The handler an invocation will run, as its step names it now (None, None when the
         step or handler is missing: running it then says so)."""
         library = self.libraries.get(workflow)
-        step = library.step(inv.step) if library else None
-        name = getattr(step, lookup.role_of(inv), None) if step else None
-        loaded = library.handler(name) if name else None
-        return (name, loaded.definition.version) if loaded else (name, None)
+        if library is None:
+            return None, None
+        name, loaded = lookup.named_handler(library, inv)
+        return name, loaded.definition.version if loaded else None
 
     # --- entry point ---------------------------------------------------------------------
     def handle(self, body: bytes, message_id: str, attempt: int) -> str:
@@ -341,7 +341,7 @@ class Runner:
             return self.end(request, finished)
         try:
             packed = pack(output)
-        except (TypeError, ValueError, OverflowError) as exc:
+        except (TypeError, ValueError) as exc:   # e.g. nested deeper than msgpack goes
             raise HandlerFailure(f"output of invocation {output_of} cannot be stored: {exc}")
         stored = blobs.store_output(wfs, request.id, output_of, packed,
                                     self.settings.blob_threshold_bytes)

@@ -15,9 +15,9 @@ text, jsonl or raw; its argument is then `records` and argument_spec may be left
 `request_arguments` (for a job's first mapper: the names and types a POST
 must carry), `retries` (re-runs before a failure fails the request), `time_limit_s` (an
 invocation running the handler longer fails), `expected_s` (for a job's first mapper: how long
-a request usually takes, its ETA before anything has finished), `language` (`python`, the default for .py files,
-or `subprocess`) and `command` (for subprocess handlers: the interpreter to run the file with,
-instead of its `#!` line).
+a request usually takes, its ETA before anything has finished), `language` (`python`, the
+default for .py files, or `subprocess`) and `command` (for subprocess handlers: the
+interpreter to run the file with, instead of its `#!` line).
 
 A handler in another language is a script whose metadata sits in its leading comment block,
 in the same layout (see mr.handlers.subprocess_processor for the protocol it speaks):

@@ -227,11 +227,11 @@ class KV:
 
     def _no_space(self, exc: grpc.RpcError) -> EtcdNoSpace | None:
         """etcd's refusal of a write at its space quota, in words that say what to do."""
-        if exc.code() != grpc.StatusCode.RESOURCE_EXHAUSTED or "space" not in (exc.details()
-                                                                               or ""):
+        details = exc.details() or ""
+        if exc.code() != grpc.StatusCode.RESOURCE_EXHAUSTED or "space" not in details:
             return None
         return EtcdNoSpace(
-            f"etcd at {','.join(self.hosts)} is out of space ({exc.details()}): it takes no "
+            f"etcd at {','.join(self.hosts)} is out of space ({details}): it takes no "
             f"writes until its NOSPACE alarm is cleared. Free space (mr_kv_request_cleanup "
             f"removes old requests), then run etcdctl compact <revision>, etcdctl defrag and "
             f"etcdctl alarm disarm; or give etcd a larger --quota-backend-bytes")

@@ -3,10 +3,11 @@
 A broker restarted if, since the last look, its start time changed (nsqd's `/stats` gives it
 in whole seconds, so a quick restart can keep it), a topic's message count went down (nsqd
 counts messages published since it started and does not keep the count across restarts; a
-topic gone counts as zero), or it did not answer and now does. etcd still names the unfinished invocations, so the sweeper
-publishes them again at once rather than after MR_STALL_S without progress; a broker that did
-not lose them only gets duplicates, which the start claim makes harmless. Brokers are the
-nsqd HTTP addresses a worker publishes to, and those its nsqlookupds know.
+topic gone counts as zero), or it did not answer and now does. etcd still names the
+unfinished invocations, so the sweeper publishes them again at once rather than after
+MR_STALL_S without progress; a broker that did not lose them only gets duplicates, which the
+start claim makes harmless. Brokers are the nsqd HTTP addresses a worker publishes to, and
+those its nsqlookupds know.
 """
 from __future__ import annotations
 

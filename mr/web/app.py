@@ -41,9 +41,9 @@ from mr.kv.models import DONE, PAUSED, RUNNING, Request, decode
 from mr.notify import Notifier
 from mr.queue.publisher import Publisher
 from mr.web import auth, tracking, ui, ui_http
-from mr.worker import registry
 from mr.web.http import PAGE, HttpError, Raw, flag, page_window, query, request_path
 from mr.web.waiter import RequestWaiter
+from mr.worker import registry
 
 BODY_FIELDS = {"arguments", "inputs", "split_bytes", "expected_s"}
 # A failed request's HTTP status by its failure's reason; others (engine, queue) are 503

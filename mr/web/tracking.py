@@ -28,12 +28,10 @@ def children(front_end, environ, workflow: str, request_id: str) -> tuple[int, d
     """The children of the request's root (or of ?invocation=) grouped by how far along."""
     front_end.workflow(workflow)
     invocation_id = query(environ, "invocation").get("invocation", "0")
-    if front_end.kv.get(keys.invocation(workflow, request_id, invocation_id)) is None:
-        raise HttpError(404, f"invocation {invocation_id!r} of request {request_id!r} not "
-                             f"found (a finished request's invocations are removed unless it "
-                             f"is named or MR_CLEANUP=0)", request_id)
     try:
         return 200, buckets.by_progress(front_end.kv, workflow, request_id, invocation_id)
+    except tracker.ProgressUnavailable as exc:
+        raise HttpError(404, str(exc), request_id) from None
     except buckets.TooBig as exc:
         raise HttpError(422, str(exc), request_id) from None
 
@@ -67,11 +65,10 @@ def invocation_output(front_end, environ, workflow: str, request_id: str,
                              f"found", request_id)
     inv = decode(Invocation, entry.value)
     wfs = fs.workflow_fs(front_end.settings, workflow)
-    output = results.invocation_output(front_end.kv, wfs, workflow, request_id, inv)
-    if output is None:
+    pairs = results.invocation_output(front_end.kv, wfs, workflow, request_id, inv)
+    if pairs is None:
         raise HttpError(404, f"invocation {invocation_id} has no stored output: "
                              f"{results.no_output_why(inv)}", request_id)
-    pairs = output if isinstance(output, list) else [output]
     found, following = pairs[offset:offset + limit], offset + limit
     return 200, {"request_id": request_id, "invocation": invocation_id, "offset": offset,
                  "total": len(pairs), "pairs": found,

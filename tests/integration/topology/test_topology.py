@@ -96,8 +96,9 @@ def test_word_counts_survive_an_etcd_member_and_a_broker_dying(topology, texts):
     kv = topology.kv()
     front_ends, workers = set(), set()
     for rid in rids:
-        front_ends.add(load_request(kv, topology.workflow, rid).context["front_end"])
-        workers |= {inv.worker for inv in invocations(kv, load_request(kv, topology.workflow, rid))}
+        request = load_request(kv, topology.workflow, rid)
+        front_ends.add(request.context["front_end"])
+        workers |= {inv.worker for inv in invocations(kv, request)}
     registered = {key.rsplit("/", 1)[1] for key in
                   (e.key for e in kv.scan(keys.workers(), keys_only=True))}
     kv.close()
