@@ -105,7 +105,7 @@ class DataSteps:
             raise
         if not self.runner.complete(library, request, [self.runner.done(inv, out)], inv.id,
                                     ref):
-            wfs.delete(ref["dir"])  # a duplicate's output was stored first: this is unread
+            self._discard_unless_stored(request, inv, ref, "dir")
 
     def _run(self, library: Library, request: Request, inv: Invocation, step: Step,
              handlers: dict[str, LoadedHandler], out: InvocationLog, attempt: int,
@@ -150,7 +150,20 @@ class DataSteps:
         part = self._run(library, request, inv, step, {"reducer": reducer}, out, attempt,
                          claim, refs, mapped)
         if not runner.complete(library, request, [runner.done(inv, out)], inv.id, part):
-            wfs.delete(part["path"])
+            self._discard_unless_stored(request, inv, part, "path")
+
+    def _discard_unless_stored(self, request: Request, inv: Invocation, ref: dict,
+                               field: str) -> None:
+        """After a completion that did not commit: delete this attempt's files, unless etcd
+        holds their reference after all (our own commit whose reply was lost, the client
+        retried and met it); those are the files the request reads."""
+        wf, rid = request.workflow, request.id
+        wfs = self.runner.workflow_fs(wf)
+        entry = self.runner.kv.get(keys.output(wf, rid, inv.parent, inv.id))
+        stored = blobs.load_output(wfs, entry.value) if entry is not None else None
+        if isinstance(stored, dict) and stored.get(field) == ref[field]:
+            return
+        wfs.delete(ref[field])   # a duplicate's output was stored first (or the request ended)
 
     def gather(self, request: Request, stage: Invocation, inv: Invocation,
                out: InvocationLog) -> None:

@@ -90,10 +90,15 @@ class Sweeper:
             self._lease = self.kv.lease_grant(LEASE_TTL_S)
 
     def _lead(self, wf: str) -> bool:
-        """Whether this worker sweeps `wf` now (takes the key if nobody holds it)."""
+        """Whether this worker sweeps `wf` now (takes the key if nobody holds it). A read
+        first: a txn with a put is an etcd proposal even when its compare fails, and an idle
+        cluster's passes would otherwise write every few seconds."""
         key = keys.sweeper(wf)
-        self.kv.txn([cmp_absent(key)], [op_put(key, self.worker_id.encode(), lease=self._lease)])
         held = self.kv.get(key)
+        if held is None:
+            self.kv.txn([cmp_absent(key)],
+                        [op_put(key, self.worker_id.encode(), lease=self._lease)])
+            held = self.kv.get(key)
         return held is not None and held.value.decode() == self.worker_id
 
     def sweep(self, wf: str, now: float | None = None) -> None:
