@@ -84,6 +84,9 @@ class Settings:
     # "process": each split's map and partition's reduce in a fresh process (a fresh heap,
     # memory back to the system, time limits that kill); "thread": in the worker itself.
     data_isolation: str = "process"
+    # a data run still going this long is marked running in etcd (shown, and duplicates skip
+    # it); shorter ones write only their completion. Capped at half MR_STALL_S.
+    data_claim_after_s: float = 30.0
     data_dir: str = "/tmp/mr/data"
     result_dir: str = ""   # empty: the file writer writes into the workflow's shared fs
     cleanup: bool = True
@@ -163,6 +166,7 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         split_bytes=get("SPLIT_BYTES", _at_least_1, defaults.split_bytes),
         data_isolation=get("DATA_ISOLATION", _one_of("process", "thread"),
                            defaults.data_isolation),
+        data_claim_after_s=get("DATA_CLAIM_AFTER_S", float, defaults.data_claim_after_s),
         data_dir=get("DATA_DIR", str, defaults.data_dir),
         result_dir=get("RESULT_DIR", str, defaults.result_dir),
         cleanup=get("CLEANUP", _bool, defaults.cleanup),

@@ -6,9 +6,9 @@ republished or forged message) reads what etcd holds, decides, and claims it wit
 on the revision it read (protocol.start), while a mapper may already run.
 
 A data-plane invocation (a split's map, a partition's reduce) is claimed lazily: it runs
-after a read, and is claimed only if it is still running CLAIM_DATA_AFTER_S later. Its
+after a read, and is claimed only if it is still running MR_DATA_CLAIM_AFTER_S later. Its
 completion stores its output only if none is stored yet, so two runs of it still count
-once; a short one then costs etcd a single write, and a long one shows as running.
+once; a split then costs etcd a single write, and a long one shows as running.
 """
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
+from mr.config import Settings
 from mr.engine import protocol
 from mr.engine.request_cache import RequestCache
 from mr.kv import keys
@@ -26,7 +27,10 @@ from mr.kv.models import (FINISHED_STATES, RUNNING, WAITING, Invocation, Request
 from mr.queue.messages import InvocationMessage
 
 
-CLAIM_DATA_AFTER_S = 5.0   # a 32 MiB split maps in 1-3 s on one core
+
+def claim_after_s(settings: Settings) -> float:
+    """When a data run still going is claimed: before the stall sweep would publish it."""
+    return min(settings.data_claim_after_s, settings.stall_s / 2)
 
 
 @dataclass

@@ -20,7 +20,7 @@ from mr import fs, metrics, values
 from mr.data.files import delete_request_files
 from mr.engine import blobs, events, faults, lookup, protocol
 from mr.engine.calls import HandlerFailure, call, guarded, pairs
-from mr.engine.claiming import CLAIM_DATA_AFTER_S, Claimer, Run, Skip
+from mr.engine.claiming import Claimer, Run, Skip, claim_after_s
 from mr.engine.live_logs import LiveLogs
 from mr.engine.context import Context, InvocationLog, Session, capture_prints
 from mr.engine.data_steps import DataSteps
@@ -118,7 +118,7 @@ class Runner:
             if not taken.owned():
                 raise Retry("another copy of this message took the invocation; re-reading",
                             delay=0.05)
-        claim = (CLAIM_DATA_AFTER_S, taken.claim) if taken.claim else None
+        claim = (claim_after_s(self.settings), taken.claim) if taken.claim else None
         began = time.monotonic()
         log_key = self.live_logs.follow(wf, request.id, inv.id, attempt, out)
         try:

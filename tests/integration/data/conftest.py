@@ -13,6 +13,7 @@ from tests.support.cluster import start_cluster, unique
 
 HANDLERS = Path(__file__).parent / "handlers"
 MSG_TIMEOUT_S = 3
+CLAIM_AFTER_S = 4   # MR_DATA_CLAIM_AFTER_S: a held split is claimed within a test's patience
 
 # step: (mapper, combiner, reducer, partitions)
 STEPS = {"wc": ("words", None, "sum_counts", 3),
@@ -31,7 +32,8 @@ STEPS = {"wc": ("words", None, "sum_counts", 3),
 def data(etcd, tmp_path_factory):
     wf = unique("data")
     engine = start_cluster(tmp_path_factory.mktemp("data"), etcd.address, [wf],
-                           {"MR_MSG_TIMEOUT_S": str(MSG_TIMEOUT_S)})
+                           {"MR_MSG_TIMEOUT_S": str(MSG_TIMEOUT_S),
+                            "MR_DATA_CLAIM_AFTER_S": str(CLAIM_AFTER_S)})
     engine.wf = wf
     engine.shared = Path(engine.env["MR_DATA_DIR"]) / "shared" / wf
     try:

@@ -12,10 +12,10 @@ import requests
 
 from mr import cluster
 
-from mr.engine.claiming import CLAIM_DATA_AFTER_S
 from mr.kv import keys
 from mr.kv.models import Invocation, decode
 from mr.worker import registry
+from tests.integration.data.conftest import CLAIM_AFTER_S
 from tests.integration.data.test_data_failures import (held, release, start,  # noqa: F401
                                                        worker_of)
 from tests.integration.data.test_data_jobs import all_pairs, write_corpus
@@ -68,7 +68,8 @@ def test_what_a_data_handler_prints_and_logs_reaches_the_request(data):
 
 
 def test_a_long_split_is_claimed_a_short_while_after_it_starts(data, release):
-    """Unclaimed at first (its completion alone would write etcd), then shown running."""
+    """Unclaimed at first (its completion alone would write etcd), then shown running
+    (after MR_DATA_CLAIM_AFTER_S)."""
     (data.shared / "long").mkdir(exist_ok=True)
     (data.shared / "long" / "a.txt").write_text("one two\n")
     request_id = start(data, "held_map", ["long/a.txt"])
@@ -80,10 +81,10 @@ def test_a_long_split_is_claimed_a_short_while_after_it_starts(data, release):
         return decode(Invocation, data.kv.get(keys.invocation(data.wf, request_id,
                                                               "0.0")).value)
     first = split()
-    if time.monotonic() - began < CLAIM_DATA_AFTER_S / 2:
+    if time.monotonic() - began < CLAIM_AFTER_S / 2:
         assert first.state == "queued" and first.worker is None, first
     claimed = cluster.wait_for(lambda: (lambda inv: inv if inv.state == "running" else None)(split()),
-                       timeout=CLAIM_DATA_AFTER_S + 10, message="the split claimed")
+                       timeout=CLAIM_AFTER_S + 10, message="the split claimed")
     assert f"-{worker_of(data, mark).pid}-" in claimed.worker
     (release / "go").touch()
     assert data.wait_ended(data.wf, request_id, timeout=60)["state"] == "done"
