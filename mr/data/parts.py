@@ -24,6 +24,8 @@ from mr.fs.base import WorkflowFS
 
 RESULTS_DIR = "results"
 BATCH_LINES = 8192
+BATCH_CHARS = 4 * 1024 * 1024   # or fewer lines, when they are long (a value's long list)
+LONG_LIST = 65536   # a value list this long is encoded a slice at a time, not in one string
 READ_LINES = 1024
 _JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
 _STRING = json.encoder.encode_basestring   # what _JSON does to a str, without its set-up
@@ -41,7 +43,8 @@ class PartWriter:
     """One reducer attempt's output: JSON lines, one [key, value] per line, committed by rename.
 
     Lines are encoded and written a batch at a time, so memory stays bounded however many
-    pairs the reducer writes.
+    pairs the reducer writes; a value that is a long list (an index's ids of a common word) is
+    encoded a slice at a time, so its line never exists whole in memory.
     """
 
     def __init__(self, wfs: WorkflowFS, request_id: str, partition: int):
@@ -54,22 +57,24 @@ class PartWriter:
         self._wfs = wfs
         self._file: IO | None = None
         self._lines: list[str] = []
+        self._chars = 0
         self._pairs = 0
         self._bytes = 0
         self._state = "open"
 
     def write(self, key: Any, value: Any) -> None:
-        self._check_open()
-        self._lines.append(_line(key, value))
-        if len(self._lines) >= BATCH_LINES:
-            self._flush()
+        self.write_many([(key, value)])
 
     def write_many(self, pairs: Iterable) -> None:
         self._check_open()
-        pairs = iter(pairs)
-        while batch := list(islice(pairs, BATCH_LINES)):
-            self._lines += [_line(key, value) for key, value in batch]
-            if len(self._lines) >= BATCH_LINES:
+        for key, value in pairs:
+            if type(value) in (list, tuple) and len(value) > LONG_LIST:
+                self._write_long(key, value)
+                continue
+            line = _line(key, value)
+            self._lines.append(line)
+            self._chars += len(line)
+            if len(self._lines) >= BATCH_LINES or self._chars >= BATCH_CHARS:
                 self._flush()
 
     def commit(self) -> dict:
@@ -92,7 +97,7 @@ class PartWriter:
     def abort(self) -> None:
         """Remove this attempt's part, committed or not."""
         self._state = "aborted"
-        self._lines = []
+        self._lines, self._chars = [], 0
         file, self._file = self._file, None
         try:
             if file is not None:
@@ -106,9 +111,28 @@ class PartWriter:
             raise RuntimeError(f"part {self.path} is already {self._state}")
 
     def _flush(self) -> None:
-        if not self._lines:
-            return
-        data = ("\n".join(self._lines) + "\n").encode("utf-8")
+        if self._lines:
+            self._emit(("\n".join(self._lines) + "\n").encode("utf-8"))
+            self._pairs += len(self._lines)
+            self._lines, self._chars = [], 0
+
+    def _write_long(self, key: Any, values: list | tuple) -> None:
+        """One line `[key,[v, …]]`, written a slice of the list at a time."""
+        self._flush()
+        self._emit(_line(key, [])[:-2].encode("utf-8"))   # "[key,["
+        for start in range(0, len(values), LONG_LIST):
+            piece = values[start:start + LONG_LIST]
+            try:
+                items = _JSON(piece)[1:-1]   # the slice's elements, without its brackets
+            except (TypeError, ValueError):
+                _line(key, piece)   # raises the error that names the key and the type
+                raise
+            self._emit(items.encode("utf-8")
+                       + (b"," if start + LONG_LIST < len(values) else b""))
+        self._emit(b"]]\n")
+        self._pairs += 1
+
+    def _emit(self, data: bytes) -> None:
         try:
             if self._file is None:
                 self._file = self._wfs.open(self._tmp, "wb")
@@ -116,9 +140,7 @@ class PartWriter:
         except BaseException:
             self._discard()
             raise
-        self._pairs += len(self._lines)
         self._bytes += len(data)
-        self._lines = []
 
     def _discard(self) -> None:
         """After a failed write: drop the attempt; a cleanup error must not hide the cause."""

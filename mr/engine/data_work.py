@@ -28,7 +28,10 @@ from mr.handlers.api import MapTo, Return
 from mr.handlers.processors import LoadedHandler
 from mr.kv.models import Invocation, Step
 
-CHUNK_PAIRS = 100_000   # pairs a mapper hands on at once (to its combiner, or the run files)
+# what a handler hands on at once (to a combiner, the run files or a part): this many pairs,
+# fewer when their values are big containers (each element counts), so a reducer whose
+# values are long lists holds a few of them at a time, never its whole partition's answer
+CHUNK_ITEMS = 100_000
 FULL_DISK = (errno.ENOSPC, errno.EDQUOT)
 
 Partitioner = Callable[[Any, int], int]
@@ -138,11 +141,14 @@ def _chunks(produced: Any, handler: LoadedHandler, limit: TimeLimit) -> Iterator
                 yield item
 
     chunk: list = []
+    weight = 0
     for pair in pairs(items(), handler):
         chunk.append(pair)
-        if len(chunk) >= CHUNK_PAIRS:
+        value = pair[1]
+        weight += 1 + (len(value) if isinstance(value, (list, tuple, dict, set)) else 0)
+        if weight >= CHUNK_ITEMS:
             yield chunk
-            chunk = []
+            chunk, weight = [], 0
     if chunk:
         yield chunk
 

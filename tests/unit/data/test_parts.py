@@ -63,6 +63,26 @@ def test_many_pairs_stream_in_batches(wfs):
     assert len(wfs.read_bytes(entry["path"]).splitlines()) == entry["pairs"]
 
 
+def test_a_long_list_value_is_the_line_json_would_write(wfs):
+    """Written a slice at a time, it reads back as one line, whatever its key holds."""
+    long = list(range(2 * parts.LONG_LIST + 3))
+    pairs = [("before", 1), ('a key with ",[" in it', long), (["k", [1]], tuple(long[:-2])),
+             ("exact", long[:parts.LONG_LIST + 1]), ("after", [1, 2])]
+    writer = PartWriter(wfs, "req", 0)
+    writer.write_many(pairs)
+    entry = writer.commit()
+    lines = wfs.read_bytes(entry["path"]).decode("utf-8").split("\n")
+    assert lines == [json.dumps([key, value], separators=(",", ":"))
+                     for key, value in pairs] + [""]
+    assert entry["pairs"] == len(pairs) and entry["bytes"] == len(wfs.read_bytes(entry["path"]))
+
+
+def test_a_long_list_json_cannot_hold_is_refused_by_name(wfs):
+    writer = PartWriter(wfs, "req", 0)
+    with pytest.raises(ValueError, match="key 'k': its value of type list"):
+        writer.write_many([("k", [1] * parts.LONG_LIST + [float("nan")])])
+
+
 def test_an_empty_part_is_still_a_part(wfs):
     entry = PartWriter(wfs, "req", 0).commit()
     assert entry["pairs"] == 0 and entry["bytes"] == 0
