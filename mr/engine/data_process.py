@@ -26,6 +26,7 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass, field
+from multiprocessing import forkserver
 from multiprocessing.connection import Connection, wait
 from typing import Any, Callable, Iterator
 
@@ -80,6 +81,12 @@ class DataProcesses:
                 context.set_forkserver_preload([__name__])
                 self._context = context
             return self._context
+
+    def warm(self) -> None:
+        """Start the server process now (importing the engine takes it a few hundred ms),
+        so that a worker's first split does not wait for it."""
+        self._start_method()
+        forkserver.ensure_running()
 
     def run(self, task: DataTask, handlers: dict[str, LoadedHandler], out: InvocationLog,
             after: tuple[float, Callable[[], None]] | None = None) -> dict:

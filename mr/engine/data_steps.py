@@ -51,6 +51,9 @@ class DataSteps:
         self.runner = runner
         self.processes = (DataProcesses() if runner.settings.data_isolation == "process"
                           else None)
+        if self.processes is not None:
+            threading.Thread(target=self.processes.warm, name="data-processes",
+                             daemon=True).start()
 
     # --- maps ----------------------------------------------------------------------------
     def map(self, library: Library, request: Request, inv: Invocation, step: Step,
