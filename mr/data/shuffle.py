@@ -40,6 +40,8 @@ Partitioner = Callable[[Any, int], int]
 SHUFFLE_DIR = ".mr/shuffle"   # reserved, beside .mr/blobs: no handler writes there
 CHUNK_PAIRS = 4096
 CHUNK_BYTES = 1 << 20
+CHUNK_ITEMS = CHUNK_BYTES // 8   # elements of container values a chunk is cut at, unpacked
+_CONTAINERS = (list, tuple, dict)
 READ_BYTES = 256 << 10   # a merge reads each run this much at a time
 BATCH_PAIRS = 65536      # add_many partitions this many pairs per pass
 _MSGPACK_INT = (-(1 << 63), 1 << 64)
@@ -281,7 +283,16 @@ class RunWriter:
         self._bytes += offset
 
     def _chunks(self, keys: list, values: list) -> list[bytes]:
-        """One packed chunk, or halves of it while it passes CHUNK_BYTES (big values)."""
+        """Packed chunks of about CHUNK_BYTES at most: cut before packing where container
+        values add up (an index's id lists: packing once, not again for each half)."""
+        chunks, start = [], 0
+        for end in _cuts(values):
+            chunks += self._packed(keys[start:end], values[start:end])
+            start = end
+        return chunks
+
+    def _packed(self, keys: list, values: list) -> list[bytes]:
+        """One packed chunk, or halves of it while it passes CHUNK_BYTES (long strings)."""
         try:
             chunk = self._pack([self._pack(keys), self._pack(values)])
         except (TypeError, ValueError, OverflowError) as exc:
@@ -289,8 +300,8 @@ class RunWriter:
         if len(chunk) <= CHUNK_BYTES or len(keys) == 1:
             return [chunk]
         half = len(keys) // 2
-        return (self._chunks(keys[:half], values[:half])
-                + self._chunks(keys[half:], values[half:]))
+        return (self._packed(keys[:half], values[:half])
+                + self._packed(keys[half:], values[half:]))
 
     def _discard(self) -> None:
         """After a failed write: drop the attempt; a cleanup error must not hide the cause."""
@@ -302,6 +313,21 @@ class RunWriter:
 
 def _frozen(key: Any) -> Any:
     return tuple(map(_frozen, key)) if isinstance(key, (list, tuple)) else key
+
+
+def _cuts(values: list) -> list[int]:
+    """Where to cut a piece's values so that each part holds about CHUNK_ITEMS elements of
+    container values (the end included)."""
+    cuts, weight = [], 0
+    for index, value in enumerate(values):
+        if type(value) in _CONTAINERS:
+            weight += len(value)
+            if weight >= CHUNK_ITEMS:
+                cuts.append(index + 1)
+                weight = 0
+    if not cuts or cuts[-1] != len(values):
+        cuts.append(len(values))
+    return cuts
 
 
 def _pieces(items: list) -> Iterator[list]:
