@@ -46,7 +46,8 @@ def _get(kv: KV, args: argparse.Namespace) -> Output:
     data = with_logs(kv, args.workflow, args.request_id, as_shown(inv, request.state))
     if args.log:
         return Output({"invocation": args.invocation_id, "log": data["log"],
-                       "attempt_logs": data["attempt_logs"]}, _log_text(data).rstrip("\n"))
+                       "stderr": data.get("stderr"), "attempt_logs": data["attempt_logs"]},
+                      _log_text(data).rstrip("\n"))
     shown = {k: v for k, v in data.items() if k != "attempt_logs"}
     return Output(data, fields_text(shown))
 
@@ -58,6 +59,8 @@ def _log_text(data: dict) -> str:
     last = data["log"] or f"(invocation {data['id']} logged nothing)\n"
     if earlier:
         last = f"--- attempt {data['attempts']} ---\n{last}"
+    if data.get("stderr"):   # kept apart: a subprocess's stderr, Python's sys.stderr
+        last += f"--- stderr ---\n{data['stderr']}"
     return "".join(earlier) + last
 
 

@@ -16,21 +16,21 @@ from mr.handler_metrics import METRICS
 from mr.kv import keys
 from mr.kv.client import KV, cmp_present, op_put
 from mr.kv.codec import pack, unpack
+from mr.kv.models import Invocation
 
 MAX_LOG_BYTES = 64 * 1024
 MAX_STATUS = 200   # characters of a status message
 _TRUNCATED = "\n[log truncated: {} more bytes dropped]\n"
 
 
-class InvocationLog:
-    """A bounded buffer for what one invocation logs or prints."""
+class _Bounded:
+    """Text kept up to a limit; what passes it is counted, and said at the end."""
 
-    def __init__(self, limit: int = MAX_LOG_BYTES):
+    def __init__(self, limit: int):
         self.limit = limit
         self._parts: list[str] = []
         self._size = 0
         self._dropped = 0
-        self.status: str | None = None   # ctx.status's last message (mr.engine.live_logs)
 
     def write(self, text: str) -> None:
         if self._size + len(text) > self.limit:
@@ -40,6 +40,32 @@ class InvocationLog:
         if text:
             self._parts.append(text)
             self._size += len(text)
+
+    def text(self) -> str:
+        body = "".join(self._parts)
+        return body + _TRUNCATED.format(self._dropped) if self._dropped else body
+
+    @property
+    def written(self) -> int:
+        return self._size + self._dropped
+
+
+class InvocationLog:
+    """What one invocation logs or prints (bounded), and apart from it what it writes to
+    stderr: a subprocess handler's stderr, Python's sys.stderr (warnings, a library's
+    complaints), so that a handler's own messages are not lost among them."""
+
+    def __init__(self, limit: int = MAX_LOG_BYTES):
+        self.limit = limit
+        self._out = _Bounded(limit)
+        self._err = _Bounded(limit)
+        self.status: str | None = None   # ctx.status's last message (mr.engine.live_logs)
+
+    def write(self, text: str) -> None:
+        self._out.write(text)
+
+    def write_stderr(self, text: str) -> None:
+        self._err.write(text)
 
     def _line(self, level: str, msg: str, args: tuple) -> None:
         self.write(f"{level} {msg % args if args else msg}\n")
@@ -61,25 +87,36 @@ class InvocationLog:
         self.write(traceback.format_exc())
 
     def text(self) -> str:
-        body = "".join(self._parts)
-        return body + _TRUNCATED.format(self._dropped) if self._dropped else body
+        return self._out.text()
+
+    def stderr_text(self) -> str:
+        return self._err.text()
+
+    def keep_in(self, inv: Invocation) -> None:
+        """Onto the invocation's record: its log and its stderr, each when not empty."""
+        inv.log, inv.stderr = self.text() or None, self.stderr_text() or None
 
     @property
     def written(self) -> int:
         """How much was written so far, kept or dropped: it changes whenever the log does."""
-        return self._size + self._dropped
+        return self._out.written + self._err.written
 
 
-class _ThreadStdout(io.TextIOBase):
-    """sys.stdout that sends a thread's prints to its invocation's log while one runs."""
+class _ThreadStream(io.TextIOBase):
+    """sys.stdout or sys.stderr that sends a thread's writes to its invocation's log while
+    one runs (`write` names the log's method), and others' to the real stream."""
 
-    def __init__(self, real):
+    def __init__(self, real, write: str):
         self.real = real
+        self.method = write
         self.local = threading.local()
 
     def write(self, text: str) -> int:
         target = getattr(self.local, "log", None)
-        (target or self.real).write(text)
+        if target is None:
+            self.real.write(text)
+        else:
+            getattr(target, self.method)(text)
         return len(text)
 
     def flush(self) -> None:
@@ -88,13 +125,16 @@ class _ThreadStdout(io.TextIOBase):
 
 @contextlib.contextmanager
 def capture_prints(log: InvocationLog) -> Iterator[None]:
-    if not isinstance(sys.stdout, _ThreadStdout):
-        sys.stdout = _ThreadStdout(sys.stdout)
-    sys.stdout.local.log = log
+    """This thread's sys.stdout into `log`, its sys.stderr into `log`'s stderr."""
+    if not isinstance(sys.stdout, _ThreadStream):
+        sys.stdout = _ThreadStream(sys.stdout, "write")
+    if not isinstance(sys.stderr, _ThreadStream):
+        sys.stderr = _ThreadStream(sys.stderr, "write_stderr")
+    sys.stdout.local.log = sys.stderr.local.log = log
     try:
         yield
     finally:
-        sys.stdout.local.log = None
+        sys.stdout.local.log = sys.stderr.local.log = None
 
 
 class SessionReadOnly(PermissionError):

@@ -115,6 +115,7 @@ class DataProcesses:
                 child.kill()
                 child.join()
         out.write(reply.get("log") or "")
+        out.write_stderr(reply.get("stderr") or "")
         if reply["kind"] == "done":
             return reply["value"]
         if reply["kind"] == "failed":
@@ -205,7 +206,8 @@ class _Reply:
         with self._lock:
             if not self._sent:
                 self._sent = True
-                self._sender.send({**reply, "log": self._out.text()})
+                self._sender.send({**reply, "log": self._out.text(),
+                                   "stderr": self._out.stderr_text()})
 
 
 class _ChildEnv:

@@ -261,7 +261,8 @@ class Runner:
                 flush()
         if batch:
             flush()
-        inv.state, inv.children, inv.log = WAITING, count, out.text() or None
+        inv.state, inv.children = WAITING, count
+        out.keep_in(inv)
         if protocol.finish_fanout(self.kv, wf, rid, inv, count).parent_ready:
             self.schedule_reduce(library, request, inv.id, inv.step)
 
@@ -397,7 +398,8 @@ class Runner:
         or "engine" for an EngineFailure."""
         now = time.time()
         if mark:
-            inv.state, inv.finished, inv.error, inv.log = FAILED, now, failure.trace, out.text()
+            inv.state, inv.finished, inv.error = FAILED, now, failure.trace
+            out.keep_in(inv)
         definition = failure.handler.definition if failure.handler else None
         request.state, request.finished = FAILED, now
         request.failure = {
@@ -411,6 +413,7 @@ class Runner:
             "worker": self.worker_id,
             "traceback": failure.trace,
             "log": out.text(),
+            "stderr": out.stderr_text() or None,
         }
         if isinstance(failure, TimeLimitExceeded):
             request.failure["time_limit_s"] = failure.handler.time_limit_s
@@ -439,7 +442,7 @@ class Runner:
         """Mark done; `out` is what this run logged, kept with the invocation when not empty."""
         inv.state, inv.finished = DONE, time.time()
         if out is not None:
-            inv.log = out.text() or None
+            out.keep_in(inv)
         return inv
 
     def context(self, request: Request, iid: str, step: str, handler: LoadedHandler,

@@ -12,7 +12,8 @@ stdout  a mapper's first line is `{"map_to": "<step>"}` (every following pair be
         mapper of that step) or `{"return": true}` (the following pairs are its output); then
         one `[key, value]` line per pair. A combiner or reducer writes only pair lines. Output
         is read as it is written, like a Python generator; blank lines are ignored.
-stderr  goes to the invocation's captured log.
+stderr  is kept as the invocation's stderr, apart from its log (shown apart by the trace
+        tools and the web view).
 exit    0 is success; anything else fails the invocation, its message ending with the tail of
         stderr. At the handler's time limit the process (and its process group) is killed.
 
@@ -205,7 +206,7 @@ def _drain(stderr, log, tail: collections.deque) -> None:
     for raw in stderr:
         line = raw.decode("utf-8", errors="replace")
         tail.append(line)
-        log.write(line)
+        log.write_stderr(line)
     stderr.close()
 
 

@@ -175,6 +175,7 @@ class Invocation:
     finished: float | None = None
     error: str | None = None
     log: str | None = None          # what the handler printed or logged (bounded), if anything
+    stderr: str | None = None       # what it wrote to stderr (a subprocess's), kept apart
     split: dict | None = None       # a data step's mapper: the input split it reads
     partitions: int | None = None   # a data step's mappers: how many partitions they write
     partition: int | None = None    # a PARTITION invocation: which one it reduces

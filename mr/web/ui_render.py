@@ -196,7 +196,8 @@ def failure(request: Request) -> str:
     items = "".join(f"<div><dt>{k}</dt><dd>{h(v)}</dd></div>" for k, v in rows if v is not None)
     text = "".join(f'<h3>{title}</h3><pre class="{cls}">{h(f[key])}</pre>'
                    for key, title, cls in (("traceback", "Traceback", "traceback"),
-                                           ("log", "Log", "log")) if f.get(key))
+                                           ("log", "Log", "log"),
+                                           ("stderr", "Stderr", "log stderr")) if f.get(key))
     return (f'<section class="panel failure" data-invocation="{h(f.get("invocation"))}">'
             f'<h2>Failure</h2><dl class="facts">{items}</dl>{text}</section>')
 

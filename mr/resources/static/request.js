@@ -121,7 +121,8 @@
     heading.textContent = `Invocation ${inv.id}`;
     detail.dataset.iid = iid;
     detail.replaceChildren(heading, facts, ...block("Error", inv.error, "traceback"),
-                           ...block("Log", inv.log || "(nothing captured)", "log"));
+                           ...block("Log", inv.log || "(nothing captured)", "log"),
+                           ...block("Stderr", inv.stderr, "log stderr"));
   }
 
   function select(li) {

@@ -18,7 +18,7 @@ def test_shell_fans_out_to_awk(traced):
     assert reply.json()["result"] == [["sum", 60]]
     root = unpack(traced.kv.get(keys.invocation(traced.wf, reply.json()["request_id"],
                                                 "0")).value)
-    assert root["children"] == 3 and "fanning out from 0" in root["log"]  # its stderr
+    assert root["children"] == 3 and "fanning out from 0" in root["stderr"]
 
 
 def test_failing_script_reports_status_and_stderr(traced):
@@ -28,4 +28,4 @@ def test_failing_script_reports_status_and_stderr(traced):
     assert body["error"] == ("handler sh_fail raised ScriptFailed: handler sh_fail exited with "
                              "status 3; stderr ends: cannot open /no/such/input")
     assert "reading the input\ncannot open /no/such/input" in body["failure"]["traceback"]
-    assert "cannot open /no/such/input" in body["failure"]["log"]
+    assert "cannot open /no/such/input" in body["failure"]["stderr"]

@@ -28,12 +28,16 @@ def engine(etcd, tmp_path_factory):
                  Step(wf, "track_mid", "track_mid", "total"),
                  Step(wf, "track_leaf", "track_leaf", "total"),
                  Step(wf, "track_loop", "track_loop", "total"),
-                 Step(wf, "track_chatty", "track_chatty", "total")):
+                 Step(wf, "track_chatty", "track_chatty", "total"),
+                 Step(wf, "track_streams", "track_streams", "total"),
+                 Step(wf, "track_streams_sh", "track_streams_sh", "total")):
         entities.save(kv, step)
     entities.save(kv, Job(wf, "fan", "track_root"))
     entities.save(kv, Job(wf, "quick_timeout", "track_root", timeout_s=1))
     entities.save(kv, Job(wf, "loop", "track_loop"))
     entities.save(kv, Job(wf, "chatty", "track_chatty"))
+    entities.save(kv, Job(wf, "streams", "track_streams"))
+    entities.save(kv, Job(wf, "streams_sh", "track_streams_sh"))
     engine.start_workers(2)
     engine.start_web()
     engine.wf = wf

@@ -408,3 +408,25 @@ def test_a_looping_step_graph_stops_at_the_depth_limit(engine):
     failure = reply.json()["failure"]
     assert "deeper than 6 levels (MR_MAX_DEPTH)" in failure["message"]
     assert failure["invocation"] == "0" + ".0" * 6 and failure["handler"] == "track_loop"
+
+
+def test_stderr_is_kept_apart_from_the_log(engine):
+    """A Python handler's print and ctx.log are its log, its sys.stderr apart; a subprocess
+    handler's stderr likewise: in the record (HTTP), and under its own heading (CLI)."""
+    env = {**os.environ, **engine.env}
+    for job, log, stderr in (
+            ("streams", ["printed by the handler", "INFO logged by the handler"],
+             "written to stderr by the handler\n"),
+            ("streams_sh", None, "shell remark on stderr\n")):
+        reply = requests.post(url(engine, f"/job/{engine.wf}/{job}"), json={"arguments": {}},
+                              timeout=60)
+        assert reply.status_code == 200, reply.text
+        rid = reply.json()["request_id"]
+        record = requests.get(url(engine, f"/request/{engine.wf}/{rid}/invocation/0"),
+                              timeout=30).json()
+        assert record["stderr"] == stderr, record
+        assert (record["log"] or "").splitlines() == (log or []), record
+        shown = subprocess.run(["mr_kv_invocation_get", engine.wf, rid, "0", "--log"],
+                               env=env, capture_output=True, text=True, timeout=60)
+        assert shown.returncode == 0, shown.stderr
+        assert shown.stdout.endswith(f"--- stderr ---\n{stderr}"), shown.stdout

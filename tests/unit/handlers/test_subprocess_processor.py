@@ -49,7 +49,7 @@ def test_perl_example_splits_words():
     out = list(loaded.function(ctx, [("text", "It's a Cat, a CAT!"), ("more", "dog")]))
     assert out == [Return(), ["it's", 1], ["a", 1], ["cat", 1], ["a", 1], ["cat", 1],
                    ["dog", 1]]
-    assert "split 2 argument(s) into words" in ctx.log.text()
+    assert "split 2 argument(s) into words" in ctx.log.stderr_text()
 
 
 def test_mapper_maps_to_a_step_and_streams_pairs():
@@ -87,7 +87,7 @@ def test_stderr_tail_is_in_the_trace_and_the_log():
     with pytest.raises(ScriptFailed) as info:
         run(script("for i in 1 2 3; do echo line$i >&2; done\nexit 1\n"), [], ctx)
     assert "line1\nline2\nline3" in info.value.trace
-    assert "line3" in ctx.log.text()
+    assert "line3" in ctx.log.stderr_text() and "line3" not in ctx.log.text()
 
 
 def test_time_limit_kills_the_process(tmp_path):
