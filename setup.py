@@ -86,7 +86,7 @@ setup(
                  # the web view's browser tests drive Debian's chromium (issue 11)
                  "selenium>=4.20,<5",
                  # tests/unit/test_layers.py checks the import layers in .importlinter
-                 "import-linter>=2.4,<3"],
+                 "import-linter>=2.17,<3"],
         # peers of `python -m benchmarks.compare` (issue 9); Redis itself comes from apt
         "bench": ["celery[redis]>=5.3,<6", "redis>=5", "dask[distributed]>=2024.1"],
         # peers of `python -m benchmarks.bigdata`; Spark's Java comes from apt
