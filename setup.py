@@ -84,7 +84,9 @@ setup(
                  # a real SMTP server (with STARTTLS and AUTH) and its test certificate
                  "aiosmtpd>=1.4,<2", "cryptography>=42",
                  # the web view's browser tests drive Debian's chromium (issue 11)
-                 "selenium>=4.20,<5"],
+                 "selenium>=4.20,<5",
+                 # tests/unit/test_layers.py checks the import layers in .importlinter
+                 "import-linter>=2.17,<3"],
         # peers of `python -m benchmarks.compare` (issue 9); Redis itself comes from apt
         "bench": ["celery[redis]>=5.3,<6", "redis>=5", "dask[distributed]>=2024.1"],
         # peers of `python -m benchmarks.bigdata`; Spark's Java comes from apt

@@ -18,6 +18,9 @@ OTHER_VARIABLES = frozenset({"MR_URL", "MR_TOKEN", "MR_DEV_DIR", "MR_TOPOLOGY_DI
 HANDLER_ENVIRONMENT = frozenset({"MR_ATTEMPT", "MR_FS_ROOT", "MR_HANDLER", "MR_HANDLER_VERSION",
                                  "MR_INVOCATION_ID", "MR_REQUEST_ID", "MR_STEP",
                                  "MR_WORKFLOW"})
+# prometheus_client's multiprocess directory: the gunicorn master sets it (mr.web's hooks)
+# before forking, and mr.metrics reads it; here so that neither imports the other.
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 _warned: set[str] = set()
 
 

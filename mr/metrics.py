@@ -16,9 +16,9 @@ from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, 
                                Histogram, generate_latest, start_http_server)
 from prometheus_client.core import GaugeMetricFamily
 
+from mr.config import MULTIPROC_ENV
 from mr.kv import client as kv_client
 from mr.queue import messages
-from mr.web.gunicorn_hooks import MULTIPROC_ENV
 
 REQUESTS = Counter("mr_requests_total", "Requests received by front-ends, by outcome "
                    "(submitted, reused, refused).", ["workflow", "job", "outcome"])

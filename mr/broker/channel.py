@@ -16,17 +16,31 @@ import itertools
 import logging
 import random
 import time
-from typing import TYPE_CHECKING, Callable
+from typing import Callable, Protocol
 
 from mr.broker.backlog import Backlog
 from mr.broker.message import Message
 from mr.broker.protocol import is_ephemeral
 
-if TYPE_CHECKING:
-    from mr.broker.tcp import ClientConnection
-
 log = logging.getLogger("mr.broker")
 _MAX_ATTEMPTS = 0xFFFF
+
+
+class Consumer(Protocol):
+    """What a channel needs of a subscribed client. The TCP side's connections provide it, so
+    the channel can hand them messages without knowing the protocol that sends them."""
+
+    rdy: int
+    in_flight: dict[bytes, Message]  # in delivery order, so in deadline order
+    sample_rate: int
+    msg_timeout: float
+
+    @property
+    def subscribed(self) -> bool: ...
+
+    def send_message(self, message: Message) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class Channel:
@@ -36,7 +50,7 @@ class Channel:
         self.name = name
         self.ephemeral = is_ephemeral(name)
         self.backlog = backlog
-        self.clients: list[ClientConnection] = []
+        self.clients: list[Consumer] = []
         self.paused = False
         self.deleted = False
         self.message_count = 0
@@ -85,7 +99,7 @@ class Channel:
             client.in_flight[message.id] = message
             client.send_message(message)
 
-    def _ready_client(self) -> "ClientConnection | None":
+    def _ready_client(self) -> "Consumer | None":
         clients = self.clients
         n = len(clients)
         for i in range(n):
@@ -96,7 +110,7 @@ class Channel:
         return None
 
     # -- acknowledgements --------------------------------------------------------------------
-    def _take(self, client: "ClientConnection", msg_id: bytes) -> Message:
+    def _take(self, client: Consumer, msg_id: bytes) -> Message:
         message = client.in_flight.pop(msg_id, None)
         if message is None:
             owned = any(msg_id in other.in_flight for other in self.clients if other is not client)
@@ -104,10 +118,10 @@ class Channel:
         message.client = None
         return message
 
-    def finish(self, client: "ClientConnection", msg_id: bytes) -> None:
+    def finish(self, client: Consumer, msg_id: bytes) -> None:
         self._take(client, msg_id)
 
-    def requeue(self, client: "ClientConnection", msg_id: bytes, delay: float) -> None:
+    def requeue(self, client: Consumer, msg_id: bytes, delay: float) -> None:
         message = self._take(client, msg_id)
         self.requeue_count += 1
         if delay > 0:
@@ -115,7 +129,7 @@ class Channel:
         else:
             self.backlog.put([message])
 
-    def touch(self, client: "ClientConnection", msg_id: bytes) -> None:
+    def touch(self, client: Consumer, msg_id: bytes) -> None:
         message = client.in_flight.pop(msg_id, None)
         if message is None:
             self._take(client, msg_id)  # raises with nsqd's reason
@@ -125,10 +139,10 @@ class Channel:
         client.in_flight[msg_id] = message  # re-inserted at the end: latest deadline
 
     # -- consumers --------------------------------------------------------------------------
-    def add_client(self, client: "ClientConnection") -> None:
+    def add_client(self, client: Consumer) -> None:
         self.clients.append(client)
 
-    def remove_client(self, client: "ClientConnection") -> None:
+    def remove_client(self, client: Consumer) -> None:
         """A consumer left: nobody can FIN its messages any more, so requeue them now."""
         if client in self.clients:
             self.clients.remove(client)

@@ -10,7 +10,7 @@ import json
 import logging
 import os
 import time
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 from urllib.parse import parse_qs
 
 import tornado.httpserver
@@ -18,11 +18,9 @@ import tornado.netutil
 import tornado.web
 
 from mr.broker import stats
-from mr.broker.options import VERSION
+from mr.broker.core import BrokerCore
+from mr.broker.options import VERSION, split_address
 from mr.broker.protocol import FatalClientError, decode_mpub, is_valid_name
-
-if TYPE_CHECKING:
-    from mr.broker.server import Broker
 
 log = logging.getLogger("mr.broker")
 
@@ -53,7 +51,7 @@ class Request:
 
 
 # -- routes ---------------------------------------------------------------------------------
-def _topic_for_publish(broker: "Broker", req: Request):
+def _topic_for_publish(broker: BrokerCore, req: Request):
     name = req.get("topic")
     if name is None:
         raise HTTPError(400, "MISSING_ARG_TOPIC")
@@ -62,7 +60,7 @@ def _topic_for_publish(broker: "Broker", req: Request):
     return broker.get_topic(name)
 
 
-def _existing_topic(broker: "Broker", req: Request, check_name: bool = False):
+def _existing_topic(broker: BrokerCore, req: Request, check_name: bool = False):
     name = req.get("topic")
     if name is None:
         raise HTTPError(400, "MISSING_ARG_TOPIC")
@@ -74,7 +72,7 @@ def _existing_topic(broker: "Broker", req: Request, check_name: bool = False):
     return topic
 
 
-def _topic_and_channel_name(broker: "Broker", req: Request):
+def _topic_and_channel_name(broker: BrokerCore, req: Request):
     topic_name, channel_name = req.get("topic"), req.get("channel")
     if topic_name is None:
         raise HTTPError(400, "MISSING_ARG_TOPIC")
@@ -90,7 +88,7 @@ def _topic_and_channel_name(broker: "Broker", req: Request):
     return topic, channel_name
 
 
-def _existing_channel(broker: "Broker", req: Request):
+def _existing_channel(broker: BrokerCore, req: Request):
     topic, name = _topic_and_channel_name(broker, req)
     channel = topic.channels.get(name)
     if channel is None:
@@ -98,11 +96,11 @@ def _existing_channel(broker: "Broker", req: Request):
     return channel
 
 
-def do_ping(broker: "Broker", req: Request):
+def do_ping(broker: BrokerCore, req: Request):
     return stats.HEALTH_OK
 
 
-def do_info(broker: "Broker", req: Request):
+def do_info(broker: BrokerCore, req: Request):
     opts = broker.options
     return {
         "version": VERSION,
@@ -120,7 +118,7 @@ def do_info(broker: "Broker", req: Request):
     }
 
 
-def do_pub(broker: "Broker", req: Request):
+def do_pub(broker: BrokerCore, req: Request):
     max_size = broker.options.max_msg_size
     if (req.content_length or 0) > max_size or req.body_size > max_size:
         raise HTTPError(413, "MSG_TOO_BIG")
@@ -141,7 +139,7 @@ def do_pub(broker: "Broker", req: Request):
     return "OK"
 
 
-def do_mpub(broker: "Broker", req: Request):
+def do_mpub(broker: BrokerCore, req: Request):
     opts = broker.options
     if (req.content_length or 0) > opts.max_body_size:
         raise HTTPError(413, "BODY_TOO_BIG")
@@ -164,7 +162,7 @@ def do_mpub(broker: "Broker", req: Request):
     return "OK"
 
 
-def do_stats(broker: "Broker", req: Request):
+def do_stats(broker: BrokerCore, req: Request):
     include_clients = _BOOL_PARAMS.get(req.get("include_clients") or "", True)
     data = stats.collect(broker, req.get("topic") or "", req.get("channel") or "",
                          include_clients)
@@ -173,11 +171,11 @@ def do_stats(broker: "Broker", req: Request):
     return stats.render_text(data).encode()
 
 
-def do_topic_create(broker: "Broker", req: Request):
+def do_topic_create(broker: BrokerCore, req: Request):
     _topic_for_publish(broker, req)
 
 
-def do_topic_delete(broker: "Broker", req: Request):
+def do_topic_delete(broker: BrokerCore, req: Request):
     name = req.get("topic")
     if name is None:
         raise HTTPError(400, "MISSING_ARG_TOPIC")
@@ -186,33 +184,33 @@ def do_topic_delete(broker: "Broker", req: Request):
     broker.persist_metadata()
 
 
-def do_topic_empty(broker: "Broker", req: Request):
+def do_topic_empty(broker: BrokerCore, req: Request):
     _existing_topic(broker, req, check_name=True).empty()
 
 
-def do_topic_pause(broker: "Broker", req: Request):
+def do_topic_pause(broker: BrokerCore, req: Request):
     topic = _existing_topic(broker, req)
     topic.unpause() if req.path.endswith("unpause") else topic.pause()
     broker.persist_metadata()  # so a restart does not silently (un)pause it
 
 
-def do_channel_create(broker: "Broker", req: Request):
+def do_channel_create(broker: BrokerCore, req: Request):
     topic, name = _topic_and_channel_name(broker, req)
     topic.get_channel(name)
 
 
-def do_channel_delete(broker: "Broker", req: Request):
+def do_channel_delete(broker: BrokerCore, req: Request):
     topic, name = _topic_and_channel_name(broker, req)
     if not topic.delete_channel(name):
         raise HTTPError(404, "CHANNEL_NOT_FOUND")
     broker.persist_metadata()
 
 
-def do_channel_empty(broker: "Broker", req: Request):
+def do_channel_empty(broker: BrokerCore, req: Request):
     _existing_channel(broker, req).empty()
 
 
-def do_channel_pause(broker: "Broker", req: Request):
+def do_channel_pause(broker: BrokerCore, req: Request):
     channel = _existing_channel(broker, req)
     channel.unpause() if req.path.endswith("unpause") else channel.pause()
     broker.persist_metadata()
@@ -242,7 +240,7 @@ ROUTES: dict[str, tuple[str, Callable]] = {
 class _Handler(tornado.web.RequestHandler):
     SUPPORTED_METHODS = ("GET", "POST", "PUT", "DELETE", "HEAD", "PATCH", "OPTIONS")
 
-    def initialize(self, broker: "Broker") -> None:
+    def initialize(self, broker: BrokerCore) -> None:
         self.broker = broker
         opts = broker.options
         self._cap = max(opts.max_body_size, opts.max_msg_size) + 1
@@ -287,10 +285,8 @@ class _Handler(tornado.web.RequestHandler):
     get = post = put = delete = head = patch = options = _dispatch
 
 
-def start_http_server(broker: "Broker") -> tuple[tornado.httpserver.HTTPServer, int]:
+def start_http_server(broker: BrokerCore) -> tuple[tornado.httpserver.HTTPServer, int]:
     """Listen on --http-address; returns the server and the bound port."""
-    from mr.broker.server import split_address
-
     app = tornado.web.Application([(r".*", _Handler, {"broker": broker})],
                                   log_function=lambda handler: None)
     server = tornado.httpserver.HTTPServer(app, max_body_size=1 << 40)

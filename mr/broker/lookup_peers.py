@@ -17,12 +17,9 @@ import logging
 import socket
 import struct
 import time
-from typing import TYPE_CHECKING
 
+from mr.broker.core import BrokerCore
 from mr.broker.options import VERSION
-
-if TYPE_CHECKING:
-    from mr.broker.server import Broker
 
 log = logging.getLogger("mr.broker")
 
@@ -88,8 +85,8 @@ class _Connection(asyncio.Protocol):
 class LookupPeer:
     """One lookupd: connect, identify, register everything, then forward and ping."""
 
-    def __init__(self, broker: "Broker", address: str) -> None:
-        self.broker = broker
+    def __init__(self, address: str) -> None:
+        self.broker: BrokerCore | None = None  # given at start
         self.address = address
         self.info: dict = {}            # lookupd's IDENTIFY reply
         self.connected = False
@@ -100,8 +97,9 @@ class LookupPeer:
     def __str__(self) -> str:
         return self.address
 
-    def start(self) -> None:
+    def start(self, broker: BrokerCore) -> None:
         log.info("LOOKUP(%s): adding peer", self.address)
+        self.broker = broker
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
@@ -180,7 +178,7 @@ class LookupPeer:
             log.error("LOOKUPD(%s): %s - %s", self, line, reply.decode(errors="replace"))
 
 
-def identity(broker: "Broker") -> dict:
+def identity(broker: BrokerCore) -> dict:
     """What nsqd tells lookupd about itself; the ports are the broadcast ones."""
     opts = broker.options
     return {"version": VERSION, "tcp_port": opts.broadcast_tcp_port or broker.tcp_port,
@@ -189,21 +187,22 @@ def identity(broker: "Broker") -> dict:
             "topology_zone": "", "topology_region": ""}
 
 
-def registrations(broker: "Broker") -> list[tuple[str, str]]:
+def registrations(broker: BrokerCore) -> list[tuple[str, str]]:
     """(topic, channel) per channel, or (topic, "") for a topic without channels."""
     return [(topic.name, channel) for topic in broker.topics.values()
             for channel in (list(topic.channels) or [""])]
 
 
 class LookupPeers:
-    """Every configured lookupd; the broker tells it about topics and channels."""
+    """Every configured lookupd; the broker's core tells it about topics and channels."""
 
-    def __init__(self, broker: "Broker", addresses: list[str]) -> None:
-        self.peers = [LookupPeer(broker, a) for a in dict.fromkeys(addresses)]
+    def __init__(self, addresses: list[str]) -> None:
+        self.peers = [LookupPeer(a) for a in dict.fromkeys(addresses)]
 
-    def start(self) -> None:
+    def start(self, broker: BrokerCore) -> None:
+        """Connect to each lookupd; each session registers what `broker` then holds."""
         for peer in self.peers:
-            peer.start()
+            peer.start(broker)
 
     async def stop(self) -> None:
         log.info("LOOKUP: closing")

@@ -34,6 +34,14 @@ UNSUPPORTED_NSQD_FLAGS = (
 )
 
 
+def split_address(address: str) -> tuple[str, int]:
+    """'host:port', ':port' or '[v6]:port' as (host, port); an empty host means all."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ValueError(f"invalid address {address!r}: expected <addr>:<port>")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
 def parse_duration(text: str) -> float:
     """A Go duration string ("250ms", "1m30s", "1.5h") in seconds; "0" is allowed."""
     text = text.strip()

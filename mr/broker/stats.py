@@ -2,21 +2,18 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
 
 from mr.broker import tls
+from mr.broker.channel import Channel
+from mr.broker.core import BrokerCore
 from mr.broker.options import VERSION
-
-if TYPE_CHECKING:
-    from mr.broker.channel import Channel
-    from mr.broker.server import Broker
-    from mr.broker.tcp import ClientConnection
-    from mr.broker.topic import Topic
+from mr.broker.tcp import ClientConnection
+from mr.broker.topic import Topic
 
 HEALTH_OK = "OK"
 
 
-def client_stats(client: "ClientConnection") -> dict:
+def client_stats(client: ClientConnection) -> dict:
     """nsqd's ClientV2Stats JSON for one connection."""
     data = {
         "client_id": client.client_id, "hostname": client.hostname, "version": "V2",
@@ -34,7 +31,7 @@ def client_stats(client: "ClientConnection") -> dict:
     return data
 
 
-def _channel_stats(channel: "Channel", include_clients: bool) -> dict:
+def _channel_stats(channel: Channel, include_clients: bool) -> dict:
     return {
         "channel_name": channel.name,
         "depth": len(channel.backlog),
@@ -51,7 +48,7 @@ def _channel_stats(channel: "Channel", include_clients: bool) -> dict:
     }
 
 
-def _topic_stats(topic: "Topic", channel_name: str, include_clients: bool) -> dict:
+def _topic_stats(topic: Topic, channel_name: str, include_clients: bool) -> dict:
     channels = [c for name, c in sorted(topic.channels.items())
                 if not channel_name or name == channel_name]
     return {
@@ -66,7 +63,7 @@ def _topic_stats(topic: "Topic", channel_name: str, include_clients: bool) -> di
     }
 
 
-def collect(broker: "Broker", topic_name: str = "", channel_name: str = "",
+def collect(broker: BrokerCore, topic_name: str = "", channel_name: str = "",
             include_clients: bool = True) -> dict:
     """The JSON nsqd serves for /stats?format=json (without Go memory statistics)."""
     topics = [t for name, t in sorted(broker.topics.items()) if not topic_name or name == topic_name]

@@ -10,22 +10,21 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import ssl
 import time
 from functools import partial
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 from mr.broker import checks, tls
+from mr.broker.channel import Channel
 from mr.broker.checks import invalid, quoted
+from mr.broker.core import BrokerCore
 from mr.broker.identify import IdentifyError, negotiate
 from mr.broker.message import Message
 from mr.broker.protocol import (CLOSE_WAIT, FRAME_ERROR, FRAME_RESPONSE, HEARTBEAT, MAGIC_V2,
                                 MSG_ID_LENGTH, OK, ClientError, FatalClientError, decode_mpub,
                                 frame, is_valid_name, message_frame, parse_base10,
                                 unpack_length)
-
-if TYPE_CHECKING:
-    from mr.broker.channel import Channel
-    from mr.broker.server import Broker
 
 log = logging.getLogger("mr.broker")
 
@@ -36,7 +35,10 @@ _MAX_LINE = 64 * 1024  # nsqd's bufio reader fails a command line longer than it
 
 
 class ClientConnection(asyncio.Protocol):
-    def __init__(self, broker: "Broker") -> None:
+    """A client of the broker's core: a consumer of one channel (see `Consumer`), a producer,
+    or both; `tls_context` is None unless the broker offers TLS."""
+
+    def __init__(self, broker: BrokerCore, tls_context: ssl.SSLContext | None) -> None:
         self.broker = broker
         opts = broker.options
         self.opts = opts
@@ -65,7 +67,7 @@ class ClientConnection(asyncio.Protocol):
         self._pump = False
         self._last_read = time.monotonic()
         self._heartbeat_handle: asyncio.TimerHandle | None = None
-        self._tls_context = broker.tls_context
+        self._tls_context = tls_context
         self.tls = self._upgrading = False
         self._tls_gate = opts.tls_required != "false"  # until this connection is TLS
         self._commands = {

@@ -13,13 +13,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from mr.broker.protocol import FatalClientError
-
-if TYPE_CHECKING:
-    from mr.broker.options import Options
-    from mr.broker.tcp import ClientConnection
 
 log = logging.getLogger("mr.broker")
 
@@ -29,7 +25,29 @@ MIN_VERSIONS = {"tls1.2": ssl.TLSVersion.TLSv1_2, "tls1.3": ssl.TLSVersion.TLSv1
 HANDSHAKE_TIMEOUT_S = 10.0
 
 
-def add_arguments(add, parser, defaults: "Options") -> None:
+class TlsOptions(Protocol):
+    """The TLS flags of the broker's options (mr.broker.options builds on this module)."""
+
+    tls_cert: str
+    tls_key: str
+    tls_root_ca_file: str
+    tls_client_auth_policy: str
+    tls_required: str
+    tls_min_version: str
+
+
+class Upgradable(Protocol):
+    """A TCP connection that can be switched to TLS (the TCP side's client connection)."""
+
+    transport: asyncio.Transport | None
+    remote_address: str
+
+    def connection_lost(self, exc: Exception | None) -> None: ...
+
+    def tls_established(self, transport: asyncio.Transport) -> None: ...
+
+
+def add_arguments(add, parser, defaults: TlsOptions) -> None:
     add(parser, "tls-cert", default=defaults.tls_cert, help="path to certificate file (PEM)")
     add(parser, "tls-key", default=defaults.tls_key, help="path to private key file (PEM)")
     add(parser, "tls-root-ca-file", default=defaults.tls_root_ca_file,
@@ -44,7 +62,7 @@ def add_arguments(add, parser, defaults: "Options") -> None:
         choices=sorted(MIN_VERSIONS), help="minimum TLS version accepted")
 
 
-def problems(opts: "Options") -> list[str]:
+def problems(opts: TlsOptions) -> list[str]:
     """What is wrong with the TLS flags (nsqd's rules), including unreadable files."""
     if opts.tls_client_auth_policy and opts.tls_required == "false":
         opts.tls_required = "true"
@@ -61,7 +79,7 @@ def problems(opts: "Options") -> list[str]:
     return []
 
 
-def server_context(opts: "Options") -> ssl.SSLContext | None:
+def server_context(opts: TlsOptions) -> ssl.SSLContext | None:
     """The broker's TLS context, or None when TLS is not configured."""
     if not opts.tls_cert:
         return None
@@ -82,7 +100,7 @@ def refusal(command: bytes) -> FatalClientError:
                             f"(TLS required)")
 
 
-async def upgrade(conn: "ClientConnection", context: ssl.SSLContext) -> None:
+async def upgrade(conn: Upgradable, context: ssl.SSLContext) -> None:
     """Run the server side of the handshake on the client's connection, then send OK."""
     loop = asyncio.get_running_loop()
     try:

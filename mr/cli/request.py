@@ -22,7 +22,7 @@ from mr.kv.client import KV
 from mr.kv.models import DONE, Request, decode
 from mr.notify import Notifier
 from mr.queue.publisher import Publisher
-from mr.worker import registry
+from mr.engine import registry
 
 
 def progress_text(p: tracker.Progress) -> str:

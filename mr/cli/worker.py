@@ -7,6 +7,7 @@ from dataclasses import replace
 
 from mr import config, fs, metrics
 from mr.cli.common import UserError, run, setup_logging
+from mr.engine import registry
 from mr.engine.runner import Runner
 from mr.engine.sweeper import Sweeper
 from mr.handlers.library import Library
@@ -18,7 +19,7 @@ from mr.kv.models import Handler
 from mr.notify import Notifier
 from mr.queue.publisher import Publisher
 from mr.queue.topics import topic
-from mr.worker import nsqd_link, registry
+from mr.worker import nsqd_link
 from mr.worker.consumer import Consumer
 
 log = logging.getLogger("mr.worker")

@@ -6,7 +6,7 @@ import argparse
 from mr.cli.output import Output, script, table, when
 from mr.kv import entities, keys
 from mr.kv.client import KV
-from mr.worker.registry import live_workers
+from mr.engine.registry import live_workers
 
 COLUMNS = ["id", "host", "pid", "workflows", "capabilities", "concurrency", "version",
            "started"]

@@ -19,7 +19,7 @@ from mr.notify import Notifier
 from mr.queue import messages
 from mr.queue.publisher import Publisher, PublishError
 from mr.queue.topics import topic
-from mr.worker import registry
+from mr.engine import registry
 
 
 class SubmitError(Exception):

@@ -13,18 +13,16 @@ import logging
 import os
 import threading
 import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import Callable, Iterator
 
 import grpc
 from pyetcd import etcdrpc
 
+from mr.kv.entry import Entry, entry_of, prefix_end
 from mr.kv.errors import EtcdNoSpace, EtcdSecurityError, EtcdUnavailable
 from mr.kv.hosts import grpc_target
 from mr.kv.security import Authenticator, EtcdSecurity
-
-if TYPE_CHECKING:
-    from mr.kv.watch import Watch
+from mr.kv.watch import Watch
 
 log = logging.getLogger(__name__)
 
@@ -32,15 +30,6 @@ RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
 MAX_TXN_OPS = 128  # etcd's default --max-txn-ops
 # Read only for its revision header: a key under the prefix an etcd role grants to mr.
 PROBE_KEY = "/mr/"
-
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    key: str
-    value: bytes
-    create_revision: int
-    mod_revision: int
-    version: int
 
 
 # Called with (method, seconds) after each etcd call that answered; mr.metrics sets it.
@@ -57,21 +46,6 @@ def init_gevent() -> None:
     """Make grpc cooperate with gevent; call once, after gevent.monkey.patch_all()."""
     import grpc.experimental.gevent as grpc_gevent
     grpc_gevent.init_gevent()
-
-
-def entry_of(kv) -> Entry:
-    """Our Entry for etcd's KeyValue message."""
-    return Entry(kv.key.decode(), kv.value, kv.create_revision, kv.mod_revision, kv.version)
-
-
-def prefix_end(prefix: bytes) -> bytes:
-    """The range end that selects every key starting with `prefix`."""
-    as_list = bytearray(prefix)
-    for i in reversed(range(len(as_list))):
-        if as_list[i] < 0xFF:
-            as_list[i] += 1
-            return bytes(as_list[: i + 1])
-    return b"\0"
 
 
 # --- operations and comparisons for transactions -----------------------------------------
@@ -356,7 +330,6 @@ class KV:
     # --- watches -------------------------------------------------------------------------
     def watch_prefix(self, prefix: str, start_revision: int) -> Watch:
         """Every change under `prefix` from `start_revision` on (see mr.kv.watch)."""
-        from mr.kv.watch import Watch  # it builds on this module's entries
         return Watch(self._watch, prefix, start_revision, self._auth)
 
 

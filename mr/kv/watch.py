@@ -14,7 +14,7 @@ from typing import Iterator
 import grpc
 from pyetcd import etcdrpc
 
-from mr.kv.client import Entry, entry_of, prefix_end
+from mr.kv.entry import Entry, entry_of, prefix_end
 from mr.kv.errors import EtcdUnavailable
 from mr.kv.security import Authenticator
 

@@ -9,7 +9,7 @@ import json
 import logging
 import re
 import time
-from typing import TYPE_CHECKING, Callable
+from typing import Callable, Protocol
 from urllib.parse import unquote_plus
 
 import tornado.httpserver
@@ -18,12 +18,18 @@ import tornado.web
 
 from mr.broker.options import VERSION
 from mr.broker.protocol import is_valid_name
-from mr.lookupd.registry import ANY, Registration, active, keys, subkeys
-
-if TYPE_CHECKING:
-    from mr.lookupd.server import Lookupd
+from mr.lookupd.options import Options
+from mr.lookupd.registry import ANY, Registration, RegistrationDB, active, keys, subkeys
 
 log = logging.getLogger("mr.lookupd")
+
+
+class Lookupd(Protocol):
+    """What the HTTP side serves: the registration database under the daemon's options.
+    mr.lookupd.server's daemon provides it; this side does not know the TCP one."""
+
+    options: Options
+    db: RegistrationDB
 _BAD_ESCAPE = re.compile(r"%(?![0-9a-fA-F]{2})")
 
 
@@ -67,20 +73,20 @@ class Params:
 
 
 # -- routes ---------------------------------------------------------------------------------
-def do_info(lookupd: "Lookupd", p: Params):
+def do_info(lookupd: Lookupd, p: Params):
     return {"version": VERSION}
 
 
-def do_topics(lookupd: "Lookupd", p: Params):
+def do_topics(lookupd: Lookupd, p: Params):
     return {"topics": keys(lookupd.db.find_registrations("topic", ANY, ""))}
 
 
-def do_channels(lookupd: "Lookupd", p: Params):
+def do_channels(lookupd: Lookupd, p: Params):
     topic = p.get("topic", "MISSING_ARG_TOPIC")
     return {"channels": subkeys(lookupd.db.find_registrations("channel", topic, ANY))}
 
 
-def do_lookup(lookupd: "Lookupd", p: Params):
+def do_lookup(lookupd: Lookupd, p: Params):
     topic = p.get("topic", "MISSING_ARG_TOPIC")
     db, opts = lookupd.db, lookupd.options
     if not db.find_registrations("topic", topic, ""):
@@ -91,7 +97,7 @@ def do_lookup(lookupd: "Lookupd", p: Params):
             "producers": [producer.peer.to_json() for producer in producers]}
 
 
-def do_nodes(lookupd: "Lookupd", p: Params):
+def do_nodes(lookupd: Lookupd, p: Params):
     db, opts = lookupd.db, lookupd.options
     nodes = []
     # Tombstoned nodes are listed (with their tombstones); only inactive ones are left out.
@@ -111,7 +117,7 @@ def _wall_ns(monotonic: float | None) -> int:
     return 0 if monotonic is None else int((time.time() - time.monotonic() + monotonic) * 1e9)
 
 
-def do_debug(lookupd: "Lookupd", p: Params):
+def do_debug(lookupd: Lookupd, p: Params):
     """Every registration with its producers, keyed "category:key:subkey"."""
     return {":".join(reg): [{"id": pr.peer.id, **pr.peer.to_json(),
                              "last_update": _wall_ns(pr.peer.last_update),
@@ -120,7 +126,7 @@ def do_debug(lookupd: "Lookupd", p: Params):
             for reg, producers in lookupd.db.items()}
 
 
-def do_topic_create(lookupd: "Lookupd", p: Params):
+def do_topic_create(lookupd: Lookupd, p: Params):
     topic = p.get("topic", "MISSING_ARG_TOPIC")
     if not is_valid_name(topic):
         raise HTTPError(400, "INVALID_ARG_TOPIC")
@@ -128,7 +134,7 @@ def do_topic_create(lookupd: "Lookupd", p: Params):
     lookupd.db.add_registration(Registration("topic", topic, ""))
 
 
-def do_topic_delete(lookupd: "Lookupd", p: Params):
+def do_topic_delete(lookupd: Lookupd, p: Params):
     topic = p.get("topic", "MISSING_ARG_TOPIC")
     db = lookupd.db
     for reg in db.find_registrations("channel", topic, ANY):
@@ -139,7 +145,7 @@ def do_topic_delete(lookupd: "Lookupd", p: Params):
         db.remove_registration(reg)
 
 
-def do_topic_tombstone(lookupd: "Lookupd", p: Params):
+def do_topic_tombstone(lookupd: Lookupd, p: Params):
     topic = p.get("topic", "MISSING_ARG_TOPIC")
     node = p.get("node", "MISSING_ARG_NODE")
     log.info("DB: setting tombstone for producer@%s of topic(%s)", node, topic)
@@ -148,14 +154,14 @@ def do_topic_tombstone(lookupd: "Lookupd", p: Params):
             producer.tombstone()
 
 
-def do_channel_create(lookupd: "Lookupd", p: Params):
+def do_channel_create(lookupd: Lookupd, p: Params):
     topic, channel = p.topic_and_channel()
     log.info("DB: adding channel(%s) in topic(%s)", channel, topic)
     lookupd.db.add_registration(Registration("channel", topic, channel))
     lookupd.db.add_registration(Registration("topic", topic, ""))
 
 
-def do_channel_delete(lookupd: "Lookupd", p: Params):
+def do_channel_delete(lookupd: Lookupd, p: Params):
     topic, channel = p.topic_and_channel()
     regs = lookupd.db.find_registrations("channel", topic, channel)
     if not regs:
@@ -184,7 +190,7 @@ ROUTES: dict[str, tuple[str, Callable]] = {
 class _Handler(tornado.web.RequestHandler):
     SUPPORTED_METHODS = ("GET", "POST", "PUT", "DELETE", "HEAD", "PATCH", "OPTIONS")
 
-    def initialize(self, lookupd: "Lookupd") -> None:
+    def initialize(self, lookupd: Lookupd) -> None:
         self.lookupd = lookupd
         self._start = time.monotonic()
 
@@ -224,7 +230,7 @@ class _Handler(tornado.web.RequestHandler):
     get = post = put = delete = head = patch = options = _dispatch
 
 
-def start_http_server(lookupd: "Lookupd", host: str,
+def start_http_server(lookupd: Lookupd, host: str,
                       port: int) -> tuple[tornado.httpserver.HTTPServer, int]:
     """Listen on --http-address; returns the server and the bound port."""
     app = tornado.web.Application([(r".*", _Handler, {"lookupd": lookupd})],

@@ -6,8 +6,7 @@ import logging
 import os
 import socket
 
-from mr.broker.options import VERSION
-from mr.broker.server import split_address
+from mr.broker.options import VERSION, split_address
 from mr.lookupd.options import Options
 from mr.lookupd.registry import RegistrationDB
 from mr.lookupd.tcp import start_tcp_server

@@ -3,15 +3,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from mr.lookupd.protocol import (BAD_PROTOCOL, MAGIC_V1, MAX_BODY, ProtocolError, Session,
                                  body_length, response, split_command)
-
-if TYPE_CHECKING:
-    from mr.lookupd.server import Lookupd
+from mr.lookupd.registry import RegistrationDB
 
 log = logging.getLogger("mr.lookupd")
+
+
+class Lookupd(Protocol):
+    """What the TCP side needs of the daemon (mr.lookupd.server provides it): the
+    registration database, the reply to IDENTIFY, and the open connections, so that a
+    shutdown can close them."""
+
+    db: RegistrationDB
+    connections: dict[asyncio.StreamWriter, asyncio.Task]
+
+    def identity(self) -> dict: ...
 
 MAX_LINE = 64 * 1024
 
@@ -52,7 +61,7 @@ async def _io_loop(session: Session, reader: asyncio.StreamReader,
         await writer.drain()
 
 
-async def handle(lookupd: "Lookupd", reader: asyncio.StreamReader,
+async def handle(lookupd: Lookupd, reader: asyncio.StreamReader,
                  writer: asyncio.StreamWriter) -> None:
     """Serve one node until it disconnects or errs; then drop its registrations."""
     peer = writer.get_extra_info("peername")
@@ -80,6 +89,6 @@ async def handle(lookupd: "Lookupd", reader: asyncio.StreamReader,
         writer.close()
 
 
-async def start_tcp_server(lookupd: "Lookupd", host: str, port: int) -> asyncio.AbstractServer:
+async def start_tcp_server(lookupd: Lookupd, host: str, port: int) -> asyncio.AbstractServer:
     return await asyncio.start_server(lambda r, w: handle(lookupd, r, w), host, port,
                                       reuse_address=True, limit=MAX_LINE)

@@ -43,7 +43,7 @@ from mr.queue.publisher import Publisher
 from mr.web import auth, tracking, ui, ui_http
 from mr.web.http import PAGE, HttpError, Raw, flag, page_window, query, request_path
 from mr.web.waiter import RequestWaiter
-from mr.worker import registry
+from mr.engine import registry
 
 BODY_FIELDS = {"arguments", "inputs", "split_bytes", "expected_s"}
 # A failed request's HTTP status by its failure's reason; others (engine, queue) are 503

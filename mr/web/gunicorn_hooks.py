@@ -11,7 +11,7 @@ import re
 import shutil
 import tempfile
 
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+from mr.config import MULTIPROC_ENV
 
 
 def prepare_multiprocess() -> None:

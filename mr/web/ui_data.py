@@ -19,7 +19,7 @@ from mr.kv.models import (REDUCE_SUFFIX, REQUEST_STATES, ROOT_INVOCATION, RUNNIN
                           Request, as_shown, child_id, decode, parent_of, reduce_id)
 from mr.metrics import QueueDepth
 from mr.queue.topics import PREFIX as TOPIC_PREFIX
-from mr.worker.registry import live_workers
+from mr.engine.registry import live_workers
 
 PAGE = 100                  # children shown at once under a node
 TOP = "^"                   # the parent of the root in the view: its one child is "0"

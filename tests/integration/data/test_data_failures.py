@@ -15,7 +15,7 @@ from mr.cluster import wait_for
 from mr.queue import messages
 from mr.queue.publisher import Publisher
 from mr.queue.topics import topic
-from mr.worker import registry
+from mr.engine import registry
 from tests.integration.data.test_data_jobs import all_pairs, shuffle_dir, write_corpus
 from tests.support import chaos
 

@@ -14,7 +14,7 @@ from mr import cluster
 
 from mr.kv import keys
 from mr.kv.models import Invocation, decode
-from mr.worker import registry
+from mr.engine import registry
 from tests.integration.data.conftest import CLAIM_AFTER_S
 from tests.integration.data.test_data_failures import (held, release, start,  # noqa: F401
                                                        worker_of)

@@ -3,7 +3,7 @@ needing a capability nobody offers is refused at once with 503; workers are list
 from mr.cli.worker_list import main as worker_list
 from mr.kv import keys
 from mr.kv.codec import unpack
-from mr.worker.registry import live_workers
+from mr.engine.registry import live_workers
 
 
 def gpu_worker(engine) -> str:
