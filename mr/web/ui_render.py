@@ -175,6 +175,8 @@ def progress_panel(progress: Progress | None) -> str:
              f"{c.get('waiting', 0):,} waiting", f"{c.get('queued', 0):,} queued"]
     if c.get("skipped"):
         parts.append(f"{c['skipped']:,} skipped")
+    if progress.state == "paused":
+        parts.insert(0, "<b>paused</b>: nothing new starts until it is resumed")
     parts += [f"of {progress.total:,}",
               f"elapsed {elapsed(progress.started, progress.finished)}",
               f"ETA {duration(progress.eta_s) if progress.eta_s is not None else '-'}"]

@@ -40,9 +40,11 @@ def engine(etcd, tmp_path_factory):
     assert synced.returncode == 0, synced.stderr
     for step in (Step(wf, "track_root", "track_root", "total"),
                  Step(wf, "track_mid", "track_mid", "total"),
-                 Step(wf, "track_leaf", "track_leaf", "total")):
+                 Step(wf, "track_leaf", "track_leaf", "total"),
+                 Step(wf, "track_chatty", "track_chatty", "total")):
         entities.save(kv, step)
     entities.save(kv, Job(wf, "fan", "track_root"))
+    entities.save(kv, Job(wf, "chatty", "track_chatty"))
     engine.start_workers(2)
     engine.start_web()
     engine.wf = wf
