@@ -40,6 +40,7 @@ CONSOLE_SCRIPTS = [
     # request tracking (issue 7)
     "mr_request_status = mr.cli.request:status.console",
     "mr_request_retry = mr.cli.request:retry.console",
+    "mr_request_rerun = mr.cli.request:rerun_script.console",
     "mr_request_cancel = mr.cli.request:cancel.console",
     "mr_request_result = mr.cli.request:result.console",
     "mr_request_stats = mr.cli.kv_request:stats.console",

@@ -1,5 +1,5 @@
-"""mr_request_{status,retry,cancel,result}: follow a request's progress, retry it, cancel it,
-read its result."""
+"""mr_request_{status,retry,rerun,pause,resume,cancel,result}: follow a request's progress,
+retry it, re-run parts of it, pause, resume or cancel it, read its result."""
 from __future__ import annotations
 
 import argparse
@@ -12,7 +12,7 @@ from typing import Iterator
 from mr import config, fs
 from mr.cli.output import Output, add_request, fields_text, script
 from mr.cli.progress_bar import ProgressLine, duration
-from mr.engine import buckets, control
+from mr.engine import buckets, control, rerun
 from mr.engine import progress as tracker
 from mr.engine.results import page
 from mr.handlers.library import Library
@@ -124,6 +124,22 @@ def _retry(kv: KV, args: argparse.Namespace) -> Output:
                   f"{args.workflow} {request.id} --watch")
 
 
+def _rerun_args(parser: argparse.ArgumentParser) -> None:
+    _retry_args(parser)
+    parser.add_argument("invocations", nargs="+", metavar="INVOCATION",
+                        help="invocation ids whose subtrees run again (e.g. 0.2 0.1.3)")
+
+
+def _rerun(kv: KV, args: argparse.Namespace) -> Output:
+    with _publishing(kv, args) as (library, publisher, settings):
+        request, chosen = rerun.rerun(kv, publisher, library, args.request_id,
+                                      args.invocations, settings)
+    return Output({"request_id": request.id, "state": request.state, "rerun": chosen},
+                  f"request {request.id} is running again: the subtrees of "
+                  f"{', '.join(chosen)} and what depends on them; follow it with "
+                  f"mr_request_status {args.workflow} {request.id} --watch")
+
+
 def _pause(kv: KV, args: argparse.Namespace) -> Output:
     entities.require_workflow(kv, args.workflow)
     try:
@@ -202,6 +218,10 @@ status = script("mr_request_status", "Show how far a request (or an invocation's
 retry = script("mr_request_retry", "Run a failed or cancelled request again: only its failed "
                "and unfinished invocations are re-queued; finished results are kept.",
                _retry_args, _retry)
+rerun_script = script("mr_request_rerun", "Run chosen invocations of an ended request (done, "
+                      "failed or cancelled) again, with everything below them, and reduce "
+                      "what depends on them up to a new result; the rest keeps its outputs.",
+                      _rerun_args, _rerun)
 pause = script("mr_request_pause", "Pause a running request: invocations already running "
                "finish, nothing new starts until mr_request_resume.", add_request, _pause)
 resume = script("mr_request_resume", "Resume a paused request: its deadline moves by the "

@@ -28,7 +28,7 @@ class ControlError(Exception):
         self.status = status
 
 
-def _load(kv: KV, wf: str, rid: str) -> tuple[Request, int]:
+def load_request(kv: KV, wf: str, rid: str) -> tuple[Request, int]:
     entry = kv.get(keys.request(wf, rid))
     if entry is None:
         raise ControlError(404, f"request {rid!r} not found in workflow {wf!r}")
@@ -46,7 +46,7 @@ def cancel(kv: KV, wf: str, rid: str, by: str, notifier: Notifier,
     outputs of handlers still running cannot be committed. The caller ended it, so its
     `notifier` sends request_failed (reason "cancelled").
     """
-    request, _ = _load(kv, wf, rid)
+    request, _ = load_request(kv, wf, rid)
     if request.state != RUNNING:
         raise ControlError(409, f"request {rid} is {request.state}; only a running request can "
                                 f"be cancelled")
@@ -70,7 +70,7 @@ def retry(kv: KV, publisher: Publisher, library: Library, rid: str,
     whether their reduction is owed (it may have been refused when the request failed).
     """
     wf = library.workflow
-    request, revision = _load(kv, wf, rid)
+    request, revision = load_request(kv, wf, rid)
     if request.state not in (FAILED, CANCELLED):
         raise ControlError(409, f"request {rid} is {request.state}; only a failed or cancelled "
                                 f"request can be retried")
@@ -86,14 +86,16 @@ def retry(kv: KV, publisher: Publisher, library: Library, rid: str,
     if not protocol.reopen(kv, request, revision, previous_state, previous_expiry):
         raise ControlError(409, f"request {rid} changed while being retried; try again")
     try:
-        return request, _requeue_unfinished(kv, publisher, library, rid)
+        return request, requeue_unfinished(kv, publisher, library, rid)
     except PublishError as exc:
         raise ControlError(503, f"request {rid} runs again, but its invocations could not be "
                                 f"queued ({exc}); the workers' sweeper publishes them once "
                                 f"a broker is back (after MR_STALL_S)") from None
 
 
-def _requeue_unfinished(kv: KV, publisher: Publisher, library: Library, rid: str) -> int:
+def requeue_unfinished(kv: KV, publisher: Publisher, library: Library, rid: str) -> int:
+    """Every invocation of a reopened request that is not done goes back to queued (a waiting
+    parent stays waiting) and is published; how many."""
     wf, batch, count = library.workflow, [], 0
     by_topic: dict[str, list[bytes]] = defaultdict(list)
 
@@ -113,7 +115,7 @@ def _requeue_unfinished(kv: KV, publisher: Publisher, library: Library, rid: str
             inv.state, inv.worker, inv.message_id = QUEUED, None, None
             inv.error, inv.log, inv.started, inv.finished = None, None, None, None
             batch.append(inv)
-        by_topic[_topic_of(library, inv)].append(messages.encode(wf, rid, inv.id))
+        by_topic[topic_of(library, inv)].append(messages.encode(wf, rid, inv.id))
         count += 1
         if len(batch) == protocol.REQUEUE_BATCH:
             flush()
@@ -152,7 +154,7 @@ def pause(kv: KV, wf: str, rid: str) -> Request:
     """Start nothing more of a running request: invocations already running finish; the
     messages of the others are dropped by the workers that get them (resume() publishes them
     again)."""
-    request, _ = _load(kv, wf, rid)
+    request, _ = load_request(kv, wf, rid)
     if request.state != RUNNING:
         raise ControlError(409, f"request {rid} is {request.state}; only a running request can "
                                 f"be paused")
@@ -168,7 +170,7 @@ def resume(kv: KV, publisher: Publisher, library: Library, rid: str,
     """Let a paused request go on: its deadline moves by the time it was paused, and what it
     had left is published again; (request, invocations published)."""
     wf = library.workflow
-    request, revision = _load(kv, wf, rid)
+    request, revision = load_request(kv, wf, rid)
     entry = kv.get(keys.paused(wf, rid))
     if entry is None or request.state != RUNNING:
         raise ControlError(409, f"request {rid} is {request.state} and not paused; only a "
@@ -193,7 +195,7 @@ def resume(kv: KV, publisher: Publisher, library: Library, rid: str,
                                 f"a broker is back (after MR_STALL_S)") from None
 
 
-def _topic_of(library: Library, inv: Invocation) -> str:
+def topic_of(library: Library, inv: Invocation) -> str:
     step = library.step(inv.step)
     if step is None:
         raise ControlError(409, f"step {inv.step!r} of invocation {inv.id} no longer exists")

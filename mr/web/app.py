@@ -4,6 +4,8 @@
     GET    /request/<workflow>/<id>[?wait=<seconds>]
     DELETE /request/<workflow>/<id>[?reason=<text>]     cancel
     POST   /request/<workflow>/<id>/retry[?blocking=true]
+    POST   /request/<workflow>/<id>/rerun?invocations=<iid>,<iid>[&blocking=true]
+                                                 an ended request's subtrees again
     POST   /request/<workflow>/<id>/pause, .../resume    start nothing more / go on
     GET    /request/<workflow>/<id>/progress[?invocation=<iid>]
     GET    /request/<workflow>/<id>/children[?invocation=<iid>]   children by how far along
@@ -12,7 +14,7 @@
     GET    /requests/<workflow>[?state=S][&job=J][&limit=N]
     GET    /stats/<workflow>
     GET    /metrics                                     Prometheus
-    GET    /ui/...                                      the web view (mr/web/ui.py, issue 11)
+    GET    /ui/...                                      the web view (mr/web/ui.py)
     GET    /                                            liveness
 
 Every error is JSON: {"error": "...", ...}, with the request id in X-MR-REQUEST-ID when there
@@ -30,7 +32,7 @@ import time
 import gevent
 
 from mr import config, fs, metrics, values
-from mr.engine import control, events, listing
+from mr.engine import control, events, listing, rerun
 from mr.engine.results import has_manifest, page, read_result
 from mr.engine.submit import SubmitError, fail, new_request_id, submit
 from mr.handlers.library import Library
@@ -218,6 +220,24 @@ class FrontEnd:
                          "retries": request.retries}
         return self._outcome(self._wait(workflow, request, waiter))
 
+    def rerun_request(self, environ, workflow: str, request_id: str) -> tuple[int, dict]:
+        """POST .../rerun?invocations=0.1,0.3: those subtrees again, up to a new result."""
+        q = query(environ, "invocations", "blocking")
+        blocking = flag(q, "blocking", False)
+        targets = [t.strip() for t in q.get("invocations", "").split(",") if t.strip()]
+        library, waiter = self.workflow(workflow)
+        if blocking:
+            waiter.expect(request_id)
+        try:
+            request, chosen = rerun.rerun(self.kv, self.publisher, library, request_id, targets,
+                                          self.settings)
+        except control.ControlError as exc:
+            waiter.forget(request_id)
+            raise HttpError(exc.status, str(exc), request_id) from None
+        if not blocking:
+            return 202, {"request_id": request_id, "state": RUNNING, "rerun": chosen}
+        return self._outcome(self._wait(workflow, request, waiter))
+
     # --- helpers -------------------------------------------------------------------------
     def _wait(self, workflow: str, request: Request, waiter: RequestWaiter) -> Request:
         """The ended request; at its deadline it is failed with reason "timeout" (504)."""
@@ -371,6 +391,8 @@ ROUTES = [(method, re.compile(pattern), handler) for method, pattern, handler in
      FrontEnd.cancel_request),
     ("POST", r"^/request/(?P<workflow>[^/]+)/(?P<request_id>[^/]+)/retry/?$",
      FrontEnd.retry_request),
+    ("POST", r"^/request/(?P<workflow>[^/]+)/(?P<request_id>[^/]+)/rerun/?$",
+     FrontEnd.rerun_request),
     ("POST", r"^/request/(?P<workflow>[^/]+)/(?P<request_id>[^/]+)/pause/?$",
      FrontEnd.pause_request),
     ("POST", r"^/request/(?P<workflow>[^/]+)/(?P<request_id>[^/]+)/resume/?$",

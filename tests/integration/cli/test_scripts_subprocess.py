@@ -135,6 +135,9 @@ CASES = [
     case("mr_request_cancel {wf} {rid}", 2, "only a running request can be cancelled"),
     case("mr_request_result {wf} {done_rid} --limit 1", 0, '["sum", 5]'),
     case("mr_request_result {wf} {rid}", 2, "only a done request has a result"),
+    case("mr_request_rerun {wf} {done_rid} 0 --nsqd-http-address {broker}", 0,
+         "is running again: the subtrees of 0"),
+    case("mr_request_rerun {wf} {rid} 0.9", 2, "invocation '0.9' does not exist"),
     case("mr_request_stats {wf}", 0, "requests by state:"),
     case("mr_request_stats no_such_wf", 2, NO_WF),
     case("mr_request_stats", 0, "{wf}"),
@@ -248,7 +251,7 @@ def admin_scripts() -> set[str]:
 
 def test_every_script_has_a_good_and_a_bad_case():
     scripts = admin_scripts()
-    assert len(scripts) == 40
+    assert len(scripts) == 41
     for expected in (0, 2):
         covered = {c.argv[0] for c in CASES if c.code == expected}
         assert scripts <= covered, f"no exit-{expected} case: {sorted(scripts - covered)}"

@@ -17,7 +17,7 @@ from mr.kv.models import DONE, Invocation, Request, decode
 from mr.queue.topics import topic
 from tests.support.cluster import unique
 
-LEAF_RAISE_LINE = 26  # the `raise` in handlers/track_leaf.py
+LEAF_RAISE_LINE = 27  # the `raise` in handlers/track_leaf.py
 
 
 def url(engine, path: str) -> str:

@@ -1,5 +1,6 @@
-"""Print, log its run, sleep, and return i*i; leaf `fail_at` raises until its request's
-"fixed" file exists in $MR_DATA_DIR.
+"""Print, log its run, sleep, and return i*i (plus the number in its request's "bonus" file
+in $MR_DATA_DIR, if there is one); leaf `fail_at` raises until its request's "fixed" file
+exists there.
 
 **
 handler_type: mapper
@@ -24,6 +25,8 @@ def handle(ctx, arguments):
         time.sleep(value["sleep"])
         if value["i"] == value["fail_at"] and not (data / f"fixed-{ctx.request_id}").exists():
             raise RuntimeError(f"leaf {value['i']} is broken")
+    bonus = data / f"bonus-{ctx.request_id}"
+    extra = int(bonus.read_text()) if bonus.exists() else 0
     yield Return()
     for _key, value in arguments:
-        yield "total", value["i"] * value["i"]
+        yield "total", value["i"] * value["i"] + extra
