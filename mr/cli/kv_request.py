@@ -12,6 +12,7 @@ from mr.kv import entities, keys
 from mr.kv.client import KV
 from mr.engine import listing, progress
 from mr.kv.models import FAILED, REQUEST_STATES
+from mr.trace import document
 from mr.trace.store import load_request
 
 PREVIEW = 2000
@@ -127,8 +128,10 @@ def _cleanup(kv: KV, args: argparse.Namespace) -> Output:
     if not args.simulate_only:
         entities.cleanup_request(kv, wf, rid)
         settings = config.load()
-        delete_request_files(fs.workflow_fs(settings, wf), rid, results=True,
+        wfs = fs.workflow_fs(settings, wf)
+        delete_request_files(wfs, rid, results=True,
                              outside=result_dir_path(settings.result_dir, wf, rid))
+        document.delete(wfs, rid)
     verb = "would remove" if args.simulate_only else "removed"
     lines = [f"{verb} {n} {KIND_NAMES.get(kind, f'keys under {kind}/')}"
              for kind, n in sorted(counts.items()) if n]
