@@ -119,7 +119,10 @@ def _cleanup(kv: KV, args: argparse.Namespace) -> Output:
     wf, rid = args.workflow, args.request_id
     entities.require_workflow(kv, wf)
     counts = entities.request_footprint(kv, wf, rid)
-    if not any(counts.values()):
+    settings = config.load()
+    wfs = fs.workflow_fs(settings, wf)
+    kept = document.find(wfs, rid)
+    if not any(counts.values()) and kept is None:
         raise entities.EntityError(f"request {rid!r} does not exist in workflow {wf!r} "
                                    f"(nothing to clean up)")
     if counts.get("live") and not args.force:
@@ -127,18 +130,20 @@ def _cleanup(kv: KV, args: argparse.Namespace) -> Output:
                                    f"it anyway (its workers will drop their work)")
     if not args.simulate_only:
         entities.cleanup_request(kv, wf, rid)
-        settings = config.load()
-        wfs = fs.workflow_fs(settings, wf)
         delete_request_files(wfs, rid, results=True,
                              outside=result_dir_path(settings.result_dir, wf, rid))
-        document.delete(wfs, rid)
+        if kept is not None:
+            wfs.delete(kept)
     verb = "would remove" if args.simulate_only else "removed"
     lines = [f"{verb} {n} {KIND_NAMES.get(kind, f'keys under {kind}/')}"
              for kind, n in sorted(counts.items()) if n]
+    if kept is not None:
+        lines.append(f"{verb} its trace document {kept}")
     lines.append(f"{verb} {sum(counts.values())} key(s) of request {rid}"
                  + (" (simulated: nothing written)" if args.simulate_only else ""))
     return Output({"request": rid, "workflow": wf, "simulated": args.simulate_only,
-                   "counts": counts, "total": sum(counts.values())}, "\n".join(lines))
+                   "counts": counts, "total": sum(counts.values()), "trace_document": kept},
+                  "\n".join(lines))
 
 
 get = script("mr_kv_request_get", "Print a request: state, result, failure.", add_request, _get)

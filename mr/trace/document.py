@@ -160,12 +160,6 @@ def open_document(wfs: WorkflowFS, rid: str, finished: float | None = None) -> D
     return Document(wfs, path) if path else None
 
 
-def delete(wfs: WorkflowFS, rid: str) -> bool:
-    """Remove request `rid`'s document (its request is removed); whether there was one."""
-    path = find(wfs, rid)
-    return wfs.delete(path) if path else False
-
-
 def expire(wfs: WorkflowFS, now: float, retention_s: float) -> int:
     """Remove the bucket directories whose every document ended over `retention_s` ago; how
     many. One listing of traces/ per call."""

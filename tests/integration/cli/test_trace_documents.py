@@ -12,7 +12,7 @@ from mr import examples
 from mr.cli import kv_invocation, kv_request, trace
 from mr.cluster import wait_for
 from mr.fs import LocalFS
-from mr.kv import keys
+from mr.kv import entities, keys
 from mr.trace import document
 from tests.support.cluster import REPO, start_cluster, unique
 
@@ -24,7 +24,8 @@ def engine(etcd, tmp_path_factory):
     """Workers of `wf` keep traces RETENTION_S; the worker of `wf_none` keeps none."""
     wf, wf_none = unique("trdoc"), unique("trnone")
     engine = start_cluster(tmp_path_factory.mktemp("tracedoc"), etcd.address, [wf, wf_none],
-                           extra_env={"MR_SWEEP_INTERVAL_S": "0.3"})
+                           extra_env={"MR_SWEEP_INTERVAL_S": "0.3",
+                                      "MR_NOTIFY_EVENTS": "request_done"})
     for name in (wf, wf_none):
         examples.define(engine.kv, REPO / "handlers", workflow=name)
     try:
@@ -48,9 +49,12 @@ def _done(engine, wf: str, n: int = 5) -> str:
     posted = engine.post(wf, "squares", {"n": n})
     assert posted.status_code == 200, posted.text
     rid = posted.json()["request_id"]
-    # cleaned up when it ended (a big request a page at a time, after its client was told)
+    # The client is told by etcd, before the worker writes the document: the worker's
+    # request_done notification (logged, as no channel is configured) comes after.
+    wait_for(lambda: any(rid in log.read_text() for log in engine.tmp.glob("worker*.log")),
+             timeout=30, message="the worker that ended the request notified request_done")
     wait_for(lambda: engine.kv.count(keys.invocations(wf, rid)) == 0, timeout=30,
-             message="the request's records cleaned up")
+             message="the request's records cleaned up (a big one's a page at a time)")
     return rid
 
 
@@ -115,6 +119,25 @@ def test_no_document_with_retention_zero(cli, engine, monkeypatch):
     assert document.find(_fs(engine, engine.wf_none), rid) is None
     gone = cli(trace.flat_list, engine.wf_none, rid)
     assert gone.code != 0 and "no trace document" in gone.err
+
+
+def test_trace_outlives_the_request_record(cli, engine, monkeypatch):
+    monkeypatch.setenv("MR_DATA_DIR", str(engine.tmp / "data"))
+    wf = engine.wf
+    rid = _done(engine, wf)
+    removed, _ = entities.cleanup_requests(engine.kv, wf, [rid])   # as retention does
+    assert removed == [rid] and engine.get_request(wf, rid).status_code == 404
+    flat = cli(trace.flat_list, wf, rid)
+    assert flat.code == 0, flat.err
+    assert len(flat.out.splitlines()) == 7
+    record = requests.get(f"{engine.web.url}/request/{wf}/{rid}/invocation/0", timeout=30)
+    assert record.status_code == 200 and record.json()["children"] == 5
+    page = requests.get(f"{engine.web.url}/ui/{wf}/request/{rid}", timeout=30)
+    assert page.status_code == 200 and "trace document" in page.text
+    removed = cli(kv_request.cleanup, wf, rid)
+    assert removed.code == 0, removed.err
+    assert "trace document" in removed.out
+    assert document.find(_fs(engine, wf), rid) is None
 
 
 def test_document_removed_with_its_request(cli, engine, monkeypatch):
