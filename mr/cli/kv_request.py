@@ -8,11 +8,11 @@ import time
 from mr import config, fs
 from mr.cli.output import Output, add_request, add_workflow, fields_text, plain, script, table
 from mr.data.files import delete_request_files, result_dir_path
+from mr.fs import traces
 from mr.kv import entities, keys
 from mr.kv.client import KV
 from mr.engine import listing, progress
 from mr.kv.models import FAILED, REQUEST_STATES
-from mr.trace import document
 from mr.trace.store import load_request
 
 PREVIEW = 2000
@@ -121,7 +121,7 @@ def _cleanup(kv: KV, args: argparse.Namespace) -> Output:
     counts = entities.request_footprint(kv, wf, rid)
     settings = config.load()
     wfs = fs.workflow_fs(settings, wf)
-    kept = document.find(wfs, rid)
+    kept = traces.find(wfs, rid)
     if not any(counts.values()) and kept is None:
         raise entities.EntityError(f"request {rid!r} does not exist in workflow {wf!r} "
                                    f"(nothing to clean up)")

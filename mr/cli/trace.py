@@ -2,7 +2,7 @@
 mr_draw_invocation_graph and mr_get_request_sessions.
 
 They read the request's records in etcd while it runs (or when the workers ran with
-MR_CLEANUP=0), else the trace document its end kept (mr.trace.document).
+MR_CLEANUP=0), else the trace document its end kept (mr.fs.traces).
 """
 from __future__ import annotations
 

@@ -23,6 +23,7 @@ from typing import Callable, Iterable
 
 from mr import metrics
 from mr.engine import progress
+from mr.fs import traces
 from mr.kv import entities, keys
 from mr.kv.client import (KV, MAX_TXN_OPS, Entry, TxnResult, cmp_absent, cmp_mod_revision,
                           cmp_present, cmp_value, op_delete, op_get, op_put)
@@ -30,7 +31,6 @@ from mr.kv.codec import pack, unpack
 from mr.kv.keys import DONE_MARK, FAILED_MARK, STARTED, WAITING_MARK
 from mr.kv.models import (DONE, FAILED, RUNNING, Invocation, Request, encode, parent_of,
                           reduced_of)
-from mr.trace import document
 
 CHILD_BATCH = MAX_TXN_OPS - 1  # one compare slot is taken by the request's live key
 FIRST_CHILD_BATCH = 16
@@ -228,7 +228,7 @@ def claim_reduce(kv: KV, wf: str, rid: str, iid: str, record: bytes) -> int:
 
 
 # Given an ended request, its invocation records (as etcd holds them, in key order) and its
-# attempt logs by invocation and attempt: keeps its trace (mr.trace.document).
+# attempt logs by invocation and attempt: keeps its trace (mr.fs.traces).
 TraceKeeper = Callable[[Request, Iterable[bytes], dict[str, dict[int, str]]], None]
 
 
@@ -315,7 +315,7 @@ def _keep(kv: KV, request: Request, final: list[Invocation], keep_trace: TraceKe
         records, logs = kv.scan(keys.invocations(wf, rid)), kv.scan(log_prefix)
     latest = {keys.invocation(wf, rid, inv.id): encode(inv) for inv in final}
     keep_trace(request, (latest.get(entry.key, entry.value) for entry in records),
-               document.logs_by_invocation(logs, log_prefix))
+               traces.logs_by_invocation(logs, log_prefix))
 
 
 def read_invocation(kv: KV, wf: str, rid: str, iid: str):

@@ -27,6 +27,7 @@ from mr.engine.data_steps import DataSteps
 from mr.engine.pairs import cast_argument, group, reducer_output
 from mr.engine.results import write_result
 from mr.engine.timelimit import TimeLimit, TimeLimitExceeded, Watchdog, time_limit_failure
+from mr.fs import traces
 from mr.handlers.api import MapTo, Return
 from mr.handlers.library import Library, LoadedHandler
 from mr.kv import keys
@@ -39,7 +40,6 @@ from mr.notify import Notifier
 from mr.queue import messages
 from mr.queue.publisher import Publisher
 from mr.queue.topics import topic
-from mr.trace import document
 
 log = logging.getLogger(__name__)
 
@@ -441,7 +441,7 @@ class Runner:
         """Write the ended request's trace document (protocol.end_request calls this after
         its transaction: its client is not kept waiting). A failure loses the trace only."""
         try:
-            document.write(self.workflow_fs(request.workflow), request, records, logs,
+            traces.write(self.workflow_fs(request.workflow), request, records, logs,
                            self.settings.trace_retention_s)
         except Exception as exc:
             log.warning("trace of request %s/%s not kept: %s", request.workflow, request.id,

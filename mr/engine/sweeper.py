@@ -23,6 +23,7 @@ from mr import fs
 from mr.config import Settings
 from mr.data.files import delete_request_files, result_dir_path
 from mr.engine import control, events, submit
+from mr.fs import traces
 from mr.handlers.library import Library
 from mr.kv import entities, keys
 from mr.kv.client import (MAX_TXN_OPS, KV, EtcdUnavailable, cmp_absent, op_delete,
@@ -31,7 +32,6 @@ from mr.kv.models import RUNNING, Request, decode
 from mr.notify import Notifier
 from mr.queue.publisher import Publisher
 from mr.queue.restarts import BrokerRestarts
-from mr.trace import document
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +150,7 @@ class Sweeper:
 
     def _expired_traces(self, wf: str, now: float) -> None:
         """Trace documents past MR_TRACE_RETENTION_S: one listing of their dated buckets."""
-        removed = document.expire(fs.workflow_fs(self.settings, wf), now,
+        removed = traces.expire(fs.workflow_fs(self.settings, wf), now,
                                   self.settings.trace_retention_s)
         if removed:
             log.info("%d bucket(s) of trace documents of %s removed (retention)", removed, wf)

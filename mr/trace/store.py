@@ -1,5 +1,5 @@
 """Read one request's trace: from etcd while its records exist (a page at a time), else from
-the trace document its end left in the workflow's shared filesystem (mr.trace.document).
+the trace document its end left in the workflow's shared filesystem (mr.fs.traces).
 
 Messages say why a trace is missing: unknown workflow or request, or a request whose records
 were cleaned up when it ended and whose document is gone too (or was never written).
@@ -12,7 +12,7 @@ from mr.fs import WorkflowFS
 from mr.kv import entities, keys
 from mr.kv.client import KV, op_get
 from mr.kv.models import Invocation, Request, as_shown, decode
-from mr.trace.document import Document, open_document
+from mr.fs.traces import Document, open_document
 from mr.trace.tree import TraceError, Tree, build
 
 CLEANED_UP = ("request {rid} ended ({state}) and was cleaned up, and no trace document of it "

@@ -7,10 +7,10 @@ from mr import metrics as prometheus
 from mr.engine import buckets, listing
 from mr.engine import results
 from mr.engine import progress as tracker
+from mr.fs import traces
 from mr.kv import keys
 from mr.kv.client import op_get
 from mr.kv.models import REQUEST_STATES, Invocation, Request, as_shown, decode
-from mr.trace import document
 from mr.trace.store import with_logs
 from mr.web.http import HttpError, Raw, page_window, query, whole
 
@@ -50,7 +50,7 @@ def invocation(front_end, environ, workflow: str, request_id: str,
         return 200, {"request_id": request_id, "workflow": workflow,
                      **with_logs(front_end.kv, workflow, request_id, inv)}
     finished = decode(Request, request.value).finished if request is not None else None
-    kept = document.open_document(fs.workflow_fs(front_end.settings, workflow), request_id,
+    kept = traces.open_document(fs.workflow_fs(front_end.settings, workflow), request_id,
                                   finished)
     if request is None and kept is None:
         raise HttpError(404, f"request {request_id!r} not found in workflow {workflow!r}",

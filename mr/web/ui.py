@@ -24,9 +24,10 @@ from mr.cli.common import UserError
 from mr import fs
 from mr.engine import progress as tracker
 from mr.engine import results
+from mr.fs import traces
 from mr.kv import entities, keys
 from mr.kv.models import DONE, ROOT_INVOCATION, Request, decode
-from mr.trace import document, store
+from mr.trace import store
 from mr.trace.store import Source
 from mr.web import tracking, ui_data, ui_graph, ui_render, ui_sse
 from mr.web.http import HttpError, Raw, query
@@ -41,7 +42,7 @@ def _request(front_end, wf: str, rid: str) -> Request:
     entry = front_end.kv.get(keys.request(wf, rid))
     if entry is not None:
         return decode(Request, entry.value)
-    kept = document.open_document(fs.workflow_fs(front_end.settings, wf), rid)
+    kept = traces.open_document(fs.workflow_fs(front_end.settings, wf), rid)
     if kept is None:
         raise HttpError(404, f"request {rid!r} not found in workflow {wf!r}")
     return kept.request

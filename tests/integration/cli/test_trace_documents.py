@@ -13,7 +13,7 @@ from mr.cli import kv_invocation, kv_request, trace
 from mr.cluster import wait_for
 from mr.fs import LocalFS
 from mr.kv import entities, keys
-from mr.trace import document
+from mr.fs import traces
 from tests.support.cluster import REPO, start_cluster, unique
 
 RETENTION_S = 12
@@ -95,7 +95,7 @@ def test_big_request_is_kept_whole(engine):
     """Over ATOMIC_CLEANUP_INVOCATIONS its keys go a page at a time: read before they do."""
     wf = engine.wf
     rid = _done(engine, wf, n=150)
-    kept = document.open_document(_fs(engine, wf), rid)
+    kept = traces.open_document(_fs(engine, wf), rid)
     assert kept is not None and kept.request.state == "done"
     assert sum(1 for _ in kept.invocations()) == 152
 
@@ -104,8 +104,8 @@ def test_document_expires_after_the_trace_retention(cli, engine, monkeypatch):
     monkeypatch.setenv("MR_DATA_DIR", str(engine.tmp / "data"))
     wf = engine.wf
     rid = _done(engine, wf)
-    assert document.find(_fs(engine, wf), rid) is not None
-    wait_for(lambda: document.find(_fs(engine, wf), rid) is None, timeout=RETENTION_S + 30,
+    assert traces.find(_fs(engine, wf), rid) is not None
+    wait_for(lambda: traces.find(_fs(engine, wf), rid) is None, timeout=RETENTION_S + 30,
              message="the trace document expired")
     gone = cli(trace.flat_list, wf, rid)
     assert gone.code != 0 and "no trace document" in gone.err
@@ -116,7 +116,7 @@ def test_document_expires_after_the_trace_retention(cli, engine, monkeypatch):
 def test_no_document_with_retention_zero(cli, engine, monkeypatch):
     monkeypatch.setenv("MR_DATA_DIR", str(engine.tmp / "data"))
     rid = _done(engine, engine.wf_none)
-    assert document.find(_fs(engine, engine.wf_none), rid) is None
+    assert traces.find(_fs(engine, engine.wf_none), rid) is None
     gone = cli(trace.flat_list, engine.wf_none, rid)
     assert gone.code != 0 and "no trace document" in gone.err
 
@@ -137,7 +137,7 @@ def test_trace_outlives_the_request_record(cli, engine, monkeypatch):
     removed = cli(kv_request.cleanup, wf, rid)
     assert removed.code == 0, removed.err
     assert "trace document" in removed.out
-    assert document.find(_fs(engine, wf), rid) is None
+    assert traces.find(_fs(engine, wf), rid) is None
 
 
 def test_document_removed_with_its_request(cli, engine, monkeypatch):
@@ -145,7 +145,7 @@ def test_document_removed_with_its_request(cli, engine, monkeypatch):
     monkeypatch.setenv("MR_RESULT_DIR", str(engine.tmp / "results"))
     wf = engine.wf
     rid = _done(engine, wf)
-    assert document.find(_fs(engine, wf), rid) is not None
+    assert traces.find(_fs(engine, wf), rid) is not None
     removed = cli(kv_request.cleanup, wf, rid)
     assert removed.code == 0, removed.err
-    assert document.find(_fs(engine, wf), rid) is None
+    assert traces.find(_fs(engine, wf), rid) is None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from mr.fs import LocalFS
 from mr.kv.client import Entry
 from mr.kv.models import DONE, FAILED, RUNNING, Invocation, Request, encode
-from mr.trace import document
+from mr.fs import traces
 from mr.trace.tree import build
 
 LOG_PREFIX = "/mr/w/wf/r/rid/log/"
@@ -26,11 +26,11 @@ def _records(state_of_child=DONE) -> list[bytes]:
 
 def test_written_document_reads_back_as_shown(tmp_path):
     wfs, request = LocalFS(tmp_path), _request(state=FAILED)
-    logs = document.logs_by_invocation(
+    logs = traces.logs_by_invocation(
         [Entry(LOG_PREFIX + "0.1/0001", b"first try\n", 1, 1, 1)], LOG_PREFIX)
-    path = document.write(wfs, request, _records(), logs, retention_s=7 * 86400)
+    path = traces.write(wfs, request, _records(), logs, retention_s=7 * 86400)
     assert path == f"traces/000000997200+3600/{request.id}.jsonl.gz"
-    kept = document.open_document(wfs, request.id, request.finished)
+    kept = traces.open_document(wfs, request.id, request.finished)
     assert kept.request.id == request.id and kept.request.failure == {"invocation": "0.1"}
     invs = list(kept.invocations())
     assert [i.id for i in invs] == ["0", "0.0", "0.1", "0.r"]
@@ -47,13 +47,13 @@ def test_found_without_the_request_record_and_named_ones_apart(tmp_path):
     wfs = LocalFS(tmp_path)
     plain, named = _request(), _request(name="kept")
     named.id = "b" * 32
-    document.write(wfs, plain, _records(), {}, retention_s=50)
-    named_path = document.write(wfs, named, _records(), {}, retention_s=50)
+    traces.write(wfs, plain, _records(), {}, retention_s=50)
+    named_path = traces.write(wfs, named, _records(), {}, retention_s=50)
     assert named_path == f"traces/named/{named.id}.jsonl.gz"
-    assert document.find(wfs, plain.id) == f"traces/000001000000+1/{plain.id}.jsonl.gz"
-    assert document.find(wfs, plain.id, finished=plain.finished - 5) is None  # other bucket
-    assert document.find(wfs, "c" * 32) is None
-    assert document.open_document(LocalFS(tmp_path / "empty"), plain.id) is None
+    assert traces.find(wfs, plain.id) == f"traces/000001000000+1/{plain.id}.jsonl.gz"
+    assert traces.find(wfs, plain.id, finished=plain.finished - 5) is None  # other bucket
+    assert traces.find(wfs, "c" * 32) is None
+    assert traces.open_document(LocalFS(tmp_path / "empty"), plain.id) is None
 
 
 def test_expire_removes_whole_buckets_past_retention_never_named_ones(tmp_path):
@@ -61,15 +61,15 @@ def test_expire_removes_whole_buckets_past_retention_never_named_ones(tmp_path):
     old, new, named = _request(finished=1000.2), _request(finished=1003.7), _request(name="n")
     new.id, named.id = "b" * 32, "c" * 32
     for request in (old, new, named):
-        document.write(wfs, request, _records(), {}, retention_s=2)
-    assert document.expire(wfs, now=1002.9, retention_s=2) == 0   # old's bucket ends at 1001
-    assert document.expire(wfs, now=1003.0, retention_s=2) == 1
-    assert document.find(wfs, old.id) is None and document.find(wfs, new.id)
-    assert document.expire(wfs, now=10**9, retention_s=2) == 1
-    assert document.find(wfs, new.id) is None and document.find(wfs, named.id)
-    assert document.expire(LocalFS(tmp_path / "none"), now=10**9, retention_s=2) == 0
+        traces.write(wfs, request, _records(), {}, retention_s=2)
+    assert traces.expire(wfs, now=1002.9, retention_s=2) == 0   # old's bucket ends at 1001
+    assert traces.expire(wfs, now=1003.0, retention_s=2) == 1
+    assert traces.find(wfs, old.id) is None and traces.find(wfs, new.id)
+    assert traces.expire(wfs, now=10**9, retention_s=2) == 1
+    assert traces.find(wfs, new.id) is None and traces.find(wfs, named.id)
+    assert traces.expire(LocalFS(tmp_path / "none"), now=10**9, retention_s=2) == 0
 
 
 def test_bucket_span_is_a_hundredth_of_the_retention_within_bounds():
-    assert document.bucket_span(0) == 1 and document.bucket_span(250) == 2
-    assert document.bucket_span(7 * 86400) == 3600
+    assert traces.bucket_span(0) == 1 and traces.bucket_span(250) == 2
+    assert traces.bucket_span(7 * 86400) == 3600

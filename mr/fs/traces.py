@@ -24,7 +24,7 @@ import logging
 from dataclasses import fields
 from typing import Iterable, Iterator
 
-from mr.fs import WorkflowFS
+from mr.fs.base import WorkflowFS
 from mr.kv.client import Entry
 from mr.kv.models import Invocation, Request, as_shown, decode
 
