@@ -96,6 +96,7 @@ class Settings:
     request_timeout_s: float = 300.0
     retention_s: float = 86400.0           # a done unnamed request's record is kept this long
     failed_retention_s: float = 7 * 86400.0  # failed/cancelled ones, with their invocations
+    trace_retention_s: float = 7 * 86400.0   # a request's trace document (0: none written)
     sweep_interval_s: float = 5.0          # how often a worker's sweeper looks (one acts)
     stall_s: float = 120.0                 # no progress this long: re-publish unfinished work
     metrics_port: int = 0                  # a worker's /metrics: 0 any free port, -1 none
@@ -176,6 +177,7 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         request_timeout_s=get("REQUEST_TIMEOUT_S", float, defaults.request_timeout_s),
         retention_s=get("RETENTION_S", float, defaults.retention_s),
         failed_retention_s=get("FAILED_RETENTION_S", float, defaults.failed_retention_s),
+        trace_retention_s=get("TRACE_RETENTION_S", float, defaults.trace_retention_s),
         sweep_interval_s=get("SWEEP_INTERVAL_S", float, defaults.sweep_interval_s),
         stall_s=get("STALL_S", float, defaults.stall_s),
         metrics_port=get("METRICS_PORT", int, defaults.metrics_port),

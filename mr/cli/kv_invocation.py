@@ -1,4 +1,5 @@
-"""mr_kv_invocation_{get,list}: a request's invocation records (kept when MR_CLEANUP=0)."""
+"""mr_kv_invocation_{get,list}: a request's invocation records, from etcd or, once its end
+cleaned them up, from its trace document (mr.trace.store)."""
 from __future__ import annotations
 
 import argparse
@@ -10,8 +11,8 @@ from mr.cli.output import Output, add_request, fields_text, plain, script, table
 from mr.engine.results import invocation_output, no_output_why
 from mr.kv import keys
 from mr.kv.client import KV
-from mr.kv.models import RUNNING, Invocation, as_shown, decode
-from mr.trace.store import invocations, require_trace, with_logs
+from mr.kv.models import RUNNING, Invocation, decode
+from mr.trace.store import require_trace, with_logs
 from mr.trace.tree import TraceError, sort_key
 
 
@@ -33,17 +34,17 @@ def _get_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _get(kv: KV, args: argparse.Namespace) -> Output:
-    request = require_trace(kv, args.workflow, args.request_id)
-    entry = kv.get(keys.invocation(args.workflow, args.request_id, args.invocation_id))
-    if entry is None:
+    wfs = fs.workflow_fs(config.load(), args.workflow)
+    _, found = require_trace(kv, args.workflow, args.request_id, wfs)
+    data = found.record(args.invocation_id)
+    if data is None:
         raise TraceError(f"invocation {args.invocation_id!r} does not exist in request "
                          f"{args.request_id!r}")
-    inv = decode(Invocation, entry.value)
     if args.output:
-        return _output(kv, args, inv)
+        return _output(kv, args, Invocation(**{k: v for k, v in data.items()
+                                               if k != "attempt_logs"}), wfs)
     if args.follow:
         return _follow(kv, args)
-    data = with_logs(kv, args.workflow, args.request_id, as_shown(inv, request.state))
     if args.log:
         return Output({"invocation": args.invocation_id, "log": data["log"],
                        "stderr": data.get("stderr"), "attempt_logs": data["attempt_logs"]},
@@ -69,7 +70,7 @@ def _follow(kv: KV, args: argparse.Namespace) -> Output:
     to etcd: every few seconds), until the invocation or its request ends."""
     shown, attempt = 0, None
     while True:
-        request = require_trace(kv, args.workflow, args.request_id)
+        request, _ = require_trace(kv, args.workflow, args.request_id)
         entry = kv.get(keys.invocation(args.workflow, args.request_id, args.invocation_id))
         if entry is None:
             raise TraceError(f"invocation {args.invocation_id!r} is gone")
@@ -88,10 +89,9 @@ def _follow(kv: KV, args: argparse.Namespace) -> Output:
         time.sleep(FOLLOW_EVERY_S)
 
 
-def _output(kv: KV, args: argparse.Namespace, inv: Invocation) -> Output:
+def _output(kv: KV, args: argparse.Namespace, inv: Invocation, wfs: fs.WorkflowFS) -> Output:
     if args.offset < 0 or args.limit < 1:
         raise ValueError("--offset must be >= 0 and --limit >= 1")
-    wfs = fs.workflow_fs(config.load(), args.workflow)
     pairs = invocation_output(kv, wfs, args.workflow, args.request_id, inv)
     if pairs is None:
         raise TraceError(f"invocation {inv.id} has no stored output: {no_output_why(inv)}")
@@ -113,9 +113,10 @@ COLUMNS = ["id", "kind", "step", "handler", "state", "attempts", "worker"]
 
 
 def _list(kv: KV, args: argparse.Namespace) -> Output:
-    request = require_trace(kv, args.workflow, args.request_id)
+    _, found = require_trace(kv, args.workflow, args.request_id,
+                             fs.workflow_fs(config.load(), args.workflow))
     rows = [{c: getattr(inv, c) for c in COLUMNS}
-            for inv in invocations(kv, request)
+            for inv in found.invocations()
             if not args.state or inv.state == args.state]
     rows.sort(key=lambda r: sort_key(r["id"]))
     return Output(rows, table(rows, COLUMNS))

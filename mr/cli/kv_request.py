@@ -8,6 +8,7 @@ import time
 from mr import config, fs
 from mr.cli.output import Output, add_request, add_workflow, fields_text, plain, script, table
 from mr.data.files import delete_request_files, result_dir_path
+from mr.fs import traces
 from mr.kv import entities, keys
 from mr.kv.client import KV
 from mr.engine import listing, progress
@@ -118,7 +119,10 @@ def _cleanup(kv: KV, args: argparse.Namespace) -> Output:
     wf, rid = args.workflow, args.request_id
     entities.require_workflow(kv, wf)
     counts = entities.request_footprint(kv, wf, rid)
-    if not any(counts.values()):
+    settings = config.load()
+    wfs = fs.workflow_fs(settings, wf)
+    kept = traces.find(wfs, rid)
+    if not any(counts.values()) and kept is None:
         raise entities.EntityError(f"request {rid!r} does not exist in workflow {wf!r} "
                                    f"(nothing to clean up)")
     if counts.get("live") and not args.force:
@@ -126,16 +130,20 @@ def _cleanup(kv: KV, args: argparse.Namespace) -> Output:
                                    f"it anyway (its workers will drop their work)")
     if not args.simulate_only:
         entities.cleanup_request(kv, wf, rid)
-        settings = config.load()
-        delete_request_files(fs.workflow_fs(settings, wf), rid, results=True,
+        delete_request_files(wfs, rid, results=True,
                              outside=result_dir_path(settings.result_dir, wf, rid))
+        if kept is not None:
+            wfs.delete(kept)
     verb = "would remove" if args.simulate_only else "removed"
     lines = [f"{verb} {n} {KIND_NAMES.get(kind, f'keys under {kind}/')}"
              for kind, n in sorted(counts.items()) if n]
+    if kept is not None:
+        lines.append(f"{verb} its trace document {kept}")
     lines.append(f"{verb} {sum(counts.values())} key(s) of request {rid}"
                  + (" (simulated: nothing written)" if args.simulate_only else ""))
     return Output({"request": rid, "workflow": wf, "simulated": args.simulate_only,
-                   "counts": counts, "total": sum(counts.values())}, "\n".join(lines))
+                   "counts": counts, "total": sum(counts.values()), "trace_document": kept},
+                  "\n".join(lines))
 
 
 get = script("mr_kv_request_get", "Print a request: state, result, failure.", add_request, _get)

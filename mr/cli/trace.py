@@ -1,8 +1,8 @@
 """The tracing scripts: mr_get_invocation_graph, mr_get_invocation_flat_list,
 mr_draw_invocation_graph and mr_get_request_sessions.
 
-They need the request's records, which exist after it ends only when the workers ran with
-MR_CLEANUP=0 (or while it is still running).
+They read the request's records in etcd while it runs (or when the workers ran with
+MR_CLEANUP=0), else the trace document its end kept (mr.fs.traces).
 """
 from __future__ import annotations
 
@@ -12,13 +12,20 @@ import os
 import tempfile
 from pathlib import Path
 
+from mr import config, fs
 from mr.cli.common import UserError
 from mr.cli.output import Output, add_request, fields_text, script, when
+from mr.fs import WorkflowFS
 from mr.kv import keys
 from mr.kv.client import KV
 from mr.kv.codec import unpack
 from mr.trace import render
 from mr.trace.store import load_tree, require_trace
+
+
+def _wfs(args: argparse.Namespace) -> WorkflowFS:
+    """The workflow's shared filesystem, where ended requests' trace documents are kept."""
+    return fs.workflow_fs(config.load(), args.workflow)
 
 
 def _request_header(request) -> str:
@@ -35,7 +42,7 @@ def _request_header(request) -> str:
 
 
 def _graph(kv: KV, args: argparse.Namespace) -> Output:
-    request, tree = load_tree(kv, args.workflow, args.request_id)
+    request, tree = load_tree(kv, args.workflow, args.request_id, _wfs(args))
     text = (f"{_request_header(request)}\n\n{tree.size} invocation(s); times are relative to "
             f"the request's creation\n\n{render.detailed(tree, request.created)}")
     failure = request.failure or {}
@@ -49,7 +56,7 @@ def _graph(kv: KV, args: argparse.Namespace) -> Output:
 
 
 def _flat(kv: KV, args: argparse.Namespace) -> Output:
-    request, tree = load_tree(kv, args.workflow, args.request_id)
+    request, tree = load_tree(kv, args.workflow, args.request_id, _wfs(args))
     return Output(render.as_json(tree), render.flat(tree))
 
 
@@ -87,7 +94,7 @@ def render_image(source: str, target: Path, fmt: str) -> None:
 
 
 def _draw(kv: KV, args: argparse.Namespace) -> Output:
-    request, tree = load_tree(kv, args.workflow, args.request_id)
+    request, tree = load_tree(kv, args.workflow, args.request_id, _wfs(args))
     source = render.dot(tree, request.id, request.workflow, request.job, request.state)
     written = []
     if args.output:

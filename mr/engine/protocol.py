@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterable
 
 from mr import metrics
 from mr.engine import progress
+from mr.fs import traces
 from mr.kv import entities, keys
-from mr.kv.client import (KV, MAX_TXN_OPS, Entry, cmp_absent, cmp_mod_revision,
+from mr.kv.client import (KV, MAX_TXN_OPS, Entry, TxnResult, cmp_absent, cmp_mod_revision,
                           cmp_present, cmp_value, op_delete, op_get, op_put)
 from mr.kv.codec import pack, unpack
 from mr.kv.keys import DONE_MARK, FAILED_MARK, STARTED, WAITING_MARK
@@ -226,7 +227,13 @@ def claim_reduce(kv: KV, wf: str, rid: str, iid: str, record: bytes) -> int:
     return result.revision if result.succeeded else 0
 
 
-def end_request(kv: KV, request: Request, invocations: list[Invocation], cleanup: bool) -> bool:
+# Given an ended request, its invocation records (as etcd holds them, in key order) and its
+# attempt logs by invocation and attempt: keeps its trace (mr.fs.traces).
+TraceKeeper = Callable[[Request, Iterable[bytes], dict[str, dict[int, str]]], None]
+
+
+def end_request(kv: KV, request: Request, invocations: list[Invocation], cleanup: bool,
+                keep_trace: TraceKeeper | None = None) -> bool:
     """Write the request's final record and close it; False if it had already ended.
 
     A done request's keys go when `cleanup` is on: in the same transaction for a small
@@ -235,6 +242,10 @@ def end_request(kv: KV, request: Request, invocations: list[Invocation], cleanup
     a failed or cancelled one keeps its invocations (for inspection and retry) until it
     expires. The record keeps its final progress counts, and an unnamed one gets its expiry
     time.
+
+    `keep_trace` gets the records before they go: read by the ending transaction itself for a
+    small request (a range op before its delete: no extra proposal, no extra round trip), a
+    page at a time before the page deletes for a bigger one.
     """
     wf, rid = request.workflow, request.id
     if request.state == DONE and request.deadline and request.finished > request.deadline:
@@ -256,9 +267,14 @@ def end_request(kv: KV, request: Request, invocations: list[Invocation], cleanup
     if request.expires is not None:
         ops.append(op_put(keys.expiry(wf, request.expires, rid), b""))
     remove = cleanup and request.state == DONE
+    big = sum(request.counts.values()) > ATOMIC_CLEANUP_INVOCATIONS
     in_pages = remove and request.counts["done"] > ATOMIC_CLEANUP_INVOCATIONS
+    reads = [op_get(keys.invocations(wf, rid), prefix=True),
+             op_get(keys.request_attempt_logs(wf, rid), prefix=True)] \
+        if keep_trace is not None and not big and not in_pages else []
+    at = len(ops)
     if remove and not in_pages:
-        ops.append(op_delete(keys.request_data(wf, rid), prefix=True))
+        ops += reads + [op_delete(keys.request_data(wf, rid), prefix=True)]
     elif in_pages:
         purge = keys.purge(wf, (request.finished or time.time()) + PURGE_AFTER_S, rid)
         ops += [op_delete(keys.live(wf, rid)), op_put(purge, b"")]
@@ -271,13 +287,35 @@ def end_request(kv: KV, request: Request, invocations: list[Invocation], cleanup
                 ops.append(op_put(keys.mark(wf, rid, final, inv.id), b""))
             if inv.kind == "reduce" and inv.state == DONE:  # the root waits no more
                 ops.append(op_delete(keys.mark(wf, rid, WAITING_MARK, reduced_of(inv.id))))
-    ended = kv.txn([cmp_present(keys.live(wf, rid))], ops).succeeded
+        at = len(ops)   # after the puts: the reads see the final records
+        ops += reads
+    result = kv.txn([cmp_present(keys.live(wf, rid))], ops)
+    ended = result.succeeded
     if ended:
         metrics.ENDED.labels(wf, request.job, request.state).inc()
+        if keep_trace is not None:
+            _keep(kv, request, invocations, keep_trace, result if reads else None, at)
         if in_pages:  # nothing writes to it once `live` is gone
             entities.delete_request_data(kv, wf, rid)
             kv.delete(purge)
     return ended
+
+
+def _keep(kv: KV, request: Request, final: list[Invocation], keep_trace: TraceKeeper,
+          read: TxnResult | None, at: int) -> None:
+    """Hand the ended request's records to `keep_trace`: from the ending transaction's reads
+    (ops `at`, `at+1`) or, for a big request, a page at a time from etcd. `final` are the
+    records this end wrote (or, when it deleted them, would have): they replace what was read.
+    """
+    wf, rid = request.workflow, request.id
+    log_prefix = keys.request_attempt_logs(wf, rid)
+    if read is not None:
+        records, logs = read.entries(at), read.entries(at + 1)
+    else:
+        records, logs = kv.scan(keys.invocations(wf, rid)), kv.scan(log_prefix)
+    latest = {keys.invocation(wf, rid, inv.id): encode(inv) for inv in final}
+    keep_trace(request, (latest.get(entry.key, entry.value) for entry in records),
+               traces.logs_by_invocation(logs, log_prefix))
 
 
 def read_invocation(kv: KV, wf: str, rid: str, iid: str):

@@ -27,6 +27,7 @@ from mr.engine.data_steps import DataSteps
 from mr.engine.pairs import cast_argument, group, reducer_output
 from mr.engine.results import write_result
 from mr.engine.timelimit import TimeLimit, TimeLimitExceeded, Watchdog, time_limit_failure
+from mr.fs import traces
 from mr.handlers.api import MapTo, Return
 from mr.handlers.library import Library, LoadedHandler
 from mr.kv import keys
@@ -425,7 +426,9 @@ class Runner:
     def end(self, request: Request, invocations: list[Invocation]) -> bool:
         """End the request; the one process that did notifies, and deletes its blobs when its
         data went with it (a failed request keeps its data, and blobs, until it expires)."""
-        if not protocol.end_request(self.kv, request, invocations, self.settings.cleanup):
+        keep = self.keep_trace if self.settings.trace_retention_s > 0 else None
+        if not protocol.end_request(self.kv, request, invocations, self.settings.cleanup,
+                                    keep_trace=keep):
             return False
         events.request_ended(self.notifier, request)
         if self.settings.cleanup and request.state == DONE:
@@ -435,6 +438,17 @@ class Runner:
                 log.warning("blobs of request %s/%s not deleted: %s", request.workflow,
                             request.id, exc)
         return True
+
+    def keep_trace(self, request: Request, records: Iterable[bytes],
+                   logs: dict[str, dict[int, str]]) -> None:
+        """Write the ended request's trace document (protocol.end_request calls this after
+        its transaction: its client is not kept waiting). A failure loses the trace only."""
+        try:
+            traces.write(self.workflow_fs(request.workflow), request, records, logs,
+                           self.settings.trace_retention_s)
+        except Exception as exc:
+            log.warning("trace of request %s/%s not kept: %s", request.workflow, request.id,
+                        exc)
 
     # --- helpers -------------------------------------------------------------------------
     @staticmethod

@@ -7,7 +7,7 @@
   failed after its etcd write); duplicates are harmless (the start claim);
 - when a broker comes back as a new process (mr.queue.restarts), every running request's
   unfinished invocations are published again at once: its in-memory messages are gone;
-- ended requests past their retention are removed.
+- ended requests past their retention are removed, and trace documents past theirs.
 
 Every worker runs one; an etcd key under a lease elects the one that acts, so a dead
 sweeper is replaced within the lease's TTL.
@@ -23,6 +23,7 @@ from mr import fs
 from mr.config import Settings
 from mr.data.files import delete_request_files, result_dir_path
 from mr.engine import control, events, submit
+from mr.fs import traces
 from mr.handlers.library import Library
 from mr.kv import entities, keys
 from mr.kv.client import (MAX_TXN_OPS, KV, EtcdUnavailable, cmp_absent, op_delete,
@@ -105,6 +106,7 @@ class Sweeper:
         now = time.time() if now is None else now
         self._timeouts(wf, now)
         self._expired(wf, now)
+        self._expired_traces(wf, now)
         self._purges(wf, now)
         self._stalled(wf, now)
 
@@ -145,6 +147,13 @@ class Sweeper:
             self.kv.txn([], [op_delete(k) for k in due[start:start + MAX_TXN_OPS]])
         if removed:
             log.info("%d request(s) of %s removed (retention)", len(removed), wf)
+
+    def _expired_traces(self, wf: str, now: float) -> None:
+        """Trace documents past MR_TRACE_RETENTION_S: one listing of their dated buckets."""
+        removed = traces.expire(fs.workflow_fs(self.settings, wf), now,
+                                  self.settings.trace_retention_s)
+        if removed:
+            log.info("%d bucket(s) of trace documents of %s removed (retention)", removed, wf)
 
     def _purges(self, wf: str, now: float) -> None:
         """Big done requests whose worker died while deleting their keys (end_request)."""

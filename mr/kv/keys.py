@@ -120,6 +120,11 @@ def attempt_logs(wf: str, rid: str, iid: str) -> str:
     return f"{ROOT}w/{wf}/r/{rid}/log/{iid}/"
 
 
+def request_attempt_logs(wf: str, rid: str) -> str:
+    """Prefix of every attempt log of a request (its trace document keeps them)."""
+    return f"{ROOT}w/{wf}/r/{rid}/log/"
+
+
 def status(wf: str, rid: str, iid: str) -> str:
     """A running handler's status message (ctx.status), kept after it ends."""
     return f"{ROOT}w/{wf}/r/{rid}/status/{iid}"

@@ -7,6 +7,7 @@ from mr import metrics as prometheus
 from mr.engine import buckets, listing
 from mr.engine import results
 from mr.engine import progress as tracker
+from mr.fs import traces
 from mr.kv import keys
 from mr.kv.client import op_get
 from mr.kv.models import REQUEST_STATES, Invocation, Request, as_shown, decode
@@ -38,20 +39,29 @@ def children(front_end, environ, workflow: str, request_id: str) -> tuple[int, d
 
 def invocation(front_end, environ, workflow: str, request_id: str,
                invocation_id: str) -> tuple[int, dict]:
+    """One invocation's record with its logs: from etcd, or from the request's trace document
+    once its records are cleaned up (its record may be gone too)."""
     front_end.workflow(workflow)
     found = front_end.kv.txn([], [op_get(keys.request(workflow, request_id)),
                                   op_get(keys.invocation(workflow, request_id, invocation_id))])
     request, entry = found.entry(0), found.entry(1)
-    if request is None:
+    if entry is not None and request is not None:
+        inv = as_shown(decode(Invocation, entry.value), decode(Request, request.value).state)
+        return 200, {"request_id": request_id, "workflow": workflow,
+                     **with_logs(front_end.kv, workflow, request_id, inv)}
+    finished = decode(Request, request.value).finished if request is not None else None
+    kept = traces.open_document(fs.workflow_fs(front_end.settings, workflow), request_id,
+                                  finished)
+    if request is None and kept is None:
         raise HttpError(404, f"request {request_id!r} not found in workflow {workflow!r}",
                         request_id)
-    if entry is None:
+    data = kept.record(invocation_id) if kept is not None else None
+    if data is None:
         raise HttpError(404, f"invocation {invocation_id!r} of request {request_id!r} not "
-                             f"found (a finished request's invocations are removed unless it "
-                             f"is named or MR_CLEANUP=0)", request_id)
-    inv = as_shown(decode(Invocation, entry.value), decode(Request, request.value).state)
-    return 200, {"request_id": request_id, "workflow": workflow,
-                 **with_logs(front_end.kv, workflow, request_id, inv)}
+                             f"found (a done request's invocations are removed from etcd "
+                             f"unless MR_CLEANUP=0, and its trace document is kept for "
+                             f"MR_TRACE_RETENTION_S)", request_id)
+    return 200, {"request_id": request_id, "workflow": workflow, **data}
 
 
 def invocation_output(front_end, environ, workflow: str, request_id: str,

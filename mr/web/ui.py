@@ -24,8 +24,11 @@ from mr.cli.common import UserError
 from mr import fs
 from mr.engine import progress as tracker
 from mr.engine import results
+from mr.fs import traces
 from mr.kv import entities, keys
 from mr.kv.models import DONE, ROOT_INVOCATION, Request, decode
+from mr.trace import store
+from mr.trace.store import Source
 from mr.web import tracking, ui_data, ui_graph, ui_render, ui_sse
 from mr.web.http import HttpError, Raw, query
 from mr.web.ui_http import HTML, event_stream, page, static
@@ -34,11 +37,21 @@ IID = re.compile(r"^[0-9]+(\.([0-9]+|r))*$")
 
 
 def _request(front_end, wf: str, rid: str) -> Request:
+    """The request's record, or its trace document's copy once the record is removed."""
     front_end.workflow(wf)
     entry = front_end.kv.get(keys.request(wf, rid))
-    if entry is None:
+    if entry is not None:
+        return decode(Request, entry.value)
+    kept = traces.open_document(fs.workflow_fs(front_end.settings, wf), rid)
+    if kept is None:
         raise HttpError(404, f"request {rid!r} not found in workflow {wf!r}")
-    return decode(Request, entry.value)
+    return kept.request
+
+
+def _source(front_end, request: Request) -> Source | None:
+    """Where the request's invocations are read (etcd, or its trace document); None: nowhere."""
+    return store.source(front_end.kv, request,
+                        fs.workflow_fs(front_end.settings, request.workflow))
 
 
 def index(front_end, environ):
@@ -79,9 +92,10 @@ def request_page(front_end, environ, workflow: str, request_id: str):
     except tracker.ProgressUnavailable:
         progress = ui_data.ended_progress(request)
     failed = (request.failure or {}).get("invocation")
-    tree = _tree(front_end, request, failed)
+    found = _source(front_end, request)
+    tree = _tree(found, failed)
     base = f"/ui/{workflow}/request/{request_id}"
-    drawable = kv.count(keys.invocations(workflow, request_id)) > 0
+    drawable = found is not None
     main = ui_render.template("ui_request.html").substitute(
         rid=ui_render.h(request_id), summary=ui_render.summary(request),
         progress=ui_render.progress_panel(progress), failure=ui_render.failure(request),
@@ -109,27 +123,28 @@ def _result(front_end, request: Request) -> str:
     return ui_render.result_panel(request, pairs, total)
 
 
-def _tree(front_end, request: Request, failed: str | None) -> str:
+def _tree(found: Source | None, failed: str | None) -> str:
     """The root, expanded on its first page of children, and the path down to the failed
     invocation expanded on the pages that hold it."""
-    kv = front_end.kv
+    if found is None:
+        return f'<p class="hint">No tree: {ui_render.h(ui_render.NO_TRACE)}</p>'
     path = ui_data.path_to(failed) or [ROOT_INVOCATION]
     below = path[1:] + [failed]  # the node to show under each expanded one
-    records = ui_data.read_invocations(kv, request, path)
+    records = ui_data.read_invocations(found, path)
     boxes: dict[str, str] = {}
     for iid, child in reversed(list(zip(path, below))):
         inv = records.get(iid)
         if inv is None:
             continue
         start = ui_data.page_start(child, inv) if child else 0
-        page_ = ui_data.child_page(kv, request, iid, start, parent_inv=inv)
+        page_ = ui_data.child_page(found, iid, start, parent_inv=inv)
         boxes[iid] = ui_render.child_page(page_, failed, boxes)
-    top = ui_data.child_page(kv, request, ui_data.TOP)
+    top = ui_data.child_page(found, ui_data.TOP)
     if not top.nodes:
-        return ('<p class="hint">The invocation records are gone: a request\'s records are '
-                'removed when it ends unless it is named or the workers run with '
-                'MR_CLEANUP=0.</p>')
-    return ui_render.child_page(top, failed, boxes)
+        return f'<p class="hint">No tree: {ui_render.h(ui_render.NO_TRACE)}</p>'
+    kept = (f'<p class="hint kept">{ui_render.h(ui_render.KEPT)}</p>'
+            if found.kept is not None else "")
+    return kept + ui_render.child_page(top, failed, boxes)
 
 
 def request_events(front_end, environ, workflow: str, request_id: str):
@@ -147,17 +162,22 @@ def children(front_end, environ, workflow: str, request_id: str):
         start = int(q.get("start", "0"))
     except ValueError:
         raise HttpError(400, f"start={q['start']!r} is not a number") from None
-    found = ui_data.child_page(front_end.kv, request, parent, start)
+    source = _source(front_end, request)
+    if source is None:
+        raise HttpError(404, f"request {request_id} has no trace left: {ui_render.NO_TRACE}")
+    found = ui_data.child_page(source, parent, start)
     failed = (request.failure or {}).get("invocation")
     return 200, Raw(HTML, ui_render.child_page(found, failed).encode())
 
 
 def graph(front_end, environ, workflow: str, request_id: str):
     request = _request(front_end, workflow, request_id)
-    if front_end.kv.count(keys.invocations(workflow, request_id)) == 0:
-        raise HttpError(404, f"request {request_id} has no invocation records left to draw")
+    found = _source(front_end, request)
+    if found is None:
+        raise HttpError(404, f"request {request_id} has nothing left to draw: "
+                             f"{ui_render.NO_TRACE}")
     try:
-        return 200, Raw("image/svg+xml", ui_graph.svg(front_end.kv, request))
+        return 200, Raw("image/svg+xml", ui_graph.svg(found))
     except UserError as exc:
         raise HttpError(503, str(exc), request_id) from None
 

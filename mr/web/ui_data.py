@@ -16,8 +16,9 @@ from mr.engine import progress as tracker
 from mr.kv import keys
 from mr.kv.client import KV, op_get
 from mr.kv.models import (REDUCE_SUFFIX, REQUEST_STATES, ROOT_INVOCATION, RUNNING, Invocation,
-                          Request, as_shown, child_id, decode, parent_of, reduce_id)
+                          Request, child_id, parent_of, reduce_id)
 from mr.metrics import QueueDepth
+from mr.trace.store import Source
 from mr.queue.topics import PREFIX as TOPIC_PREFIX
 from mr.engine.registry import live_workers
 
@@ -42,28 +43,19 @@ class ChildPage:
         return self.start + len([n for n in self.nodes if not n.id.endswith(REDUCE_SUFFIX)])
 
 
-def read_invocations(kv: KV, request: Request, ids: list[str]) -> dict[str, Invocation]:
+def read_invocations(found: Source, ids: list[str]) -> dict[str, Invocation]:
     """The request's invocations of these ids that exist, as shown (`as_shown`)."""
-    wf, rid = request.workflow, request.id
-    found: dict[str, Invocation] = {}
-    for begin in range(0, len(ids), PAGE):
-        chunk = ids[begin:begin + PAGE]
-        result = kv.txn([], [op_get(keys.invocation(wf, rid, iid)) for iid in chunk])
-        for i, iid in enumerate(chunk):
-            entry = result.entry(i)
-            if entry is not None:
-                found[iid] = as_shown(decode(Invocation, entry.value), request.state)
-    return found
+    return found.read(ids)
 
 
-def child_page(kv: KV, request: Request, parent: str, start: int = 0,
+def child_page(found: Source, parent: str, start: int = 0,
                limit: int = PAGE, parent_inv: Invocation | None = None) -> ChildPage:
     """One page of `parent`'s children in id order; TOP gives the root alone."""
     if parent == TOP:
-        root = read_invocations(kv, request, [ROOT_INVOCATION])
+        root = read_invocations(found, [ROOT_INVOCATION])
         return ChildPage(TOP, 0, list(root.values()), 1, False)
     if parent_inv is None:
-        parent_inv = read_invocations(kv, request, [parent]).get(parent)
+        parent_inv = read_invocations(found, [parent]).get(parent)
     total = parent_inv.children if parent_inv is not None else None
     start, limit = max(start, 0), max(1, min(limit, PAGE))
     stop = start + limit if total is None else min(start + limit, total)
@@ -71,8 +63,8 @@ def child_page(kv: KV, request: Request, parent: str, start: int = 0,
     last = total is not None and stop >= total
     if last:
         ids.append(reduce_id(parent))
-    found = read_invocations(kv, request, ids)
-    nodes = [found[i] for i in ids if i in found]
+    records = read_invocations(found, ids)
+    nodes = [records[i] for i in ids if i in records]
     more = (stop < total) if total is not None else len(nodes) == limit
     return ChildPage(parent, start, nodes, total, more)
 

@@ -10,11 +10,9 @@ import tempfile
 from pathlib import Path
 
 from mr.cli.trace import render_image
-from mr.kv import keys
-from mr.kv.client import KV
 from mr.kv.models import REDUCE, ROOT_INVOCATION, Request
 from mr.trace import render
-from mr.trace.store import invocations as all_invocations
+from mr.trace.store import Source
 from mr.trace.tree import Tree, build, light
 from mr.web import ui_data
 
@@ -23,15 +21,15 @@ DEPTH = 3
 FAN = 8
 
 
-def limited_tree(kv: KV, request: Request) -> tuple[Tree, dict[str, int], int]:
+def limited_tree(found: Source) -> tuple[Tree, dict[str, int], int]:
     """(tree, hidden children count by node id, invocations in the request)."""
-    wf, rid = request.workflow, request.id
-    total = kv.count(keys.invocations(wf, rid))
+    request = found.request
+    total = found.count()
     if total <= FULL:
-        return build(all_invocations(kv, request)), {}, total
+        return build(found.invocations()), {}, total
     failed = (request.failure or {}).get("invocation")
     keep = set(ui_data.path_to(failed)) | ({failed} if failed else set())
-    root_inv = ui_data.read_invocations(kv, request, [ROOT_INVOCATION])[ROOT_INVOCATION]
+    root_inv = ui_data.read_invocations(found, [ROOT_INVOCATION])[ROOT_INVOCATION]
     root = light(root_inv)
     hidden: dict[str, int] = {}
     size, level = 1, [(root, root_inv)]
@@ -40,11 +38,11 @@ def limited_tree(kv: KV, request: Request) -> tuple[Tree, dict[str, int], int]:
         for node, inv in level:
             if inv.children is None:
                 continue  # a leaf, a reduction, or a mapper still fanning out
-            children = ui_data.child_page(kv, request, node.id, 0, FAN, parent_inv=inv).nodes
+            children = ui_data.child_page(found, node.id, 0, FAN, parent_inv=inv).nodes
             listed = {c.id for c in children}
             wanted = [k for k in keep if ui_data.path_to(k)[-1:] == [node.id]
                       and k not in listed]
-            found = ui_data.read_invocations(kv, request, wanted)
+            found = ui_data.read_invocations(found, wanted)
             children += [found[k] for k in wanted if k in found]
             for child in children:
                 child_node = light(child)
@@ -79,11 +77,11 @@ def dot_source(tree: Tree, hidden: dict[str, int], request: Request, total: int)
     return source.rstrip().removesuffix("}") + "\n".join(extra) + "\n}\n"
 
 
-def svg(kv: KV, request: Request) -> bytes:
+def svg(found: Source) -> bytes:
     """The drawing as SVG (graphviz's dot); mr.cli.common.UserError when dot is missing or
     fails."""
-    tree, hidden, total = limited_tree(kv, request)
-    source = dot_source(tree, hidden, request, total)
+    tree, hidden, total = limited_tree(found)
+    source = dot_source(tree, hidden, found.request, total)
     with tempfile.TemporaryDirectory(prefix="mr-ui-") as tmp:
         target = Path(tmp) / "graph.svg"
         render_image(source, target, "svg")

@@ -229,12 +229,17 @@ def result_panel(request: Request, pairs: list, total: int, error: str | None = 
             f'<p>{" · ".join(links)}</p></section>')
 
 
+NO_TRACE = ("the invocation records are gone: a done request's records are removed from etcd "
+            "when it ends (unless MR_CLEANUP=0), and no trace document of it is kept (none is "
+            "written with MR_TRACE_RETENTION_S=0; it expired; or its request was removed).")
+KEPT = ("This request's records are gone from etcd; what follows is the trace document kept "
+        "when it ended.")
+
+
 def graph_panel(url: str, note: str, drawable: bool) -> str:
     """The drawing, or why there is none (never a broken image)."""
     if not drawable:
-        return ('<p class="hint">No graph: the invocation records are gone (a request\'s '
-                'records are removed when it ends unless it is named or the workers run with '
-                'MR_CLEANUP=0).</p>')
+        return f'<p class="hint">No graph: {h(NO_TRACE)}</p>'
     return (f'<p class="hint">{h(note)}</p><div class="graph"><a href="{h(url)}" '
             f'target="_blank" title="open the drawing at full size"><img id="graph" '
             f'alt="invocation graph" loading="lazy" src="{h(url)}"></a></div>')

@@ -93,8 +93,9 @@ def test_cleaned_up_request_says_so(cli, kv, example_wf, main):
     finish(kv, request, cleanup=True)   # what the engine does when MR_CLEANUP is on
     ran = cli(main, example_wf, request.id)
     assert ran.code == 2
-    assert ran.err.strip() == (f"error: request {request.id} ended (done) and was cleaned up; "
-                               f"run with MR_CLEANUP=0 to keep traces")
+    assert ran.err.strip() == (f"error: request {request.id} ended (done) and was cleaned up, "
+                               f"and no trace document of it is kept (MR_TRACE_RETENTION_S: 0, "
+                               f"or it expired; MR_CLEANUP=0 keeps every record in etcd)")
 
 
 def test_invocation_get_and_list(cli, kv, example_wf):

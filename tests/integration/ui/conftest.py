@@ -1,4 +1,5 @@
-"""A cluster (MR_CLEANUP=0) and a real headless Chromium driven through Selenium.
+"""A cluster (MR_CLEANUP=0, no trace documents) and a real headless Chromium driven through
+Selenium.
 
 Chromium and its driver are Debian's `chromium` and `chromium-driver` packages, which
 scripts/install puts on the machine. Without them the browser tests fail (never skip), saying
@@ -33,7 +34,9 @@ def _binary(names: tuple[str, ...]) -> str | None:
 def engine(etcd, tmp_path_factory):
     wf = unique("ui")
     engine = start_cluster(tmp_path_factory.mktemp("ui"), etcd.address, [wf], extra_env={
-        "MR_CLEANUP": "0", "MR_FAILED_RETENTION_S": "3600", "MR_METRICS_PORT": "0"})
+        "MR_CLEANUP": "0", "MR_FAILED_RETENTION_S": "3600", "MR_METRICS_PORT": "0",
+        # no trace documents: a request whose records are deleted has no trace at all
+        "MR_TRACE_RETENTION_S": "0"})
     kv = engine.kv
     entities.create_workflow(kv, Workflow(wf, "web view tests"))
     synced = engine.sync(wf, HANDLERS, shared=SHARED)
