@@ -1,5 +1,5 @@
 /* One request: live progress, a tree whose children load on demand a page at a time,
-   an invocation's record and log, retry and cancel. */
+   an invocation's record and log, retry, re-run a subtree, pause, resume and cancel. */
 "use strict";
 
 (() => {
@@ -120,9 +120,27 @@
     const heading = document.createElement("h2");
     heading.textContent = `Invocation ${inv.id}`;
     detail.dataset.iid = iid;
-    detail.replaceChildren(heading, facts, ...block("Error", inv.error, "traceback"),
+    detail.replaceChildren(heading, facts, ...rerunButton(inv),
+                           ...block("Error", inv.error, "traceback"),
                            ...block("Log", inv.log || "(nothing captured)", "log"),
                            ...block("Stderr", inv.stderr, "log stderr"));
+  }
+
+  /* An ended request's mapper can run again with its subtree (a data step's split runs
+     again with its step's mapper). */
+  function rerunButton(inv) {
+    const state = document.querySelector("#summary dl.facts")?.dataset.state;
+    if (!["done", "failed", "cancelled"].includes(state) || inv.kind !== "map" || inv.split) {
+      return [];
+    }
+    const button = document.createElement("button");
+    button.type = "button";
+    button.id = "rerun";
+    button.dataset.iid = inv.id;
+    button.textContent = "Re-run from here";
+    button.title = "run this invocation and everything below it again, and reduce what " +
+                   "depends on it up to a new result";
+    return [button];
   }
 
   function select(li) {
@@ -151,13 +169,18 @@
   }
 
   document.addEventListener("click", async (event) => {
-    const button = event.target.closest("#retry, #pause, #resume, #cancel");
+    const button = event.target.closest("#retry, #rerun, #pause, #resume, #cancel");
     if (!button) return;
     button.disabled = true;
     try {
       if (button.id === "retry") {
         const reply = await mr.api("POST", `${api}/retry`);
         note(`retrying: ${reply.requeued} invocation(s) queued again`);
+        connect();
+      } else if (button.id === "rerun") {
+        const iid = button.dataset.iid;
+        await mr.api("POST", `${api}/rerun?invocations=${encodeURIComponent(iid)}`);
+        note(`re-running the subtree of ${iid}`);
         connect();
       } else if (button.id === "pause") {
         await mr.api("POST", `${api}/pause`);

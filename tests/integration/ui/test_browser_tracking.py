@@ -10,7 +10,7 @@ from pathlib import Path
 import requests
 
 from mr.cluster import wait_for
-from tests.integration.ui.test_browser import attr, open_page, screenshot, text
+from tests.integration.ui.test_browser import attr, click, open_page, screenshot, text
 
 
 def test_eta_status_and_pause_are_shown_live(engine, browser, tmp_path):
@@ -45,3 +45,22 @@ def test_eta_status_and_pause_are_shown_live(engine, browser, tmp_path):
     assert engine.wait_ended(engine.wf, rid)["state"] == "done"
     wait_for(lambda: "attempt 1: done" in text(browser, "#progress ul.status"), timeout=30,
              message="the final status message shown")
+
+
+def test_rerun_from_the_invocation_panel_gives_a_new_result(engine, browser):
+    done = engine.post(engine.wf, "fan", {"mids": 2, "n": 2})
+    assert done.status_code == 200, done.text
+    rid = done.json()["request_id"]
+    (Path(engine.env["MR_DATA_DIR"]) / f"bonus-{rid}").write_text("7")
+    open_page(browser, engine, f"/ui/{engine.wf}/request/{rid}", "ended")
+    click(browser, 'li[data-iid="0.1"] > .row a.label')
+    wait_for(lambda: attr(browser, "#rerun", "data-iid") == "0.1", timeout=10,
+             message="the re-run button of 0.1")
+    click(browser, "#rerun")
+    wait_for(lambda: "re-running the subtree of 0.1" in text(browser, "#action-note"),
+             timeout=10, message="the page saying it runs again")
+    body = engine.wait_ended(engine.wf, rid)
+    squares = sum(i * i for i in (0, 1, 100, 101))
+    assert body["state"] == "done" and body["result"] == [["total", squares + 2 * 7]], body
+    wait_for(lambda: attr(browser, "#summary dl.facts", "data-state") == "done", timeout=30,
+             message="the page showing it done again")
