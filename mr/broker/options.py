@@ -22,16 +22,39 @@ _DURATION_RE = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
 _UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0,
                  "h": 3600.0}
 
-# nsqd flags that exist but are not implemented here: refused with a clear message.
-UNSUPPORTED_NSQD_FLAGS = (
-    "config", "https-address", "auth-http-address", "auth-http-request-method",
-    "http-client-connect-timeout", "http-client-request-timeout", "topology-region",
-    "topology-zone", "queue-scan-worker-pool-max", "queue-scan-selection-count",
-    "statsd-address", "statsd-interval", "statsd-mem-stats", "statsd-prefix",
-    "statsd-udp-packet-size", "statsd-exclude-ephemeral", "e2e-processing-latency-percentile",
-    "e2e-processing-latency-window-time", "deflate", "max-deflate-level",
-    "snappy", "enable-experiment", "worker-id", "verbose",
-)
+# nsqd 1.3.0 flags mr_broker does not implement, each refused with what to use instead, so a
+# production command line never silently means something else here.
+REFUSED_NSQD_FLAGS = {
+    "config": "give every setting as a flag",
+    "https-address": "--tls-cert/--tls-key for TLS on the TCP protocol; put a TLS proxy in "
+                     "front of --http-address",
+    "statsd-address": "poll GET /stats?format=json",
+    "statsd-interval": "poll GET /stats?format=json",
+    "statsd-mem-stats": "poll GET /stats?format=json",
+    "statsd-prefix": "poll GET /stats?format=json",
+    "statsd-udp-packet-size": "poll GET /stats?format=json",
+    "statsd-exclude-ephemeral": "poll GET /stats?format=json",
+    "e2e-processing-latency-percentile": "measure end-to-end latency in the consumer",
+    "e2e-processing-latency-window-time": "measure end-to-end latency in the consumer",
+    "auth-http-address": "--tls-client-auth-policy=require-verify to admit only known clients",
+    "http-client-connect-timeout": "leave it out (it times the auth server's requests)",
+    "http-client-request-timeout": "leave it out (it times the auth server's requests)",
+    # Added to nsqd after 1.3.0, refused as well so that their absence is explicit.
+    "topology-region": "leave it out (topology-aware delivery is not built)",
+    "topology-zone": "leave it out (topology-aware delivery is not built)",
+    "enable-experiment": "leave it out (no experiments are built)",
+}
+# nsqd flags accepted and ignored: deprecated in nsqd itself, or tuning of nsqd's goroutine
+# pool that has no counterpart in a broker that scans every channel on each 100ms pass.
+IGNORED_NSQD_FLAGS = {
+    "verbose": "[deprecated] has no effect, use --log-level",
+    "worker-id": "[deprecated] use --node-id",
+    "queue-scan-worker-pool-max": "accepted for nsqd compatibility; no effect (every channel "
+                                  "is scanned on each pass)",
+    "queue-scan-selection-count": "accepted for nsqd compatibility; no effect (every channel "
+                                  "is scanned on each pass)",
+}
+_IGNORED_BOOLS = ("verbose", "worker-id")
 
 
 def split_address(address: str) -> tuple[str, int]:
@@ -58,6 +81,15 @@ def parse_duration(text: str) -> float:
     if pos != len(body) or not body:
         raise argparse.ArgumentTypeError(f"invalid duration {text!r} (e.g. 60s, 250ms, 1m30s)")
     return sign * total
+
+
+def parse_go_bool(text: str) -> bool:
+    """A Go flag boolean: 1, t, T, TRUE, true, True and their false counterparts."""
+    if text in ("1", "t", "T", "TRUE", "true", "True"):
+        return True
+    if text in ("0", "f", "F", "FALSE", "false", "False"):
+        return False
+    raise argparse.ArgumentTypeError(f"invalid boolean value {text!r}")
 
 
 def _default_node_id() -> int:
@@ -101,6 +133,9 @@ class Options:
     tls_client_auth_policy: str = ""
     tls_required: str = "false"
     tls_min_version: str = "tls1.2"
+    deflate: bool = True             # compression negotiated in IDENTIFY (mr/broker/compress.py)
+    max_deflate_level: int = 6
+    snappy: bool = True
 
 
 class _Parser(argparse.ArgumentParser):
@@ -112,6 +147,13 @@ class _Parser(argparse.ArgumentParser):
 
 def _add(parser: argparse.ArgumentParser, name: str, **kwargs) -> None:
     parser.add_argument(f"--{name}", f"-{name}", **kwargs)
+
+
+def _add_bool(parser: argparse.ArgumentParser, name: str, default: bool, help: str,
+              dest: str | None = None) -> None:
+    """A Go-style boolean flag: `--snappy` sets it, `--snappy=false` clears it."""
+    _add(parser, name, type=parse_go_bool, nargs="?", const=True, default=default,
+         metavar="BOOL", help=help, **({"dest": dest} if dest else {}))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -174,6 +216,20 @@ def build_parser() -> argparse.ArgumentParser:
     _add(p, "max-channel-consumers", type=int, default=d.max_channel_consumers,
          help="maximum channel consumer connection count (0: unlimited)")
     tls.add_arguments(_add, p, d)
+    _add_bool(p, "deflate", d.deflate,
+              "enable deflate feature negotiation (client compression)")
+    _add(p, "max-deflate-level", type=int, default=d.max_deflate_level,
+         help="max deflate compression level a client can negotiate (> values == > CPU usage)")
+    _add_bool(p, "snappy", d.snappy, "enable snappy feature negotiation (client compression)")
+    for name, why in IGNORED_NSQD_FLAGS.items():
+        if name in _IGNORED_BOOLS:
+            _add_bool(p, name, False, why, dest=f"ignored_{name.replace('-', '_')}")
+        else:
+            _add(p, name, type=int, default=None, dest=f"ignored_{name.replace('-', '_')}",
+                 help=why)
+    for name, instead in REFUSED_NSQD_FLAGS.items():
+        _add(p, name, nargs="?", default=None, dest=f"refused_{name.replace('-', '_')}",
+             help=f"nsqd flag refused by mr_broker: {instead} instead")
     return p
 
 
@@ -182,8 +238,9 @@ def _refuse_unsupported(parser: argparse.ArgumentParser, argv: list[str]) -> Non
         if not arg.startswith("-"):
             continue
         name = arg.lstrip("-").split("=", 1)[0]
-        if name in UNSUPPORTED_NSQD_FLAGS:
-            parser.error(f"nsqd flag '{arg.split('=', 1)[0]}' is not supported by mr_broker")
+        if name in REFUSED_NSQD_FLAGS:
+            parser.error(f"nsqd flag '{arg.split('=', 1)[0]}' is not supported by mr_broker: "
+                         f"{REFUSED_NSQD_FLAGS[name]} instead")
 
 
 def parse_args(argv: list[str]) -> tuple[Options, bool]:
@@ -191,7 +248,8 @@ def parse_args(argv: list[str]) -> tuple[Options, bool]:
     parser = build_parser()
     _refuse_unsupported(parser, argv)
     ns = parser.parse_args(argv)
-    values = {k: v for k, v in vars(ns).items() if k != "version"}
+    values = {k: v for k, v in vars(ns).items()
+              if k != "version" and not k.startswith(("ignored_", "refused_"))}
     if values["broadcast_address"] is None:
         values.pop("broadcast_address")
     opts = Options(**values)
@@ -203,6 +261,8 @@ def parse_args(argv: list[str]) -> tuple[Options, bool]:
         value = getattr(opts, name)
         if value < (0 if name == "mem_queue_size" else 1):
             problems.append(f"--{name.replace('_', '-')} is out of range: {value}")
+    if not 1 <= opts.max_deflate_level <= 9:
+        problems.append("--max-deflate-level must be [1,9]")
     problems += tls.problems(opts)
     if problems:
         parser.error("; ".join(problems))

@@ -61,7 +61,8 @@ def parse_args(argv: list[str]) -> tuple[Options, bool]:
     parser = build_parser()
     ns = parser.parse_args(argv)
     if ns.config is not None:
-        parser.error("--config is not supported by mr_lookupd: give every setting as a flag")
+        parser.error("--config is not supported by mr_lookupd: give every setting as a flag "
+                     "instead")
     values = {k: v for k, v in vars(ns).items() if k not in ("version", "verbose", "config")}
     if values["broadcast_address"] is None:
         values.pop("broadcast_address")
