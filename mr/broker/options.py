@@ -127,6 +127,8 @@ class Options:
     min_output_buffer_timeout: float = 0.025
     output_buffer_timeout: float = 0.25
     max_channel_consumers: int = 0
+    http_header_timeout: float = 10.0  # mr_broker's own: nsqd's HTTP server has no timeouts
+    http_idle_timeout: float = 120.0
     tls_cert: str = ""               # TLS on the TCP protocol (mr/broker/tls.py)
     tls_key: str = ""
     tls_root_ca_file: str = ""
@@ -215,6 +217,11 @@ def build_parser() -> argparse.ArgumentParser:
          help="default duration of time between flushing data to clients")
     _add(p, "max-channel-consumers", type=int, default=d.max_channel_consumers,
          help="maximum channel consumer connection count (0: unlimited)")
+    _add(p, "http-header-timeout", type=parse_duration, default=d.http_header_timeout,
+         help="(mr_broker only) time a new HTTP connection has to send its request header")
+    _add(p, "http-idle-timeout", type=parse_duration, default=d.http_idle_timeout,
+         help="(mr_broker only) time an HTTP connection may sit idle between requests, or "
+              "take over one request body, before it is closed")
     tls.add_arguments(_add, p, d)
     _add_bool(p, "deflate", d.deflate,
               "enable deflate feature negotiation (client compression)")
@@ -261,6 +268,9 @@ def parse_args(argv: list[str]) -> tuple[Options, bool]:
         value = getattr(opts, name)
         if value < (0 if name == "mem_queue_size" else 1):
             problems.append(f"--{name.replace('_', '-')} is out of range: {value}")
+    for name in ("http_header_timeout", "http_idle_timeout"):
+        if getattr(opts, name) <= 0:
+            problems.append(f"--{name.replace('_', '-')} must be positive")
     if not 1 <= opts.max_deflate_level <= 9:
         problems.append("--max-deflate-level must be [1,9]")
     problems += tls.problems(opts)
