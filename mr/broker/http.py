@@ -112,7 +112,7 @@ def do_info(broker: BrokerCore, req: Request):
         "max_heartbeat_interval": int(opts.max_heartbeat_interval * 1e9),  # Go Duration: ns
         "max_output_buffer_size": opts.max_output_buffer_size,
         "max_output_buffer_timeout": int(opts.max_output_buffer_timeout * 1e9),
-        "max_deflate_level": 6,
+        "max_deflate_level": opts.max_deflate_level,
         "topology_zone": "",
         "topology_region": "",
     }
