@@ -1,9 +1,12 @@
-"""Setting a client connection up: IDENTIFY and the upgrades it agrees on.
+"""Setting a client connection up: IDENTIFY and the upgrades it agrees on, and AUTH.
 
 The part of the TCP side's ClientConnection that runs before a client publishes or
 subscribes, apart from the command loop: the IDENTIFY response goes out as it is, then, as
 in nsqd, TLS first (mr/broker/tls.py), then deflate or snappy inside it
 (mr/broker/compress.py), each upgrade confirmed by an OK sent over the upgraded stream.
+With --auth-http-address, AUTH asks the auth server (mr/broker/auth.py) and PUB, MPUB, DPUB
+and SUB need its authorization; while the auth server is being asked the connection reads
+nothing, so commands keep their order.
 """
 from __future__ import annotations
 
@@ -12,7 +15,8 @@ import json
 import logging
 import ssl
 
-from mr.broker import tls
+from mr.broker import auth, tls
+from mr.broker.checks import quoted
 from mr.broker.compress import Codec, CompressionError, Deflate, Snappy
 from mr.broker.identify import IdentifyError, negotiate
 from mr.broker.options import Options
@@ -21,8 +25,11 @@ from mr.broker.protocol import FRAME_RESPONSE, OK, FatalClientError, frame
 log = logging.getLogger("mr.broker")
 
 
+AUTH_GATED_COMMANDS = (b"SUB", b"PUB", b"MPUB", b"DPUB")
+
+
 class Handshake:
-    """IDENTIFY, the TLS and compression upgrades, and the byte-level codec they leave."""
+    """IDENTIFY, the TLS and compression upgrades, the byte-level codec they leave, AUTH."""
 
     opts: Options
     remote_address: str
@@ -31,11 +38,13 @@ class Handshake:
     _tls_context: ssl.SSLContext | None
 
     def _init_handshake(self) -> None:
-        self.tls = self._upgrading = False
+        self.tls = self._suspended = False  # suspended: TLS handshake or auth server
         self._tls_gate = self.opts.tls_required != "false"  # until this connection is TLS
         self.codec: Codec | None = None
         self._next_codec: Codec | None = None  # agreed, started once TLS (if any) is up
-        self.auth_required = False
+        self.auth_required = bool(self.opts.auth_http_addresses)
+        self.auth_state: auth.AuthState | None = None
+        self._auth_secret = ""
 
     def _decode(self, data: bytes) -> bytes | None:
         """Bytes from the wire as the command loop reads them; None: the connection is done."""
@@ -84,14 +93,14 @@ class Handshake:
         if not result.tls_v1:
             self._start_compression()
             return None
-        self._upgrading = True
+        self._suspended = True
         self.transport.pause_reading()
         self._loop.create_task(tls.upgrade(self, self._tls_context))
         return None
 
     def tls_established(self, transport: asyncio.Transport) -> None:
         self.transport = transport
-        self.tls, self._upgrading, self._tls_gate = True, False, False
+        self.tls, self._suspended, self._tls_gate = True, False, False
         self._write(frame(FRAME_RESPONSE, OK))
         self._start_compression()
 
@@ -104,3 +113,68 @@ class Handshake:
         log.info("PROTOCOL(V2): [%s] upgrading connection to %s", self.remote_address, name)
         self.codec = codec
         self._write(frame(FRAME_RESPONSE, OK))
+
+    # -- AUTH --------------------------------------------------------------------------------
+    @property
+    def authed(self) -> bool:
+        return self.auth_state is not None and bool(self.auth_state.authorizations)
+
+    def AUTH(self, params: list[bytes], body: bytes) -> None:
+        if self.authed:
+            raise FatalClientError("E_INVALID", "AUTH already set")
+        if not self.auth_required:
+            raise FatalClientError("E_AUTH_DISABLED", "AUTH disabled")
+        self._auth_secret = body.decode(errors="replace")
+        self._ask_auth_server(answer=True)
+        return None
+
+    def auth_expired(self, command: bytes) -> bool:
+        """Whether `command` must wait for the auth server to be asked again (TTL passed);
+        if so, it is being asked and the command loop stops until the answer."""
+        if command not in AUTH_GATED_COMMANDS or not self.authed or not self.auth_state.expired:
+            return False
+        self._ask_auth_server(answer=False)
+        return True
+
+    def authorize(self, command: str, topic: str, channel: str = "") -> None:
+        """nsqd's CheckAuth: may this connection publish to `topic` (or subscribe)?"""
+        if not self.auth_required:
+            return
+        if not self.authed:
+            raise FatalClientError("E_AUTH_FIRST", f"AUTH required before {command}")
+        if not self.auth_state.allows(topic, channel):
+            raise FatalClientError("E_UNAUTHORIZED", f"AUTH failed for {command} on "
+                                                     f"{quoted(topic)} {quoted(channel)}")
+
+    def _ask_auth_server(self, answer: bool) -> None:
+        self._suspended = True
+        self.transport.pause_reading()
+        self._loop.create_task(self._query_auth(answer))
+
+    async def _query_auth(self, answer: bool) -> None:
+        """Ask the auth server; `answer`: reply to AUTH (else a TTL refresh, silent)."""
+        try:
+            state = await auth.query(
+                self.opts.auth_http_addresses, self.remote_address.rpartition(":")[0],
+                self.tls, tls.common_name(self.transport), self._auth_secret,
+                self.opts.http_client_connect_timeout, self.opts.http_client_request_timeout)
+        except auth.AuthError as err:
+            # the reason is logged, never sent: clients must not learn about the auth server
+            log.warning("PROTOCOL(V2): [%s] AUTH failed %s", self.remote_address, err)
+            if not self._closing:
+                self._error(FatalClientError("E_AUTH_FAILED", "AUTH failed"))
+            return
+        if self._closing:
+            return
+        self.auth_state = state
+        if answer:
+            if not self.authed:
+                return self._error(FatalClientError("E_UNAUTHORIZED",
+                                                    "AUTH no authorizations found"))
+            self._write(frame(FRAME_RESPONSE, json.dumps({
+                "identity": state.identity, "identity_url": state.identity_url,
+                "permission_count": len(state.authorizations)},
+                separators=(",", ":")).encode()))
+        self._suspended = False
+        self.transport.resume_reading()
+        self._run()

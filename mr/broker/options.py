@@ -36,10 +36,9 @@ REFUSED_NSQD_FLAGS = {
     "statsd-exclude-ephemeral": "poll GET /stats?format=json",
     "e2e-processing-latency-percentile": "measure end-to-end latency in the consumer",
     "e2e-processing-latency-window-time": "measure end-to-end latency in the consumer",
-    "auth-http-address": "--tls-client-auth-policy=require-verify to admit only known clients",
-    "http-client-connect-timeout": "leave it out (it times the auth server's requests)",
-    "http-client-request-timeout": "leave it out (it times the auth server's requests)",
     # Added to nsqd after 1.3.0, refused as well so that their absence is explicit.
+    "auth-http-request-method": "leave it out (the auth server is asked with GET, as by "
+                                "nsqd 1.3.0)",
     "topology-region": "leave it out (topology-aware delivery is not built)",
     "topology-zone": "leave it out (topology-aware delivery is not built)",
     "enable-experiment": "leave it out (no experiments are built)",
@@ -106,6 +105,9 @@ class Options:
     broadcast_tcp_port: int = 0
     broadcast_http_port: int = 0
     lookupd_tcp_addresses: list[str] = field(default_factory=list)
+    auth_http_addresses: list[str] = field(default_factory=list)  # mr/broker/auth.py
+    http_client_connect_timeout: float = 2.0
+    http_client_request_timeout: float = 5.0
     node_id: int = field(default_factory=_default_node_id)
     log_level: str = "info"
     log_prefix: str = "[mr_broker] "
@@ -180,6 +182,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add(p, "lookupd-tcp-address", action="append", default=[], dest="lookupd_tcp_addresses",
          help="lookupd TCP address to register topics and channels with "
               "(may be given multiple times)")
+    _add(p, "auth-http-address", action="append", default=[], dest="auth_http_addresses",
+         help="<addr>:<port> or a full url to query auth server (may be given multiple times)")
+    _add(p, "http-client-connect-timeout", type=parse_duration,
+         default=d.http_client_connect_timeout, help="timeout for HTTP connect (auth server)")
+    _add(p, "http-client-request-timeout", type=parse_duration,
+         default=d.http_client_request_timeout, help="timeout for HTTP request (auth server)")
     _add(p, "data-path", default=d.data_path,
          help="path to store disk-backed messages (default: a temporary directory, "
               "removed at exit, so nothing survives a restart)")

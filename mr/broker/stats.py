@@ -28,6 +28,9 @@ def client_stats(client: ClientConnection) -> dict:
         **tls.describe(client.transport if client.tls else None),
         "tls_negotiated_protocol": "", "tls_negotiated_protocol_is_mutual": False,
     }
+    if client.authed:  # nsqd leaves these out (omitempty) for a client without authorizations
+        data.update(authed=True, auth_identity=client.auth_state.identity,
+                    auth_identity_url=client.auth_state.identity_url)
     if client.pub_counts:
         data["pub_counts"] = [{"topic": t, "count": c} for t, c in client.pub_counts.items()]
     return data

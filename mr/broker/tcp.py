@@ -127,6 +127,10 @@ class ClientConnection(Handshake, asyncio.Protocol):
                 self.close()
                 return
             self._magic_ok = True
+        self._run()
+
+    def _run(self) -> None:
+        """Run the commands received so far, then deliver what they made room for."""
         self._process()
         if self._pump and self.channel is not None:
             self._pump = False
@@ -137,7 +141,7 @@ class ClientConnection(Handshake, asyncio.Protocol):
         buf = self._buf
         pos = 0
         try:
-            while not self._closing and not self._upgrading:
+            while not self._closing and not self._suspended:
                 try:
                     if self._pending is not None:
                         handler, params, size = self._pending
@@ -160,6 +164,8 @@ class ClientConnection(Handshake, asyncio.Protocol):
                     if self._tls_gate and params[0] in tls.GATED_COMMANDS:
                         pos = nl + 1  # the refusal closes the connection
                         raise tls.refusal(params[0])
+                    if self.auth_expired(params[0]):
+                        break  # the line is parsed again once the auth server has answered
                     command = self._commands.get(params[0])
                     if command is not None:
                         pos = nl + 1
@@ -325,6 +331,7 @@ class ClientConnection(Handshake, asyncio.Protocol):
         if not is_valid_name(channel_name):
             raise FatalClientError("E_BAD_CHANNEL",
                                    f"SUB channel name {quoted(channel_name)} is not valid")
+        self.authorize("SUB", topic_name, channel_name)
         channel = self.broker.get_topic(topic_name).get_channel(channel_name)
         limit = self.opts.max_channel_consumers
         if limit and len(channel.clients) >= limit:
@@ -346,21 +353,21 @@ class ClientConnection(Handshake, asyncio.Protocol):
         if len(params) != 1:
             raise invalid("AUTH invalid number of parameters")
 
-    def AUTH(self, params: list[bytes], body: bytes) -> None:
-        raise FatalClientError("E_AUTH_DISABLED", "AUTH disabled")
-
-    def _publish(self, topic_name: str, bodies: list[bytes], delay: float = 0.0) -> bytes:
+    def _publish(self, command: str, params: list[bytes], bodies: list[bytes],
+                 delay: float = 0.0) -> bytes:
+        topic_name = params[1].decode()
+        self.authorize(command, topic_name)
         new_message = self.broker.new_message
         self.broker.get_topic(topic_name).put([new_message(b) for b in bodies], delay)
         self.pub_counts[topic_name] = self.pub_counts.get(topic_name, 0) + len(bodies)
         return OK
 
     def PUB(self, params: list[bytes], body: bytes) -> bytes:
-        return self._publish(params[1].decode(), [body])
+        return self._publish("PUB", params, [body])
 
     def DPUB(self, params: list[bytes], body: bytes) -> bytes:
-        return self._publish(params[1].decode(), [body], int(params[2]) / 1000.0)
+        return self._publish("DPUB", params, [body], int(params[2]) / 1000.0)
 
     def MPUB(self, params: list[bytes], body: bytes) -> bytes:
         bodies = decode_mpub(body, self.opts.max_msg_size, self.opts.max_body_size)
-        return self._publish(params[1].decode(), bodies)
+        return self._publish("MPUB", params, bodies)
