@@ -29,7 +29,11 @@ AUTH_GATED_COMMANDS = (b"SUB", b"PUB", b"MPUB", b"DPUB")
 
 
 class Handshake:
-    """IDENTIFY, the TLS and compression upgrades, the byte-level codec they leave, AUTH."""
+    """IDENTIFY, the TLS and compression upgrades, the byte-level codec they leave, AUTH.
+
+    Mixed into mr.broker.tcp.ClientConnection, whose output buffer (_write, _flush), command
+    loop (_run), errors (_error) and close it uses.
+    """
 
     opts: Options
     remote_address: str

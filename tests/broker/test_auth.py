@@ -16,6 +16,7 @@ from tests.broker.wire import Wire
 from tests.support.broker import start_broker
 
 RESPONSE, ERROR = 0, 1
+CLIENT_COMMON_NAME = "mr client"  # tests/support/tls.py's client certificate
 PUBLISHER = {"ttl": 3600, "identity": "pub-bot", "identity_url": "https://id.example/pub",
              "authorizations": [{"topic": "^open_", "channels": [".*"],
                                  "permissions": ["publish"]}]}
@@ -186,3 +187,24 @@ def test_commands_after_auth_wait_for_its_answer(auth_broker, open_topic):
     wire.send(f"PUB {open_topic}".encode(), b"pipelined")
     assert wire.frame()[0] == RESPONSE  # AUTH's identity
     assert wire.frame() == (RESPONSE, b"OK")
+
+
+def test_auth_over_tls_sends_tls_and_the_client_certificate_name(auth_server,
+                                                                   tmp_path_factory):
+    from tests.broker.test_tls import server_only, upgraded
+    from tests.support import tls
+    certs = tls.make_certificates(tmp_path_factory.mktemp("certs"))
+    broker = start_broker(tmp_path_factory.mktemp("tls-auth"), "--auth-http-address",
+                          auth_server.address, "--tls-cert", str(certs.server.cert),
+                          "--tls-key", str(certs.server.key), "--tls-root-ca-file",
+                          str(certs.ca), "--tls-client-auth-policy", "require-verify")
+    try:
+        context = server_only(certs)
+        context.load_cert_chain(str(certs.client.cert), str(certs.client.key))
+        wire = upgraded(broker, context)
+        before = len(auth_server.queries)
+        assert wire.call(b"AUTH", b"pub")[0] == RESPONSE
+        query = auth_server.queries[before]
+        assert query["tls"] == "true" and query["common_name"] == CLIENT_COMMON_NAME
+    finally:
+        broker.stop()
