@@ -77,14 +77,15 @@ def _end(sock: socket.socket, answer: bytes = b"") -> None:
         pass
 
 
-async def admit(stream: tornado.iostream.IOStream, address, header_timeout: float) -> bool:
+async def admit(stream: tornado.iostream.IOStream, address, header_timeout: float,
+                logger: logging.Logger = log) -> bool:
     """Whether to hand the connection to tornado; otherwise it has been answered and closed."""
     sock = stream.socket
     deadline = time.monotonic() + header_timeout
     while True:
         if not await _readable(sock, max(0.0, deadline - time.monotonic())):
-            log.info("HTTP: client(%s) sent no request header in %.1fs, closing",
-                     address, header_timeout)
+            logger.info("HTTP: client(%s) sent no request header in %.1fs, closing",
+                        address, header_timeout)
             _end(sock)
             stream.close()
             return False
@@ -99,7 +100,7 @@ async def admit(stream: tornado.iostream.IOStream, address, header_timeout: floa
         answer = verdict(head)
         if answer is not None:
             if not answer:
-                log.info("HTTP: client(%s) sent a malformed request line: 400", address)
+                logger.info("HTTP: client(%s) sent a malformed request line: 400", address)
                 _end(sock, BAD_REQUEST)
                 stream.close()
             return answer
@@ -107,12 +108,14 @@ async def admit(stream: tornado.iostream.IOStream, address, header_timeout: floa
 
 
 class GatedHTTPServer(tornado.httpserver.HTTPServer):
-    """tornado's HTTP server behind `admit`."""
+    """tornado's HTTP server behind `admit`; `logger`: the server's own (mr_lookupd's too)."""
 
-    def initialize(self, *args, header_timeout: float = 10.0, **kwargs) -> None:
+    def initialize(self, *args, header_timeout: float = 10.0, logger: logging.Logger = log,
+                   **kwargs) -> None:
         super().initialize(*args, **kwargs)
         self.header_timeout = header_timeout
+        self.logger = logger
 
     async def handle_stream(self, stream: tornado.iostream.IOStream, address: tuple) -> None:
-        if await admit(stream, address, self.header_timeout):
+        if await admit(stream, address, self.header_timeout, self.logger):
             super().handle_stream(stream, address)
