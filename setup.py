@@ -75,6 +75,8 @@ setup(
         "PyYAML>=6,<7",
         # mr_broker and its benchmark run their event loops on uvloop (about 1.5x asyncio).
         "uvloop>=0.19; sys_platform != 'win32'",
+        # mr_broker's snappy compression (framed), the library pynsq's snappy socket uses
+        "python-snappy>=0.7,<1",
         # the shared filesystem's object-storage backend (s3://, gcs://, memory://, ...)
         "fsspec>=2024.2",
         # /metrics on front-ends (gunicorn multiprocess mode) and workers

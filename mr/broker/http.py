@@ -13,11 +13,11 @@ import time
 from typing import Callable
 from urllib.parse import parse_qs
 
-import tornado.httpserver
 import tornado.netutil
 import tornado.web
 
 from mr.broker import stats
+from mr.broker.http_gate import MAX_HEADER_SIZE, GatedHTTPServer
 from mr.broker.core import BrokerCore
 from mr.broker.options import VERSION, split_address
 from mr.broker.protocol import FatalClientError, decode_mpub, is_valid_name
@@ -112,7 +112,7 @@ def do_info(broker: BrokerCore, req: Request):
         "max_heartbeat_interval": int(opts.max_heartbeat_interval * 1e9),  # Go Duration: ns
         "max_output_buffer_size": opts.max_output_buffer_size,
         "max_output_buffer_timeout": int(opts.max_output_buffer_timeout * 1e9),
-        "max_deflate_level": 6,
+        "max_deflate_level": opts.max_deflate_level,
         "topology_zone": "",
         "topology_region": "",
     }
@@ -285,11 +285,15 @@ class _Handler(tornado.web.RequestHandler):
     get = post = put = delete = head = patch = options = _dispatch
 
 
-def start_http_server(broker: BrokerCore) -> tuple[tornado.httpserver.HTTPServer, int]:
+def start_http_server(broker: BrokerCore) -> tuple[GatedHTTPServer, int]:
     """Listen on --http-address; returns the server and the bound port."""
     app = tornado.web.Application([(r".*", _Handler, {"broker": broker})],
                                   log_function=lambda handler: None)
-    server = tornado.httpserver.HTTPServer(app, max_body_size=1 << 40)
+    opts = broker.options
+    server = GatedHTTPServer(app, max_body_size=1 << 40, max_header_size=MAX_HEADER_SIZE,
+                             header_timeout=opts.http_header_timeout,
+                             idle_connection_timeout=opts.http_idle_timeout,
+                             body_timeout=opts.http_idle_timeout)
     host, port = split_address(broker.options.http_address)
     sockets = tornado.netutil.bind_sockets(port, host)
     server.add_sockets(sockets)

@@ -1,14 +1,15 @@
 """IDENTIFY: validate a client's settings against the broker's limits, as nsqd does.
 
-Pure logic, so each rule can be unit-tested. Snappy and deflate are never negotiated: the
-response says false for each, which clients take as "not offered". TLS is agreed when the
-broker offers it and the client asks (mr/broker/tls.py performs the upgrade).
+Pure logic, so each rule can be unit-tested. TLS is agreed when the broker offers it and
+the client asks (mr/broker/tls.py performs the upgrade); deflate or snappy (not both) when
+the broker's --deflate/--snappy allow it and the client asks (mr/broker/compress.py).
 """
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
 
+from mr.broker.compress import deflate_level
 from mr.broker.options import VERSION, Options
 from mr.broker.protocol import OK
 
@@ -17,11 +18,18 @@ _INT_FIELDS = ("heartbeat_interval", "output_buffer_size", "output_buffer_timeou
 _STR_FIELDS = ("client_id", "hostname", "user_agent", "topology_region", "topology_zone")
 _BOOL_FIELDS = ("feature_negotiation", "tls_v1", "deflate", "snappy")
 _DEFAULT_OUTPUT_BUFFER_SIZE = 16 * 1024
-_DEFLATE_LEVEL = 6
 
 
 class IdentifyError(ValueError):
     """A setting out of the broker's range; the text follows "IDENTIFY " as in nsqd."""
+
+    code = "E_BAD_BODY"
+
+
+class FeatureConflict(IdentifyError):
+    """Features that cannot go together (deflate and snappy)."""
+
+    code = "E_IDENTIFY_FAILED"
 
 
 @dataclass
@@ -36,6 +44,8 @@ class IdentifyResult:
     msg_timeout: float
     response: bytes
     tls_v1: bool = False
+    deflate_level: int = 0  # 0: no deflate
+    snappy: bool = False
 
 
 def _check_types(data: dict) -> None:
@@ -56,7 +66,8 @@ def _ms(seconds: float) -> int:
     return int(round(seconds * 1000))
 
 
-def negotiate(data: dict, opts: Options, tls_offered: bool = False) -> IdentifyResult:
+def negotiate(data: dict, opts: Options, tls_offered: bool = False,
+              auth_required: bool = False) -> IdentifyResult:
     """Apply an IDENTIFY body; raise ValueError (bad JSON types) or IdentifyError (range)."""
     _check_types(data)
     get = lambda name: data.get(name) or 0  # noqa: E731 - null and absent mean "default"
@@ -100,20 +111,26 @@ def negotiate(data: dict, opts: Options, tls_offered: bool = False) -> IdentifyR
         msg_timeout = wanted / 1000.0
 
     response = OK
-    tls_v1 = bool(tls_offered and data.get("tls_v1") and data.get("feature_negotiation"))
-    if data.get("feature_negotiation"):
+    negotiating = bool(data.get("feature_negotiation"))
+    tls_v1 = bool(tls_offered and data.get("tls_v1") and negotiating)
+    deflate = bool(opts.deflate and data.get("deflate") and negotiating)
+    level = deflate_level(get("deflate_level") if deflate else 0, opts.max_deflate_level)
+    snappy = bool(opts.snappy and data.get("snappy") and negotiating)
+    if deflate and snappy:
+        raise FeatureConflict("cannot enable both deflate and snappy compression")
+    if negotiating:
         response = json.dumps({
             "max_rdy_count": opts.max_rdy_count,
             "version": VERSION,
             "max_msg_timeout": _ms(opts.max_msg_timeout),
             "msg_timeout": _ms(msg_timeout),
             "tls_v1": tls_v1,
-            "deflate": False,
-            "deflate_level": _DEFLATE_LEVEL,
-            "max_deflate_level": _DEFLATE_LEVEL,
-            "snappy": False,
+            "deflate": deflate,
+            "deflate_level": level,
+            "max_deflate_level": opts.max_deflate_level,
+            "snappy": snappy,
             "sample_rate": sample_rate,
-            "auth_required": False,
+            "auth_required": auth_required,
             "output_buffer_size": buffer_size,
             "output_buffer_timeout": _ms(buffer_timeout),
             "topology_region": "",
@@ -123,4 +140,5 @@ def negotiate(data: dict, opts: Options, tls_offered: bool = False) -> IdentifyR
         client_id=data.get("client_id") or "", hostname=data.get("hostname") or "",
         user_agent=data.get("user_agent") or "", heartbeat_interval=heartbeat,
         output_buffer_size=buffer_size, output_buffer_timeout=buffer_timeout,
-        sample_rate=sample_rate, msg_timeout=msg_timeout, response=response, tls_v1=tls_v1)
+        sample_rate=sample_rate, msg_timeout=msg_timeout, response=response, tls_v1=tls_v1,
+        deflate_level=level if deflate else 0, snappy=snappy)

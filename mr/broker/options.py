@@ -22,16 +22,38 @@ _DURATION_RE = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
 _UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0,
                  "h": 3600.0}
 
-# nsqd flags that exist but are not implemented here: refused with a clear message.
-UNSUPPORTED_NSQD_FLAGS = (
-    "config", "https-address", "auth-http-address", "auth-http-request-method",
-    "http-client-connect-timeout", "http-client-request-timeout", "topology-region",
-    "topology-zone", "queue-scan-worker-pool-max", "queue-scan-selection-count",
-    "statsd-address", "statsd-interval", "statsd-mem-stats", "statsd-prefix",
-    "statsd-udp-packet-size", "statsd-exclude-ephemeral", "e2e-processing-latency-percentile",
-    "e2e-processing-latency-window-time", "deflate", "max-deflate-level",
-    "snappy", "enable-experiment", "worker-id", "verbose",
-)
+# nsqd 1.3.0 flags mr_broker does not implement, each refused with what to use instead, so a
+# production command line never silently means something else here.
+REFUSED_NSQD_FLAGS = {
+    "config": "give every setting as a flag",
+    "https-address": "--tls-cert/--tls-key for TLS on the TCP protocol; put a TLS proxy in "
+                     "front of --http-address",
+    "statsd-address": "poll GET /stats?format=json",
+    "statsd-interval": "poll GET /stats?format=json",
+    "statsd-mem-stats": "poll GET /stats?format=json",
+    "statsd-prefix": "poll GET /stats?format=json",
+    "statsd-udp-packet-size": "poll GET /stats?format=json",
+    "statsd-exclude-ephemeral": "poll GET /stats?format=json",
+    "e2e-processing-latency-percentile": "measure end-to-end latency in the consumer",
+    "e2e-processing-latency-window-time": "measure end-to-end latency in the consumer",
+    # Added to nsqd after 1.3.0, refused as well so that their absence is explicit.
+    "auth-http-request-method": "leave it out (the auth server is asked with GET, as by "
+                                "nsqd 1.3.0)",
+    "topology-region": "leave it out (topology-aware delivery is not built)",
+    "topology-zone": "leave it out (topology-aware delivery is not built)",
+    "enable-experiment": "leave it out (no experiments are built)",
+}
+# nsqd flags accepted and ignored: deprecated in nsqd itself, or tuning of nsqd's goroutine
+# pool that has no counterpart in a broker that scans every channel on each 100ms pass.
+IGNORED_NSQD_FLAGS = {
+    "verbose": "[deprecated] has no effect, use --log-level",
+    "worker-id": "[deprecated] use --node-id",
+    "queue-scan-worker-pool-max": "accepted for nsqd compatibility; no effect (every channel "
+                                  "is scanned on each pass)",
+    "queue-scan-selection-count": "accepted for nsqd compatibility; no effect (every channel "
+                                  "is scanned on each pass)",
+}
+_IGNORED_BOOLS = ("verbose", "worker-id")
 
 
 def split_address(address: str) -> tuple[str, int]:
@@ -60,6 +82,15 @@ def parse_duration(text: str) -> float:
     return sign * total
 
 
+def parse_go_bool(text: str) -> bool:
+    """A Go flag boolean: 1, t, T, TRUE, true, True and their false counterparts."""
+    if text in ("1", "t", "T", "TRUE", "true", "True"):
+        return True
+    if text in ("0", "f", "F", "FALSE", "false", "False"):
+        return False
+    raise argparse.ArgumentTypeError(f"invalid boolean value {text!r}")
+
+
 def _default_node_id() -> int:
     """nsqd's default: a hash of the hostname, so brokers on different hosts differ."""
     digest = hashlib.md5(socket.gethostname().encode()).digest()
@@ -74,6 +105,9 @@ class Options:
     broadcast_tcp_port: int = 0
     broadcast_http_port: int = 0
     lookupd_tcp_addresses: list[str] = field(default_factory=list)
+    auth_http_addresses: list[str] = field(default_factory=list)  # mr/broker/auth.py
+    http_client_connect_timeout: float = 2.0
+    http_client_request_timeout: float = 5.0
     node_id: int = field(default_factory=_default_node_id)
     log_level: str = "info"
     log_prefix: str = "[mr_broker] "
@@ -95,12 +129,17 @@ class Options:
     min_output_buffer_timeout: float = 0.025
     output_buffer_timeout: float = 0.25
     max_channel_consumers: int = 0
+    http_header_timeout: float = 10.0  # mr_broker's own: nsqd's HTTP server has no timeouts
+    http_idle_timeout: float = 120.0
     tls_cert: str = ""               # TLS on the TCP protocol (mr/broker/tls.py)
     tls_key: str = ""
     tls_root_ca_file: str = ""
     tls_client_auth_policy: str = ""
     tls_required: str = "false"
     tls_min_version: str = "tls1.2"
+    deflate: bool = True             # compression negotiated in IDENTIFY (mr/broker/compress.py)
+    max_deflate_level: int = 6
+    snappy: bool = True
 
 
 class _Parser(argparse.ArgumentParser):
@@ -112,6 +151,13 @@ class _Parser(argparse.ArgumentParser):
 
 def _add(parser: argparse.ArgumentParser, name: str, **kwargs) -> None:
     parser.add_argument(f"--{name}", f"-{name}", **kwargs)
+
+
+def _add_bool(parser: argparse.ArgumentParser, name: str, default: bool, help: str,
+              dest: str | None = None) -> None:
+    """A Go-style boolean flag: `--snappy` sets it, `--snappy=false` clears it."""
+    _add(parser, name, type=parse_go_bool, nargs="?", const=True, default=default,
+         metavar="BOOL", help=help, **({"dest": dest} if dest else {}))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -136,6 +182,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add(p, "lookupd-tcp-address", action="append", default=[], dest="lookupd_tcp_addresses",
          help="lookupd TCP address to register topics and channels with "
               "(may be given multiple times)")
+    _add(p, "auth-http-address", action="append", default=[], dest="auth_http_addresses",
+         help="<addr>:<port> or a full url to query auth server (may be given multiple times)")
+    _add(p, "http-client-connect-timeout", type=parse_duration,
+         default=d.http_client_connect_timeout, help="timeout for HTTP connect (auth server)")
+    _add(p, "http-client-request-timeout", type=parse_duration,
+         default=d.http_client_request_timeout, help="timeout for HTTP request (auth server)")
     _add(p, "data-path", default=d.data_path,
          help="path to store disk-backed messages (default: a temporary directory, "
               "removed at exit, so nothing survives a restart)")
@@ -173,7 +225,26 @@ def build_parser() -> argparse.ArgumentParser:
          help="default duration of time between flushing data to clients")
     _add(p, "max-channel-consumers", type=int, default=d.max_channel_consumers,
          help="maximum channel consumer connection count (0: unlimited)")
+    _add(p, "http-header-timeout", type=parse_duration, default=d.http_header_timeout,
+         help="(mr_broker only) time a new HTTP connection has to send its request header")
+    _add(p, "http-idle-timeout", type=parse_duration, default=d.http_idle_timeout,
+         help="(mr_broker only) time an HTTP connection may sit idle between requests, or "
+              "take over one request body, before it is closed")
     tls.add_arguments(_add, p, d)
+    _add_bool(p, "deflate", d.deflate,
+              "enable deflate feature negotiation (client compression)")
+    _add(p, "max-deflate-level", type=int, default=d.max_deflate_level,
+         help="max deflate compression level a client can negotiate (> values == > CPU usage)")
+    _add_bool(p, "snappy", d.snappy, "enable snappy feature negotiation (client compression)")
+    for name, why in IGNORED_NSQD_FLAGS.items():
+        if name in _IGNORED_BOOLS:
+            _add_bool(p, name, False, why, dest=f"ignored_{name.replace('-', '_')}")
+        else:
+            _add(p, name, type=int, default=None, dest=f"ignored_{name.replace('-', '_')}",
+                 help=why)
+    for name, instead in REFUSED_NSQD_FLAGS.items():
+        _add(p, name, nargs="?", default=None, dest=f"refused_{name.replace('-', '_')}",
+             help=f"nsqd flag refused by mr_broker: {instead} instead")
     return p
 
 
@@ -182,8 +253,9 @@ def _refuse_unsupported(parser: argparse.ArgumentParser, argv: list[str]) -> Non
         if not arg.startswith("-"):
             continue
         name = arg.lstrip("-").split("=", 1)[0]
-        if name in UNSUPPORTED_NSQD_FLAGS:
-            parser.error(f"nsqd flag '{arg.split('=', 1)[0]}' is not supported by mr_broker")
+        if name in REFUSED_NSQD_FLAGS:
+            parser.error(f"nsqd flag '{arg.split('=', 1)[0]}' is not supported by mr_broker: "
+                         f"{REFUSED_NSQD_FLAGS[name]} instead")
 
 
 def parse_args(argv: list[str]) -> tuple[Options, bool]:
@@ -191,7 +263,8 @@ def parse_args(argv: list[str]) -> tuple[Options, bool]:
     parser = build_parser()
     _refuse_unsupported(parser, argv)
     ns = parser.parse_args(argv)
-    values = {k: v for k, v in vars(ns).items() if k != "version"}
+    values = {k: v for k, v in vars(ns).items()
+              if k != "version" and not k.startswith(("ignored_", "refused_"))}
     if values["broadcast_address"] is None:
         values.pop("broadcast_address")
     opts = Options(**values)
@@ -203,6 +276,11 @@ def parse_args(argv: list[str]) -> tuple[Options, bool]:
         value = getattr(opts, name)
         if value < (0 if name == "mem_queue_size" else 1):
             problems.append(f"--{name.replace('_', '-')} is out of range: {value}")
+    for name in ("http_header_timeout", "http_idle_timeout"):
+        if getattr(opts, name) <= 0:
+            problems.append(f"--{name.replace('_', '-')} must be positive")
+    if not 1 <= opts.max_deflate_level <= 9:
+        problems.append("--max-deflate-level must be [1,9]")
     problems += tls.problems(opts)
     if problems:
         parser.error("; ".join(problems))

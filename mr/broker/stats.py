@@ -21,11 +21,16 @@ def client_stats(client: ClientConnection) -> dict:
         "ready_count": client.rdy, "in_flight_count": len(client.in_flight),
         "message_count": client.message_count, "finish_count": client.finish_count,
         "requeue_count": client.requeue_count, "connect_ts": client.connect_ts,
-        "sample_rate": client.sample_rate, "deflate": False, "snappy": False,
+        "sample_rate": client.sample_rate,
+        "deflate": getattr(client.codec, "name", "") == "deflate",
+        "snappy": getattr(client.codec, "name", "") == "snappy",
         "user_agent": client.user_agent, "topology_zone": "", "topology_region": "",
         **tls.describe(client.transport if client.tls else None),
         "tls_negotiated_protocol": "", "tls_negotiated_protocol_is_mutual": False,
     }
+    if client.authed:  # nsqd leaves these out (omitempty) for a client without authorizations
+        data.update(authed=True, auth_identity=client.auth_state.identity,
+                    auth_identity_url=client.auth_state.identity_url)
     if client.pub_counts:
         data["pub_counts"] = [{"topic": t, "count": c} for t, c in client.pub_counts.items()]
     return data

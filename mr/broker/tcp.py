@@ -8,7 +8,6 @@ protocol_v2.go, because clients match on them.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import ssl
 import time
@@ -19,7 +18,7 @@ from mr.broker import checks, tls
 from mr.broker.channel import Channel
 from mr.broker.checks import invalid, quoted
 from mr.broker.core import BrokerCore
-from mr.broker.identify import IdentifyError, negotiate
+from mr.broker.handshake import Handshake
 from mr.broker.message import Message
 from mr.broker.protocol import (CLOSE_WAIT, FRAME_ERROR, FRAME_RESPONSE, HEARTBEAT, MAGIC_V2,
                                 MSG_ID_LENGTH, OK, ClientError, FatalClientError, decode_mpub,
@@ -34,7 +33,7 @@ STATE_CLOSING = 4
 _MAX_LINE = 64 * 1024  # nsqd's bufio reader fails a command line longer than its buffer
 
 
-class ClientConnection(asyncio.Protocol):
+class ClientConnection(Handshake, asyncio.Protocol):
     """A client of the broker's core: a consumer of one channel (see `Consumer`), a producer,
     or both; `tls_context` is None unless the broker offers TLS."""
 
@@ -68,8 +67,7 @@ class ClientConnection(asyncio.Protocol):
         self._last_read = time.monotonic()
         self._heartbeat_handle: asyncio.TimerHandle | None = None
         self._tls_context = tls_context
-        self.tls = self._upgrading = False
-        self._tls_gate = opts.tls_required != "false"  # until this connection is TLS
+        self._init_handshake()
         self._commands = {
             b"FIN": self.FIN, b"RDY": self.RDY, b"REQ": self.REQ, b"TOUCH": self.TOUCH,
             b"NOP": self.NOP, b"SUB": self.SUB, b"CLS": self.CLS,
@@ -114,6 +112,9 @@ class ClientConnection(asyncio.Protocol):
         self._last_read = time.monotonic()
         if self._closing:
             return
+        data = self._decode(data)
+        if data is None:
+            return
         self._buf += data
         if not self._magic_ok:
             if len(self._buf) < 4:
@@ -126,6 +127,10 @@ class ClientConnection(asyncio.Protocol):
                 self.close()
                 return
             self._magic_ok = True
+        self._run()
+
+    def _run(self) -> None:
+        """Run the commands received so far, then deliver what they made room for."""
         self._process()
         if self._pump and self.channel is not None:
             self._pump = False
@@ -136,7 +141,7 @@ class ClientConnection(asyncio.Protocol):
         buf = self._buf
         pos = 0
         try:
-            while not self._closing and not self._upgrading:
+            while not self._closing and not self._suspended:
                 try:
                     if self._pending is not None:
                         handler, params, size = self._pending
@@ -159,6 +164,8 @@ class ClientConnection(asyncio.Protocol):
                     if self._tls_gate and params[0] in tls.GATED_COMMANDS:
                         pos = nl + 1  # the refusal closes the connection
                         raise tls.refusal(params[0])
+                    if self.auth_expired(params[0]):
+                        break  # the line is parsed again once the auth server has answered
                     command = self._commands.get(params[0])
                     if command is not None:
                         pos = nl + 1
@@ -199,7 +206,7 @@ class ClientConnection(asyncio.Protocol):
 
     def _flush(self) -> None:
         if self._out and self.transport is not None and not self.transport.is_closing():
-            self.transport.write(self._out)
+            self.transport.write(self._encode(self._out))
         self._out = bytearray()
 
     def send_message(self, message: Message) -> None:
@@ -324,6 +331,7 @@ class ClientConnection(asyncio.Protocol):
         if not is_valid_name(channel_name):
             raise FatalClientError("E_BAD_CHANNEL",
                                    f"SUB channel name {quoted(channel_name)} is not valid")
+        self.authorize("SUB", topic_name, channel_name)
         channel = self.broker.get_topic(topic_name).get_channel(channel_name)
         limit = self.opts.max_channel_consumers
         if limit and len(channel.clients) >= limit:
@@ -345,56 +353,21 @@ class ClientConnection(asyncio.Protocol):
         if len(params) != 1:
             raise invalid("AUTH invalid number of parameters")
 
-    def IDENTIFY(self, params: list[bytes], body: bytes) -> bytes | None:
-        try:
-            data = json.loads(body)
-            if not isinstance(data, dict):
-                raise ValueError("not an object")
-        except ValueError:
-            raise FatalClientError("E_BAD_BODY", "IDENTIFY failed to decode JSON body")
-        try:
-            result = negotiate(data, self.opts, tls_offered=self._tls_context is not None)
-        except IdentifyError as err:
-            raise FatalClientError("E_BAD_BODY", str(err))
-        log.info("[%s] IDENTIFY: %s", self.remote_address, data)
-        self.client_id = result.client_id or ""
-        self.hostname = result.hostname
-        self.user_agent = result.user_agent
-        self.heartbeat_interval = result.heartbeat_interval
-        self.output_buffer_size = result.output_buffer_size
-        self.output_buffer_timeout = result.output_buffer_timeout
-        self.sample_rate = result.sample_rate
-        self.msg_timeout = result.msg_timeout
-        self._arm_heartbeat()
-        if not result.tls_v1:
-            return result.response
-        self._reply(result.response)  # in plain text, then the handshake (as nsqd does)
-        self._flush()
-        self._upgrading = True
-        self.transport.pause_reading()
-        self._loop.create_task(tls.upgrade(self, self._tls_context))
-        return None
-
-    def tls_established(self, transport: asyncio.Transport) -> None:
-        self.transport = transport
-        self.tls, self._upgrading, self._tls_gate = True, False, False
-        self._write(frame(FRAME_RESPONSE, OK))
-
-    def AUTH(self, params: list[bytes], body: bytes) -> None:
-        raise FatalClientError("E_AUTH_DISABLED", "AUTH disabled")
-
-    def _publish(self, topic_name: str, bodies: list[bytes], delay: float = 0.0) -> bytes:
+    def _publish(self, command: str, params: list[bytes], bodies: list[bytes],
+                 delay: float = 0.0) -> bytes:
+        topic_name = params[1].decode()
+        self.authorize(command, topic_name)
         new_message = self.broker.new_message
         self.broker.get_topic(topic_name).put([new_message(b) for b in bodies], delay)
         self.pub_counts[topic_name] = self.pub_counts.get(topic_name, 0) + len(bodies)
         return OK
 
     def PUB(self, params: list[bytes], body: bytes) -> bytes:
-        return self._publish(params[1].decode(), [body])
+        return self._publish("PUB", params, [body])
 
     def DPUB(self, params: list[bytes], body: bytes) -> bytes:
-        return self._publish(params[1].decode(), [body], int(params[2]) / 1000.0)
+        return self._publish("DPUB", params, [body], int(params[2]) / 1000.0)
 
     def MPUB(self, params: list[bytes], body: bytes) -> bytes:
         bodies = decode_mpub(body, self.opts.max_msg_size, self.opts.max_body_size)
-        return self._publish(params[1].decode(), bodies)
+        return self._publish("MPUB", params, bodies)

@@ -122,3 +122,15 @@ def describe(transport) -> dict:
         return {"tls": False, "tls_cipher_suite": "", "tls_version": ""}
     return {"tls": True, "tls_cipher_suite": ssl_object.cipher()[0],
             "tls_version": ssl_object.version()}
+
+
+def common_name(transport) -> str:
+    """The common name of the client's certificate, if it presented one over TLS."""
+    ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
+    if ssl_object is None:
+        return ""
+    for rdn in (ssl_object.getpeercert() or {}).get("subject", ()):
+        for key, value in rdn:
+            if key == "commonName":
+                return value
+    return ""

@@ -12,10 +12,10 @@ import time
 from typing import Callable, Protocol
 from urllib.parse import unquote_plus
 
-import tornado.httpserver
 import tornado.netutil
 import tornado.web
 
+from mr.broker.http_gate import MAX_HEADER_SIZE, GatedHTTPServer
 from mr.broker.options import VERSION
 from mr.broker.protocol import is_valid_name
 from mr.lookupd.options import Options
@@ -230,12 +230,16 @@ class _Handler(tornado.web.RequestHandler):
     get = post = put = delete = head = patch = options = _dispatch
 
 
-def start_http_server(lookupd: Lookupd, host: str,
-                      port: int) -> tuple[tornado.httpserver.HTTPServer, int]:
-    """Listen on --http-address; returns the server and the bound port."""
+def start_http_server(lookupd: Lookupd, host: str, port: int,
+                      options: Options) -> tuple[GatedHTTPServer, int]:
+    """Listen on --http-address (behind the broker's gate: non-HTTP is 400, stalls dropped);
+    returns the server and the bound port."""
     app = tornado.web.Application([(r".*", _Handler, {"lookupd": lookupd})],
                                   log_function=lambda handler: None)
-    server = tornado.httpserver.HTTPServer(app)
+    server = GatedHTTPServer(app, max_header_size=MAX_HEADER_SIZE,
+                             header_timeout=options.http_header_timeout,
+                             idle_connection_timeout=options.http_idle_timeout,
+                             body_timeout=options.http_idle_timeout, logger=log)
     sockets = tornado.netutil.bind_sockets(port, host)
     server.add_sockets(sockets)
     return server, sockets[0].getsockname()[1]

@@ -16,6 +16,8 @@ class Options:
     broadcast_address: str = field(default_factory=socket.gethostname)
     inactive_producer_timeout: float = 300.0
     tombstone_lifetime: float = 45.0
+    http_header_timeout: float = 10.0  # mr_lookupd's own, as mr_broker's (mr/broker/http_gate.py)
+    http_idle_timeout: float = 120.0
     log_level: str = "info"
     log_prefix: str = "[mr_lookupd] "
 
@@ -52,6 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
     add("tombstone-lifetime", type=parse_duration, default=d.tombstone_lifetime,
         help="duration of time a producer will remain tombstoned if registration remains "
              "(default 45s)")
+    add("http-header-timeout", type=parse_duration, default=d.http_header_timeout,
+        help="(mr_lookupd only) time a new HTTP connection has to send its request header")
+    add("http-idle-timeout", type=parse_duration, default=d.http_idle_timeout,
+        help="(mr_lookupd only) time an HTTP connection may sit idle between requests, or "
+             "take over one request body, before it is closed")
     add("config", default=None, help="path to a config file (not supported by mr_lookupd)")
     return p
 
@@ -61,11 +68,15 @@ def parse_args(argv: list[str]) -> tuple[Options, bool]:
     parser = build_parser()
     ns = parser.parse_args(argv)
     if ns.config is not None:
-        parser.error("--config is not supported by mr_lookupd: give every setting as a flag")
+        parser.error("--config is not supported by mr_lookupd: give every setting as a flag "
+                     "instead")
     values = {k: v for k, v in vars(ns).items() if k not in ("version", "verbose", "config")}
     if values["broadcast_address"] is None:
         values.pop("broadcast_address")
     for name in ("inactive_producer_timeout", "tombstone_lifetime"):
         if values[name] < 0:
             parser.error(f"--{name.replace('_', '-')} must not be negative")
+    for name in ("http_header_timeout", "http_idle_timeout"):
+        if values[name] <= 0:
+            parser.error(f"--{name.replace('_', '-')} must be positive")
     return Options(**values), ns.version

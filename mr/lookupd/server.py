@@ -38,7 +38,7 @@ class Lookupd:
         self.tcp_port = self._tcp_server.sockets[0].getsockname()[1]
         log.info("TCP: listening on %s:%d", host, self.tcp_port)
         host, port = split_address(self.options.http_address)
-        self._http_server, self.http_port = start_http_server(self, host, port)
+        self._http_server, self.http_port = start_http_server(self, host, port, self.options)
         log.info("HTTP: listening on %s:%d", host, self.http_port)
 
     async def stop(self) -> None:

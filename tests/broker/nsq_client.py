@@ -27,8 +27,8 @@ class NsqLoop:
         self.clients.append(reader)
         return reader
 
-    def writer(self, broker) -> nsq.Writer:
-        writer = nsq.Writer([broker.tcp_address])
+    def writer(self, broker, **kwargs) -> nsq.Writer:
+        writer = nsq.Writer([broker.tcp_address], **kwargs)
         self.clients.append(writer)
         self.run_until(lambda: any(c.connected() for c in writer.conns.values()),
                        message="writer connected")

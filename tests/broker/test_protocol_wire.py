@@ -48,16 +48,23 @@ def test_identify_without_negotiation_says_ok(wire):
 def test_identify_feature_negotiation(wire):
     frame_type, data = wire.identify(feature_negotiation=True, msg_timeout=5000,
                                      output_buffer_size=4096, output_buffer_timeout=100,
-                                     tls_v1=True, snappy=True, deflate=True, user_agent="t/1")
+                                     tls_v1=True, user_agent="t/1")
     assert frame_type == RESPONSE
     reply = json.loads(data)
     assert reply["max_rdy_count"] == 2500 and reply["max_msg_timeout"] == 900000
     assert reply["msg_timeout"] == 5000
     assert reply["output_buffer_size"] == 4096 and reply["output_buffer_timeout"] == 100
-    # TLS, snappy and deflate are refused by saying false: the client stays in plain text.
+    # TLS is refused by saying false (this broker has no certificate): plain text goes on.
     assert (reply["tls_v1"], reply["snappy"], reply["deflate"]) == (False, False, False)
+    assert reply["deflate_level"] == 6 and reply["max_deflate_level"] == 6
     assert reply["auth_required"] is False and reply["version"]
     assert wire.call(b"PUB neg", b"plain") == (RESPONSE, b"OK")
+
+
+def test_identify_refuses_deflate_and_snappy_together(wire):
+    body = json.dumps({"feature_negotiation": True, "snappy": True, "deflate": True}).encode()
+    assert_fatal(wire, b"E_IDENTIFY_FAILED cannot enable both deflate and snappy compression",
+                 b"IDENTIFY", body)
 
 
 @pytest.mark.parametrize("fields, error", [

@@ -88,7 +88,10 @@ def test_flags_go_and_gnu_style():
 
 @pytest.mark.parametrize("argv, text", [
     (["--no-such-flag"], "unrecognized arguments: --no-such-flag"),
-    (["--snappy"], "nsqd flag '--snappy' is not supported by mr_broker"),
+    (["--statsd-address", "127.0.0.1:8125"],
+     "nsqd flag '--statsd-address' is not supported by mr_broker: poll GET /stats"),
+    (["--max-deflate-level=10"], "--max-deflate-level must be [1,9]"),
+    (["--snappy=maybe"], "invalid boolean value 'maybe'"),
     (["--tls-cert", "x"], "--tls-cert and --tls-key go together"),
     (["--tls-required"], "cannot require TLS client connections without TLS key and cert"),
     (["--tls-cert", "/nonexistent", "--tls-key", "/nonexistent"], "failed to build TLS config"),

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import json
+import socket
+import time
 
 import pytest
 
-from tests.lookupd.conftest import get_json, http
+from tests.lookupd.conftest import get_json, http, start_lookupd
 
 
 def error(lookupd, path: str, method: str = "GET") -> tuple[int, str]:
@@ -154,3 +156,30 @@ def test_debug_lists_registrations_with_their_producers(lookupd, nodes, topic):
     assert entry["id"] == node.address and entry["tcp_port"] == 9450
     assert entry["tombstoned"] is False and entry["last_update"] > 0
     assert any(p["id"] == node.address for p in debug["client::"])
+
+
+def _read_until_closed(sock) -> tuple[bytes, float]:
+    start, data = time.monotonic(), b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    return data, time.monotonic() - start
+
+
+def test_not_http_is_answered_400_at_once(lookupd):
+    """An nsqd's protocol magic sent to the HTTP port by mistake, as nsqlookupd answers it."""
+    host, port = lookupd.http_address.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(b"  V1")
+        reply, took = _read_until_closed(sock)
+    assert reply.startswith(b"HTTP/1.1 400 Bad Request\r\n") and took < 5
+
+
+def test_a_silent_connection_is_dropped(tmp_path):
+    server = start_lookupd(tmp_path, "--http-header-timeout=300ms")
+    try:
+        host, port = server.http_address.rsplit(":", 1)
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            reply, took = _read_until_closed(sock)
+        assert reply == b"" and 0.2 < took < 5
+    finally:
+        server.stop()
