@@ -17,6 +17,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, TypeVar
 
+from mr.resource_files import GUNICORN_DEV
+
 T = TypeVar("T")
 
 
@@ -214,7 +216,7 @@ def front_end(env: dict[str, str], log_path: Path, port: int | None = None,
     # the bind goes by MR_HTTP_BIND, from which the config also names its control socket
     return Service("gunicorn", [
         sys.executable, "-m", "gunicorn", "-c",
-        str(Path(__file__).parent / "resources" / "gunicorn_dev.py"),
+        str(GUNICORN_DEV),
         "--workers", str(workers), "mr.web.app:app"],
         log_path, http_ok(f"http://127.0.0.1:{port}/"),
         env={**env, "MR_HTTP_BIND": f"127.0.0.1:{port}"}, url=f"http://127.0.0.1:{port}")

@@ -1,5 +1,5 @@
 """The web view under /ui/: pages rendered on the server, a little JavaScript, live updates
-as Server-Sent Events (mr/web/ui_sse.py). Static files come from mr/resources/static (nginx
+as Server-Sent Events (mr/web/ui_sse.py). Static files come from resources/static (nginx
 serves that directory in production).
 
     GET /ui/                                           the workflows

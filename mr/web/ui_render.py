@@ -1,4 +1,4 @@
-"""HTML of the web view: page templates (mr/resources/templates, string.Template) and the
+"""HTML of the web view: page templates (resources/templates, string.Template) and the
 fragments that both the first render and the live updates send, so each thing is drawn in one
 place. Every value from etcd goes through `h` (HTML escaping) before it lands in markup."""
 from __future__ import annotations
@@ -12,9 +12,9 @@ from string import Template
 from mr.engine.progress import Progress
 from mr.kv.models import (CANCELLED, DONE, FAILED, MAP, REQUEST_STATES, RUNNING, Invocation,
                           Request)
+from mr.resource_files import TEMPLATE_DIR
 from mr.web import ui_data
 from mr.web.ui_data import ChildPage, Queues, Row, WorkerView
-from mr.web.ui_http import TEMPLATE_DIR
 
 STATIC = "/ui/static"
 
