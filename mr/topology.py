@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mr import cluster, examples
-from mr.cli.common import UserError, run
+from mr.cli.common import run
+from mr.errors import UserError
 from mr.cluster import Service, free_port, wait_for
 from mr.kv import entities, keys
 from mr.kv.client import KV

@@ -14,7 +14,8 @@ from dataclasses import asdict, dataclass, is_dataclass
 from typing import Any, Callable
 
 from mr import config
-from mr.cli.common import UserError, run, setup_logging
+from mr.cli.common import run, setup_logging
+from mr.errors import UserError
 from mr.engine import listing
 from mr.kv import client as kv_client
 from mr.kv.client import KV

@@ -16,7 +16,8 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Iterator, TextIO
 
-from mr.cli.common import UserError, run
+from mr.cli.common import run
+from mr.errors import UserError
 from mr.cli.progress_bar import ProgressLine, duration
 
 DEFAULT_URL = "http://127.0.0.1:8080"

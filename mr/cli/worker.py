@@ -6,7 +6,8 @@ import logging
 from dataclasses import replace
 
 from mr import config, fs, metrics
-from mr.cli.common import UserError, run, setup_logging
+from mr.cli.common import run, setup_logging
+from mr.errors import UserError
 from mr.engine import registry
 from mr.engine.runner import Runner
 from mr.engine.sweeper import Sweeper

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 
-from mr.cli.common import UserError
+from mr.errors import UserError
 from mr import fs
 from mr.engine import progress as tracker
 from mr.engine import results
