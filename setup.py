@@ -90,7 +90,9 @@ setup(
                  # tests/unit/test_layers.py checks the import layers in .importlinter
                  "import-linter>=2.17,<3",
                  # tests/integration/test_install.py builds a wheel offline (bdist_wheel built in)
-                 "setuptools>=70.1,<81"],
+                 "setuptools>=70.1,<81",
+                 # tests/unit/test_lint.py: rules change between releases, so one exact version
+                 "ruff==0.17.6"],
         # peers of `python -m benchmarks.compare` (issue 9); Redis itself comes from apt
         "bench": ["celery[redis]>=5.3,<6", "redis>=5", "dask[distributed]>=2024.1"],
         # peers of `python -m benchmarks.bigdata`; Spark's Java comes from apt

@@ -13,9 +13,10 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 from mr.resource_files import GUNICORN_DEV
 
@@ -114,7 +115,7 @@ class Service:
     url: str = ""            # front-end base URL
     proc: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 30.0, wait: bool = True) -> "Service":
+    def start(self, timeout: float = 30.0, wait: bool = True) -> Service:
         """Launch; with `wait`, return once ready (wait=False: call wait_ready later)."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")
@@ -125,7 +126,7 @@ class Service:
             self.wait_ready(timeout)
         return self
 
-    def wait_ready(self, timeout: float = 30.0) -> "Service":
+    def wait_ready(self, timeout: float = 30.0) -> Service:
         if self.ready is not None:
             wait_for(self.ready, timeout, self.name, self.proc, self.log_path)
         return self

@@ -5,7 +5,7 @@ import json
 import logging
 import os
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 from mr.config import ConfigError
 from mr.errors import UserError

@@ -7,10 +7,10 @@ from dataclasses import replace
 
 from mr import config, fs, metrics
 from mr.cli.common import run, setup_logging
-from mr.errors import UserError
 from mr.engine import registry
 from mr.engine.runner import Runner
 from mr.engine.sweeper import Sweeper
+from mr.errors import UserError
 from mr.handlers.library import Library
 from mr.handlers.scope import HandlerScope, ScopeFactoryError, scope_for
 from mr.kv import client as kv_client

@@ -19,8 +19,9 @@ import re
 import stat
 import sys
 import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import IO, Callable, Iterator
+from typing import IO
 
 from mr.fs.base import PathEscape, WorkflowFS, relative
 
@@ -62,7 +63,7 @@ class Split:
         return {"path": self.path, "start": self.start, "end": self.end}
 
     @classmethod
-    def from_record(cls, record: dict) -> "Split":
+    def from_record(cls, record: dict) -> Split:
         """The split `to_record` made; InputError for anything else (a forged or stale record)."""
         if not isinstance(record, dict) or set(record) != {"path", "start", "end"}:
             raise InputError(f"not a split record (a dict of path, start and end): {record!r}")
@@ -214,7 +215,7 @@ def _wfs_tree(wfs: WorkflowFS, pattern: str) -> tuple[_Tree, str]:
 
 def _url_tree(url: str) -> tuple[_Tree, str]:
     """The tree holding `url`, rooted at the part before its first wildcard."""
-    import fsspec   # only URL inputs need it
+    import fsspec  # only URL inputs need it
     try:
         fs, path = fsspec.core.url_to_fs("file://" + url if url.startswith("/") else url)
     except ValueError as exc:

@@ -26,9 +26,10 @@ import errno
 import os
 import secrets
 from bisect import bisect_right
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from itertools import chain, groupby, islice
 from operator import itemgetter
-from typing import IO, Any, Callable, Collection, Iterable, Iterator, Mapping
+from typing import IO, Any
 from zlib import crc32
 
 import msgpack

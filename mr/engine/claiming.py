@@ -14,18 +14,16 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from mr.config import Settings
 from mr.engine import protocol
 from mr.engine.request_cache import RequestCache
 from mr.kv import keys
 from mr.kv.client import KV
-from mr.kv.models import (FINISHED_STATES, RUNNING, WAITING, Invocation, Request, decode,
-                          encode)
+from mr.kv.models import FINISHED_STATES, RUNNING, WAITING, Invocation, Request, decode, encode
 from mr.queue.messages import InvocationMessage
-
 
 
 def claim_after_s(settings: Settings) -> float:

@@ -23,7 +23,9 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from typing import TYPE_CHECKING, Callable, ContextManager, Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING
 
 from mr.data import inputs, parts
 from mr.engine import blobs, data_work, lookup, protocol
@@ -47,7 +49,7 @@ Claim = tuple[float, Callable[[], None]]   # (seconds, claim): claim a run still
 
 
 class DataSteps:
-    def __init__(self, runner: "Runner"):
+    def __init__(self, runner: Runner):
         self.runner = runner
         self.processes = (DataProcesses() if runner.settings.data_isolation == "process"
                           else None)
@@ -189,13 +191,13 @@ class DataSteps:
 class _RunnerEnv:
     """data_work's Env in the worker's own thread: the runner's time limits and contexts."""
 
-    def __init__(self, runner: "Runner", request: Request, inv: Invocation, step: str,
+    def __init__(self, runner: Runner, request: Request, inv: Invocation, step: str,
                  out: InvocationLog, attempt: int):
         self.runner, self.request, self.inv, self.step = runner, request, inv, step
         self.out, self.attempt = out, attempt
         self.fs = runner.workflow_fs(request.workflow)
 
-    def limited(self, handler: LoadedHandler) -> ContextManager[TimeLimit]:
+    def limited(self, handler: LoadedHandler) -> AbstractContextManager[TimeLimit]:
         return self.runner.limited(handler, self.request, self.inv, self.out, self.attempt)
 
     def context(self, handler: LoadedHandler, session_of: str, writable: bool,

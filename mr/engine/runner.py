@@ -14,16 +14,17 @@ import contextlib
 import copy
 import logging
 import time
-from typing import Any, Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from mr import fs, metrics, values
 from mr.data.files import delete_request_files
 from mr.engine import blobs, events, faults, lookup, protocol
 from mr.engine.calls import HandlerFailure, call, guarded, pairs
 from mr.engine.claiming import Claimer, Run, Skip, claim_after_s
-from mr.engine.live_logs import LiveLogs
 from mr.engine.context import Context, InvocationLog, Session, capture_prints
 from mr.engine.data_steps import DataSteps
+from mr.engine.live_logs import LiveLogs
 from mr.engine.pairs import cast_argument, group, reducer_output
 from mr.engine.results import write_result
 from mr.engine.timelimit import TimeLimit, TimeLimitExceeded, Watchdog, time_limit_failure
@@ -32,9 +33,22 @@ from mr.handlers.library import Library, LoadedHandler
 from mr.kv import keys
 from mr.kv.client import KV
 from mr.kv.codec import pack
-from mr.kv.models import (DONE, FAILED, FINISHED_STATES, PARTITION, REDUCE, WAITING,
-                          Invocation, Request, child_id, decode, encode, parent_of, reduce_id,
-                          reduced_of)
+from mr.kv.models import (
+    DONE,
+    FAILED,
+    FINISHED_STATES,
+    PARTITION,
+    REDUCE,
+    WAITING,
+    Invocation,
+    Request,
+    child_id,
+    decode,
+    encode,
+    parent_of,
+    reduce_id,
+    reduced_of,
+)
 from mr.notify import Notifier
 from mr.queue import messages
 from mr.queue.publisher import Publisher
@@ -343,7 +357,8 @@ class Runner:
         try:
             packed = pack(output)
         except (TypeError, ValueError) as exc:   # e.g. nested deeper than msgpack goes
-            raise HandlerFailure(f"output of invocation {output_of} cannot be stored: {exc}")
+            raise HandlerFailure(
+                f"output of invocation {output_of} cannot be stored: {exc}") from exc
         stored = blobs.store_output(wfs, request.id, output_of, packed,
                                     self.settings.blob_threshold_bytes)
         done = protocol.complete(self.kv, request.workflow, request.id, finished, output_of,

@@ -5,7 +5,7 @@ were cleaned up when it ended.
 """
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from mr.kv import entities, keys
 from mr.kv.client import KV

@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import re
 
-from mr.errors import UserError
 from mr import fs
 from mr.engine import progress as tracker
 from mr.engine import results
+from mr.errors import UserError
 from mr.kv import entities, keys
 from mr.kv.models import DONE, ROOT_INVOCATION, Request, decode
 from mr.web import tracking, ui_data, ui_graph, ui_render, ui_sse

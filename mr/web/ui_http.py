@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import mimetypes
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from http.cookies import CookieError, SimpleCookie
-from typing import Iterable
 from urllib.parse import quote, unquote
 
-from mr.resource_files import STATIC_DIR, TEMPLATE_DIR
+from mr.resource_files import STATIC_DIR
 from mr.web.http import HttpError, query
 
 UI_PREFIX = "/ui/"

@@ -10,8 +10,7 @@ import time
 from string import Template
 
 from mr.engine.progress import Progress
-from mr.kv.models import (CANCELLED, DONE, FAILED, MAP, REQUEST_STATES, RUNNING, Invocation,
-                          Request)
+from mr.kv.models import CANCELLED, DONE, FAILED, MAP, REQUEST_STATES, RUNNING, Invocation, Request
 from mr.resource_files import TEMPLATE_DIR
 from mr.web import ui_data
 from mr.web.ui_data import ChildPage, Queues, Row, WorkerView
@@ -23,7 +22,7 @@ def h(value) -> str:
     return html.escape("" if value is None else str(value), quote=True)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def template(name: str) -> Template:
     return Template((TEMPLATE_DIR / name).read_text(encoding="utf-8"))
 
