@@ -25,6 +25,7 @@ from mr.engine.claiming import Claimer, Run, Skip, claim_after_s
 from mr.engine.context import Context, InvocationLog, Session, capture_prints
 from mr.engine.data_steps import DataSteps
 from mr.engine.live_logs import LiveLogs
+from mr.engine.outcome import Outcome
 from mr.engine.pairs import cast_argument, group, reducer_output
 from mr.engine.results import write_result
 from mr.engine.timelimit import TimeLimit, TimeLimitExceeded, Watchdog, time_limit_failure
@@ -102,19 +103,19 @@ class Runner:
         return name, loaded.definition.version if loaded else None
 
     # --- entry point ---------------------------------------------------------------------
-    def handle(self, body: bytes, message_id: str, attempt: int) -> str:
-        """Process one message; returns a word saying what happened (for logs and tests)."""
+    def handle(self, body: bytes, message_id: str, attempt: int) -> Outcome:
+        """Process one message; what happened to it."""
         msg = messages.decode(body)
         library = self.libraries.get(msg.workflow)
         if library is None:
-            return "not-managed"
+            return Outcome.NOT_MANAGED
         taken: Run | Skip | None = None
         out = InvocationLog()
         try:
             taken = self.claimer.take(msg, message_id)
             if isinstance(taken, Run):
                 return self._invoke(library, taken, out, attempt)
-            if taken.outcome == "already-done":
+            if taken.outcome == Outcome.ALREADY_DONE:
                 self._propagate(library, taken.request, taken.inv)
             return taken.outcome
         except Retry:
@@ -124,7 +125,8 @@ class Runner:
                 raise
             return self._engine_error(msg, taken, out, exc, attempt)
 
-    def _invoke(self, library: Library, taken: Run, out: InvocationLog, attempt: int) -> str:
+    def _invoke(self, library: Library, taken: Run, out: InvocationLog,
+                attempt: int) -> Outcome:
         request, inv, wf = taken.request, taken.inv, taken.request.workflow
 
         def own() -> None:
@@ -146,7 +148,7 @@ class Runner:
                 else:
                     self._map(library, request, inv, out, attempt, own, claim)
         except RequestEnded:
-            return "request-ended"
+            return Outcome.REQUEST_ENDED
         except HandlerFailure as failure:
             own()
             retries = failure.handler.definition.retries if failure.handler else 0
@@ -157,15 +159,15 @@ class Runner:
                 raise Retry(f"{failure} (retry {attempt} of {retries})",
                             delay=min(2.0 ** (attempt - 1), 60.0)) from None
             self._fail(request, inv, failure, out, attempt)
-            return "failed"
+            return Outcome.FAILED
         finally:
             self.live_logs.forget(log_key)
             metrics.HANDLER_SECONDS.labels(wf, inv.step, inv.handler or "-").observe(
                 time.monotonic() - began)
-        return "done"
+        return Outcome.DONE
 
     def _engine_error(self, msg: messages.InvocationMessage, taken: Run | Skip | None,
-                      out: InvocationLog, exc: Exception, attempt: int) -> str:
+                      out: InvocationLog, exc: Exception, attempt: int) -> Outcome:
         """A bug or corrupt data: the message comes back (its traceback logged) until delivery
         MR_ENGINE_ERROR_ATTEMPTS, which fails the request with reason "engine"."""
         where = f"{msg.workflow}/{msg.request_id} invocation {msg.invocation_id}"
@@ -182,12 +184,12 @@ class Runner:
             if not taken.owned():  # the copy that owns it meets the same error
                 raise Retry("another copy of this message took the invocation", delay=0.05)
             self._fail(taken.request, taken.inv, failure, out, attempt)
-            return "failed"
+            return Outcome.FAILED
         at = faults.failed_at(self.kv, msg, taken)  # no run: from what etcd holds
         if at is None:
-            return "request-ended"
+            return Outcome.REQUEST_ENDED
         self._fail(at[0], at[1], failure, out, attempt, mark=at[2])
-        return "failed"
+        return Outcome.FAILED
 
     # --- mappers -------------------------------------------------------------------------
     def _map(self, library: Library, request: Request, inv: Invocation, out: InvocationLog,
