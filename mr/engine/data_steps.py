@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 from mr.data import inputs, parts
 from mr.engine import blobs, data_work, lookup, protocol
 from mr.engine.calls import InputFailure
+from mr.engine.completion import done
 from mr.engine.context import Context, InvocationLog
 from mr.engine.data_process import DataProcesses, DataTask
 from mr.engine.pairs import cast_argument
@@ -108,7 +109,7 @@ class DataSteps:
         except BaseException:
             wfs.delete(ref["dir"])   # another run owns the split: these files are unread
             raise
-        if not self.runner.complete(library, request, [self.runner.done(inv, out)], inv.id,
+        if not self.runner.completion.complete(library, request, [done(inv, out)], inv.id,
                                     ref):
             self._discard_unless_stored(request, inv, ref, "dir")
 
@@ -154,7 +155,7 @@ class DataSteps:
                 for stored in protocol.child_outputs(runner.kv, wf, rid, mapped)]
         part = self._run(library, request, inv, step, {"reducer": reducer}, out, attempt,
                          claim, refs, mapped)
-        if not runner.complete(library, request, [runner.done(inv, out)], inv.id, part):
+        if not runner.completion.complete(library, request, [done(inv, out)], inv.id, part):
             self._discard_unless_stored(request, inv, part, "path")
 
     def _discard_unless_stored(self, request: Request, inv: Invocation, ref: dict,
@@ -183,8 +184,8 @@ class DataSteps:
         manifest_path = parts.write_manifest(wfs, rid, request.job, found)
         request.state, request.finished = DONE, time.time()
         write_parts_result(request, wfs, manifest_path, runner.settings.blob_threshold_bytes)
-        runner.end(request, [runner.done(decode(Invocation, entry.value)), runner.done(stage),
-                             runner.done(inv, out)])
+        runner.completion.end(request, [done(decode(Invocation, entry.value)), done(stage),
+                                        done(inv, out)])
 
 
 
