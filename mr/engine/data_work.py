@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
-from mr.data import inputs, parts, shuffle
+from mr.data import inputs, parts, shuffle, shuffle_merge
 from mr.engine.calls import HandlerFailure, InputFailure, StorageFailure, call, guarded, pairs
 from mr.engine.context import Context
 from mr.engine.pairs import group, reducer_output
@@ -90,7 +90,7 @@ def reduce_partition(env: Env, request_id: str, inv: Invocation, reducer: Loaded
     try:
         with env.limited(reducer) as limit:
             ctx = env.context(reducer, mapped, False, limit)
-            produced = call(reducer, ctx, shuffle.merge(env.fs, refs, inv.partition))
+            produced = call(reducer, ctx, shuffle_merge.merge(env.fs, refs, inv.partition))
             for chunk in _chunks(reducer_output(produced), reducer, limit):
                 _written(writer.write_many, chunk, reducer)
         return _written(writer.commit, None, reducer)
