@@ -58,9 +58,11 @@ setup(
     description="Distributed MapReduce over NSQ and etcd",
     long_description=open("README.rst", encoding="utf-8").read(),
     python_requires=">=3.11",
-    packages=find_packages(include=["mr", "mr.*"]),
+    # resources/ (gunicorn configs, the web view's templates and static files) sits beside mr/
+    # in the source tree and is installed as mr.resources; mr.resource_files finds either.
+    packages=[*find_packages(include=["mr", "mr.*"]), "mr.resources"],
+    package_dir={"mr.resources": "resources"},
     include_package_data=True,
-    # the web view's page templates and static files (issue 11)
     package_data={"mr.resources": ["templates/*.html", "static/*"]},
     install_requires=[
         "pynsq>=0.9.1,<0.10",
@@ -89,7 +91,13 @@ setup(
                  # the web view's browser tests drive Debian's chromium (issue 11)
                  "selenium>=4.20,<5",
                  # tests/unit/test_layers.py checks the import layers in .importlinter
-                 "import-linter>=2.17,<3"],
+                 "import-linter>=2.17,<3",
+                 # tests/integration/test_install.py builds a wheel offline (bdist_wheel built in)
+                 "setuptools>=70.1,<81",
+                 # tests/unit/test_lint.py: rules change between releases, so one exact version
+                 "ruff==0.17.6",
+                 # tests/unit/test_types.py: mypy over the modules pyproject.toml calls clean
+                 "mypy==2.4.1"],
         # peers of `python -m benchmarks.compare` (issue 9); Redis itself comes from apt
         "bench": ["celery[redis]>=5.3,<6", "redis>=5", "dask[distributed]>=2024.1"],
         # peers of `python -m benchmarks.bigdata`; Spark's Java comes from apt

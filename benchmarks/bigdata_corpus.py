@@ -25,10 +25,10 @@ import signal
 import sys
 import time
 from array import array
+from collections.abc import Callable
 from operator import itemgetter
 from pathlib import Path
 from random import Random
-from typing import Callable
 
 VOCABULARY = 100_000
 WORDS_PER_LINE = 12

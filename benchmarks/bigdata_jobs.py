@@ -15,8 +15,8 @@ from __future__ import annotations
 import json
 from array import array
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from itertools import islice
-from typing import Iterable, Mapping
 
 JOBS = ("wordcount", "index")
 INPUT_KIND = {"wordcount": "text", "index": "jsonl"}

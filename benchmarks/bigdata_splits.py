@@ -7,7 +7,7 @@ ranges as the engine's splits.
 """
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 BLOCK_BYTES = 1 << 20
 

@@ -90,7 +90,7 @@ class TreeSampler:
             owner(pid)
         return owners
 
-    def __enter__(self) -> "TreeSampler":
+    def __enter__(self) -> TreeSampler:
         measure.reset_peak_rss(self.pids())
         self.sample(starting=True)
         self._thread.start()

@@ -32,9 +32,9 @@ from pathlib import Path
 
 from benchmarks.chaos_faults import Faults
 from benchmarks.chaos_load import CHAOS, Load, Outcome
+from mr.handlers import sync
 from mr.kv import entities
 from mr.kv.models import Job, Step, Workflow
-from mr.handlers import sync
 from mr.queue.topics import topic as topic_name
 from mr.topology import Ports, Topology, nginx_binary
 from tests.support.chaos import Replayer, extra_runs, runs_of

@@ -40,7 +40,7 @@ class Faults:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="faults", daemon=True)
 
-    def start(self) -> "Faults":
+    def start(self) -> Faults:
         self._thread.start()
         return self
 

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks import measure
-from mr import cluster
 from benchmarks.systems.mr_engine import WORKFLOW, Client, MrEngine
+from mr import cluster
 
 
 @dataclass

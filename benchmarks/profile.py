@@ -78,10 +78,10 @@ def etcd_disk(address: str) -> dict[str, tuple[float, float]]:
 def latency_phases(engine: MrEngine, requests: int) -> dict[str, float]:
     """Median ms of each phase of a one-invocation request, from the records it leaves in etcd
     (the engine runs with MR_CLEANUP=0) and the client's clock (one machine, one clock)."""
+    from benchmarks.systems.mr_engine import WORKFLOW
     from mr.kv import client as kv_client
     from mr.kv import keys
     from mr.kv.models import Invocation, Request, decode
-    from benchmarks.systems.mr_engine import WORKFLOW
 
     kv = kv_client.KV([engine.etcd.address])
     phases: dict[str, list[float]] = {}
@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         print("one-invocation request, median ms per phase (MR_CLEANUP=0):")
         for name, ms in phases.items():
             print(f"  {ms:8.2f}  {name}")
-    for role, out, _sampler in samplers:
+    for _role, out, _sampler in samplers:
         if out.exists():
             print(f"\npy-spy {out.name}:\n{summarize(out)}")
     return 0

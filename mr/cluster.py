@@ -13,9 +13,12 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import TypeVar
+
+from mr.resource_files import GUNICORN_DEV
 
 T = TypeVar("T")
 
@@ -112,7 +115,7 @@ class Service:
     url: str = ""            # front-end base URL
     proc: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 30.0, wait: bool = True) -> "Service":
+    def start(self, timeout: float = 30.0, wait: bool = True) -> Service:
         """Launch; with `wait`, return once ready (wait=False: call wait_ready later)."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")
@@ -123,7 +126,7 @@ class Service:
             self.wait_ready(timeout)
         return self
 
-    def wait_ready(self, timeout: float = 30.0) -> "Service":
+    def wait_ready(self, timeout: float = 30.0) -> Service:
         if self.ready is not None:
             wait_for(self.ready, timeout, self.name, self.proc, self.log_path)
         return self
@@ -214,7 +217,7 @@ def front_end(env: dict[str, str], log_path: Path, port: int | None = None,
     # the bind goes by MR_HTTP_BIND, from which the config also names its control socket
     return Service("gunicorn", [
         sys.executable, "-m", "gunicorn", "-c",
-        str(Path(__file__).parent / "resources" / "gunicorn_dev.py"),
+        str(GUNICORN_DEV),
         "--workers", str(workers), "mr.web.app:app"],
         log_path, http_ok(f"http://127.0.0.1:{port}/"),
         env={**env, "MR_HTTP_BIND": f"127.0.0.1:{port}"}, url=f"http://127.0.0.1:{port}")

@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from prometheus_client import Counter, Histogram
 
@@ -33,7 +33,7 @@ class HandlerMetrics:
         self._series: dict[str, set[tuple[str, ...]]] = {}
         self._lock = threading.Lock()
 
-    def bound(self, workflow: str, handler: str) -> "BoundMetrics":
+    def bound(self, workflow: str, handler: str) -> BoundMetrics:
         return BoundMetrics(self, workflow, handler)
 
     def series(self, kind: str, name: str, base: tuple[str, str], labels: dict):

@@ -10,10 +10,17 @@ from __future__ import annotations
 import json
 import os
 import urllib.request
-from typing import Callable
+from collections.abc import Callable
 
-from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge,
-                               Histogram, generate_latest, start_http_server)
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    start_http_server,
+)
 from prometheus_client.core import GaugeMetricFamily
 
 from mr.config import MULTIPROC_ENV

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mr import cluster, examples
-from mr.cli.common import UserError, run
+from mr.cli.common import run
 from mr.cluster import Service, free_port, wait_for
+from mr.errors import UserError
 from mr.kv import entities, keys
 from mr.kv.client import KV
 from mr.kv.codec import unpack
@@ -47,13 +48,13 @@ class Ports:
     nginx: int
 
     @classmethod
-    def fixed(cls) -> "Ports":
+    def fixed(cls) -> Ports:
         """The script's ports: clear of the dev cluster's (2379, 4150/4151, 8080)."""
         return cls([22379, 22389, 22399], [22380, 22390, 22400], [24150, 24250],
                    [24151, 24251], 24160, 24161, 28080)
 
     @classmethod
-    def free(cls) -> "Ports":
+    def free(cls) -> Ports:
         """Free ports (for tests), all different."""
         chosen: set[int] = set()
 
@@ -161,7 +162,7 @@ class Topology:
                 self.nginx]
 
     # -- life -------------------------------------------------------------------------------
-    def start(self, timeout: float = 60.0) -> "Topology":
+    def start(self, timeout: float = 60.0) -> Topology:
         """Start everything; on any failure stop what started and raise."""
         try:
             for member in self.etcd:  # a member is healthy only once a quorum runs

@@ -94,11 +94,13 @@ class CeleryPeer:
     # --- workloads -----------------------------------------------------------------------
     def fanout(self, n: int) -> int:
         from celery import chord
+
         from benchmarks.systems.celery_app import square, total
         return _wait(chord([square.s(i) for i in range(n)])(total.s()))
 
     def nested(self, n: int) -> int:
         from celery import chord
+
         from benchmarks.systems.celery_app import square, total
         mids = [chord([square.s(i) for i in range(low, high)], total.s())
                 for low, high in workloads.mid_ranges(n)]
@@ -110,5 +112,6 @@ class CeleryPeer:
 
     def wordcount(self, chunks: list[str]) -> dict[str, int]:
         from celery import chord
+
         from benchmarks.systems.celery_app import count_chunk, merge_counts
         return _wait(chord([count_chunk.s(c) for c in chunks])(merge_counts.s()))

@@ -13,7 +13,6 @@ decides when to ask and which error frame follows (mr/broker/handshake.py).
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import random
 import re
@@ -119,6 +118,6 @@ async def query(addresses: list[str], remote_ip: str, tls: bool, common_name: st
             body = exc.response.body if exc.response is not None else b""
             failures.append(f"failed to auth against {address} - got response {exc.code} "
                             f"{body[:200]!r}")
-        except (AuthError, OSError, ValueError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, AuthError, OSError, ValueError) as exc:
             failures.append(f"failed to auth against {address} - {exc}")
     raise AuthError("; ".join(failures))

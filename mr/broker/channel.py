@@ -16,7 +16,8 @@ import itertools
 import logging
 import random
 import time
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 from mr.broker.backlog import Backlog
 from mr.broker.message import Message
@@ -45,7 +46,7 @@ class Consumer(Protocol):
 
 class Channel:
     def __init__(self, topic_name: str, name: str, backlog: Backlog, max_msg_timeout: float,
-                 on_last_client_left: Callable[["Channel"], None]) -> None:
+                 on_last_client_left: Callable[[Channel], None]) -> None:
         self.topic_name = topic_name
         self.name = name
         self.ephemeral = is_ephemeral(name)
@@ -99,7 +100,7 @@ class Channel:
             client.in_flight[message.id] = message
             client.send_message(message)
 
-    def _ready_client(self) -> "Consumer | None":
+    def _ready_client(self) -> Consumer | None:
         clients = self.clients
         n = len(clients)
         for i in range(n):

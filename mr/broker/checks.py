@@ -44,7 +44,8 @@ def dpub(params: list[bytes], opts: Options) -> None:
     try:
         delay_ms = parse_base10(params[2])
     except ValueError:
-        raise invalid(f"DPUB could not parse timeout {params[2].decode(errors='replace')}")
+        raise invalid(
+            f"DPUB could not parse timeout {params[2].decode(errors='replace')}") from None
     max_ms = int(opts.max_req_timeout * 1000)
     if delay_ms > max_ms:
         raise invalid(f"DPUB timeout {delay_ms} out of range 0-{max_ms}")

@@ -70,12 +70,12 @@ class Handshake:
             if not isinstance(data, dict):
                 raise ValueError("not an object")
         except ValueError:
-            raise FatalClientError("E_BAD_BODY", "IDENTIFY failed to decode JSON body")
+            raise FatalClientError("E_BAD_BODY", "IDENTIFY failed to decode JSON body") from None
         try:
             result = negotiate(data, self.opts, tls_offered=self._tls_context is not None,
                                auth_required=self.auth_required)
         except IdentifyError as err:
-            raise FatalClientError(err.code, str(err))
+            raise FatalClientError(err.code, str(err)) from err
         log.info("[%s] IDENTIFY: %s", self.remote_address, data)
         self.client_id = result.client_id or ""
         self.hostname = result.hostname

@@ -10,15 +10,15 @@ import json
 import logging
 import os
 import time
-from typing import Callable
+from collections.abc import Callable
 from urllib.parse import parse_qs
 
 import tornado.netutil
 import tornado.web
 
 from mr.broker import stats
-from mr.broker.http_gate import MAX_HEADER_SIZE, GatedHTTPServer
 from mr.broker.core import BrokerCore
+from mr.broker.http_gate import MAX_HEADER_SIZE, GatedHTTPServer
 from mr.broker.options import VERSION, split_address
 from mr.broker.protocol import FatalClientError, decode_mpub, is_valid_name
 
@@ -131,7 +131,7 @@ def do_pub(broker: BrokerCore, req: Request):
         try:
             delay_ms = int(raw)
         except ValueError:
-            raise HTTPError(400, "INVALID_DEFER")
+            raise HTTPError(400, "INVALID_DEFER") from None
         if not 0 <= delay_ms <= broker.options.max_req_timeout * 1000:
             raise HTTPError(400, "INVALID_DEFER")
         delay = delay_ms / 1000.0
@@ -150,7 +150,7 @@ def do_mpub(broker: BrokerCore, req: Request):
         try:
             bodies = decode_mpub(req.body, opts.max_msg_size, opts.max_body_size)
         except FatalClientError as err:
-            raise HTTPError(413, err.code[2:])
+            raise HTTPError(413, err.code[2:]) from err
     else:
         if req.body_size > opts.max_body_size:
             raise HTTPError(413, "BODY_TOO_BIG")

@@ -55,7 +55,7 @@ async def _readable(sock: socket.socket, timeout: float) -> bool:
     try:
         await asyncio.wait_for(ready, timeout)
         return True
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return False
     finally:
         loop.remove_reader(sock.fileno())

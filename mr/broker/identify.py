@@ -86,7 +86,8 @@ def negotiate(data: dict, opts: Options, tls_offered: bool = False,
     if wanted == -1:
         buffer_timeout = 0.0
     elif wanted != 0:
-        if not _ms(opts.min_output_buffer_timeout) <= wanted <= _ms(opts.max_output_buffer_timeout):
+        lowest, highest = opts.min_output_buffer_timeout, opts.max_output_buffer_timeout
+        if not _ms(lowest) <= wanted <= _ms(highest):
             raise IdentifyError(f"IDENTIFY output buffer timeout ({wanted}) is invalid")
         buffer_timeout = wanted / 1000.0
 

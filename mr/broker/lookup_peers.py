@@ -118,7 +118,7 @@ class LookupPeer:
         while True:
             try:
                 await self._session()
-            except (OSError, asyncio.TimeoutError, ValueError) as err:
+            except (TimeoutError, OSError, ValueError) as err:
                 log.error("LOOKUPD(%s): %s", self, err or err.__class__.__name__)
             except Exception:  # a bug must not end registration for good
                 log.exception("LOOKUPD(%s): unexpected error", self)

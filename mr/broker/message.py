@@ -28,7 +28,7 @@ class Message:
         self.delivered_at = 0.0          # monotonic time of the current delivery
         self.deadline = 0.0              # monotonic time at which it times out
 
-    def copy(self) -> "Message":
+    def copy(self) -> Message:
         return Message(self.id, self.body, self.timestamp, self.attempts)
 
     def encode(self) -> bytes:

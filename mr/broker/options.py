@@ -170,7 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add(p, "log-prefix", default=d.log_prefix, help="log message prefix")
     _add(p, "node-id", type=int, default=d.node_id,
          help="unique part for message IDs, in range [0,1024)")
-    _add(p, "tcp-address", default=d.tcp_address, help="<addr>:<port> to listen on for TCP clients")
+    _add(p, "tcp-address", default=d.tcp_address,
+         help="<addr>:<port> to listen on for TCP clients")
     _add(p, "http-address", default=d.http_address,
          help="<addr>:<port> to listen on for HTTP clients")
     _add(p, "broadcast-address", default=None,

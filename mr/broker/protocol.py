@@ -110,7 +110,8 @@ def decode_mpub(body: bytes, max_msg_size: int, max_body_size: int) -> list[byte
         if size <= 0:
             raise FatalClientError("E_BAD_MESSAGE", f"MPUB invalid message({i}) body size {size}")
         if size > max_msg_size:
-            raise FatalClientError("E_BAD_MESSAGE", f"MPUB message too big {size} > {max_msg_size}")
+            raise FatalClientError("E_BAD_MESSAGE",
+                                   f"MPUB message too big {size} > {max_msg_size}")
         if pos + size > end:
             raise FatalClientError("E_BAD_MESSAGE", "MPUB failed to read message body")
         messages.append(body[pos:pos + size])

@@ -71,7 +71,8 @@ def _topic_stats(topic: Topic, channel_name: str, include_clients: bool) -> dict
 def collect(broker: BrokerCore, topic_name: str = "", channel_name: str = "",
             include_clients: bool = True) -> dict:
     """The JSON nsqd serves for /stats?format=json (without Go memory statistics)."""
-    topics = [t for name, t in sorted(broker.topics.items()) if not topic_name or name == topic_name]
+    topics = [t for name, t in sorted(broker.topics.items())
+              if not topic_name or name == topic_name]
     producers = ([client_stats(c) for c in broker.clients if c.pub_counts]
                  if include_clients else [])
     return {

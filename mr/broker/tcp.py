@@ -11,8 +11,8 @@ import asyncio
 import logging
 import ssl
 import time
+from collections.abc import Callable
 from functools import partial
-from typing import Callable
 
 from mr.broker import checks, tls
 from mr.broker.channel import Channel
@@ -20,10 +20,23 @@ from mr.broker.checks import invalid, quoted
 from mr.broker.core import BrokerCore
 from mr.broker.handshake import Handshake
 from mr.broker.message import Message
-from mr.broker.protocol import (CLOSE_WAIT, FRAME_ERROR, FRAME_RESPONSE, HEARTBEAT, MAGIC_V2,
-                                MSG_ID_LENGTH, OK, ClientError, FatalClientError, decode_mpub,
-                                frame, is_valid_name, message_frame, parse_base10,
-                                unpack_length)
+from mr.broker.protocol import (
+    CLOSE_WAIT,
+    FRAME_ERROR,
+    FRAME_RESPONSE,
+    HEARTBEAT,
+    MAGIC_V2,
+    MSG_ID_LENGTH,
+    OK,
+    ClientError,
+    FatalClientError,
+    decode_mpub,
+    frame,
+    is_valid_name,
+    message_frame,
+    parse_base10,
+    unpack_length,
+)
 
 log = logging.getLogger("mr.broker")
 
@@ -261,7 +274,8 @@ class ClientConnection(Handshake, asyncio.Protocol):
             try:
                 count = parse_base10(params[1])
             except ValueError:
-                raise invalid(f"RDY could not parse count {params[1].decode(errors='replace')}")
+                raise invalid(f"RDY could not parse count "
+                              f"{params[1].decode(errors='replace')}") from None
         if count > self.opts.max_rdy_count:
             raise invalid(f"RDY count {count} out of range 0-{self.opts.max_rdy_count}")
         self.rdy = count
@@ -276,7 +290,7 @@ class ClientConnection(Handshake, asyncio.Protocol):
         try:
             self.channel.finish(self, msg_id)
         except LookupError as err:
-            raise ClientError("E_FIN_FAILED", f"FIN {msg_id.decode()} failed {err}")
+            raise ClientError("E_FIN_FAILED", f"FIN {msg_id.decode()} failed {err}") from err
         self.finish_count += 1
         self._pump = True
         return None
@@ -289,12 +303,13 @@ class ClientConnection(Handshake, asyncio.Protocol):
         try:
             delay_ms = parse_base10(params[2])
         except ValueError:
-            raise invalid(f"REQ could not parse timeout {params[2].decode(errors='replace')}")
+            raise invalid(f"REQ could not parse timeout "
+                          f"{params[2].decode(errors='replace')}") from None
         delay = min(delay_ms / 1000.0, self.opts.max_req_timeout)
         try:
             self.channel.requeue(self, msg_id, delay)
         except LookupError as err:
-            raise ClientError("E_REQ_FAILED", f"REQ {msg_id.decode()} failed {err}")
+            raise ClientError("E_REQ_FAILED", f"REQ {msg_id.decode()} failed {err}") from err
         self.requeue_count += 1
         self._pump = True
         return None
@@ -307,7 +322,7 @@ class ClientConnection(Handshake, asyncio.Protocol):
         try:
             self.channel.touch(self, msg_id)
         except LookupError as err:
-            raise ClientError("E_TOUCH_FAILED", f"TOUCH {msg_id.decode()} failed {err}")
+            raise ClientError("E_TOUCH_FAILED", f"TOUCH {msg_id.decode()} failed {err}") from err
         return None
 
     def CLS(self, params: list[bytes]) -> bytes:
@@ -326,7 +341,8 @@ class ClientConnection(Handshake, asyncio.Protocol):
             raise invalid("SUB insufficient number of parameters")
         topic_name = params[1].decode(errors="replace")
         if not is_valid_name(topic_name):
-            raise FatalClientError("E_BAD_TOPIC", f"SUB topic name {quoted(topic_name)} is not valid")
+            raise FatalClientError("E_BAD_TOPIC",
+                                   f"SUB topic name {quoted(topic_name)} is not valid")
         channel_name = params[2].decode(errors="replace")
         if not is_valid_name(channel_name):
             raise FatalClientError("E_BAD_CHANNEL",

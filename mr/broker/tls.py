@@ -106,7 +106,7 @@ async def upgrade(conn: Upgradable, context: ssl.SSLContext) -> None:
     try:
         transport = await loop.start_tls(conn.transport, conn, context, server_side=True,
                                          ssl_handshake_timeout=HANDSHAKE_TIMEOUT_S)
-    except (OSError, ssl.SSLError, asyncio.TimeoutError, ConnectionError) as exc:
+    except (TimeoutError, OSError, ssl.SSLError, ConnectionError) as exc:
         log.error("[%s] TLS handshake failed - %s", conn.remote_address, exc)
         conn.transport.abort()
         conn.connection_lost(exc)

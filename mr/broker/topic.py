@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from mr.broker.backlog import Backlog
 from mr.broker.channel import Channel
@@ -20,9 +20,9 @@ _DRAIN_BATCH = 1000
 
 class Topic:
     def __init__(self, name: str, backlog: Backlog,
-                 new_channel: Callable[["Topic", str], Channel],
-                 on_last_channel_left: Callable[["Topic"], None],
-                 on_channel_deleted: Callable[["Topic", str], None] | None = None) -> None:
+                 new_channel: Callable[[Topic, str], Channel],
+                 on_last_channel_left: Callable[[Topic], None],
+                 on_channel_deleted: Callable[[Topic, str], None] | None = None) -> None:
         self.name = name
         self.ephemeral = is_ephemeral(name)
         self.backlog = backlog

@@ -5,14 +5,11 @@ import json
 import logging
 import os
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 from mr.config import ConfigError
+from mr.errors import UserError
 from mr.kv.client import EtcdSecurityError, EtcdUnavailable
-
-
-class UserError(Exception):
-    """A problem the user can fix; printed without a traceback, exit status 2."""
 
 
 def setup_logging(level: str = "INFO") -> None:

@@ -20,7 +20,8 @@ import urllib.request
 from pathlib import Path
 
 from mr import cluster, examples
-from mr.cli.common import UserError, run
+from mr.cli.common import run
+from mr.errors import UserError
 from mr.kv import client as kv_client
 from mr.kv import keys
 

@@ -8,26 +8,26 @@ import os
 import sys
 from pathlib import Path
 
-CONFIGS = Path(__file__).resolve().parent.parent / "resources"
+from mr.resource_files import GUNICORN_DEV, GUNICORN_PROD
+
 APP = "mr.web.app:app"
 
 
-def _start(config_name: str) -> None:
+def _start(config: Path) -> None:
     if any(arg in ("-h", "--help") for arg in sys.argv[1:]):
         print(f"usage: {Path(sys.argv[0]).name} [gunicorn options]\n\n"
               f"Start the mr front-end ({APP}) under gunicorn with gevent workers, using\n"
-              f"{CONFIGS / config_name}. Options are passed to gunicorn; MR_* variables\n"
+              f"{config}. Options are passed to gunicorn; MR_* variables\n"
               f"configure the engine (MR_ETCD_HOSTS, MR_NSQD_HTTP_HOSTS, ...), MR_HTTP_BIND\n"
               f"and MR_HTTP_WORKERS the server.")
         return
-    argv = [sys.executable, "-m", "gunicorn", "-c", str(CONFIGS / config_name),
-            *sys.argv[1:], APP]
+    argv = [sys.executable, "-m", "gunicorn", "-c", str(config), *sys.argv[1:], APP]
     os.execv(sys.executable, argv)
 
 
 def dev() -> None:
-    _start("gunicorn_dev.py")
+    _start(GUNICORN_DEV)
 
 
 def prod() -> None:
-    _start("gunicorn_prod.py")
+    _start(GUNICORN_PROD)

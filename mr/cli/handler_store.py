@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 from mr import config
-from mr.cli.common import UserError, run, setup_logging
+from mr.cli.common import run, setup_logging
+from mr.errors import UserError
 from mr.handlers import sync
 from mr.handlers.source import HandlerSourceError
 from mr.kv import client as kv_client

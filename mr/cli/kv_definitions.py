@@ -5,7 +5,7 @@ Each kind module only adds its own `create` and extras; the rest is built here o
 from __future__ import annotations
 
 import argparse
-from typing import Callable
+from collections.abc import Callable
 
 from mr.cli.output import Output, add_workflow, fields_text, plain, script, table
 from mr.kv import entities

@@ -7,9 +7,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mr.cli.common import UserError
 from mr.cli.kv_definitions import delete_script, get_script, list_script
 from mr.cli.output import Output, add_workflow, plain, script
+from mr.errors import UserError
 from mr.handlers.source import HandlerSourceError
 from mr.handlers.sync import LANGUAGES, handler_from_file, role_conflicts
 from mr.kv import entities

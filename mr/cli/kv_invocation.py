@@ -7,14 +7,13 @@ import json
 import time
 
 from mr import config, fs
-from mr.cli.output import Output, add_request, fields_text, plain, script, table
+from mr.cli.output import Output, add_request, fields_text, script, table
 from mr.engine.results import invocation_output, no_output_why
 from mr.kv import keys
 from mr.kv.client import KV
 from mr.kv.models import RUNNING, Invocation, decode
 from mr.trace.store import require_trace, with_logs
 from mr.trace.tree import TraceError, sort_key
-
 
 FOLLOW_EVERY_S = 1.0
 

@@ -8,10 +8,10 @@ import time
 from mr import config, fs
 from mr.cli.output import Output, add_request, add_workflow, fields_text, plain, script, table
 from mr.data.files import delete_request_files, result_dir_path
+from mr.engine import listing, progress
 from mr.fs import traces
 from mr.kv import entities, keys
 from mr.kv.client import KV
-from mr.engine import listing, progress
 from mr.kv.models import FAILED, REQUEST_STATES
 from mr.trace.store import load_request
 

@@ -9,7 +9,7 @@ import argparse
 
 from mr.cli.kv_definitions import delete_script, get_script, list_script
 from mr.cli.output import Output, add_workflow, plain, script
-from mr.cli.common import UserError
+from mr.errors import UserError
 from mr.kv import entities
 from mr.kv.client import KV
 from mr.kv.models import HANDLER_TYPES, Step

@@ -52,7 +52,8 @@ def _delete(kv: KV, args: argparse.Namespace) -> Output:
                                    f"--force to delete it with everything it holds")
     entities.delete_workflow(kv, args.workflow)
     return Output({"deleted": args.workflow, "contents": contents},
-                  f"deleted workflow {args.workflow}" + (f" with {described}" if described else ""))
+                  f"deleted workflow {args.workflow}"
+                  + (f" with {described}" if described else ""))
 
 
 create = script("mr_kv_workflow_create", "Create a workflow (its own key prefix and topics).",

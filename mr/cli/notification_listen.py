@@ -8,7 +8,8 @@ import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from mr.cli.common import UserError, run
+from mr.cli.common import run
+from mr.errors import UserError
 
 MAX_BODY = 1024 * 1024
 

@@ -10,12 +10,14 @@ import argparse
 import datetime
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, is_dataclass
-from typing import Any, Callable
+from typing import Any
 
 from mr import config
-from mr.cli.common import UserError, run, setup_logging
+from mr.cli.common import run, setup_logging
 from mr.engine import listing
+from mr.errors import UserError
 from mr.kv import client as kv_client
 from mr.kv.client import KV
 from mr.kv.entities import EntityError

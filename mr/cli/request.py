@@ -6,23 +6,21 @@ import argparse
 import json
 import socket
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from mr import config, fs
 from mr.cli.output import Output, add_request, fields_text, script
 from mr.cli.progress_bar import ProgressLine, duration
-from mr.engine import buckets, control, rerun
+from mr.engine import buckets, control, registry, rerun
 from mr.engine import progress as tracker
 from mr.engine.results import page
 from mr.handlers.library import Library
-from mr.kv import entities
-from mr.kv import keys
+from mr.kv import entities, keys
 from mr.kv.client import KV
 from mr.kv.models import DONE, Request, decode
 from mr.notify import Notifier
 from mr.queue.publisher import Publisher
-from mr.engine import registry
 
 
 def progress_text(p: tracker.Progress) -> str:

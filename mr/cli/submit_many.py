@@ -13,11 +13,13 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from typing import Iterator, TextIO
+from typing import TextIO
 
-from mr.cli.common import UserError, run
+from mr.cli.common import run
 from mr.cli.progress_bar import ProgressLine, duration
+from mr.errors import UserError
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 

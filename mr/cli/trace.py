@@ -7,19 +7,16 @@ MR_CLEANUP=0), else the trace document its end kept (mr.fs.traces).
 from __future__ import annotations
 
 import argparse
-import shutil
-import os
-import tempfile
 from pathlib import Path
 
 from mr import config, fs
-from mr.cli.common import UserError
 from mr.cli.output import Output, add_request, fields_text, script, when
 from mr.fs import WorkflowFS
 from mr.kv import keys
 from mr.kv.client import KV
 from mr.kv.codec import unpack
 from mr.trace import render
+from mr.trace.graphviz import render_image
 from mr.trace.store import load_tree, require_trace
 
 
@@ -67,30 +64,6 @@ def _draw_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--png", type=Path, help="also render a PNG with graphviz's dot")
     parser.add_argument("--svg", type=Path, help="also render an SVG with graphviz's dot (failed "
                                                  'nodes carry class="failed")')
-
-
-def render_image(source: str, target: Path, fmt: str) -> None:
-    """Run `dot -T<fmt>`; a clear UserError when graphviz is not installed or fails.
-
-    Spawned with posix_spawn, not fork: a front-end runs this inside a gevent + grpc process,
-    and a forked child running grpc's fork handlers aborted before it could exec dot.
-    """
-    binary = shutil.which("dot")
-    if binary is None:
-        raise UserError("graphviz's 'dot' program is not installed (apt-get install graphviz); "
-                        "use -o to write the .dot source instead")
-    with tempfile.TemporaryDirectory(prefix="mr-dot-") as tmp:
-        dot_file, err_file = Path(tmp) / "graph.dot", Path(tmp) / "dot.err"
-        dot_file.write_text(source)
-        err = os.open(err_file, os.O_WRONLY | os.O_CREAT, 0o600)
-        try:
-            pid = os.posix_spawn(binary, [binary, f"-T{fmt}", "-o", str(target), str(dot_file)],
-                                 os.environ, file_actions=[(os.POSIX_SPAWN_DUP2, err, 2)])
-        finally:
-            os.close(err)
-        code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
-        if code != 0:
-            raise UserError(f"dot failed ({code}): {err_file.read_text(errors='replace')}")
 
 
 def _draw(kv: KV, args: argparse.Namespace) -> Output:

@@ -6,10 +6,11 @@ import logging
 from dataclasses import replace
 
 from mr import config, fs, metrics
-from mr.cli.common import UserError, run, setup_logging
+from mr.cli.common import run, setup_logging
 from mr.engine import registry
 from mr.engine.runner import Runner
 from mr.engine.sweeper import Sweeper
+from mr.errors import UserError
 from mr.handlers.library import Library
 from mr.handlers.scope import HandlerScope, ScopeFactoryError, scope_for
 from mr.kv import client as kv_client

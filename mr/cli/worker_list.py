@@ -4,9 +4,9 @@ from __future__ import annotations
 import argparse
 
 from mr.cli.output import Output, script, table, when
+from mr.engine.registry import live_workers
 from mr.kv import entities, keys
 from mr.kv.client import KV
-from mr.engine.registry import live_workers
 
 COLUMNS = ["id", "host", "pid", "workflows", "capabilities", "concurrency", "version",
            "started"]

@@ -9,32 +9,23 @@ about BLOCK_BYTES, whatever the split's size.
 """
 from __future__ import annotations
 
-import fnmatch
 import gzip
 import itertools
 import json
-import os
-import posixpath
-import re
-import stat
 import sys
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, Callable, Iterator
+from typing import IO
 
-from mr.fs.base import PathEscape, WorkflowFS, relative
+from mr.data.input_files import URL, InputError, expand
+from mr.fs.base import WorkflowFS
 
 FORMATS = ("text", "jsonl", "raw")
 BLOCK_BYTES = 1 << 20
 _LINE_BLOCK_BYTES = 1 << 16   # decoding and splitting blocks this small stays in the CPU cache
 _SMALL_READ = 1 << 16   # reads while skipping a partial line or growing a very long one
-_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
-_MAGIC = re.compile(r"[*?[]")
 _GZIP = (".gz", ".gzip")
-
-
-class InputError(ValueError):
-    """An input that cannot be read: the message says which input and what to do."""
 
 
 @dataclass(frozen=True)
@@ -62,7 +53,7 @@ class Split:
         return {"path": self.path, "start": self.start, "end": self.end}
 
     @classmethod
-    def from_record(cls, record: dict) -> "Split":
+    def from_record(cls, record: dict) -> Split:
         """The split `to_record` made; InputError for anything else (a forged or stale record)."""
         if not isinstance(record, dict) or set(record) != {"path", "start", "end"}:
             raise InputError(f"not a split record (a dict of path, start and end): {record!r}")
@@ -94,7 +85,7 @@ def make_splits(wfs: WorkflowFS, inputs: list[str], split_bytes: int,
     splits: list[Split] = []
     seen: set[str] = set()
     for pattern in inputs:
-        for path, size in _expand(wfs, pattern, allow_urls):
+        for path, size in expand(wfs, pattern, allow_urls):
             if path not in seen:
                 seen.add(path)
                 splits.extend(_cut(path, size, split_bytes))
@@ -108,182 +99,6 @@ def _cut(path: str, size: int, split_bytes: int) -> list[Split]:
         return [Split(path, 0, -1)]
     return [Split(path, start, min(start + split_bytes, size))
             for start in range(0, size, split_bytes)]
-
-
-def _expand(wfs: WorkflowFS, pattern: str, allow_urls: bool) -> list[tuple[str, int]]:
-    """(split path, size) of each file `pattern` names, sorted by path."""
-    if not isinstance(pattern, str) or not pattern:
-        raise InputError(f"an input must be a non-empty string, not {pattern!r}")
-    outside = bool(_URL.match(pattern)) or pattern.startswith("/")
-    if outside and not allow_urls:
-        raise InputError(f"input {pattern!r}: inputs given in a request must be paths inside "
-                         f"the workflow's shared filesystem, relative to its root (an admin "
-                         f"can name URLs in the job definition)")
-    try:
-        tree, rel = _url_tree(pattern) if outside else _wfs_tree(wfs, pattern)
-        found = _match(tree, rel)
-    except (PathEscape, PermissionError, ImportError) as exc:
-        raise InputError(f"input {pattern!r}: {exc}") from None
-    if not found:
-        raise InputError(f"input {pattern!r} matches no file (names starting with '.' or '_' "
-                         f"are skipped in directories and globs)")
-    return found
-
-
-class _Tree:
-    """Listing for one kind of storage; `name` turns a path under `base` into a split path."""
-
-    def __init__(self, base: str, name: Callable[[str], str]):
-        self.base = base
-        self.name = name
-        self._listed: dict[str, list[tuple[str, bool, int]]] = {}
-
-    def full(self, rel: str) -> str:
-        return f"{self.base}/{rel}" if rel else self.base
-
-    def entries(self, rel: str) -> list[tuple[str, bool, int]]:
-        """(name, is a directory, size) of each entry of directory `rel`; [] if none."""
-        if rel not in self._listed:
-            self._listed[rel] = self._list(self.full(rel))
-        return self._listed[rel]
-
-    def stat(self, rel: str) -> tuple[bool, int] | None:
-        """(is a directory, size) of `rel`, None when it does not exist."""
-        raise NotImplementedError
-
-    def _list(self, full: str) -> list[tuple[str, bool, int]]:
-        raise NotImplementedError
-
-
-class _OsTree(_Tree):
-    def stat(self, rel: str) -> tuple[bool, int] | None:
-        try:
-            info = os.stat(self.full(rel))
-        except (FileNotFoundError, NotADirectoryError):
-            return None
-        if stat.S_ISDIR(info.st_mode):
-            return True, 0
-        return (False, info.st_size) if stat.S_ISREG(info.st_mode) else None
-
-    def _list(self, full: str) -> list[tuple[str, bool, int]]:
-        try:
-            with os.scandir(full) as scan:
-                found = list(scan)
-        except (FileNotFoundError, NotADirectoryError):
-            return []
-        # A symlinked directory is not walked into: it could loop back.
-        return [(entry.name, False, entry.stat().st_size) if entry.is_file()
-                else (entry.name, True, 0) for entry in found
-                if entry.is_file() or (entry.is_dir() and not entry.is_symlink())]
-
-
-class _FsspecTree(_Tree):
-    def __init__(self, fs, base: str, name: Callable[[str], str]):
-        super().__init__(base.rstrip("/"), name)
-        self.fs = fs
-
-    def stat(self, rel: str) -> tuple[bool, int] | None:
-        try:
-            info = self.fs.info(self.full(rel))
-        except FileNotFoundError:
-            return None
-        return (True, 0) if info["type"] == "directory" else (False, info.get("size") or 0)
-
-    def _list(self, full: str) -> list[tuple[str, bool, int]]:
-        try:
-            infos = self.fs.ls(full, detail=True)
-        except (FileNotFoundError, NotADirectoryError):
-            return []
-        # Listing a file (or a store's directory marker) yields the path itself: not a child.
-        return [(posixpath.basename(info["name"].rstrip("/")), info["type"] == "directory",
-                 info.get("size") or 0)
-                for info in infos if info["name"].rstrip("/") != full]
-
-
-def _wfs_tree(wfs: WorkflowFS, pattern: str) -> tuple[_Tree, str]:
-    def checked(rel: str) -> str:
-        wfs.local_path(rel)   # PathEscape if a symlink leads out of the root
-        return rel
-
-    rel = relative(pattern, wfs.url)
-    root = wfs.local_path("")
-    if root is not None:
-        return _OsTree(root, checked), rel
-    return _FsspecTree(wfs.fs, wfs.root, checked), rel
-
-
-def _url_tree(url: str) -> tuple[_Tree, str]:
-    """The tree holding `url`, rooted at the part before its first wildcard."""
-    import fsspec   # only URL inputs need it
-    try:
-        fs, path = fsspec.core.url_to_fs("file://" + url if url.startswith("/") else url)
-    except ValueError as exc:
-        raise InputError(f"input {url!r}: {exc}") from None
-    parts = path.split("/")
-    fixed = next((i for i, part in enumerate(parts) if _MAGIC.search(part)), len(parts))
-    base, rel = "/".join(parts[:fixed]), "/".join(p for p in parts[fixed:] if p)
-    protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
-    if "file" in protocols:
-        tree: _Tree = _OsTree(base, lambda sub: "file://" + tree.full(sub))
-    else:
-        tree = _FsspecTree(fs, base, lambda sub: fs.unstrip_protocol(tree.full(sub)))
-    return tree, rel
-
-
-def _match(tree: _Tree, rel: str) -> list[tuple[str, int]]:
-    hits: dict[str, tuple[bool, int]] = {}
-    _walk(tree, "", rel.split("/") if rel else [], None, hits)
-    files: dict[str, int] = {}
-    for path, (is_dir, size) in hits.items():
-        if is_dir:
-            files.update(_files_under(tree, path))
-        else:
-            files[path] = size
-    return [(tree.name(path), files[path]) for path in sorted(files)]
-
-
-def _hidden(name: str) -> bool:
-    return name[:1] in (".", "_")
-
-
-def _walk(tree: _Tree, rel: str, parts: list[str], known: tuple[bool, int] | None,
-          hits: dict[str, tuple[bool, int]]) -> None:
-    """Collect into `hits` what the pattern `parts` matches under `rel`, as glob does, with
-    `**` for any depth; a wildcard does not match a hidden name unless the pattern begins
-    with the same character."""
-    if not parts:
-        known = known or tree.stat(rel)
-        if known:
-            hits[rel] = known
-        return
-    head, rest = parts[0], parts[1:]
-    if head == "**":
-        _walk(tree, rel, rest, known, hits)
-        for name, is_dir, _ in tree.entries(rel):
-            if is_dir and not _hidden(name):
-                _walk(tree, _join(rel, name), parts, (True, 0), hits)
-    elif not _MAGIC.search(head):
-        _walk(tree, _join(rel, head), rest, None, hits)
-    else:
-        for name, is_dir, size in tree.entries(rel):
-            if ((is_dir or not rest) and fnmatch.fnmatchcase(name, head)
-                    and not (_hidden(name) and head[0] != name[0])):
-                _walk(tree, _join(rel, name), rest, (is_dir, size), hits)
-
-
-def _files_under(tree: _Tree, rel: str) -> dict[str, int]:
-    files: dict[str, int] = {}
-    for name, is_dir, size in tree.entries(rel):
-        if not _hidden(name):
-            if is_dir:
-                files.update(_files_under(tree, _join(rel, name)))
-            else:
-                files[_join(rel, name)] = size
-    return files
-
-
-def _join(rel: str, name: str) -> str:
-    return f"{rel}/{name}" if rel else name
 
 
 # ---------------------------------------------------------------------------- reading
@@ -320,7 +135,7 @@ def _blocks(wfs: WorkflowFS, split: Split, size: int) -> Iterator[tuple[int, byt
 
 def _open(wfs: WorkflowFS, split: Split) -> IO[bytes]:
     try:
-        if _URL.match(split.path):
+        if URL.match(split.path):
             import fsspec
             fs, path = fsspec.core.url_to_fs(split.path)
             return fs.open(path, "rb")

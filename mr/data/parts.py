@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Iterable, Iterator
 from itertools import islice
 from operator import itemgetter
-from typing import IO, Any, Iterable, Iterator
+from typing import IO, Any
 
 from mr.data.shuffle import check_path_part, flush_durably
 from mr.fs.base import WorkflowFS

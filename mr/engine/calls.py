@@ -3,7 +3,8 @@ names the handler and carries the traceback (the handler file's own lines)."""
 from __future__ import annotations
 
 import traceback
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from mr.data.inputs import InputError
 from mr.engine.pairs import BadPair, as_pair

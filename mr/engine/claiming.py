@@ -14,18 +14,17 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from mr.config import Settings
 from mr.engine import protocol
+from mr.engine.outcome import Outcome
 from mr.engine.request_cache import RequestCache
 from mr.kv import keys
 from mr.kv.client import KV
-from mr.kv.models import (FINISHED_STATES, RUNNING, WAITING, Invocation, Request, decode,
-                          encode)
+from mr.kv.models import FINISHED_STATES, RUNNING, WAITING, Invocation, Request, decode, encode
 from mr.queue.messages import InvocationMessage
-
 
 
 def claim_after_s(settings: Settings) -> float:
@@ -46,8 +45,8 @@ class Run:
 
 @dataclass
 class Skip:
-    """Nothing to run: `outcome` is request-ended, already-done, running-elsewhere or paused."""
-    outcome: str
+    """Nothing to run: `outcome` is REQUEST_ENDED, ALREADY_DONE, RUNNING_ELSEWHERE or PAUSED."""
+    outcome: Outcome
     request: Request | None = None
     inv: Invocation | None = None
 
@@ -94,15 +93,15 @@ class Claimer:
                                                                       msg.invocation_id)
         request = req_entry and live and self._request(msg, req_entry)
         if inv_entry is None or not request:
-            return Skip("request-ended")
+            return Skip(Outcome.REQUEST_ENDED)
         if paused:   # dropped: resuming the request publishes what is left
-            return Skip("paused")
+            return Skip(Outcome.PAUSED)
         inv = decode(Invocation, inv_entry.value)
         if inv.state in FINISHED_STATES or inv.state == WAITING:
-            return Skip("already-done", request, inv)
+            return Skip(Outcome.ALREADY_DONE, request, inv)
         if (inv.state == RUNNING and inv.message_id != message_id and inv.worker
                 and self.worker_alive(inv.worker)):
-            return Skip("running-elsewhere")  # a duplicate; its owner is alive and working
+            return Skip(Outcome.RUNNING_ELSEWHERE)
         self._running(wf, inv, message_id)
         if inv.data_plane:
             claim = _LazyClaim(self.kv, wf, rid, inv_entry.mod_revision, inv)

@@ -9,7 +9,8 @@ import logging
 import sys
 import threading
 import traceback
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from mr import values
 from mr.handler_metrics import METRICS

@@ -3,17 +3,26 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from typing import Callable
+from collections.abc import Callable
 
 from mr.config import Settings
 from mr.engine import events, lookup, protocol
 from mr.handlers.library import Library
 from mr.kv import keys
-from mr.kv.client import (KV, cmp_absent, cmp_mod_revision, cmp_present, op_delete,
-                          op_put)
+from mr.kv.client import KV, cmp_absent, cmp_mod_revision, cmp_present, op_delete, op_put
 from mr.kv.codec import pack, unpack
-from mr.kv.models import (CANCELLED, DONE, FAILED, QUEUED, RUNNING, WAITING, Invocation,
-                          Request, decode, encode)
+from mr.kv.models import (
+    CANCELLED,
+    DONE,
+    FAILED,
+    QUEUED,
+    RUNNING,
+    WAITING,
+    Invocation,
+    Request,
+    decode,
+    encode,
+)
 from mr.notify import Notifier
 from mr.queue import messages
 from mr.queue.publisher import Publisher, PublishError

@@ -26,10 +26,11 @@ import signal
 import threading
 import time
 import traceback
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from multiprocessing import forkserver
 from multiprocessing.connection import Connection, wait
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from mr import fs
 from mr.config import Settings
@@ -172,7 +173,7 @@ def _child(task: DataTask, sender: Connection) -> None:
                     "trace": traceback.format_exc()})
 
 
-def _work(task: DataTask, out: InvocationLog, reply: "_Reply") -> dict:
+def _work(task: DataTask, out: InvocationLog, reply: _Reply) -> dict:
     scope = HandlerScope(task.workflow, task.scope) if task.scope else None
     loaded = {role: processors.load(definition, scope)
               for role, definition in task.handlers.items()}

@@ -23,11 +23,14 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from typing import TYPE_CHECKING, Callable, ContextManager, Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING
 
 from mr.data import inputs, parts
 from mr.engine import blobs, data_work, lookup, protocol
 from mr.engine.calls import InputFailure
+from mr.engine.completion import done
 from mr.engine.context import Context, InvocationLog
 from mr.engine.data_process import DataProcesses, DataTask
 from mr.engine.pairs import cast_argument
@@ -47,7 +50,7 @@ Claim = tuple[float, Callable[[], None]]   # (seconds, claim): claim a run still
 
 
 class DataSteps:
-    def __init__(self, runner: "Runner"):
+    def __init__(self, runner: Runner):
         self.runner = runner
         self.processes = (DataProcesses() if runner.settings.data_isolation == "process"
                           else None)
@@ -106,7 +109,7 @@ class DataSteps:
         except BaseException:
             wfs.delete(ref["dir"])   # another run owns the split: these files are unread
             raise
-        if not self.runner.complete(library, request, [self.runner.done(inv, out)], inv.id,
+        if not self.runner.completion.complete(library, request, [done(inv, out)], inv.id,
                                     ref):
             self._discard_unless_stored(request, inv, ref, "dir")
 
@@ -152,7 +155,7 @@ class DataSteps:
                 for stored in protocol.child_outputs(runner.kv, wf, rid, mapped)]
         part = self._run(library, request, inv, step, {"reducer": reducer}, out, attempt,
                          claim, refs, mapped)
-        if not runner.complete(library, request, [runner.done(inv, out)], inv.id, part):
+        if not runner.completion.complete(library, request, [done(inv, out)], inv.id, part):
             self._discard_unless_stored(request, inv, part, "path")
 
     def _discard_unless_stored(self, request: Request, inv: Invocation, ref: dict,
@@ -181,21 +184,21 @@ class DataSteps:
         manifest_path = parts.write_manifest(wfs, rid, request.job, found)
         request.state, request.finished = DONE, time.time()
         write_parts_result(request, wfs, manifest_path, runner.settings.blob_threshold_bytes)
-        runner.end(request, [runner.done(decode(Invocation, entry.value)), runner.done(stage),
-                             runner.done(inv, out)])
+        runner.completion.end(request, [done(decode(Invocation, entry.value)), done(stage),
+                                        done(inv, out)])
 
 
 
 class _RunnerEnv:
     """data_work's Env in the worker's own thread: the runner's time limits and contexts."""
 
-    def __init__(self, runner: "Runner", request: Request, inv: Invocation, step: str,
+    def __init__(self, runner: Runner, request: Request, inv: Invocation, step: str,
                  out: InvocationLog, attempt: int):
         self.runner, self.request, self.inv, self.step = runner, request, inv, step
         self.out, self.attempt = out, attempt
         self.fs = runner.workflow_fs(request.workflow)
 
-    def limited(self, handler: LoadedHandler) -> ContextManager[TimeLimit]:
+    def limited(self, handler: LoadedHandler) -> AbstractContextManager[TimeLimit]:
         return self.runner.limited(handler, self.request, self.inv, self.out, self.attempt)
 
     def context(self, handler: LoadedHandler, session_of: str, writable: bool,

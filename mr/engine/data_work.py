@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import errno
 import importlib
-from collections.abc import Mapping
-from typing import Any, Callable, ContextManager, Iterable, Iterator, Protocol
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
 
-from mr.data import inputs, parts, shuffle
-from mr.engine.calls import (HandlerFailure, InputFailure, StorageFailure, call, guarded,
-                             pairs)
+from mr.data import inputs, parts, shuffle, shuffle_merge
+from mr.engine.calls import HandlerFailure, InputFailure, StorageFailure, call, guarded, pairs
 from mr.engine.context import Context
 from mr.engine.pairs import group, reducer_output
 from mr.engine.timelimit import TimeLimit
@@ -42,7 +42,7 @@ class Env(Protocol):
 
     fs: WorkflowFS
 
-    def limited(self, handler: LoadedHandler) -> ContextManager[TimeLimit]: ...
+    def limited(self, handler: LoadedHandler) -> AbstractContextManager[TimeLimit]: ...
 
     def context(self, handler: LoadedHandler, session_of: str, writable: bool,
                 limit: TimeLimit) -> Context: ...
@@ -90,7 +90,7 @@ def reduce_partition(env: Env, request_id: str, inv: Invocation, reducer: Loaded
     try:
         with env.limited(reducer) as limit:
             ctx = env.context(reducer, mapped, False, limit)
-            produced = call(reducer, ctx, shuffle.merge(env.fs, refs, inv.partition))
+            produced = call(reducer, ctx, shuffle_merge.merge(env.fs, refs, inv.partition))
             for chunk in _chunks(reducer_output(produced), reducer, limit):
                 _written(writer.write_many, chunk, reducer)
         return _written(writer.commit, None, reducer)

@@ -1,7 +1,8 @@
 """Shapes of data between handlers: (key, value) pairs, grouped as (key, [values])."""
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 
 class BadPair(TypeError):

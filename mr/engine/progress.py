@@ -16,14 +16,23 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
-from typing import Iterator
 
 from mr.kv import keys
 from mr.kv.client import KV, op_get
 from mr.kv.keys import DONE_MARK, FAILED_MARK, STARTED, WAITING_MARK
-from mr.kv.models import (DONE, FAILED, PAUSED, ROOT_INVOCATION, RUNNING, STOPPED,
-                          Invocation, Request, decode)
+from mr.kv.models import (
+    DONE,
+    FAILED,
+    PAUSED,
+    ROOT_INVOCATION,
+    RUNNING,
+    STOPPED,
+    Invocation,
+    Request,
+    decode,
+)
 
 STATES = ("queued", "running", "waiting", "done", "failed", "skipped")
 

@@ -18,19 +18,29 @@ races to create the reduce invocation `<parent>.r` if absent; only its creator p
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
 from mr import metrics
 from mr.engine import progress
 from mr.fs import traces
 from mr.kv import entities, keys
-from mr.kv.client import (KV, MAX_TXN_OPS, Entry, TxnResult, cmp_absent, cmp_mod_revision,
-                          cmp_present, cmp_value, op_delete, op_get, op_put)
+from mr.kv.client import (
+    KV,
+    MAX_TXN_OPS,
+    Entry,
+    TxnResult,
+    cmp_absent,
+    cmp_mod_revision,
+    cmp_present,
+    cmp_value,
+    op_delete,
+    op_get,
+    op_put,
+)
 from mr.kv.codec import pack, unpack
 from mr.kv.keys import DONE_MARK, FAILED_MARK, STARTED, WAITING_MARK
-from mr.kv.models import (DONE, FAILED, RUNNING, Invocation, Request, encode, parent_of,
-                          reduced_of)
+from mr.kv.models import DONE, FAILED, RUNNING, Invocation, Request, encode, parent_of, reduced_of
 
 CHILD_BATCH = MAX_TXN_OPS - 1  # one compare slot is taken by the request's live key
 FIRST_CHILD_BATCH = 16
@@ -95,7 +105,8 @@ def start(kv: KV, wf: str, rid: str, read_revision: int,
     key = keys.invocation(wf, rid, inv.id)
     waiter = kv.submit([cmp_present(keys.live(wf, rid)), cmp_absent(keys.paused(wf, rid)),
                         cmp_mod_revision(key, read_revision)],
-                       [op_put(key, encode(inv)), op_put(keys.mark(wf, rid, STARTED, inv.id), b"")])
+                       [op_put(key, encode(inv)),
+                        op_put(keys.mark(wf, rid, STARTED, inv.id), b"")])
     return lambda: waiter().succeeded
 
 

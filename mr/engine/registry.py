@@ -44,7 +44,7 @@ class Registration:
         self._lease = 0
         self._stopped = threading.Event()
 
-    def start(self) -> "Registration":
+    def start(self) -> Registration:
         self._register()
         threading.Thread(target=self._keep_alive, name="registration", daemon=True).start()
         return self

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import threading
 from collections import OrderedDict
-from typing import Callable
+from collections.abc import Callable
 
 from mr.kv.client import Entry
 from mr.kv.models import Request, decode

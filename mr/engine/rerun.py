@@ -24,11 +24,26 @@ from mr.engine import protocol
 from mr.engine.control import ControlError, load_request, requeue_unfinished
 from mr.handlers.library import Library
 from mr.kv import keys
-from mr.kv.client import MAX_TXN_OPS, KV, op_delete, op_put
+from mr.kv.client import KV, MAX_TXN_OPS, op_delete, op_put
 from mr.kv.codec import pack, unpack
-from mr.kv.models import (CANCELLED, DONE, FAILED, MAP, PARTITION, QUEUED, REDUCE, RUNNING,
-                          WAITING, Invocation, Request, decode, encode, parent_of, reduce_id,
-                          reduced_of)
+from mr.kv.models import (
+    CANCELLED,
+    DONE,
+    FAILED,
+    MAP,
+    PARTITION,
+    QUEUED,
+    REDUCE,
+    RUNNING,
+    WAITING,
+    Invocation,
+    Request,
+    decode,
+    encode,
+    parent_of,
+    reduce_id,
+    reduced_of,
+)
 from mr.queue.publisher import Publisher, PublishError
 
 ENDED = (DONE, FAILED, CANCELLED)

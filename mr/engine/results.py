@@ -25,6 +25,7 @@ from mr.kv.client import KV
 from mr.kv.codec import pack
 from mr.kv.models import RESULT_WRITERS, Invocation, Request
 
+
 def result_file(request_id: str) -> str:
     """Where a request's result lives inside its workflow's shared filesystem."""
     return RESULT_FILE.format(request_id)

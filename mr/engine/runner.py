@@ -5,8 +5,8 @@ etcd, or there is nothing left to do) and raises Retry when it must come back la
 errors are outcomes, not retries: they fail the request (after the handler's own `retries`),
 as does an engine error that is no outage, after MR_ENGINE_ERROR_ATTEMPTS (mr.engine.faults).
 Each handler runs under its time limit (mr.engine.timelimit); outputs too large for etcd go
-to the workflow's shared filesystem (mr.engine.blobs); the request's end is notified
-(mr.engine.events).
+to the workflow's shared filesystem (mr.engine.blobs); storing outputs, scheduling
+reductions, failing and ending requests is mr.engine.completion's.
 """
 from __future__ import annotations
 
@@ -14,28 +14,34 @@ import contextlib
 import copy
 import logging
 import time
-from typing import Any, Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
-from mr import fs, metrics, values
-from mr.data.files import delete_request_files
-from mr.engine import blobs, events, faults, lookup, protocol
+from mr import fs, metrics
+from mr.engine import blobs, faults, lookup, protocol
 from mr.engine.calls import HandlerFailure, call, guarded, pairs
 from mr.engine.claiming import Claimer, Run, Skip, claim_after_s
-from mr.engine.live_logs import LiveLogs
+from mr.engine.completion import Completion, done
 from mr.engine.context import Context, InvocationLog, Session, capture_prints
 from mr.engine.data_steps import DataSteps
+from mr.engine.live_logs import LiveLogs
+from mr.engine.outcome import Outcome
 from mr.engine.pairs import cast_argument, group, reducer_output
-from mr.engine.results import write_result
-from mr.engine.timelimit import TimeLimit, TimeLimitExceeded, Watchdog, time_limit_failure
-from mr.fs import traces
+from mr.engine.timelimit import TimeLimit, Watchdog, time_limit_failure
 from mr.handlers.api import MapTo, Return
 from mr.handlers.library import Library, LoadedHandler
 from mr.kv import keys
 from mr.kv.client import KV
-from mr.kv.codec import pack
-from mr.kv.models import (DONE, FAILED, FINISHED_STATES, PARTITION, REDUCE, WAITING,
-                          Invocation, Request, child_id, decode, encode, parent_of, reduce_id,
-                          reduced_of)
+from mr.kv.models import (
+    PARTITION,
+    REDUCE,
+    WAITING,
+    Invocation,
+    Request,
+    child_id,
+    decode,
+    reduced_of,
+)
 from mr.notify import Notifier
 from mr.queue import messages
 from mr.queue.publisher import Publisher
@@ -70,6 +76,8 @@ class Runner:
         self.claimer = Claimer(kv, worker_id, worker_alive, self._handler_of)
         self.live_logs = LiveLogs(kv)
         self._fs: dict[str, fs.WorkflowFS] = {}
+        self.completion = Completion(kv, publisher, settings, self.notifier, worker_id,
+                                     self.workflow_fs)
         self.data = DataSteps(self)
 
     def workflow_fs(self, workflow: str) -> fs.WorkflowFS:
@@ -89,20 +97,20 @@ class Runner:
         return name, loaded.definition.version if loaded else None
 
     # --- entry point ---------------------------------------------------------------------
-    def handle(self, body: bytes, message_id: str, attempt: int) -> str:
-        """Process one message; returns a word saying what happened (for logs and tests)."""
+    def handle(self, body: bytes, message_id: str, attempt: int) -> Outcome:
+        """Process one message; what happened to it."""
         msg = messages.decode(body)
         library = self.libraries.get(msg.workflow)
         if library is None:
-            return "not-managed"
+            return Outcome.NOT_MANAGED
         taken: Run | Skip | None = None
         out = InvocationLog()
         try:
             taken = self.claimer.take(msg, message_id)
             if isinstance(taken, Run):
                 return self._invoke(library, taken, out, attempt)
-            if taken.outcome == "already-done":
-                self._propagate(library, taken.request, taken.inv)
+            if taken.outcome == Outcome.ALREADY_DONE:
+                self.completion.propagate(library, taken.request, taken.inv)
             return taken.outcome
         except Retry:
             raise
@@ -111,7 +119,8 @@ class Runner:
                 raise
             return self._engine_error(msg, taken, out, exc, attempt)
 
-    def _invoke(self, library: Library, taken: Run, out: InvocationLog, attempt: int) -> str:
+    def _invoke(self, library: Library, taken: Run, out: InvocationLog,
+                attempt: int) -> Outcome:
         request, inv, wf = taken.request, taken.inv, taken.request.workflow
 
         def own() -> None:
@@ -133,7 +142,7 @@ class Runner:
                 else:
                     self._map(library, request, inv, out, attempt, own, claim)
         except RequestEnded:
-            return "request-ended"
+            return Outcome.REQUEST_ENDED
         except HandlerFailure as failure:
             own()
             retries = failure.handler.definition.retries if failure.handler else 0
@@ -143,16 +152,16 @@ class Runner:
                                     out.text() + f"(attempt {attempt} failed: {failure})\n")
                 raise Retry(f"{failure} (retry {attempt} of {retries})",
                             delay=min(2.0 ** (attempt - 1), 60.0)) from None
-            self._fail(request, inv, failure, out, attempt)
-            return "failed"
+            self.completion.fail(request, inv, failure, out, attempt)
+            return Outcome.FAILED
         finally:
             self.live_logs.forget(log_key)
             metrics.HANDLER_SECONDS.labels(wf, inv.step, inv.handler or "-").observe(
                 time.monotonic() - began)
-        return "done"
+        return Outcome.DONE
 
     def _engine_error(self, msg: messages.InvocationMessage, taken: Run | Skip | None,
-                      out: InvocationLog, exc: Exception, attempt: int) -> str:
+                      out: InvocationLog, exc: Exception, attempt: int) -> Outcome:
         """A bug or corrupt data: the message comes back (its traceback logged) until delivery
         MR_ENGINE_ERROR_ATTEMPTS, which fails the request with reason "engine"."""
         where = f"{msg.workflow}/{msg.request_id} invocation {msg.invocation_id}"
@@ -168,13 +177,13 @@ class Runner:
         if isinstance(taken, Run):
             if not taken.owned():  # the copy that owns it meets the same error
                 raise Retry("another copy of this message took the invocation", delay=0.05)
-            self._fail(taken.request, taken.inv, failure, out, attempt)
-            return "failed"
+            self.completion.fail(taken.request, taken.inv, failure, out, attempt)
+            return Outcome.FAILED
         at = faults.failed_at(self.kv, msg, taken)  # no run: from what etcd holds
         if at is None:
-            return "request-ended"
-        self._fail(at[0], at[1], failure, out, attempt, mark=at[2])
-        return "failed"
+            return Outcome.REQUEST_ENDED
+        self.completion.fail(at[0], at[1], failure, out, attempt, mark=at[2])
+        return Outcome.FAILED
 
     # --- mappers -------------------------------------------------------------------------
     def _map(self, library: Library, request: Request, inv: Invocation, out: InvocationLog,
@@ -211,7 +220,7 @@ class Runner:
         reducer = lookup.handler(library, step, "reducer")
         output = self.run_handler(reducer, request, inv, step.name, out, attempt, inv.id,
                                   False, group(output), reducer_output)
-        self.complete(library, request, [self.done(inv, out)], inv.id, output)
+        self.completion.complete(library, request, [done(inv, out)], inv.id, output)
 
     def _fan_out(self, library: Library, request: Request, inv: Invocation, target: str,
                  children: Iterator[list], out: InvocationLog) -> None:
@@ -265,7 +274,7 @@ class Runner:
         inv.state, inv.children = WAITING, count
         out.keep_in(inv)
         if protocol.finish_fanout(self.kv, wf, rid, inv, count).parent_ready:
-            self.schedule_reduce(library, request, inv.id, inv.step)
+            self.completion.schedule_reduce(library, request, inv.id, inv.step)
 
     # --- reducers ------------------------------------------------------------------------
     def _reduce(self, library: Library, request: Request, inv: Invocation, out: InvocationLog,
@@ -289,7 +298,7 @@ class Runner:
                        for pair in blobs.load_output(wfs, stored))
         output = self.run_handler(reducer, request, inv, step.name, out, attempt, target,
                                   False, merged, reducer_output)
-        self.complete(library, request, [self.done(mapper), self.done(inv, out)], target,
+        self.completion.complete(library, request, [done(mapper), done(inv, out)], target,
                        output)
 
     def run_handler(self, handler: LoadedHandler, request: Request, inv: Invocation, step: str,
@@ -311,7 +320,8 @@ class Runner:
 
         def expire() -> None:
             log.warning("%s/%s: %s", request.workflow, request.id, failure())
-            self._fail(copy.deepcopy(request), copy.deepcopy(inv), failure(), out, attempt)
+            self.completion.fail(copy.deepcopy(request), copy.deepcopy(inv), failure(), out,
+                                 attempt)
 
         limit = self.watchdog.limit(seconds, failure, expire if seconds else None)
         try:
@@ -320,145 +330,7 @@ class Runner:
         finally:
             self.watchdog.done(limit)
 
-    # --- completion ----------------------------------------------------------------------
-    def complete(self, library: Library, request: Request, finished: list[Invocation],
-                 output_of: str, output: Any) -> bool:
-        """Store `output_of`'s output and mark `finished` done; False if another run's output
-        was stored first (a duplicate) or the request has ended."""
-        parent = parent_of(output_of)
-        wfs = self.workflow_fs(request.workflow)
-        try:
-            values.check(output, "pairs")
-        except values.BadValue as exc:
-            raise HandlerFailure(f"output of invocation {output_of} cannot be stored: "
-                                 f"{exc}") from None
-        if parent is None:
-            request.state, request.finished = DONE, time.time()
-            try:
-                write_result(request, output, wfs, self.settings.result_dir,
-                             self.settings.blob_threshold_bytes)
-            except (TypeError, ValueError) as exc:  # else retried as if etcd were down
-                raise HandlerFailure(f"output of invocation {output_of} cannot be stored: "
-                                     f"{exc}") from None
-            return self.end(request, finished)
-        try:
-            packed = pack(output)
-        except (TypeError, ValueError) as exc:   # e.g. nested deeper than msgpack goes
-            raise HandlerFailure(f"output of invocation {output_of} cannot be stored: {exc}")
-        stored = blobs.store_output(wfs, request.id, output_of, packed,
-                                    self.settings.blob_threshold_bytes)
-        done = protocol.complete(self.kv, request.workflow, request.id, finished, output_of,
-                                 stored)
-        if done.parent_ready:
-            self.schedule_reduce(library, request, parent)
-        return done.committed
-
-    def schedule_reduce(self, library: Library, request: Request, parent: str,
-                         step_name: str | None = None, republish: bool = False) -> None:
-        wf, rid = request.workflow, request.id
-        if step_name is None:
-            entry = self.kv.get(keys.invocation(wf, rid, parent))
-            if entry is None:
-                return
-            step_name = decode(Invocation, entry.value).step
-        reducer = lookup.handler(library, lookup.step(library, step_name), "reducer")
-        reduce_inv = Invocation(id=reduce_id(parent), step=step_name, kind=REDUCE)
-        record = encode(reduce_inv)
-        revision = protocol.claim_reduce(self.kv, wf, rid, reduce_inv.id, record)
-        if not revision:
-            if not republish:
-                return
-            entry = self.kv.get(keys.invocation(wf, rid, reduce_inv.id))
-            if entry is None or decode(Invocation, entry.value).state in FINISHED_STATES:
-                return
-        self.publisher.publish(topic(wf, reducer.definition.required_capability),
-                               messages.encode(wf, rid, reduce_inv.id, revision, record))
-
-    def _propagate(self, library: Library, request: Request, inv: Invocation) -> None:
-        """A message for an invocation that already finished: make sure its effect moved on.
-
-        The worker that finished it may have died between its commit and publishing the
-        parent's reduction; etcd alone says whether that is still owed.
-        """
-        wf, rid = request.workflow, request.id
-        if inv.state == WAITING:
-            ready, parent = protocol.parent_ready(self.kv, wf, rid, inv.id), inv.id
-        elif inv.state == DONE:
-            mapper = reduced_of(inv.id) if inv.kind == REDUCE else inv.id
-            parent = parent_of(mapper)
-            ready = parent is not None and protocol.parent_ready(self.kv, wf, rid, parent)
-        else:
-            return
-        if ready:
-            self.schedule_reduce(library, request, parent, republish=True)
-
-    def _fail(self, request: Request, inv: Invocation,
-              failure: HandlerFailure | faults.EngineFailure, out: InvocationLog, attempt: int,
-              mark: bool = True) -> None:
-        """Fail the request at `inv` (marked failed too when `mark`); the reason is "handler",
-        or "engine" for an EngineFailure."""
-        now = time.time()
-        if mark:
-            inv.state, inv.finished, inv.error = FAILED, now, failure.trace
-            out.keep_in(inv)
-        definition = failure.handler.definition if failure.handler else None
-        request.state, request.finished = FAILED, now
-        request.failure = {
-            "reason": failure.reason,
-            "message": str(failure),
-            "invocation": inv.id,
-            "step": inv.step,
-            "handler": definition.name if definition else inv.handler,
-            "version": definition.version if definition else inv.version,
-            "attempt": attempt,
-            "worker": self.worker_id,
-            "traceback": failure.trace,
-            "log": out.text(),
-            "stderr": out.stderr_text() or None,
-        }
-        if isinstance(failure, TimeLimitExceeded):
-            request.failure["time_limit_s"] = failure.handler.time_limit_s
-        log.info("request %s/%s failed at invocation %s: %s", request.workflow, request.id,
-                 inv.id, failure)
-        if self.end(request, [inv] if mark else []) and failure.raised:
-            events.handler_exception(self.notifier, request)
-
-    def end(self, request: Request, invocations: list[Invocation]) -> bool:
-        """End the request; the one process that did notifies, and deletes its blobs when its
-        data went with it (a failed request keeps its data, and blobs, until it expires)."""
-        keep = self.keep_trace if self.settings.trace_retention_s > 0 else None
-        if not protocol.end_request(self.kv, request, invocations, self.settings.cleanup,
-                                    keep_trace=keep):
-            return False
-        events.request_ended(self.notifier, request)
-        if self.settings.cleanup and request.state == DONE:
-            try:
-                delete_request_files(self.workflow_fs(request.workflow), request.id)
-            except Exception as exc:  # the request is over either way; say what is left
-                log.warning("blobs of request %s/%s not deleted: %s", request.workflow,
-                            request.id, exc)
-        return True
-
-    def keep_trace(self, request: Request, records: Iterable[bytes],
-                   logs: dict[str, dict[int, str]]) -> None:
-        """Write the ended request's trace document (protocol.end_request calls this after
-        its transaction: its client is not kept waiting). A failure loses the trace only."""
-        try:
-            traces.write(self.workflow_fs(request.workflow), request, records, logs,
-                           self.settings.trace_retention_s)
-        except Exception as exc:
-            log.warning("trace of request %s/%s not kept: %s", request.workflow, request.id,
-                        exc)
-
     # --- helpers -------------------------------------------------------------------------
-    @staticmethod
-    def done(inv: Invocation, out: InvocationLog | None = None) -> Invocation:
-        """Mark done; `out` is what this run logged, kept with the invocation when not empty."""
-        inv.state, inv.finished = DONE, time.time()
-        if out is not None:
-            out.keep_in(inv)
-        return inv
-
     def context(self, request: Request, iid: str, step: str, handler: LoadedHandler,
                  attempt: int, out: InvocationLog, session_of: str, writable: bool,
                  limit: TimeLimit) -> Context:

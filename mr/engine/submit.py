@@ -7,19 +7,26 @@ import secrets
 import time
 
 from mr.config import Settings
-from mr.engine import events, protocol
+from mr.engine import events, protocol, registry
 from mr.handlers.library import Library
 from mr.handlers.source import REQUEST_ARGUMENT_TYPES
 from mr.kv import keys
 from mr.kv.client import KV
 from mr.kv.codec import unpack
-from mr.kv.models import (DONE, FAILED, ROOT_INVOCATION, RUNNING, Invocation, Request, decode,
-                          encode)
+from mr.kv.models import (
+    DONE,
+    FAILED,
+    ROOT_INVOCATION,
+    RUNNING,
+    Invocation,
+    Request,
+    decode,
+    encode,
+)
 from mr.notify import Notifier
 from mr.queue import messages
 from mr.queue.publisher import Publisher, PublishError
 from mr.queue.topics import topic
-from mr.engine import registry
 
 
 class SubmitError(Exception):

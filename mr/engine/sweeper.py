@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from mr import fs
 from mr.config import Settings
@@ -26,8 +26,15 @@ from mr.engine import control, events, submit
 from mr.fs import traces
 from mr.handlers.library import Library
 from mr.kv import entities, keys
-from mr.kv.client import (MAX_TXN_OPS, KV, EtcdUnavailable, cmp_absent, op_delete,
-                          op_last_written, op_put)
+from mr.kv.client import (
+    KV,
+    MAX_TXN_OPS,
+    EtcdUnavailable,
+    cmp_absent,
+    op_delete,
+    op_last_written,
+    op_put,
+)
 from mr.kv.models import RUNNING, Request, decode
 from mr.notify import Notifier
 from mr.queue.publisher import Publisher
@@ -59,7 +66,7 @@ class Sweeper:
         self.brokers = BrokerRestarts(settings.nsqd_http_hosts, settings.nsqlookupd_hosts)
         self._restarts: dict[str, tuple[float, list[str]]] = {}   # wf -> (seen, brokers)
 
-    def start(self) -> "Sweeper":
+    def start(self) -> Sweeper:
         self.brokers.check()   # the brokers as they are now: a restart from here on is noticed
         threading.Thread(target=self._run, name="sweeper", daemon=True).start()
         return self

@@ -13,7 +13,7 @@ import itertools
 import logging
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from mr.engine.calls import HandlerFailure
 

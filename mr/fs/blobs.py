@@ -23,7 +23,7 @@ def _request_dir(request_id: str) -> str:
     return f"{BLOB_DIR}/{request_id}"
 
 
-def put_blob(wfs: "WorkflowFS", request_id: str, name: str, data: bytes) -> str:
+def put_blob(wfs: WorkflowFS, request_id: str, name: str, data: bytes) -> str:
     """Store `data` whole (atomically on the local backend); returns the reference for etcd."""
     if not isinstance(name, str) or not name.strip("/"):
         raise ValueError(f"invalid blob name {name!r}")
@@ -36,7 +36,7 @@ def is_blob_ref(value: object) -> bool:
     return isinstance(value, str) and value.startswith(f"{REF_PREFIX}{BLOB_DIR}/")
 
 
-def get_blob(wfs: "WorkflowFS", ref: str) -> bytes:
+def get_blob(wfs: WorkflowFS, ref: str) -> bytes:
     """The bytes behind a reference from put_blob (FileNotFoundError once deleted)."""
     if not is_blob_ref(ref):
         raise ValueError(f"{ref!r} is not a blob reference (they start with "
@@ -44,6 +44,6 @@ def get_blob(wfs: "WorkflowFS", ref: str) -> bytes:
     return wfs.read_bytes(ref[len(REF_PREFIX):])
 
 
-def delete_request_blobs(wfs: "WorkflowFS", request_id: str) -> bool:
+def delete_request_blobs(wfs: WorkflowFS, request_id: str) -> bool:
     """Remove every blob of a request; False when it had none."""
     return wfs.delete(_request_dir(request_id))

@@ -15,7 +15,7 @@ from mr.fs.base import WorkflowFS, refuse_root, relative, resolved_inside, writi
 
 class FsspecFS(WorkflowFS):
     def __init__(self, url: str, **storage_options):
-        import fsspec   # imported here: the local backend does not need it
+        import fsspec  # imported here: the local backend does not need it
         try:
             self.fs, root = fsspec.core.url_to_fs(url, **storage_options)
         except (ImportError, ValueError) as exc:

@@ -21,8 +21,8 @@ import gzip
 import io
 import json
 import logging
+from collections.abc import Iterable, Iterator
 from dataclasses import fields
-from typing import Iterable, Iterator
 
 from mr.fs.base import WorkflowFS
 from mr.kv.client import Entry

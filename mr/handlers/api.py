@@ -3,7 +3,7 @@
     from mr.handlers.api import MapTo, Return
 
     def handle(ctx, arguments):
-        yield MapTo("count")          # every following (key, value) becomes a child of step "count"
+        yield MapTo("count")     # every following (key, value) becomes a child of step "count"
         for i, chunk in enumerate(chunks):
             yield i, chunk
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import linecache
 import types
-from typing import Callable
+from collections.abc import Callable
 
 from mr.kv.models import Handler
 

@@ -44,7 +44,7 @@ class Library:
         self._stopped = threading.Event()
         self._watch = None
 
-    def start(self) -> "Library":
+    def start(self) -> Library:
         """Load everything now (so the first request finds its handlers), then follow changes."""
         self._reload()
         threading.Thread(target=self._follow, name=f"library-{self.workflow}",

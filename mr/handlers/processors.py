@@ -11,8 +11,8 @@ stored source, so the source stays the one place that states it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from mr.handlers.compiler import compile_handler
 from mr.handlers.source import parse

@@ -141,8 +141,9 @@ def _from_metadata(source: str, description: str, meta: dict, path: str, meta_li
     _check_keys(meta, path, meta_line)
     handler_type = meta["handler_type"]
     if handler_type not in HANDLER_TYPES:
-        raise HandlerSourceError(path, meta_line, f"handler_type must be one of "
-                                                  f"{', '.join(HANDLER_TYPES)}, not {handler_type!r}")
+        raise HandlerSourceError(path, meta_line,
+                                 f"handler_type must be one of {', '.join(HANDLER_TYPES)}, "
+                                 f"not {handler_type!r}")
     spec = _argument_spec(meta["argument_spec"], handler_type, path, meta_line,
                           DATA_ARGUMENT if input_format else None)
     capability = meta["required_capability"]

@@ -33,8 +33,9 @@ import signal
 import subprocess
 import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from mr.handlers.api import MapTo, Return
 from mr.kv.models import Handler

@@ -15,7 +15,7 @@ from pathlib import Path
 from mr import config
 from mr.handlers.source import HandlerSourceError, parse
 from mr.kv import entities, keys
-from mr.kv.client import MAX_TXN_OPS, KV, op_delete, op_put
+from mr.kv.client import KV, MAX_TXN_OPS, op_delete, op_put
 from mr.kv.models import HANDLER_TYPES, Handler, Step, encode
 from mr.notify import Notifier
 

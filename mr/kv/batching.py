@@ -12,7 +12,7 @@ merged (etcd refuses duplicate keys in one transaction).
 from __future__ import annotations
 
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 from mr.kv.client import KV, MAX_TXN_OPS, TxnResult
 

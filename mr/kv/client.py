@@ -13,7 +13,7 @@ import logging
 import os
 import threading
 import time
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import grpc
 from pyetcd import etcdrpc
@@ -115,10 +115,10 @@ class TxnResult:
         self._responses = responses
 
     @classmethod
-    def of(cls, response) -> "TxnResult":
+    def of(cls, response) -> TxnResult:
         return cls(response.succeeded, response.header.revision, response.responses)
 
-    def part(self, start: int, count: int) -> "TxnResult":
+    def part(self, start: int, count: int) -> TxnResult:
         """The replies of ops [start, start+count): one caller's share of a merged transaction."""
         return TxnResult(self.succeeded, self.revision, self._responses[start:start + count])
 
@@ -193,7 +193,7 @@ class KV:
                     renewed = True
                     continue  # a fresh token, then the same call again
                 if exc.code() not in RETRYABLE:
-                    raise self._no_space(exc) or self._auth.refusal(exc) or exc
+                    raise self._no_space(exc) or self._auth.refusal(exc) or exc from None
                 if time.monotonic() + delay >= deadline:
                     raise self._unavailable(exc) from None
                 time.sleep(delay)
@@ -273,7 +273,8 @@ class KV:
         return self._call(self._kv.Range, request).count
 
     def revision(self) -> int:
-        return self._call(self._kv.Range, _range_request(PROBE_KEY, count_only=True)).header.revision
+        reply = self._call(self._kv.Range, _range_request(PROBE_KEY, count_only=True))
+        return reply.header.revision
 
     # --- writes --------------------------------------------------------------------------
     def put(self, key: str, value: bytes, lease: int = 0) -> int:
@@ -317,7 +318,7 @@ class KV:
                 if attempt == 2 or not self._auth.expired(exc):  # else: with a fresh token
                     if exc.code() in RETRYABLE:
                         raise self._unavailable(exc) from None
-                    raise self._auth.refusal(exc) or exc
+                    raise self._auth.refusal(exc) or exc from None
         return 0
 
     def lease_revoke(self, lease_id: int) -> None:
@@ -338,7 +339,8 @@ _clients_lock = threading.Lock()
 
 
 def client(hosts: list[str], timeout: float = 10.0) -> KV:
-    """This process's client for `hosts` (a new one after fork: grpc channels do not survive it)."""
+    """This process's client for `hosts` (a new one after fork: grpc channels do not survive
+    it)."""
     key = (os.getpid(), tuple(hosts), timeout)
     with _clients_lock:
         found = _clients.get(key)

@@ -9,11 +9,19 @@ import re
 from typing import TypeVar
 
 from mr.kv import keys
-from mr.kv.client import (MAX_TXN_OPS, KV, cmp_absent, cmp_mod_revision, op_delete, op_get,
-                          op_put)
+from mr.kv.client import KV, MAX_TXN_OPS, cmp_absent, cmp_mod_revision, op_delete, op_get, op_put
 from mr.kv.codec import unpack
-from mr.kv.models import (HANDLER_TYPES, RUNNING, Handler, Job, Request, Step, Workflow, decode,
-                          encode)
+from mr.kv.models import (
+    HANDLER_TYPES,
+    RUNNING,
+    Handler,
+    Job,
+    Request,
+    Step,
+    Workflow,
+    decode,
+    encode,
+)
 
 T = TypeVar("T")
 KIND_OF = {Job: "job", Step: "step", Handler: "handler"}

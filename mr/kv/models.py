@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import time
 from dataclasses import dataclass, field, fields
+from enum import StrEnum
 from typing import Any, TypeVar
 
 from mr.kv import keys
@@ -18,16 +19,32 @@ T = TypeVar("T")
 HANDLER_TYPES = ("mapper", "combiner", "reducer")
 RESULT_WRITERS = ("inline", "file")
 
-# Request states
-RUNNING, DONE, FAILED, CANCELLED = "running", "done", "failed", "cancelled"
+
+class State(StrEnum):
+    """A request's or an invocation's state. Members are strings (StrEnum), so records pack,
+    and the JSON API answers, the same plain values as ever; a state decoded from a record (a
+    str) compares equal to its member."""
+    # requests and invocations
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    # requests only
+    CANCELLED = "cancelled"
+    # invocations only (a mapper that fanned out is WAITING for its children)
+    QUEUED = "queued"
+    WAITING = "waiting"
+    # Shown, never stored: unfinished when its request failed or was cancelled (a retry
+    # resumes it)
+    STOPPED = "stopped"
+    # Shown, never stored: a running request whose pause key exists (mr.engine.control.pause)
+    PAUSED = "paused"
+
+
+# the names the code compares against
+RUNNING, DONE, FAILED, CANCELLED = State.RUNNING, State.DONE, State.FAILED, State.CANCELLED
+QUEUED, WAITING, STOPPED, PAUSED = State.QUEUED, State.WAITING, State.STOPPED, State.PAUSED
 REQUEST_STATES = (RUNNING, DONE, FAILED, CANCELLED)
-# Invocation states (a mapper that fanned out is WAITING for its children)
-QUEUED, WAITING = "queued", "waiting"
 FINISHED_STATES = (DONE, FAILED)
-# Shown, never stored: unfinished when its request failed or was cancelled (a retry resumes it)
-STOPPED = "stopped"
-# Shown, never stored: a running request whose pause key exists (mr.engine.control.pause)
-PAUSED = "paused"
 
 # Invocation kinds: a mapper, its step's reduction, and one partition of a data step's shuffle
 MAP, REDUCE, PARTITION = "map", "reduce", "partition"

@@ -27,12 +27,12 @@ class EtcdSecurity:
     key: str = ""
 
     @classmethod
-    def from_settings(cls, settings: config.Settings) -> "EtcdSecurity":
+    def from_settings(cls, settings: config.Settings) -> EtcdSecurity:
         return cls(settings.etcd_user, settings.etcd_password, settings.etcd_ca_cert,
                    settings.etcd_cert, settings.etcd_key)
 
     @classmethod
-    def from_env(cls) -> "EtcdSecurity":
+    def from_env(cls) -> EtcdSecurity:
         return cls.from_settings(config.load())
 
     @property
@@ -119,7 +119,8 @@ class Authenticator:
         details = exc.details() or ""
         stale = self._security.user and (
             exc.code() == grpc.StatusCode.UNAUTHENTICATED
-            or (exc.code() == grpc.StatusCode.INVALID_ARGUMENT and "user name is empty" in details))
+            or (exc.code() == grpc.StatusCode.INVALID_ARGUMENT
+                and "user name is empty" in details))
         if stale:
             with self._lock:
                 self._token = None

@@ -9,7 +9,8 @@ import json
 import logging
 import re
 import time
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 from urllib.parse import unquote_plus
 
 import tornado.netutil

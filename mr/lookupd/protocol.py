@@ -13,7 +13,7 @@ import struct
 import time
 
 from mr.broker.protocol import is_ephemeral, is_valid_name
-from mr.lookupd.registry import Producer, PeerInfo, Registration, RegistrationDB
+from mr.lookupd.registry import PeerInfo, Producer, Registration, RegistrationDB
 
 log = logging.getLogger("mr.lookupd")
 

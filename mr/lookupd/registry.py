@@ -12,8 +12,9 @@ Everything runs on one event loop, so no locks.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable, NamedTuple
+from typing import NamedTuple
 
 ANY = "*"
 

@@ -5,8 +5,16 @@ import asyncio
 import logging
 from typing import Protocol
 
-from mr.lookupd.protocol import (BAD_PROTOCOL, MAGIC_V1, MAX_BODY, ProtocolError, Session,
-                                 body_length, response, split_command)
+from mr.lookupd.protocol import (
+    BAD_PROTOCOL,
+    MAGIC_V1,
+    MAX_BODY,
+    ProtocolError,
+    Session,
+    body_length,
+    response,
+    split_command,
+)
 from mr.lookupd.registry import RegistrationDB
 
 log = logging.getLogger("mr.lookupd")

@@ -13,8 +13,8 @@ import json
 import logging
 import socket
 import time
-from datetime import datetime, timezone
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 
 from mr.config import Settings
 from mr.notify.dispatcher import Channel, Dispatcher
@@ -42,7 +42,7 @@ class Notifier:
         self._dispatchers = [Dispatcher(channel, queue_size) for channel in self.channels]
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "Notifier":
+    def from_settings(cls, settings: Settings) -> Notifier:
         """The notifier the MR_NOTIFY_* and MR_SMTP_* settings describe; ValueError (naming
         the variable to fix) when they contradict each other."""
         unknown = set(settings.notify_events) - set(EVENTS)
@@ -102,7 +102,7 @@ class Notifier:
             line = line[:MAX_SUBJECT - 3] + "..."
         details = json.loads(json.dumps(dict(details or {}), default=str))
         return {"event": event, "subject": line, "details": details, "host": self.host,
-                "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds")}
+                "time": datetime.now(UTC).isoformat(timespec="milliseconds")}
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait for queued notifications to be sent (tests, shutdown); False on timeout."""

@@ -27,7 +27,7 @@ class Life:
     start_time: int
     message_counts: dict[str, int] = field(default_factory=dict)   # topic -> messages since start
 
-    def followed_by(self, later: "Life") -> bool:
+    def followed_by(self, later: Life) -> bool:
         """Whether `later` can be this same run, seen again."""
         return later.start_time == self.start_time and all(
             later.message_counts.get(topic, 0) >= count

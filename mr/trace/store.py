@@ -6,13 +6,13 @@ were cleaned up when it ended and whose document is gone too (or was never writt
 """
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from mr.fs import WorkflowFS
+from mr.fs.traces import Document, open_document
 from mr.kv import entities, keys
 from mr.kv.client import KV, op_get
 from mr.kv.models import Invocation, Request, as_shown, decode
-from mr.fs.traces import Document, open_document
 from mr.trace.tree import TraceError, Tree, build
 
 CLEANED_UP = ("request {rid} ended ({state}) and was cleaned up, and no trace document of it "

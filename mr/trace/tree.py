@@ -5,8 +5,8 @@ invocation of a mapper that fanned out, which hangs under that mapper after its 
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
 
 from mr.kv.models import FAILED, REDUCE_SUFFIX, ROOT_INVOCATION, Invocation
 
@@ -21,7 +21,7 @@ class TraceError(ValueError):
 class Node:
     inv: Invocation
     arguments: str | None = None            # a short preview; full arguments are not kept
-    children: list["Node"] = field(default_factory=list)
+    children: list[Node] = field(default_factory=list)
 
     @property
     def id(self) -> str:

@@ -32,7 +32,7 @@ import time
 import gevent
 
 from mr import config, fs, metrics, values
-from mr.engine import control, events, listing, rerun
+from mr.engine import control, events, listing, registry, rerun
 from mr.engine.results import has_manifest, page, read_result
 from mr.engine.submit import SubmitError, fail, new_request_id, submit
 from mr.handlers.library import Library
@@ -45,7 +45,6 @@ from mr.queue.publisher import Publisher
 from mr.web import auth, tracking, ui, ui_http
 from mr.web.http import PAGE, HttpError, Raw, flag, page_window, query, request_path
 from mr.web.waiter import RequestWaiter
-from mr.engine import registry
 
 BODY_FIELDS = {"arguments", "inputs", "split_bytes", "expected_s"}
 # A failed request's HTTP status by its failure's reason; others (engine, queue) are 503

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from mr import fs
 from mr import metrics as prometheus
-from mr.engine import buckets, listing
-from mr.engine import results
+from mr.engine import buckets, listing, results
 from mr.engine import progress as tracker
 from mr.fs import traces
 from mr.kv import keys

@@ -1,5 +1,5 @@
 """The web view under /ui/: pages rendered on the server, a little JavaScript, live updates
-as Server-Sent Events (mr/web/ui_sse.py). Static files come from mr/resources/static (nginx
+as Server-Sent Events (mr/web/ui_sse.py). Static files come from resources/static (nginx
 serves that directory in production).
 
     GET /ui/                                           the workflows
@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import re
 
-from mr.cli.common import UserError
 from mr import fs
 from mr.engine import progress as tracker
 from mr.engine import results
+from mr.errors import UserError
 from mr.fs import traces
 from mr.kv import entities, keys
 from mr.kv.models import DONE, ROOT_INVOCATION, Request, decode

@@ -13,14 +13,23 @@ from dataclasses import dataclass, field
 
 from mr.engine import listing
 from mr.engine import progress as tracker
+from mr.engine.registry import live_workers
 from mr.kv import keys
 from mr.kv.client import KV, op_get
-from mr.kv.models import (REDUCE_SUFFIX, REQUEST_STATES, ROOT_INVOCATION, RUNNING, Invocation,
-                          Request, child_id, parent_of, reduce_id)
+from mr.kv.models import (
+    REDUCE_SUFFIX,
+    REQUEST_STATES,
+    ROOT_INVOCATION,
+    RUNNING,
+    Invocation,
+    Request,
+    child_id,
+    parent_of,
+    reduce_id,
+)
 from mr.metrics import QueueDepth
-from mr.trace.store import Source
 from mr.queue.topics import PREFIX as TOPIC_PREFIX
-from mr.engine.registry import live_workers
+from mr.trace.store import Source
 
 PAGE = 100                  # children shown at once under a node
 TOP = "^"                   # the parent of the root in the view: its one child is "0"

@@ -9,9 +9,9 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from mr.cli.trace import render_image
 from mr.kv.models import REDUCE, ROOT_INVOCATION, Request
 from mr.trace import render
+from mr.trace.graphviz import render_image
 from mr.trace.store import Source
 from mr.trace.tree import Tree, build, light
 from mr.web import ui_data
@@ -78,7 +78,7 @@ def dot_source(tree: Tree, hidden: dict[str, int], request: Request, total: int)
 
 
 def svg(found: Source) -> bytes:
-    """The drawing as SVG (graphviz's dot); mr.cli.common.UserError when dot is missing or
+    """The drawing as SVG (graphviz's dot); mr.errors.UserError when dot is missing or
     fails."""
     tree, hidden, total = limited_tree(found)
     source = dot_source(tree, hidden, found.request, total)

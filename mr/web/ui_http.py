@@ -10,18 +10,16 @@ from __future__ import annotations
 
 import mimetypes
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from http.cookies import CookieError, SimpleCookie
-from pathlib import Path
-from typing import Iterable
 from urllib.parse import quote, unquote
 
+from mr.resource_files import STATIC_DIR
 from mr.web.http import HttpError, query
 
 UI_PREFIX = "/ui/"
 COOKIE = "mr_token"
-STATIC_DIR = Path(__file__).resolve().parents[1] / "resources" / "static"
-TEMPLATE_DIR = Path(__file__).resolve().parents[1] / "resources" / "templates"
 STATIC_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$")
 HTML = "text/html; charset=utf-8"
 
@@ -84,7 +82,7 @@ def accept_token(environ) -> None:
 
 
 def static(front_end, environ, name: str) -> tuple[int, Reply]:
-    """A file of mr/resources/static (nginx serves the same directory in production)."""
+    """A file of resources/static (nginx serves the same directory in production)."""
     path = STATIC_DIR / name
     if not STATIC_NAME.match(name) or not path.is_file():
         raise HttpError(404, f"no static file {name!r}")

@@ -1,4 +1,4 @@
-"""HTML of the web view: page templates (mr/resources/templates, string.Template) and the
+"""HTML of the web view: page templates (resources/templates, string.Template) and the
 fragments that both the first render and the live updates send, so each thing is drawn in one
 place. Every value from etcd goes through `h` (HTML escaping) before it lands in markup."""
 from __future__ import annotations
@@ -10,11 +10,10 @@ import time
 from string import Template
 
 from mr.engine.progress import Progress
-from mr.kv.models import (CANCELLED, DONE, FAILED, MAP, REQUEST_STATES, RUNNING, Invocation,
-                          Request)
+from mr.kv.models import CANCELLED, DONE, FAILED, MAP, REQUEST_STATES, RUNNING, Invocation, Request
+from mr.resource_files import TEMPLATE_DIR
 from mr.web import ui_data
 from mr.web.ui_data import ChildPage, Queues, Row, WorkerView
-from mr.web.ui_http import TEMPLATE_DIR
 
 STATIC = "/ui/static"
 
@@ -23,7 +22,7 @@ def h(value) -> str:
     return html.escape("" if value is None else str(value), quote=True)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def template(name: str) -> Template:
     return Template((TEMPLATE_DIR / name).read_text(encoding="utf-8"))
 

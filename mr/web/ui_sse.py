@@ -20,7 +20,7 @@ import logging
 import queue
 import threading
 import time
-from typing import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from mr.engine import progress as tracker
 from mr.kv import keys

@@ -12,12 +12,13 @@ import signal
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Callable
 
 import nsq
 import tornado.ioloop
 
+from mr.engine.outcome import Outcome
 from mr.engine.runner import Retry
 from mr.queue.messages import BadMessage
 from mr.worker.nsqd_link import Reconnector
@@ -126,7 +127,7 @@ class Consumer:
             return
         error = future.exception()
         if error is None:
-            if future.result() == "not-managed":
+            if future.result() == Outcome.NOT_MANAGED:
                 log.error("dropping message %s: it names a workflow this worker does not "
                           "serve (%r)", message.id, message.body[:200])
             message.finish()

@@ -77,7 +77,7 @@ class Reconnector:
         if not any(isinstance(f, _QuietConnectFailure) for f in tornado_log.filters):
             tornado_log.addFilter(_QuietConnectFailure())
 
-    def start(self) -> "Reconnector":
+    def start(self) -> Reconnector:
         self._callback = tornado.ioloop.PeriodicCallback(self._check, CHECK_EVERY_MS)
         self._callback.start()
         return self

@@ -6,7 +6,7 @@ import json
 import time
 import urllib.parse
 import urllib.request
-from typing import Callable
+from collections.abc import Callable
 
 import nsq
 

@@ -3,9 +3,9 @@ import threading
 
 import requests
 
+from mr.cluster import wait_for
 from tests.broker.wire import Wire
 from tests.support.broker import start_broker
-from mr.cluster import wait_for
 
 
 class Publisher(threading.Thread):

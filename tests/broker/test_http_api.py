@@ -5,9 +5,9 @@ import time
 import pytest
 import requests
 
+from mr.cluster import wait_for
 from tests.broker.nsq_client import channel_stats
 from tests.broker.wire import Wire
-from mr.cluster import wait_for
 
 
 def post(broker, path, data=b"", **params):
@@ -161,7 +161,8 @@ def test_topic_pause_unpause(broker, topic):
 
 
 def test_channel_create_delete_empty(broker, topic):
-    assert_error(post(broker, "/channel/create", topic=topic, channel="ch"), 404, "TOPIC_NOT_FOUND")
+    assert_error(post(broker, "/channel/create", topic=topic, channel="ch"), 404,
+                 "TOPIC_NOT_FOUND")
     post(broker, "/topic/create", topic=topic)
     assert post(broker, "/channel/create", topic=topic, channel="ch").status_code == 200
     post(broker, "/mpub", b"a\nb", topic=topic)
@@ -170,8 +171,9 @@ def test_channel_create_delete_empty(broker, topic):
     assert channel_stats(broker, topic, "ch")["depth"] == 0
     assert post(broker, "/channel/delete", topic=topic, channel="ch").status_code == 200
     assert channel_stats(broker, topic, "ch") is None
-    assert_error(post(broker, "/channel/delete", topic=topic, channel="ch"), 404, "CHANNEL_NOT_FOUND")
-    assert_error(post(broker, "/channel/empty", topic=topic, channel="ch"), 404, "CHANNEL_NOT_FOUND")
+    for action in ("delete", "empty"):
+        assert_error(post(broker, f"/channel/{action}", topic=topic, channel="ch"), 404,
+                     "CHANNEL_NOT_FOUND")
 
 
 @pytest.mark.parametrize("path", ["/channel/create", "/channel/delete", "/channel/empty",

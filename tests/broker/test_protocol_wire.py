@@ -4,9 +4,9 @@ import time
 
 import pytest
 
+from mr.cluster import wait_for
 from tests.broker.nsq_client import channel_stats
 from tests.broker.wire import Wire
-from mr.cluster import wait_for
 
 ERROR, RESPONSE = 1, 0
 
@@ -161,9 +161,10 @@ def test_bad_message_id_is_fatal(wire, topic):
 def test_fin_req_touch_failures_keep_connection(broker, wire, topic):
     wire.subscribe(topic, "ch")
     unknown = b"0000000000000000"
-    assert wire.call(b"FIN " + unknown) == (ERROR, b"E_FIN_FAILED FIN 0000000000000000 failed ID not in flight")
-    assert wire.call(b"REQ " + unknown + b" 0") == (ERROR, b"E_REQ_FAILED REQ 0000000000000000 failed ID not in flight")
-    assert wire.call(b"TOUCH " + unknown) == (ERROR, b"E_TOUCH_FAILED TOUCH 0000000000000000 failed ID not in flight")
+    not_in_flight = b" 0000000000000000 failed ID not in flight"
+    assert wire.call(b"FIN " + unknown) == (ERROR, b"E_FIN_FAILED FIN" + not_in_flight)
+    assert wire.call(b"REQ " + unknown + b" 0") == (ERROR, b"E_REQ_FAILED REQ" + not_in_flight)
+    assert wire.call(b"TOUCH " + unknown) == (ERROR, b"E_TOUCH_FAILED TOUCH" + not_in_flight)
     assert_fatal(wire, b"E_INVALID REQ could not parse timeout soon", b"REQ " + unknown + b" soon")
 
 

@@ -1,4 +1,5 @@
 """Pure logic: framing, names, IDENTIFY rules, flags and the disk queue."""
+import argparse
 import struct
 import subprocess
 import sys
@@ -8,8 +9,15 @@ import pytest
 from mr.broker.identify import IdentifyError, negotiate
 from mr.broker.message import IdGenerator, Message, decode_message
 from mr.broker.options import Options, parse_args, parse_duration
-from mr.broker.protocol import (FatalClientError, decode_mpub, encode_mpub, frame, is_valid_name,
-                                message_frame, parse_base10)
+from mr.broker.protocol import (
+    FatalClientError,
+    decode_mpub,
+    encode_mpub,
+    frame,
+    is_valid_name,
+    message_frame,
+    parse_base10,
+)
 from mr.broker.store import DiskQueue
 
 
@@ -75,7 +83,7 @@ def test_durations():
     assert parse_duration("1.5h") == 5400.0
     assert parse_duration("0") == 0.0
     for bad in ("", "10", "5 s", "1x"):
-        with pytest.raises(Exception):
+        with pytest.raises(argparse.ArgumentTypeError):
             parse_duration(bad)
 
 

@@ -66,7 +66,7 @@ class Wire:
                 if not chunk:
                     return True
                 self._buf += chunk
-        except socket.timeout:
+        except TimeoutError:
             return False
 
     def close(self) -> None:

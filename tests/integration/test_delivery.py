@@ -10,10 +10,10 @@ import msgpack
 import nsq
 import tornado.ioloop
 
+from mr.cluster import wait_for
 from mr.queue.publisher import Publisher
 from mr.queue.topics import topic
 from tests.integration.conftest import CASES_DIR
-from mr.cluster import wait_for
 
 
 class Duplicator:

@@ -8,6 +8,7 @@ import pytest
 
 from mr import examples
 
+
 def as_dict(pairs):
     return {key: value for key, value in pairs}
 

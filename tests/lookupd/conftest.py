@@ -106,7 +106,7 @@ class Node:
         """True once lookupd has closed the connection (reads EOF)."""
         try:
             return self.sock.recv(1) == b""
-        except socket.timeout:
+        except TimeoutError:
             return False
         except ConnectionError:
             return True

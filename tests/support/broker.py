@@ -6,12 +6,11 @@ import signal
 import subprocess
 import sys
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
-from mr.cluster import free_port
-from mr.cluster import wait_for
+from mr.cluster import free_port, wait_for
 
 
 @dataclass

@@ -19,7 +19,6 @@ from mr import cluster
 from mr.cluster import wait_for
 from mr.worker.nsqd_link import Reconnector
 
-
 # --- processes ------------------------------------------------------------------------------
 
 def sigkill(service: cluster.Service) -> int:

@@ -16,9 +16,9 @@ from pathlib import Path
 import requests
 
 from mr import cluster
+from mr.cluster import wait_for
 from mr.kv import keys
 from mr.kv.client import KV
-from mr.cluster import wait_for
 from tests.support import shared_handlers
 
 REPO = Path(__file__).resolve().parents[2]

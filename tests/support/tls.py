@@ -48,7 +48,7 @@ def _write(directory: Path, stem: str, cert: x509.Certificate, key) -> Pair:
 
 def _issue(subject: str, issuer: x509.Name, issuer_key, key, ca: bool = False,
            usage=None) -> x509.Certificate:
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     builder = (x509.CertificateBuilder().subject_name(_name(subject)).issuer_name(issuer)
                .public_key(key.public_key()).serial_number(x509.random_serial_number())
                .not_valid_before(now - datetime.timedelta(minutes=5))

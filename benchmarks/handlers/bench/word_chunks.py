@@ -14,5 +14,4 @@ from mr.handlers.api import MapTo
 
 def handle(ctx, arguments):
     yield MapTo("count")
-    for index, chunk in enumerate(arguments["chunks"]):
-        yield index, chunk
+    yield from enumerate(arguments["chunks"])

@@ -4,10 +4,10 @@ from __future__ import annotations
 import pytest
 
 from mr.cli import kv_handler, kv_job, kv_step, kv_workflow
+from mr.cluster import free_port
 from mr.kv import entities
 from mr.kv.models import Handler, Job, Step
 from tests.support.cluster import REPO, unique
-from mr.cluster import free_port
 
 ALL_SCRIPTS = [kv_workflow.create, kv_workflow.get, kv_workflow.list_, kv_workflow.delete,
                kv_job.create, kv_job.get, kv_job.list_, kv_job.delete,

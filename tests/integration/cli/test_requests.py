@@ -81,7 +81,8 @@ def test_request_get_and_list(cli, kv, example_wf):
         {"requests": [], "more": False}
     unknown = cli(kv_request.get, example_wf, "nope")
     assert unknown.code == 2
-    assert unknown.err.strip() == f"error: request 'nope' does not exist in workflow '{example_wf}'"
+    assert unknown.err.strip() == (f"error: request 'nope' does not exist in workflow "
+                                   f"'{example_wf}'")
     assert cli(kv_request.list_, "no_such_wf").err.strip() == \
         "error: workflow 'no_such_wf' does not exist"
 

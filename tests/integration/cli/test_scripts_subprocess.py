@@ -17,8 +17,8 @@ from typing import NamedTuple
 import pytest
 
 from mr.cli.kv_handler import read_handler
-from mr.kv import entities
 from mr.engine import control, protocol
+from mr.kv import entities
 from mr.kv.models import Invocation, Job, Request, Step, Workflow
 from tests.integration.cli.conftest import HERE, NESTED_FAILED_ID
 from tests.support.cluster import REPO, unique

@@ -11,9 +11,8 @@ import requests
 from mr import examples
 from mr.cli import kv_invocation, kv_request, trace
 from mr.cluster import wait_for
-from mr.fs import LocalFS
+from mr.fs import LocalFS, traces
 from mr.kv import entities, keys
-from mr.fs import traces
 from tests.support.cluster import REPO, start_cluster, unique
 
 RETENTION_S = 12

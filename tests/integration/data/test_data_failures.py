@@ -12,10 +12,10 @@ import pytest
 import requests
 
 from mr.cluster import wait_for
+from mr.engine import registry
 from mr.queue import messages
 from mr.queue.publisher import Publisher
 from mr.queue.topics import topic
-from mr.engine import registry
 from tests.integration.data.test_data_jobs import all_pairs, shuffle_dir, write_corpus
 from tests.support import chaos
 

@@ -11,13 +11,11 @@ import time
 import requests
 
 from mr import cluster
-
+from mr.engine import registry
 from mr.kv import keys
 from mr.kv.models import Invocation, decode
-from mr.engine import registry
 from tests.integration.data.conftest import CLAIM_AFTER_S
-from tests.integration.data.test_data_failures import (held, release, start,  # noqa: F401
-                                                       worker_of)
+from tests.integration.data.test_data_failures import held, release, start, worker_of  # noqa: F401
 from tests.integration.data.test_data_jobs import all_pairs, write_corpus
 from tests.support import chaos
 
@@ -42,7 +40,8 @@ def test_a_handler_stuck_in_its_own_loop_is_ended_by_its_time_limit(data, releas
     assert "spin_words exceeded its time limit of 1s" in failure["message"], failure
     assert failure["time_limit_s"] == 1
     mark = next(iter(held(data, "spin")))
-    cluster.wait_for(lambda: not chaos.alive(pid_of(mark)), timeout=10, message="the spinning process ended")
+    cluster.wait_for(lambda: not chaos.alive(pid_of(mark)), timeout=10,
+                     message="the spinning process ended")
 
 
 def test_a_killed_data_process_fails_its_invocation_saying_so(data, release):
@@ -83,8 +82,9 @@ def test_a_long_split_is_claimed_a_short_while_after_it_starts(data, release):
     first = split()
     if time.monotonic() - began < CLAIM_AFTER_S / 2:
         assert first.state == "queued" and first.worker is None, first
-    claimed = cluster.wait_for(lambda: (lambda inv: inv if inv.state == "running" else None)(split()),
-                       timeout=CLAIM_AFTER_S + 10, message="the split claimed")
+    claimed = cluster.wait_for(
+        lambda: (lambda inv: inv if inv.state == "running" else None)(split()),
+        timeout=CLAIM_AFTER_S + 10, message="the split claimed")
     assert f"-{worker_of(data, mark).pid}-" in claimed.worker
     (release / "go").touch()
     assert data.wait_ended(data.wf, request_id, timeout=60)["state"] == "done"

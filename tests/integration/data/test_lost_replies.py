@@ -12,8 +12,8 @@ import pytest
 from mr.kv import entities
 from mr.kv.models import Job, Step, Workflow
 from tests.integration.data.conftest import HANDLERS
-from tests.integration.data.test_data_jobs import all_pairs, write_corpus
 from tests.integration.data.test_data_failures import start
+from tests.integration.data.test_data_jobs import all_pairs, write_corpus
 from tests.support.cluster import start_cluster, unique
 
 LOSSY = Path(__file__).resolve().parents[2] / "support" / "lost_replies"

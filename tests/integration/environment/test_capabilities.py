@@ -1,9 +1,9 @@
 """Capabilities end to end: work needing `gpu` runs only on the worker offering it; a request
 needing a capability nobody offers is refused at once with 503; workers are listed."""
 from mr.cli.worker_list import main as worker_list
+from mr.engine.registry import live_workers
 from mr.kv import keys
 from mr.kv.codec import unpack
-from mr.engine.registry import live_workers
 
 
 def gpu_worker(engine) -> str:

@@ -4,8 +4,7 @@ import uuid
 
 import pytest
 
-from mr.kv.client import (KV, EtcdUnavailable, cmp_absent, cmp_present, op_delete, op_get,
-                          op_put)
+from mr.kv.client import KV, EtcdUnavailable, cmp_absent, cmp_present, op_delete, op_get, op_put
 
 
 @pytest.fixture

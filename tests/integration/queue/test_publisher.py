@@ -7,8 +7,8 @@ import urllib.request
 
 import pytest
 
-from mr.queue.publisher import POOL_SIZE, Publisher, PublishError
 from mr.cluster import free_port
+from mr.queue.publisher import POOL_SIZE, Publisher, PublishError
 from tests.broker.nsq_client import NsqLoop
 from tests.support.broker import running_broker, start_broker
 

@@ -11,10 +11,20 @@ from pathlib import Path
 
 from mr.cluster import wait_for
 from mr.queue.topics import topic
-from tests.integration.reliability.conftest import (GROUPS, LEAVES, MSG_TIMEOUT_S, alive_workers,
-                                                    assert_tree_done, progress, start_tree,
-                                                    tally_log, tree_invocations, tree_total)
+from tests.integration.reliability.conftest import (
+    GROUPS,
+    LEAVES,
+    MSG_TIMEOUT_S,
+    alive_workers,
+    assert_tree_done,
+    progress,
+    start_tree,
+    tally_log,
+    tree_invocations,
+    tree_total,
+)
 from tests.support import chaos
+
 
 def test_sigkill_a_worker_at_random_moments(rel):
     rng = random.Random(20240608)

@@ -8,9 +8,15 @@ import time
 
 from mr.cluster import wait_for
 from mr.queue.topics import topic
-from tests.integration.reliability.conftest import (alive_workers, assert_tree_done, progress,
-                                                    start_tree, tally_log, tree_invocations,
-                                                    tree_total)
+from tests.integration.reliability.conftest import (
+    alive_workers,
+    assert_tree_done,
+    progress,
+    start_tree,
+    tally_log,
+    tree_invocations,
+    tree_total,
+)
 from tests.integration.reliability.test_restarts import Blocking
 from tests.support import chaos
 

@@ -13,9 +13,15 @@ from mr.cluster import wait_for
 from mr.kv import entities, keys
 from mr.kv.codec import unpack
 from mr.kv.models import Job
-from tests.integration.reliability.conftest import (ETCD_TIMEOUT_S, assert_tree_done, progress,
-                                                    start_tree, tally_log, tree_invocations,
-                                                    tree_total)
+from tests.integration.reliability.conftest import (
+    ETCD_TIMEOUT_S,
+    assert_tree_done,
+    progress,
+    start_tree,
+    tally_log,
+    tree_invocations,
+    tree_total,
+)
 from tests.support import chaos
 from tests.support.cluster import unique
 
@@ -36,7 +42,7 @@ class Blocking:
         except requests.RequestException as exc:
             self.error = exc
 
-    def join(self, timeout: float) -> "Blocking":
+    def join(self, timeout: float) -> Blocking:
         self._thread.join(timeout)
         assert not self._thread.is_alive(), f"POST {self.url} still blocked after {timeout}s"
         return self

@@ -22,7 +22,8 @@ def secured(etcd, tmp_path_factory):
     entities.create_workflow(kv, Workflow(wf, "auth tests"))
     kv.close()
     env = {"MR_ETCD_HOSTS": etcd.address, "MR_AUTH_TOKENS_FILE": str(tokens),
-           "MR_AUTH_TOKENS": "ci:env-token-3", "MR_NSQD_HTTP_HOSTS": f"127.0.0.1:{cluster.free_port()}"}
+           "MR_AUTH_TOKENS": "ci:env-token-3",
+           "MR_NSQD_HTTP_HOSTS": f"127.0.0.1:{cluster.free_port()}"}
     web = cluster.front_end(env, tmp / "gunicorn.log").start()
     web.tokens, web.wf = tokens, wf
     yield web

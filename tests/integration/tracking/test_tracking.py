@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 from pathlib import Path
+
 import requests
 
 from mr.cluster import wait_for

@@ -14,6 +14,7 @@ import pytest
 
 from mr.kv import entities
 from mr.kv.models import Job, Step, Workflow
+
 # the request-tracking tests' handlers: slow leaves, and a leaf that fails until fixed
 from tests.integration.tracking.conftest import HANDLERS, SHARED
 from tests.support.cluster import start_cluster, unique

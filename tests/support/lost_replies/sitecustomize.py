@@ -8,9 +8,9 @@ LOSE = os.environ.get("LOSE_ETCD_REPLY", "").encode()
 
 if LOSE:
     import grpc
+    from pyetcd.etcdrpc import TxnRequest
 
     from mr.kv import client
-    from pyetcd.etcdrpc import TxnRequest
 
     class _ReplyLost(grpc.RpcError):
         def code(self):

@@ -192,8 +192,8 @@ def test_a_workers_data_processes_count_in_its_memory_and_cpu(tmp_path):
               "    while time.process_time() < end: pass\n"
               "    os._exit(0)\n"
               "os.waitpid(pid, 0)\n"
-              "open(%r, 'w').close()\n"
-              "time.sleep(60)\n" % str(tmp_path / "done"))
+              f"open({str(tmp_path / 'done')!r}, 'w').close()\n"
+              "time.sleep(60)\n")
     worker = subprocess.Popen([sys.executable, "-c", script])
     try:
         with bigdata_usage.TreeSampler(os.getpid(), {worker.pid: "worker1"}) as sampler:

@@ -13,8 +13,7 @@ import uuid
 
 import pytest
 
-from mr.data.inputs import (BLOCK_BYTES, FORMATS, InputError, Split, make_splits,
-                            read_records)
+from mr.data.inputs import BLOCK_BYTES, FORMATS, InputError, Split, make_splits, read_records
 from mr.fs import LocalFS
 from mr.fs.remote import FsspecFS
 

@@ -12,8 +12,9 @@ import zlib
 import msgpack
 import pytest
 
-from mr.data import shuffle
-from mr.data.shuffle import RunWriter, ShuffleError, merge, partition_of
+from mr.data import shuffle, shuffle_merge
+from mr.data.shuffle import RunWriter, ShuffleError, partition_of
+from mr.data.shuffle_merge import merge
 from tests.unit.fs.test_workflow_fs import wfs  # noqa: F401  (the backend fixture)
 
 KEYS = ["apple", "", "héllo", 42, -1, 1.5, b"raw", ("a", 1), None, 2.0, True, ("x", (1, 2))]
@@ -144,7 +145,7 @@ def test_one_partition_and_more_partitions_than_keys(wfs):
 def test_a_key_spanning_chunks_and_runs_is_grouped_once(wfs, monkeypatch):
     """Chunk and batch edges fall inside one key's pairs; it still comes out once."""
     monkeypatch.setattr(shuffle, "CHUNK_PAIRS", 64)
-    monkeypatch.setattr(shuffle, "READ_BYTES", 100)
+    monkeypatch.setattr(shuffle_merge, "READ_BYTES", 100)
     refs = []
     for attempt in range(3):
         writer = RunWriter(wfs, "req", f"0.{attempt}", 2, spill_pairs=500)

@@ -5,8 +5,15 @@ import uuid
 
 import pytest
 
-from mr.fs import (LocalFS, PathEscape, delete_request_blobs, get_blob, is_blob_ref, open_url,
-                   put_blob)
+from mr.fs import (
+    LocalFS,
+    PathEscape,
+    delete_request_blobs,
+    get_blob,
+    is_blob_ref,
+    open_url,
+    put_blob,
+)
 
 
 @pytest.fixture(params=["local", "memory"])

@@ -2,10 +2,9 @@
 request id, and expired a dated bucket at a time."""
 from __future__ import annotations
 
-from mr.fs import LocalFS
+from mr.fs import LocalFS, traces
 from mr.kv.client import Entry
 from mr.kv.models import DONE, FAILED, RUNNING, Invocation, Request, encode
-from mr.fs import traces
 from mr.trace.tree import build
 
 LOG_PREFIX = "/mr/w/wf/r/rid/log/"

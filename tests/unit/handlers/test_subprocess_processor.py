@@ -73,7 +73,8 @@ def test_environment_has_context_and_scope_but_not_the_workers_secrets(monkeypat
 
 @pytest.mark.parametrize("body, message", [
     ("echo oops >&2\nexit 3\n", "exited with status 3; stderr ends: oops"),
-    ("echo '{\"return\": true}'\necho 'not json'\n", "wrote a line that is not JSON (stdout line 2"),
+    ("echo '{\"return\": true}'\necho 'not json'\n",
+     "wrote a line that is not JSON (stdout line 2"),
     ("echo '[1, 2]'\n", 'a mapper\'s first line is {"map_to": "<step>"} or {"return": true}'),
 ])
 def test_failures_are_clear(body, message):

@@ -14,6 +14,6 @@ from mr.handlers.api import Return
 
 def handle(ctx, arguments):
     yield Return()
-    for i in range(600):
+    for _ in range(600):
         time.sleep(0.1)
         yield "tick", 1

@@ -9,7 +9,6 @@ argument_spec:
 """
 from mr.handlers.api import Return
 
-
 VALUES = {"object": object(), "bigint": 2 ** 100, "bytes": b"\xff\x00", "nan": float("nan")}
 
 

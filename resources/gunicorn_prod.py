@@ -2,8 +2,11 @@
 import multiprocessing
 import os
 
-from mr.web.gunicorn_hooks import child_exit  # noqa: F401  (a gunicorn hook)
-from mr.web.gunicorn_hooks import answer_errors_in_json, prepare_multiprocess
+from mr.web.gunicorn_hooks import (
+    answer_errors_in_json,
+    child_exit,  # noqa: F401  (a gunicorn hook)
+    prepare_multiprocess,
+)
 from mr.web.gunicorn_hooks import control_socket as control_socket_of
 
 bind = os.environ.get("MR_HTTP_BIND", "unix:/run/mr/gunicorn.sock")

@@ -1,8 +1,11 @@
 """gunicorn settings for one machine: a TCP port, two gevent workers, logs to the terminal."""
 import os
 
-from mr.web.gunicorn_hooks import child_exit  # noqa: F401  (a gunicorn hook)
-from mr.web.gunicorn_hooks import answer_errors_in_json, prepare_multiprocess
+from mr.web.gunicorn_hooks import (
+    answer_errors_in_json,
+    child_exit,  # noqa: F401  (a gunicorn hook)
+    prepare_multiprocess,
+)
 from mr.web.gunicorn_hooks import control_socket as control_socket_of
 
 bind = os.environ.get("MR_HTTP_BIND", "127.0.0.1:8080")

@@ -1,0 +1,126 @@
+"""The partitioned shuffle's read side: a reducer merges its partition of the run files that
+the map attempts wrote (mr.data.shuffle, which describes the format).
+
+`merge` holds one chunk per run. Rather than a heap (a Python step per pair), it takes from
+every run the pairs up to the smallest "last key of the current chunk", concatenates them and
+sorts them (timsort merges the sorted pieces in C), then groups equal keys; the group at the
+end of a batch is held back, since the next batch may continue it. The order of a key's
+values is not specified.
+"""
+from __future__ import annotations
+
+import errno
+from bisect import bisect_right
+from collections.abc import Iterator
+from itertools import chain, groupby
+from operator import itemgetter
+from typing import Any
+
+import msgpack
+
+from mr.data.shuffle import ORDERABLE, ShuffleError
+from mr.fs.base import WorkflowFS
+
+READ_BYTES = 256 << 10   # a merge reads each run this much at a time
+_KEY = itemgetter(0)
+_VALUE = itemgetter(1)
+
+
+def merge(wfs: WorkflowFS, refs: list[dict], partition: int) -> Iterator[tuple[Any, list]]:
+    """(key, [values]) for every key of `partition` across the committed attempts `refs`, in
+    key order, each key once. Memory: one chunk per run plus the current batch.
+
+    A missing run file raises FileNotFoundError naming it (the shared filesystem lost it:
+    an outage, not bad data); keys that cannot be ordered together raise ShuffleError.
+    """
+    runs = []
+    for ref in refs:
+        if not 0 <= partition < ref["partitions"]:
+            raise ValueError(f"partition {partition} is outside the {ref['partitions']} "
+                             f"partitions of shuffle attempt {ref['dir']}")
+        if not ref["sizes"][partition]:
+            continue
+        for number, ends in enumerate(ref["spills"]):
+            start = ends[partition - 1] if partition else 0
+            if ends[partition] > start:
+                path = f"{ref['dir']}/spill-{number:05d}"
+                runs.append(_run_chunks(wfs, path, start, ends[partition]))
+    return _grouped(_batches(runs))
+
+
+def _run_chunks(wfs: WorkflowFS, path: str, start: int, end: int
+                ) -> Iterator[tuple[tuple, list]]:
+    """A run's chunks as (keys, values). The file is opened for each read, so a merge of
+    thousands of runs holds no file open between reads."""
+    unpacker = msgpack.Unpacker(raw=False, max_buffer_size=0)
+    position = start
+    while position < end:
+        size = min(READ_BYTES, end - position)
+        try:
+            with wfs.open(path, "rb") as file:
+                file.seek(position)
+                data = file.read(size)
+        except FileNotFoundError:
+            raise FileNotFoundError(errno.ENOENT, "a run file of a committed map attempt is "
+                                    "missing from the shared filesystem", path) from None
+        if len(data) < size:
+            raise OSError(errno.EIO, f"run file is truncated: it ends before byte {end}", path)
+        position += size
+        unpacker.feed(data)
+        for keys, values in unpacker:
+            yield (msgpack.unpackb(keys, raw=False, use_list=False, strict_map_key=False),
+                   msgpack.unpackb(values, raw=False, strict_map_key=False))
+
+
+def _batches(runs: list[Iterator[tuple[tuple, list]]]) -> Iterator[list[tuple]]:
+    """Sorted lists of pairs; every key of one list is <= every key of the next."""
+    heads = []   # [keys, values, position, run] for each run with pairs left
+    for run in runs:
+        chunk = next(run, None)
+        if chunk is not None:
+            heads.append([*chunk, 0, run])
+    try:
+        while heads:
+            bound = min([head[0][-1] for head in heads])
+            pieces, left = [], []
+            for head in heads:
+                keys, values, position, run = head
+                cut = bisect_right(keys, bound, position)
+                if cut > position:
+                    pieces.append(zip(keys[position:cut], values[position:cut]) if position
+                                  or cut < len(keys) else zip(keys, values))
+                if cut < len(keys):
+                    head[2] = cut
+                elif (chunk := next(run, None)) is not None:
+                    head[:3] = [*chunk, 0]
+                else:
+                    continue
+                left.append(head)
+            heads = left
+            batch = list(chain.from_iterable(pieces))
+            if len(pieces) > 1:
+                batch.sort(key=_KEY)
+            yield batch
+    except TypeError as exc:
+        raise ShuffleError(f"{ORDERABLE}; the map attempts being merged have keys that "
+                           f"cannot be compared: {exc}") from None
+
+
+def _grouped(batches: Iterator[list[tuple]]) -> Iterator[tuple[Any, list]]:
+    """Group equal keys; a batch's last group waits, since the next batch may continue it."""
+    pending = None
+    for batch in batches:
+        groups = groupby(batch, _KEY)
+        key, group = next(groups)   # a batch is never empty
+        values = list(map(_VALUE, group))
+        if pending is not None and pending[0] == key:
+            pending[1].extend(values)
+        else:
+            if pending is not None:
+                yield pending
+            pending = (key, values)
+        for key, group in groups:
+            yield pending
+            pending = (key, list(map(_VALUE, group)))
+    if pending is not None:
+        yield pending
