@@ -124,8 +124,10 @@ def _outermost(targets: list[str]) -> list[str]:
 
 def _ancestors(iid: str) -> list[str]:
     found = []
-    while (iid := parent_of(iid)) is not None:
-        found.append(iid)
+    parent = parent_of(iid)
+    while parent is not None:
+        found.append(parent)
+        parent = parent_of(parent)
     return found
 
 
