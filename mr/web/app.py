@@ -28,21 +28,22 @@ import re
 import socket
 import threading
 import time
+from http import HTTPStatus
 
 import gevent
 
 from mr import config, fs, metrics, values
-from mr.engine import control, events, listing, registry, rerun
+from mr.engine import events, listing
 from mr.engine.results import has_manifest, page, read_result
 from mr.engine.submit import SubmitError, fail, new_request_id, submit
 from mr.handlers.library import Library
 from mr.kv import client as kv_client
 from mr.kv import keys
 from mr.kv.client import EtcdUnavailable
-from mr.kv.models import DONE, PAUSED, RUNNING, Request, decode
+from mr.kv.models import DONE, RUNNING, Request, decode
 from mr.notify import Notifier
 from mr.queue.publisher import Publisher
-from mr.web import auth, tracking, ui, ui_http
+from mr.web import auth, controls, tracking, ui, ui_http
 from mr.web.http import PAGE, HttpError, Raw, flag, page_window, query, request_path
 from mr.web.waiter import RequestWaiter
 
@@ -65,13 +66,6 @@ def _cooperate_with_gevent() -> None:
 
 
 _cooperate_with_gevent()
-
-STATUS_TEXT = {200: "OK", 202: "Accepted", 400: "Bad Request", 401: "Unauthorized",
-               403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
-               408: "Request Timeout", 409: "Conflict", 411: "Length Required",
-               413: "Payload Too Large", 414: "URI Too Long",
-               415: "Unsupported Media Type", 422: "Unprocessable Entity",
-               500: "Internal Server Error", 503: "Service Unavailable", 504: "Gateway Timeout"}
 
 
 class FrontEnd:
@@ -116,7 +110,7 @@ class FrontEnd:
         name = q.get("name") or None
         library, waiter = self.workflow(workflow)
         request_id = None
-        context = {"requester_ip": self._client_ip(environ), "front_end": self.name}
+        context = {"requester_ip": self.client_ip(environ), "front_end": self.name}
         try:
             if blocking:
                 # Take the ticket before the request exists, so its end cannot slip past.
@@ -136,19 +130,19 @@ class FrontEnd:
         if reused:
             waiter.forget(request_id)
             if request.state == RUNNING and blocking:
-                return self._outcome(self._wait(workflow, request, waiter), reused=True)
+                return self.outcome(self.wait(workflow, request, waiter), reused=True)
             if request.state == DONE:
-                return self._outcome(request, reused=True)
+                return self.outcome(request, reused=True)
             return 202, {"request_id": request.id, "state": request.state, "reused": True}
         if not blocking:
             return 202, {"request_id": request.id, "state": RUNNING}
-        return self._outcome(self._wait(workflow, request, waiter))
+        return self.outcome(self.wait(workflow, request, waiter))
 
     def get_request(self, environ, workflow: str, request_id: str) -> tuple[int, dict]:
         _, waiter = self.workflow(workflow)
         wait = query(environ, "wait").get("wait")
         if wait is None:
-            return 200, self._describe(self._load_request(workflow, request_id))
+            return 200, self.describe(self._load_request(workflow, request_id))
         try:
             seconds = min(max(float(wait), 0.0), self.settings.request_timeout_s)
         except ValueError:
@@ -158,7 +152,7 @@ class FrontEnd:
         if request.state == RUNNING:
             request = waiter.wait(request_id, seconds) or self._load_request(workflow, request_id)
         waiter.forget(request_id)
-        return 200, self._describe(request)
+        return 200, self.describe(request)
 
     def get_result(self, environ, workflow: str, request_id: str) -> tuple[int, dict]:
         """A done request's result a page at a time: ?offset=0&limit=1000."""
@@ -173,72 +167,8 @@ class FrontEnd:
         return 200, {"request_id": request_id, "offset": offset, "total": total,
                      "pairs": found, "next": following if following < total else None}
 
-    def cancel_request(self, environ, workflow: str, request_id: str) -> tuple[int, dict]:
-        self.workflow(workflow)
-        reason = query(environ, "reason").get("reason") or None
-        try:
-            request = control.cancel(self.kv, workflow, request_id,
-                                     f"{self._client_ip(environ)} via {self.hostname}",
-                                     self.notifier, reason)
-        except control.ControlError as exc:
-            raise HttpError(exc.status, str(exc), request_id) from None
-        return 200, self._describe(request)
-
-    def pause_request(self, environ, workflow: str, request_id: str) -> tuple[int, dict]:
-        self.workflow(workflow)
-        try:
-            request = control.pause(self.kv, workflow, request_id)
-        except control.ControlError as exc:
-            raise HttpError(exc.status, str(exc), request_id) from None
-        return 200, {"request_id": request.id, "state": PAUSED}
-
-    def resume_request(self, environ, workflow: str, request_id: str) -> tuple[int, dict]:
-        library, _ = self.workflow(workflow)
-        try:
-            request, published = control.resume(
-                self.kv, self.publisher, library, request_id,
-                lambda worker: registry.is_alive(self.kv, worker))
-        except control.ControlError as exc:
-            raise HttpError(exc.status, str(exc), request_id) from None
-        return 200, {"request_id": request.id, "state": RUNNING, "published": published,
-                     "deadline": request.deadline}
-
-    def retry_request(self, environ, workflow: str, request_id: str) -> tuple[int, dict]:
-        library, waiter = self.workflow(workflow)
-        blocking = flag(query(environ, "blocking"), "blocking", False)
-        if blocking:
-            waiter.expect(request_id)
-        try:
-            request, requeued = control.retry(self.kv, self.publisher, library, request_id,
-                                              self.settings)
-        except control.ControlError as exc:
-            waiter.forget(request_id)
-            raise HttpError(exc.status, str(exc), request_id) from None
-        if not blocking:
-            return 202, {"request_id": request_id, "state": RUNNING, "requeued": requeued,
-                         "retries": request.retries}
-        return self._outcome(self._wait(workflow, request, waiter))
-
-    def rerun_request(self, environ, workflow: str, request_id: str) -> tuple[int, dict]:
-        """POST .../rerun?invocations=0.1,0.3: those subtrees again, up to a new result."""
-        q = query(environ, "invocations", "blocking")
-        blocking = flag(q, "blocking", False)
-        targets = [t.strip() for t in q.get("invocations", "").split(",") if t.strip()]
-        library, waiter = self.workflow(workflow)
-        if blocking:
-            waiter.expect(request_id)
-        try:
-            request, chosen = rerun.rerun(self.kv, self.publisher, library, request_id, targets,
-                                          self.settings)
-        except control.ControlError as exc:
-            waiter.forget(request_id)
-            raise HttpError(exc.status, str(exc), request_id) from None
-        if not blocking:
-            return 202, {"request_id": request_id, "state": RUNNING, "rerun": chosen}
-        return self._outcome(self._wait(workflow, request, waiter))
-
     # --- helpers -------------------------------------------------------------------------
-    def _wait(self, workflow: str, request: Request, waiter: RequestWaiter) -> Request:
+    def wait(self, workflow: str, request: Request, waiter: RequestWaiter) -> Request:
         """The ended request; at its deadline it is failed with reason "timeout" (504)."""
         ended = waiter.wait(request.id, max((request.deadline or 0) - time.time(), 0.0))
         if ended is not None:
@@ -249,7 +179,7 @@ class FrontEnd:
         if current.deadline and current.deadline > time.time():   # moved by a resume
             waiter.expect(request.id)
             current = self._load_request(workflow, request.id, forget=waiter)
-            return current if current.state != RUNNING else self._wait(workflow, current,
+            return current if current.state != RUNNING else self.wait(workflow, current,
                                                                         waiter)
         limit = current.deadline - current.created
         if fail(self.kv, current, "timeout", f"request timed out after {limit:g}s"):
@@ -273,7 +203,7 @@ class FrontEnd:
                                  f"a name with POST /job/{workflow}/<job>?name=...)")
         return decode(Request, entry.value)
 
-    def _describe(self, request: Request) -> dict:
+    def describe(self, request: Request) -> dict:
         body = {"request_id": request.id, "workflow": request.workflow, "job": request.job,
                 "state": request.state, "created": request.created,
                 "finished": request.finished, "name": request.name,
@@ -289,8 +219,8 @@ class FrontEnd:
             body["failure"] = request.failure
         return body
 
-    def _outcome(self, request: Request, reused: bool = False) -> tuple[int, dict]:
-        body = self._describe(request)
+    def outcome(self, request: Request, reused: bool = False) -> tuple[int, dict]:
+        body = self.describe(request)
         if reused:
             body["reused"] = True
         if request.state == DONE:
@@ -355,7 +285,7 @@ class FrontEnd:
             return stream.read(size)
 
     @staticmethod
-    def _client_ip(environ) -> str:
+    def client_ip(environ) -> str:
         forwarded = environ.get("HTTP_X_FORWARDED_FOR", "")
         return forwarded.split(",")[0].strip() or environ.get("REMOTE_ADDR", "")
 
@@ -387,15 +317,15 @@ ROUTES = [(method, re.compile(pattern), handler) for method, pattern, handler in
     ("GET", r"^/request/(?P<workflow>[^/]+)/(?P<request_id>[^/]+)/result/?$",
      FrontEnd.get_result),
     ("DELETE", r"^/request/(?P<workflow>[^/]+)/(?P<request_id>[^/]+)/?$",
-     FrontEnd.cancel_request),
+     controls.cancel),
     ("POST", r"^/request/(?P<workflow>[^/]+)/(?P<request_id>[^/]+)/retry/?$",
-     FrontEnd.retry_request),
+     controls.retry),
     ("POST", r"^/request/(?P<workflow>[^/]+)/(?P<request_id>[^/]+)/rerun/?$",
-     FrontEnd.rerun_request),
+     controls.rerun_subtrees),
     ("POST", r"^/request/(?P<workflow>[^/]+)/(?P<request_id>[^/]+)/pause/?$",
-     FrontEnd.pause_request),
+     controls.pause),
     ("POST", r"^/request/(?P<workflow>[^/]+)/(?P<request_id>[^/]+)/resume/?$",
-     FrontEnd.resume_request),
+     controls.resume),
     ("GET", r"^/request/(?P<workflow>[^/]+)/(?P<request_id>[^/]+)/progress/?$",
      tracking.progress),
     ("GET", r"^/request/(?P<workflow>[^/]+)/(?P<request_id>[^/]+)/children/?$",
@@ -451,7 +381,7 @@ def app(environ, start_response):
         log.exception("unhandled error on %s %s", method, path)
         status, body = 500, {"error": f"internal error: {exc.__class__.__name__}: {exc}"}
     if isinstance(body, ui_http.Reply):  # the web view's pages and event streams
-        start_response(f"{status} {STATUS_TEXT.get(status, '')}", body.headers)
+        start_response(f"{status} {HTTPStatus(status).phrase}", body.headers)
         return body.chunks
     if isinstance(body, Raw):
         content_type, payload = body.content_type, body.payload
@@ -462,5 +392,5 @@ def app(environ, start_response):
         headers.append(("X-MR-REQUEST-ID", request_id))
     if status == 408:   # the rest of the body may still come: not a connection to reuse
         headers.append(("Connection", "close"))
-    start_response(f"{status} {STATUS_TEXT.get(status, '')}", headers)
+    start_response(f"{status} {HTTPStatus(status).phrase}", headers)
     return [payload]
