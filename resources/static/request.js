@@ -130,7 +130,8 @@
      again with its step's mapper). */
   function rerunButton(inv) {
     const state = document.querySelector("#summary dl.facts")?.dataset.state;
-    if (!["done", "failed", "cancelled"].includes(state) || inv.kind !== "map" || inv.split) {
+    if (!["done", "failed", "cancelled"].includes(state) || inv.kind !== "map" || inv.split
+        || document.querySelector("p.kept")) {   // a trace document: nothing left to re-run
       return [];
     }
     const button = document.createElement("button");

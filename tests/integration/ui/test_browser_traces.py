@@ -67,6 +67,7 @@ def test_a_cleaned_up_request_is_shown_from_its_trace_document(kept, browser, tm
     click(browser, 'li[data-iid="0.2"] > .row a.label')
     wait_for(lambda: "numbers_square" in text(browser, "#detail"), timeout=20,
              message="the child's record in its panel")
+    assert attr(browser, "#rerun", "data-iid") is None   # its records are gone: no re-run
     wait_for(lambda: js(browser, "const g = document.getElementById('graph');"
                                  "return !!g && g.complete && g.naturalWidth > 0"),
              timeout=60, message="the graph drawn from the document")
