@@ -92,9 +92,11 @@ class DataSteps:
         children = (Invocation(id=child_id(inv.id, index), step=step.name,
                                split=split.to_record(), partitions=inv.partitions)
                     for index, split in enumerate(splits))
+        # Full batches from the first: a split runs for seconds, so starting a few early gains
+        # nothing, and up to 128 splits cost one etcd write to create.
         self.runner.spawn(library, request, inv, children,
                           topic(request.workflow, mapper.definition.required_capability, True),
-                          out)
+                          out, first_batch=protocol.CHILD_BATCH)
 
     def _map_split(self, library: Library, request: Request, inv: Invocation, step: Step,
                    mapper: LoadedHandler, out: InvocationLog, attempt: int,
@@ -140,7 +142,7 @@ class DataSteps:
                                partition=index) for index in range(mapper.partitions))
         self.runner.spawn(library, request, inv, children,
                           topic(request.workflow, reducer.definition.required_capability, True),
-                          out)
+                          out, first_batch=protocol.CHILD_BATCH)
 
     def reduce_partition(self, library: Library, request: Request, inv: Invocation,
                          out: InvocationLog, attempt: int, claim: Claim | None = None) -> None:

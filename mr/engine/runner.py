@@ -248,7 +248,8 @@ class Runner:
                    topic(request.workflow, child_mapper.definition.required_capability), out)
 
     def spawn(self, library: Library, request: Request, inv: Invocation,
-              children: Iterable[Invocation], child_topic: str, out: InvocationLog) -> None:
+              children: Iterable[Invocation], child_topic: str, out: InvocationLog, *,
+              first_batch: int = protocol.FIRST_CHILD_BATCH) -> None:
         """Create and publish `inv`'s children in batches, then make `inv` wait for them."""
         wf, rid = request.workflow, request.id
         count, batch = 0, []
@@ -266,8 +267,7 @@ class Runner:
             batch.append(child)
             count += 1
             # A small first batch sets the workers going while the rest are written.
-            if len(batch) == (protocol.FIRST_CHILD_BATCH if count == len(batch)
-                              else protocol.CHILD_BATCH):
+            if len(batch) == (first_batch if count == len(batch) else protocol.CHILD_BATCH):
                 flush()
         if batch:
             flush()
