@@ -43,6 +43,7 @@ class Library:
         self._lock = threading.Lock()
         self._stopped = threading.Event()
         self._watch = None
+        self._watching = threading.Lock()   # stop() and a watch being opened: one at a time
 
     def start(self) -> Library:
         """Load everything now (so the first request finds its handlers), then follow changes."""
@@ -52,9 +53,10 @@ class Library:
         return self
 
     def stop(self) -> None:
-        self._stopped.set()
-        if self._watch is not None:
-            self._watch.cancel()
+        with self._watching:
+            self._stopped.set()
+            if self._watch is not None:
+                self._watch.cancel()
 
     # --- lookups -------------------------------------------------------------------------
     def job(self, name: str) -> Job | None:
@@ -92,7 +94,11 @@ class Library:
         delay = 0.1
         while not self._stopped.is_set():
             try:
-                self._watch = self.kv.watch_prefix(keys.definitions(self.workflow), revision + 1)
+                with self._watching:   # else a stop() just before this would miss its watch
+                    if self._stopped.is_set():
+                        return
+                    self._watch = self.kv.watch_prefix(keys.definitions(self.workflow),
+                                                       revision + 1)
                 for rev, events in self._watch:
                     self._apply([(e.kind, e.entry.key, e.entry.value) for e in events], rev)
                     revision, delay = rev, 0.1
