@@ -3,13 +3,15 @@ workflow's shared filesystem, a short NSQ message timeout (so a killed worker's 
 back quickly), cleanup on (so a done request's shuffle files must be gone)."""
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from mr.kv import entities
 from mr.kv.models import Job, Step, Workflow
-from tests.support.cluster import start_cluster, unique
+from tests.support.cluster import EngineCluster, start_cluster, unique
 
 HANDLERS = Path(__file__).parent / "handlers"
 MSG_TIMEOUT_S = 3
@@ -28,29 +30,39 @@ STEPS = {"wc": ("words", None, "sum_counts", 3),
          "wc_here": ("words_here", "sum_combiner", "sum_counts", 2)}
 
 
-@pytest.fixture(scope="package")
-def data(etcd, tmp_path_factory):
-    wf = unique("data")
-    engine = start_cluster(tmp_path_factory.mktemp("data"), etcd.address, [wf],
-                           {"MR_MSG_TIMEOUT_S": str(MSG_TIMEOUT_S),
-                            "MR_DATA_CLAIM_AFTER_S": str(CLAIM_AFTER_S)})
+@contextlib.contextmanager
+def data_cluster(tmp: Path, etcd_address: str, prefix: str, env: dict[str, str],
+                 steps: dict[str, tuple], workers: int,
+                 more: Callable[[str], tuple] = lambda wf: ()) -> Iterator[EngineCluster]:
+    """A workflow of this folder's handlers with `steps` (each also a job of its name) and
+    the definitions `more(workflow)`, `workers` workers and a front-end; stopped after."""
+    wf = unique(prefix)
+    engine = start_cluster(tmp, etcd_address, [wf], env)
     engine.wf = wf
     engine.shared = Path(engine.env["MR_DATA_DIR"]) / "shared" / wf
     try:
-        entities.create_workflow(engine.kv, Workflow(wf, "data jobs"))
+        entities.create_workflow(engine.kv, Workflow(wf, f"{prefix} tests"))
         synced = engine.sync(wf, HANDLERS)
         assert synced.returncode == 0, synced.stderr
-        for name, (mapper, combiner, reducer, partitions) in STEPS.items():
+        for name, (mapper, combiner, reducer, partitions) in steps.items():
             entities.save(engine.kv, Step(wf, name, mapper, reducer, combiner,
                                           partitions=partitions))
             entities.save(engine.kv, Job(wf, name, name))
-        entities.save(engine.kv, Job(wf, "wc_file", "wc", result_writer="file"))
-        entities.save(engine.kv, Step(wf, "plain", "echo", "sum_counts"))
-        entities.save(engine.kv, Job(wf, "plain", "plain"))
-        engine.start_workers(2)
+        for definition in more(wf):
+            entities.save(engine.kv, definition)
+        engine.start_workers(workers)
         engine.start_web()
-    except BaseException:
+        yield engine
+    finally:
         engine.stop()
-        raise
-    yield engine
-    engine.stop()
+
+
+@pytest.fixture(scope="package")
+def data(etcd, tmp_path_factory):
+    with data_cluster(tmp_path_factory.mktemp("data"), etcd.address, "data",
+                      {"MR_MSG_TIMEOUT_S": str(MSG_TIMEOUT_S),
+                       "MR_DATA_CLAIM_AFTER_S": str(CLAIM_AFTER_S)}, STEPS, 2,
+                      more=lambda wf: (Job(wf, "wc_file", "wc", result_writer="file"),
+                                       Step(wf, "plain", "echo", "sum_counts"),
+                                       Job(wf, "plain", "plain"))) as engine:
+        yield engine

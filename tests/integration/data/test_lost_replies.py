@@ -9,36 +9,19 @@ from pathlib import Path
 
 import pytest
 
-from mr.kv import entities
-from mr.kv.models import Job, Step, Workflow
-from tests.integration.data.conftest import HANDLERS
+from tests.integration.data.conftest import data_cluster
 from tests.integration.data.test_data_failures import start
 from tests.integration.data.test_data_jobs import all_pairs, write_corpus
-from tests.support.cluster import start_cluster, unique
 
 LOSSY = Path(__file__).resolve().parents[2] / "support" / "lost_replies"
 
 
 @pytest.fixture(scope="module")
 def lossy(etcd, tmp_path_factory):
-    wf = unique("lossy")
-    engine = start_cluster(tmp_path_factory.mktemp("lossy"), etcd.address, [wf],
-                           {"PYTHONPATH": str(LOSSY), "LOSE_ETCD_REPLY": "/out/0"})
-    engine.wf = wf
-    engine.shared = Path(engine.env["MR_DATA_DIR"]) / "shared" / wf
-    try:
-        entities.create_workflow(engine.kv, Workflow(wf, "lost replies"))
-        synced = engine.sync(wf, HANDLERS)
-        assert synced.returncode == 0, synced.stderr
-        entities.save(engine.kv, Step(wf, "wc", "words", "sum_counts", partitions=2))
-        entities.save(engine.kv, Job(wf, "wc", "wc"))
-        engine.start_workers(1)
-        engine.start_web()
-    except BaseException:
-        engine.stop()
-        raise
-    yield engine
-    engine.stop()
+    with data_cluster(tmp_path_factory.mktemp("lossy"), etcd.address, "lossy",
+                      {"PYTHONPATH": str(LOSSY), "LOSE_ETCD_REPLY": "/out/0"},
+                      {"wc": ("words", None, "sum_counts", 2)}, 1) as engine:
+        yield engine
 
 
 def test_a_commit_whose_reply_was_lost_keeps_its_files(lossy):
