@@ -29,6 +29,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def start_on_free_ports(make: Callable[[], Service], attempts: int = 3) -> Service:
+    """Start the service `make()` builds on free ports, and again on new ones when another
+    process took a port between free_port() and the bind (a race free_port cannot close)."""
+    for _ in range(attempts - 1):
+        try:
+            return make().start()
+        except RuntimeError as exc:
+            if "Address already in use" not in str(exc):
+                raise
+    return make().start()
+
+
 def wait_for(condition: Callable[[], T], timeout: float = 10.0, message: str = "condition",
              process: subprocess.Popen | None = None, log: Path | None = None,
              interval: float = 0.05) -> T:

@@ -18,15 +18,16 @@ _names = itertools.count()
 
 
 def start_lookupd(tmp_path, *flags: str) -> cluster.Service:
-    return cluster.lookupd(tmp_path / f"lookupd-{next(_names)}.log", None, None, *flags).start()
+    return cluster.start_on_free_ports(lambda: cluster.lookupd(
+        tmp_path / f"lookupd-{next(_names)}.log", None, None, *flags))
 
 
 def start_broker(tmp_path, *lookupds: str) -> cluster.Service:
     """mr_broker broadcasting 127.0.0.1 and registering with each lookupd TCP address."""
     n = next(_names)
     flags = ["--broadcast-address=127.0.0.1", *(f"--lookupd-tcp-address={a}" for a in lookupds)]
-    return cluster.broker(tmp_path / f"broker{n}", tmp_path / f"broker{n}.log", None, None,
-                          *flags).start()
+    return cluster.start_on_free_ports(lambda: cluster.broker(
+        tmp_path / f"broker{n}", tmp_path / f"broker{n}.log", None, None, *flags))
 
 
 @pytest.fixture(scope="module")
