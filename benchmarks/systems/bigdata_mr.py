@@ -23,7 +23,7 @@ from benchmarks.systems.mr_engine import REPO, WORKFLOW, MrEngine
 from mr import fs
 from mr.data import parts
 from mr.kv import client as kv_client
-from mr.kv import entities
+from mr.kv import entities, keys
 from mr.kv.models import Job, Step
 
 CORPUS_DIR = "corpus"
@@ -59,6 +59,17 @@ def place(source: str, directory: Path) -> str:
     return f"{CORPUS_DIR}/{target.name}"
 
 
+def _await_sweeper(kv: kv_client.KV, timeout: float = 60.0) -> None:
+    """Wait until a worker leads the sweeping: its election (a lease and a transaction per
+    worker, a few seconds after start) is the cluster's, and counted during the first job it
+    would make that job's etcd proposals look per-request."""
+    deadline = time.monotonic() + timeout
+    while kv.get(keys.sweeper(WORKFLOW)) is None:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"no mr worker took the sweeper's key within {timeout:g} s")
+        time.sleep(0.1)
+
+
 class MrData:
     name = "mr"
 
@@ -82,6 +93,7 @@ class MrData:
         self.engine.start(base)
         kv = kv_client.KV([self.engine.etcd.address])
         try:
+            _await_sweeper(kv)
             for job, (step, mapper, reducer) in JOBS.items():
                 entities.save(kv, Step(WORKFLOW, step, mapper=mapper, reducer=reducer,
                                        partitions=self.options.partitions))

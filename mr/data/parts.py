@@ -16,7 +16,8 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Iterable, Iterator
-from itertools import islice
+from dataclasses import dataclass
+from itertools import chain, islice
 from operator import itemgetter
 from typing import IO, Any
 
@@ -30,6 +31,14 @@ LONG_LIST = 65536   # a value list this long is encoded a slice at a time, not i
 READ_LINES = 1024
 _JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
 _STRING = json.encoder.encode_basestring   # what _JSON does to a str, without its set-up
+
+
+@dataclass
+class Streamed:
+    """A value too long to hold at once, written as one JSON array: its first slice, and an
+    iterator of the slices after it (a reducer's iterator value, mr.engine.data_work)."""
+    first: list
+    rest: Iterator[list]
 
 
 def results_dir(request_id: str) -> str:
@@ -69,8 +78,12 @@ class PartWriter:
     def write_many(self, pairs: Iterable) -> None:
         self._check_open()
         for key, value in pairs:
+            if type(value) is Streamed:
+                self._write_long(key, chain([value.first], value.rest))
+                continue
             if type(value) in (list, tuple) and len(value) > LONG_LIST:
-                self._write_long(key, value)
+                self._write_long(key, (value[start:start + LONG_LIST]
+                                       for start in range(0, len(value), LONG_LIST)))
                 continue
             line = _line(key, value)
             self._lines.append(line)
@@ -117,19 +130,21 @@ class PartWriter:
             self._pairs += len(self._lines)
             self._lines, self._chars = [], 0
 
-    def _write_long(self, key: Any, values: list | tuple) -> None:
+    def _write_long(self, key: Any, slices: Iterable[list | tuple]) -> None:
         """One line `[key,[v, …]]`, written a slice of the list at a time."""
         self._flush()
         self._emit(_line(key, [])[:-2].encode("utf-8"))   # "[key,["
-        for start in range(0, len(values), LONG_LIST):
-            piece = values[start:start + LONG_LIST]
+        separator = b""
+        for piece in slices:
+            if not piece:
+                continue
             try:
                 items = _JSON(piece)[1:-1]   # the slice's elements, without its brackets
             except (TypeError, ValueError):
                 _line(key, piece)   # raises the error that names the key and the type
                 raise
-            self._emit(items.encode("utf-8")
-                       + (b"," if start + LONG_LIST < len(values) else b""))
+            self._emit(separator + items.encode("utf-8"))
+            separator = b","
         self._emit(b"]]\n")
         self._pairs += 1
 

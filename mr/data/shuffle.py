@@ -35,7 +35,8 @@ Partitioner = Callable[[Any, int], int]
 SHUFFLE_DIR = ".mr/shuffle"   # reserved, beside .mr/blobs: no handler writes there
 CHUNK_PAIRS = 4096
 CHUNK_BYTES = 1 << 20
-CHUNK_ITEMS = CHUNK_BYTES // 8   # elements of container values a chunk is cut at, unpacked
+CHUNK_ITEMS = 16384   # elements of container values a chunk is cut at: 32 runs' chunks held by
+                      # a merge stay small (an index's id lists: 40 bytes an id, unpacked)
 _CONTAINERS = (list, tuple, dict)
 BATCH_PAIRS = 65536      # add_many partitions this many pairs per pass
 _MSGPACK_INT = (-(1 << 63), 1 << 64)
@@ -311,10 +312,14 @@ def _frozen(key: Any) -> Any:
 
 def _cuts(values: list) -> list[int]:
     """Where to cut a piece's values so that each part holds about CHUNK_ITEMS elements of
-    container values (the end included)."""
+    container values (the end included); a value that big alone is a part of its own, which
+    a merge can leave packed until the reducer reads it (mr.data.shuffle_merge)."""
     cuts, weight = [], 0
     for index, value in enumerate(values):
         if type(value) in _CONTAINERS:
+            if len(value) >= CHUNK_ITEMS and weight:
+                cuts.append(index)
+                weight = 0
             weight += len(value)
             if weight >= CHUNK_ITEMS:
                 cuts.append(index + 1)

@@ -4,14 +4,21 @@ the map attempts wrote (mr.data.shuffle, which describes the format).
 `merge` holds one chunk per run. Rather than a heap (a Python step per pair), it takes from
 every run the pairs up to the smallest "last key of the current chunk", concatenates them and
 sorts them (timsort merges the sorted pieces in C), then groups equal keys; the group at the
-end of a batch is held back, since the next batch may continue it. The order of a key's
-values is not specified.
+end of a batch is held back, since the next batch may continue it. A key's values come in
+the order of the map splits (the input's order), a split's own in the order it wrote them:
+an index whose ids grow through the input needs no sort of its id lists, only a chain.
+
+A key whose values are too big to hold at once (an index's commonest word: one chunk of a
+run holding that key alone, over LAZY_BYTES packed) is handed to the reducer as
+`StreamedValues`, a read-only sequence that unpacks one split's value at a time as it is
+iterated, so a reducer that streams its output (mr.engine.data_work) holds one split's share
+of the key, never all of it.
 """
 from __future__ import annotations
 
 import errno
 from bisect import bisect_right
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from itertools import chain, groupby
 from operator import itemgetter
 from typing import Any
@@ -22,13 +29,53 @@ from mr.data.shuffle import ORDERABLE, ShuffleError
 from mr.fs.base import WorkflowFS
 
 READ_BYTES = 256 << 10   # a merge reads each run this much at a time
+LAZY_BYTES = 64 << 10    # a one-key chunk's values bigger than this stay packed until read
 _KEY = itemgetter(0)
 _VALUE = itemgetter(1)
 
 
-def merge(wfs: WorkflowFS, refs: list[dict], partition: int) -> Iterator[tuple[Any, list]]:
+class _Packed:
+    """A one-key chunk's values, still packed: unpacked each time they are read."""
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes):
+        self.data = data
+
+    def unpack(self) -> Any:
+        return msgpack.unpackb(self.data, raw=False, strict_map_key=False)[0]
+
+
+class StreamedValues(Sequence):
+    """A key's values, each split's unpacked when it is read (and again if read again): a
+    list's reading side without its memory. Iterate it once, or index it; it cannot change."""
+
+    def __init__(self, items: list):
+        self._items = items
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [_unpacked(item) for item in self._items[index]]
+        return _unpacked(self._items[index])
+
+    def __iter__(self) -> Iterator:
+        return map(_unpacked, self._items)
+
+    def __repr__(self) -> str:
+        return f"<StreamedValues: {len(self._items)} values, unpacked as read>"
+
+
+def _unpacked(item: Any) -> Any:
+    return item.unpack() if type(item) is _Packed else item
+
+
+def merge(wfs: WorkflowFS, refs: list[dict], partition: int
+          ) -> Iterator[tuple[Any, list | StreamedValues]]:
     """(key, [values]) for every key of `partition` across the committed attempts `refs`, in
-    key order, each key once. Memory: one chunk per run plus the current batch.
+    key order, each key once, its values in the order of `refs`. Memory: one chunk per run
+    plus the current batch.
 
     A missing run file raises FileNotFoundError naming it (the shared filesystem lost it:
     an outage, not bad data); keys that cannot be ordered together raise ShuffleError.
@@ -68,12 +115,16 @@ def _run_chunks(wfs: WorkflowFS, path: str, start: int, end: int
         position += size
         unpacker.feed(data)
         for keys, values in unpacker:
-            yield (msgpack.unpackb(keys, raw=False, use_list=False, strict_map_key=False),
-                   msgpack.unpackb(values, raw=False, strict_map_key=False))
+            keys = msgpack.unpackb(keys, raw=False, use_list=False, strict_map_key=False)
+            if len(keys) == 1 and len(values) > LAZY_BYTES:
+                yield keys, [_Packed(values)]
+            else:
+                yield keys, msgpack.unpackb(values, raw=False, strict_map_key=False)
 
 
-def _batches(runs: list[Iterator[tuple[tuple, list]]]) -> Iterator[list[tuple]]:
-    """Sorted lists of pairs; every key of one list is <= every key of the next."""
+def _batches(runs: list[Iterator[tuple[tuple, list]]]) -> Iterator[tuple[list[tuple], bool]]:
+    """Sorted lists of pairs, every key of one list <= every key of the next, each with
+    whether it holds packed values. A stable sort: equal keys keep the order of the runs."""
     heads = []   # [keys, values, position, run] for each run with pairs left
     for run in runs:
         chunk = next(run, None)
@@ -82,9 +133,10 @@ def _batches(runs: list[Iterator[tuple[tuple, list]]]) -> Iterator[list[tuple]]:
     try:
         while heads:
             bound = min([head[0][-1] for head in heads])
-            pieces, left = [], []
+            pieces, left, packed = [], [], False
             for head in heads:
                 keys, values, position, run = head
+                packed = packed or type(values[0]) is _Packed
                 cut = bisect_right(keys, bound, position)
                 if cut > position:
                     pieces.append(zip(keys[position:cut], values[position:cut]) if position
@@ -100,16 +152,17 @@ def _batches(runs: list[Iterator[tuple[tuple, list]]]) -> Iterator[list[tuple]]:
             batch = list(chain.from_iterable(pieces))
             if len(pieces) > 1:
                 batch.sort(key=_KEY)
-            yield batch
+            yield batch, packed
     except TypeError as exc:
         raise ShuffleError(f"{ORDERABLE}; the map attempts being merged have keys that "
                            f"cannot be compared: {exc}") from None
 
 
-def _grouped(batches: Iterator[list[tuple]]) -> Iterator[tuple[Any, list]]:
+def _grouped(batches: Iterator[tuple[list[tuple], bool]]
+             ) -> Iterator[tuple[Any, list | StreamedValues]]:
     """Group equal keys; a batch's last group waits, since the next batch may continue it."""
     pending = None
-    for batch in batches:
+    for batch, packed in batches:
         groups = groupby(batch, _KEY)
         key, group = next(groups)   # a batch is never empty
         values = list(map(_VALUE, group))
@@ -117,10 +170,24 @@ def _grouped(batches: Iterator[list[tuple]]) -> Iterator[tuple[Any, list]]:
             pending[1].extend(values)
         else:
             if pending is not None:
-                yield pending
+                yield _handed(pending)
             pending = (key, values)
+        hand = _handed   # the batch's first group may carry packed values of the last one
         for key, group in groups:
-            yield pending
+            yield hand(pending)
+            hand = _handed if packed else _as_is
             pending = (key, list(map(_VALUE, group)))
     if pending is not None:
-        yield pending
+        yield _handed(pending)
+
+
+def _as_is(group: tuple[Any, list]) -> tuple[Any, list]:
+    return group
+
+
+def _handed(group: tuple[Any, list]) -> tuple[Any, list | StreamedValues]:
+    """The group as a reducer gets it: StreamedValues if some of its values are packed."""
+    key, values = group
+    if any(type(value) is _Packed for value in values):
+        return key, StreamedValues(values)
+    return group

@@ -153,8 +153,8 @@ class DataSteps:
         inv.handler, inv.version = reducer.definition.name, reducer.definition.version
         mapped = reduced_of(inv.parent)
         wfs = runner.workflow_fs(wf)
-        refs = [blobs.load_output(wfs, stored)
-                for stored in protocol.child_outputs(runner.kv, wf, rid, mapped)]
+        refs = [blobs.load_output(wfs, stored)   # in split order: so come a key's values
+                for stored in protocol.child_outputs_in_order(runner.kv, wf, rid, mapped)]
         part = self._run(library, request, inv, step, {"reducer": reducer}, out, attempt,
                          claim, refs, mapped)
         if not runner.completion.complete(library, request, [done(inv, out)], inv.id, part):

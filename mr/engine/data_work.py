@@ -16,6 +16,7 @@ import errno
 import importlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
+from itertools import islice
 from typing import Any, Protocol
 
 from mr.data import inputs, parts, shuffle, shuffle_merge
@@ -91,7 +92,7 @@ def reduce_partition(env: Env, request_id: str, inv: Invocation, reducer: Loaded
         with env.limited(reducer) as limit:
             ctx = env.context(reducer, mapped, False, limit)
             produced = call(reducer, ctx, shuffle_merge.merge(env.fs, refs, inv.partition))
-            for chunk in _chunks(reducer_output(produced), reducer, limit):
+            for chunk in _chunks(reducer_output(produced), reducer, limit, streams=True):
                 _written(writer.write_many, chunk, reducer)
         return _written(writer.commit, None, reducer)
     except BaseException:
@@ -122,9 +123,13 @@ def partitioner(step: Step) -> Partitioner | None:
     return found
 
 
-def _chunks(produced: Any, handler: LoadedHandler, limit: TimeLimit) -> Iterator[list]:
+def _chunks(produced: Any, handler: LoadedHandler, limit: TimeLimit, *,
+            streams: bool = False) -> Iterator[list]:
     """A handler's pairs a chunk at a time: a returned mapping whole (the bulk path), else
-    what it yields (pairs, Batch lists of pairs; a mapper's leading Return() is allowed)."""
+    what it yields (pairs, Batch lists of pairs; a mapper's leading Return() is allowed).
+
+    With `streams` (a reducer's part), a value that is an iterator or StreamedValues is
+    written as a list: read whole when short, else a slice at a time (parts.Streamed)."""
     name = handler.definition.name
     if isinstance(produced, Mapping):
         yield list(produced.items())
@@ -143,14 +148,34 @@ def _chunks(produced: Any, handler: LoadedHandler, limit: TimeLimit) -> Iterator
     chunk: list = []
     weight = 0
     for pair in pairs(items(), handler):
-        chunk.append(pair)
         value = pair[1]
+        if streams and isinstance(value, _STREAMS):
+            pair = [pair[0], _streamed(value, handler, limit)]
+            value = pair[1]
+        chunk.append(pair)
+        if type(value) is parts.Streamed:
+            weight = CHUNK_ITEMS   # its slices are read as it is written: write it now
         weight += 1 + (len(value) if isinstance(value, (list, tuple, dict, set)) else 0)
         if weight >= CHUNK_ITEMS:
             yield chunk
             chunk, weight = [], 0
     if chunk:
         yield chunk
+
+
+_STREAMS = (Iterator, shuffle_merge.StreamedValues)
+
+
+def _streamed(value: Iterator | shuffle_merge.StreamedValues, handler: LoadedHandler,
+              limit: TimeLimit) -> list | parts.Streamed:
+    """An iterator value: its elements as a list when there are few, else parts.Streamed,
+    whose slices are taken as the part is written; the handler's errors stay its own."""
+    elements = iter(value)
+    slices = guarded(iter(lambda: list(islice(elements, parts.LONG_LIST)), []), handler, limit)
+    first = next(slices, [])
+    if len(first) < parts.LONG_LIST:
+        return first
+    return parts.Streamed(first, slices)
 
 
 def _shuffled(write: Callable, argument: Iterable | None, handler: LoadedHandler) -> Any:

@@ -345,6 +345,14 @@ def child_outputs(kv: KV, wf: str, rid: str, parent: str):
         yield entry.value
 
 
+def child_outputs_in_order(kv: KV, wf: str, rid: str, parent: str) -> list[bytes]:
+    """Each child's output in the order its parent made them (a data step's splits: the
+    input's order), which etcd's key order is not: child 10 sorts before child 2."""
+    entries = list(kv.scan(keys.outputs(wf, rid, parent)))
+    entries.sort(key=lambda entry: int(entry.key.rsplit(".", 1)[1]))
+    return [entry.value for entry in entries]
+
+
 REQUEUE_BATCH = (MAX_TXN_OPS - 1) // 3
 
 

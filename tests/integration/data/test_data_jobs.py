@@ -128,6 +128,22 @@ def test_inverted_index_over_json_lines(data):
         word: sorted(ids) for word, ids in expected.items()}
 
 
+def test_a_key_too_big_to_hold_streams_through_in_split_order(data):
+    """Every document holds "all": its id list packs to over 64 KiB in each of 12 splits (so
+    it stays packed until read) and has 300,000 ids in all (written a slice at a time). The
+    reducer only chains a word's lists: sorted ids prove they come in the splits' order, also
+    past split 10 (etcd's key order puts .10 before .2)."""
+    docs = 300_000
+    lines = "".join(json.dumps({"id": n, "text": f"all w{n % 7}"}) + "\n" for n in range(docs))
+    (data.shared / "many.jsonl").write_text(lines)
+    split_bytes = len(lines) // 12 + 1
+    reply = post(data, "index_streamed", ["many.jsonl"], split_bytes=split_bytes)
+    assert reply.status_code == 200, reply.text
+    got = dict(all_pairs(data, reply.json()["request_id"], limit=1000))
+    assert got == {"all": list(range(docs)),
+                   **{f"w{k}": list(range(k, docs, 7)) for k in range(7)}}
+
+
 @pytest.mark.parametrize("inputs, fields, status, says", [
     (None, {}, 422, "names none"),
     (["/etc/passwd"], {}, 422, "inside the workflow's shared filesystem"),

@@ -77,6 +77,24 @@ def test_a_long_list_value_is_the_line_json_would_write(wfs):
     assert entry["pairs"] == len(pairs) and entry["bytes"] == len(wfs.read_bytes(entry["path"]))
 
 
+def test_a_streamed_value_is_one_line_written_as_its_slices_come(wfs):
+    slices_read = []
+
+    def slices():
+        for start in range(0, 3 * parts.LONG_LIST, parts.LONG_LIST):
+            slices_read.append(start)
+            yield list(range(start, start + parts.LONG_LIST))
+        yield []   # an empty slice adds nothing, not a stray comma
+
+    writer = PartWriter(wfs, "req", 0)
+    writer.write_many([("a", 1), ("ids", parts.Streamed([-1], slices())), ("z", [2])])
+    entry = writer.commit()
+    lines = wfs.read_bytes(entry["path"]).decode("utf-8").splitlines()
+    assert [json.loads(line) for line in lines] == [
+        ["a", 1], ["ids", [-1, *range(3 * parts.LONG_LIST)]], ["z", [2]]]
+    assert slices_read == [0, parts.LONG_LIST, 2 * parts.LONG_LIST] and entry["pairs"] == 3
+
+
 def test_a_long_list_json_cannot_hold_is_refused_by_name(wfs):
     writer = PartWriter(wfs, "req", 0)
     with pytest.raises(ValueError, match="key 'k': its value of type list"):

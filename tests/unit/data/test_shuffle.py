@@ -166,6 +166,30 @@ def test_big_values_are_split_into_bounded_chunks(wfs):
     assert dict((key, values[0]) for key, values in merge(wfs, [ref], 0)) == big
 
 
+def test_a_big_value_stays_packed_until_read_and_keys_keep_the_runs_order(wfs, monkeypatch):
+    """A one-key chunk over LAZY_BYTES comes as StreamedValues: each run's value unpacked as
+    it is read; a key's values (lazy or not) come in the order of the runs."""
+    monkeypatch.setattr(shuffle_merge, "LAZY_BYTES", 1000)
+    monkeypatch.setattr(shuffle, "CHUNK_ITEMS", 500)
+    refs = []
+    for attempt in range(12):
+        writer = RunWriter(wfs, "req", f"0.{attempt}", 1)
+        writer.add_mapping({"a": [attempt] * 10, "big": list(range(attempt * 1000,
+                                                                   attempt * 1000 + 1000)),
+                            "small": [attempt], "tail": attempt})
+        refs.append(writer.commit())
+    got = dict(merge(wfs, refs, 0))
+    big, small = got["big"], got["small"]
+    assert isinstance(big, shuffle_merge.StreamedValues) and len(big) == 12
+    assert [ids[0] for ids in big] == [attempt * 1000 for attempt in range(12)]
+    assert big[3] == list(range(3000, 4000)) and big[1:3] == [list(range(1000, 2000)),
+                                                              list(range(2000, 3000))]
+    assert type(small) is list and small == [[attempt] for attempt in range(12)]
+    assert got["tail"] == list(range(12))
+    with pytest.raises(TypeError):
+        big[0] = []   # read-only: a reducer cannot mistake it for its own list
+
+
 def test_custom_partitioner(wfs):
     writer = RunWriter(wfs, "req", "0.1", 3, partitioner=lambda key, n: len(key) % n)
     writer.add_mapping({"a": 1, "bb": 2, "ccc": 3, "dddd": 4})
