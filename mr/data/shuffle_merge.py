@@ -10,9 +10,9 @@ an index whose ids grow through the input needs no sort of its id lists, only a 
 
 A key whose values are too big to hold at once (an index's commonest word: one chunk of a
 run holding that key alone, over LAZY_BYTES packed) is handed to the reducer as
-`StreamedValues`, a read-only sequence that unpacks one split's value at a time as it is
-iterated, so a reducer that streams its output (mr.engine.data_work) holds one split's share
-of the key, never all of it.
+`StreamedValues`, a read-only sequence that reads and unpacks one split's value from its run
+file at a time as it is iterated, so a reducer that streams its output
+(mr.engine.data_work) holds one split's share of the key, never all of it.
 """
 from __future__ import annotations
 
@@ -35,14 +35,16 @@ _VALUE = itemgetter(1)
 
 
 class _Packed:
-    """A one-key chunk's values, still packed: unpacked each time they are read."""
-    __slots__ = ("data",)
+    """Where a one-key chunk's packed values are in its run file: read and unpacked each
+    time they are read, so a merge holds none of a huge key's values, only their places."""
+    __slots__ = ("wfs", "path", "offset", "size")
 
-    def __init__(self, data: bytes):
-        self.data = data
+    def __init__(self, wfs: WorkflowFS, path: str, offset: int, size: int):
+        self.wfs, self.path, self.offset, self.size = wfs, path, offset, size
 
     def unpack(self) -> Any:
-        return msgpack.unpackb(self.data, raw=False, strict_map_key=False)[0]
+        return msgpack.unpackb(_read(self.wfs, self.path, self.offset, self.size),
+                               raw=False, strict_map_key=False)[0]
 
 
 class StreamedValues(Sequence):
@@ -98,28 +100,78 @@ def merge(wfs: WorkflowFS, refs: list[dict], partition: int
 def _run_chunks(wfs: WorkflowFS, path: str, start: int, end: int
                 ) -> Iterator[tuple[tuple, list]]:
     """A run's chunks as (keys, values). The file is opened for each read, so a merge of
-    thousands of runs holds no file open between reads."""
-    unpacker = msgpack.Unpacker(raw=False, max_buffer_size=0)
-    position = start
-    while position < end:
-        size = min(READ_BYTES, end - position)
-        try:
-            with wfs.open(path, "rb") as file:
-                file.seek(position)
-                data = file.read(size)
-        except FileNotFoundError:
-            raise FileNotFoundError(errno.ENOENT, "a run file of a committed map attempt is "
-                                    "missing from the shared filesystem", path) from None
-        if len(data) < size:
-            raise OSError(errno.EIO, f"run file is truncated: it ends before byte {end}", path)
-        position += size
-        unpacker.feed(data)
-        for keys, values in unpacker:
-            keys = msgpack.unpackb(keys, raw=False, use_list=False, strict_map_key=False)
-            if len(keys) == 1 and len(values) > LAZY_BYTES:
-                yield keys, [_Packed(values)]
-            else:
-                yield keys, msgpack.unpackb(values, raw=False, strict_map_key=False)
+    thousands of runs holds no file open between reads. Chunks are framed here rather than
+    by a streaming msgpack.Unpacker, whose buffer keeps the size of the biggest chunk it
+    ever held: one per run, 70 MiB of a 32-split merge after a big key."""
+    run = _RunReader(wfs, path, start, end)
+    while run.offset < end:
+        if run.take(1) != _CHUNK:
+            raise OSError(errno.EIO, f"run file is corrupt at byte {run.offset - 1}", path)
+        keys = msgpack.unpackb(run.take(run.bin_size()), raw=False, use_list=False,
+                               strict_map_key=False)
+        size = run.bin_size()
+        if len(keys) == 1 and size > LAZY_BYTES:
+            yield keys, [_Packed(wfs, path, run.offset, size)]
+            run.skip(size)
+        else:
+            yield keys, msgpack.unpackb(run.take(size), raw=False, strict_map_key=False)
+
+
+_CHUNK = b"\x92"   # a chunk: a msgpack array of two bins, its keys and its values
+_BIN_LENGTH = {0xc4: 1, 0xc5: 2, 0xc6: 4}   # msgpack's bin 8, 16 and 32 headers
+
+
+class _RunReader:
+    """Bytes of [start, end) of a run file, read READ_BYTES at a time; holds only what is
+    read and not yet taken."""
+
+    def __init__(self, wfs: WorkflowFS, path: str, start: int, end: int):
+        self.wfs, self.path, self.end = wfs, path, end
+        self.offset = start   # of the next byte to take
+        self._buffer = b""
+        self._at = 0
+
+    def take(self, size: int) -> bytes:
+        if len(self._buffer) - self._at < size:
+            left = self._buffer[self._at:]
+            read = min(max(READ_BYTES, size - len(left)), self.end - self.offset - len(left))
+            if read < size - len(left):
+                raise OSError(errno.EIO, f"run file is corrupt: a chunk passes byte "
+                              f"{self.end}", self.path)
+            self._buffer = left + _read(self.wfs, self.path, self.offset + len(left), read)
+            self._at = 0
+        self._at += size
+        self.offset += size
+        return self._buffer[self._at - size:self._at]
+
+    def skip(self, size: int) -> None:
+        held = len(self._buffer) - self._at
+        if size <= held:
+            self._at += size
+        else:
+            self._buffer, self._at = b"", 0
+        self.offset += size
+
+    def bin_size(self) -> int:
+        width = _BIN_LENGTH.get(self.take(1)[0])
+        if width is None:
+            raise OSError(errno.EIO, f"run file is corrupt at byte {self.offset - 1}",
+                          self.path)
+        return int.from_bytes(self.take(width), "big")
+
+
+def _read(wfs: WorkflowFS, path: str, offset: int, size: int) -> bytes:
+    try:
+        with wfs.open(path, "rb") as file:
+            file.seek(offset)
+            data = file.read(size)
+    except FileNotFoundError:
+        raise FileNotFoundError(errno.ENOENT, "a run file of a committed map attempt is "
+                                "missing from the shared filesystem", path) from None
+    if len(data) < size:
+        raise OSError(errno.EIO, f"run file is truncated: it ends before byte "
+                      f"{offset + size}", path)
+    return data
 
 
 def _batches(runs: list[Iterator[tuple[tuple, list]]]) -> Iterator[tuple[list[tuple], bool]]:

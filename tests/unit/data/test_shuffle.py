@@ -167,10 +167,11 @@ def test_big_values_are_split_into_bounded_chunks(wfs):
 
 
 def test_a_big_value_stays_packed_until_read_and_keys_keep_the_runs_order(wfs, monkeypatch):
-    """A one-key chunk over LAZY_BYTES comes as StreamedValues: each run's value unpacked as
-    it is read; a key's values (lazy or not) come in the order of the runs."""
+    """A one-key chunk over LAZY_BYTES comes as StreamedValues: each run's value read from its
+    file and unpacked as it is read; a key's values (lazy or not) come in the runs' order."""
     monkeypatch.setattr(shuffle_merge, "LAZY_BYTES", 1000)
     monkeypatch.setattr(shuffle, "CHUNK_ITEMS", 500)
+    monkeypatch.setattr(shuffle_merge, "READ_BYTES", 333)   # chunks span reads
     refs = []
     for attempt in range(12):
         writer = RunWriter(wfs, "req", f"0.{attempt}", 1)
