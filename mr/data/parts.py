@@ -26,7 +26,7 @@ from mr.fs.base import WorkflowFS
 
 RESULTS_DIR = "results"
 BATCH_LINES = 8192
-BATCH_CHARS = 4 * 1024 * 1024   # or fewer lines, when they are long (a value's long list)
+BATCH_CHARS = 1024 * 1024   # or fewer lines, when they are long (a value's long list)
 LONG_LIST = 65536   # a value list this long is encoded a slice at a time, not in one string
 READ_LINES = 1024
 _JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode

@@ -28,7 +28,7 @@ import msgpack
 from mr.data.shuffle import ORDERABLE, ShuffleError
 from mr.fs.base import WorkflowFS
 
-READ_BYTES = 256 << 10   # a merge reads each run this much at a time
+READ_BYTES = 128 << 10   # a merge reads each run this much at a time
 LAZY_BYTES = 64 << 10    # a one-key chunk's values bigger than this stay packed until read
 _KEY = itemgetter(0)
 _VALUE = itemgetter(1)
