@@ -96,7 +96,7 @@ setup(
                  "setuptools>=70.1,<81",
                  # tests/unit/test_lint.py: rules change between releases, so one exact version
                  "ruff==0.17.6",
-                 # tests/unit/test_types.py: mypy over the modules pyproject.toml calls clean
+                 # tests/unit/test_types.py: mypy over the modules .mypy.ini calls clean
                  "mypy==2.4.1"],
         # peers of `python -m benchmarks.compare` (issue 9); Redis itself comes from apt
         "bench": ["celery[redis]>=5.3,<6", "redis>=5", "dask[distributed]>=2024.1"],

@@ -147,22 +147,28 @@ class Service:
     def pid(self) -> int | None:
         return self.proc.pid if self.proc else None
 
+    def _running(self) -> subprocess.Popen | None:
+        """The process, while it runs."""
+        return self.proc if self.proc is not None and self.proc.poll() is None else None
+
     def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
+        return self._running() is not None
 
     def stop(self, timeout: float = 20.0) -> None:
-        if not self.alive():
+        proc = self._running()
+        if proc is None:
             return
-        self.proc.send_signal(signal.SIGTERM)
+        proc.send_signal(signal.SIGTERM)
         try:
-            self.proc.wait(timeout)
+            proc.wait(timeout)
         except subprocess.TimeoutExpired:
             self.kill()
 
     def kill(self) -> None:
-        if self.alive():
-            self.proc.kill()
-            self.proc.wait(10)
+        proc = self._running()
+        if proc is not None:
+            proc.kill()
+            proc.wait(10)
 
 
 ETCD_RETENTION = "5m"  # history etcd keeps; watches resume within it, older ones re-read

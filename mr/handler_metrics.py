@@ -29,7 +29,8 @@ class HandlerMetrics:
     """Every handler metric of one worker process (prometheus_client's default registry)."""
 
     def __init__(self) -> None:
-        self._metrics: dict[str, tuple[object, tuple[str, ...], str]] = {}  # metric, labels, kind
+        # name: (metric, label names, kind)
+        self._metrics: dict[str, tuple[Counter | Histogram, tuple[str, ...], str]] = {}
         self._series: dict[str, set[tuple[str, ...]]] = {}
         self._lock = threading.Lock()
 

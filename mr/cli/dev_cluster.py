@@ -17,6 +17,7 @@ import signal
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 from mr import cluster, examples
@@ -62,7 +63,7 @@ def env() -> dict[str, str]:
             "MR_RESULT_DIR": str(state_dir() / "results")}
 
 
-def start(_args=None) -> int:
+def start(_args: argparse.Namespace | None = None) -> int:
     if _running():
         print(f"dev cluster already running (pids in {_pids_file()})")
         return 0
@@ -71,7 +72,7 @@ def start(_args=None) -> int:
     print(f"starting the dev cluster in {base} (logs in {logs})")
     services = [cluster.etcd(base / "etcd", logs / "etcd.log", ETCD_PORT),
                 cluster.broker(base / "broker", logs / "broker.log", BROKER_TCP, BROKER_HTTP)]
-    pids: dict[str, int] = {}
+    pids: dict[str, int | None] = {}
     try:
         for service in services:
             service.start()
@@ -94,7 +95,7 @@ def start(_args=None) -> int:
     return 0
 
 
-def stop(_args=None) -> int:
+def stop(_args: argparse.Namespace | None = None) -> int:
     running = _running()
     for name in ("gunicorn", *WORKERS, "broker", "etcd"):
         pid = running.get(name)
@@ -108,7 +109,7 @@ def stop(_args=None) -> int:
     return 0
 
 
-def status(_args=None) -> int:
+def status(_args: argparse.Namespace | None = None) -> int:
     running = _running()
     names = ("etcd", "broker", *WORKERS, "gunicorn")
     for name in names:
@@ -117,7 +118,7 @@ def status(_args=None) -> int:
     return 0 if len(running) == len(names) else 1
 
 
-def run_example(args) -> int:
+def run_example(args: argparse.Namespace) -> int:
     if len(_running()) < 3 + len(WORKERS):
         stop()
         start()
@@ -153,7 +154,7 @@ def run_example(args) -> int:
     return 0
 
 
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mr_dev_cluster", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -166,7 +167,8 @@ def main(argv=None) -> int:
     example.add_argument("--top", type=int, default=20)
     example.add_argument("--lines-per-chunk", type=int, default=40)
     args = parser.parse_args(argv)
-    commands = {"start": start, "stop": stop, "status": status, "run-example": run_example}
+    commands: dict[str, Callable[[argparse.Namespace], int]] = {
+        "start": start, "stop": stop, "status": status, "run-example": run_example}
     return commands[args.command](args)
 
 

@@ -7,20 +7,23 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from mr.cli.output import Output, add_workflow, fields_text, plain, script, table
+from mr.cli.output import Output, Script, add_workflow, fields_text, plain, script, table
 from mr.kv import entities
 from mr.kv.client import KV
+from mr.kv.models import Handler, Job, Step
 
 KIND = entities.KIND_OF
+Definition = type[Job | Step | Handler]
 
 
-def _add_name(parser: argparse.ArgumentParser, cls: type) -> None:
+def _add_name(parser: argparse.ArgumentParser, cls: Definition) -> None:
     add_workflow(parser)
     parser.add_argument("name", help=f"{KIND[cls]} name")
 
 
-def get_script(cls: type, shown: Callable[[dict, argparse.Namespace], dict] = lambda d, a: d,
-               extra: Callable[[argparse.ArgumentParser], None] = lambda p: None):
+def get_script(cls: Definition,
+               shown: Callable[[dict, argparse.Namespace], dict] = lambda d, a: d,
+               extra: Callable[[argparse.ArgumentParser], None] = lambda p: None) -> Script:
     kind = KIND[cls]
 
     def arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,8 +36,8 @@ def get_script(cls: type, shown: Callable[[dict, argparse.Namespace], dict] = la
     return script(f"mr_kv_{kind}_get", f"Print one {kind} of a workflow.", arguments, action)
 
 
-def list_script(cls: type, columns: list[str],
-                shown: Callable[[dict], dict] = lambda d: d):
+def list_script(cls: Definition, columns: list[str],
+                shown: Callable[[dict], dict] = lambda d: d) -> Script:
     kind = KIND[cls]
 
     def action(kv: KV, args: argparse.Namespace) -> Output:
@@ -46,7 +49,7 @@ def list_script(cls: type, columns: list[str],
                   add_workflow, action)
 
 
-def delete_script(cls: type):
+def delete_script(cls: Definition) -> Script:
     kind = KIND[cls]
     users = {"step": "jobs", "handler": "steps"}.get(kind)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from typing import Any
 
 from mr import config, fs
 from mr.cli.output import Output, add_request, add_workflow, fields_text, plain, script, table
@@ -47,7 +48,7 @@ def _list(kv: KV, args: argparse.Namespace) -> Output:
     entities.require_workflow(kv, args.workflow)
     found = listing.list_requests(kv, args.workflow, args.state, args.job, args.limit,
                                   args.name)
-    rows = [{"id": r.id, "job": r.job, "state": r.state, "name": r.name,
+    rows: list[dict[str, Any]] = [{"id": r.id, "job": r.job, "state": r.state, "name": r.name,
              "created": r.created, "finished": r.finished,
              "failed_at": (r.failure or {}).get("invocation") if r.state == FAILED else None}
             for r in found]

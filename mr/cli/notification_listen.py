@@ -100,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         raise UserError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}; "
                         f"pick another --port (0 picks a free one)") from None
     host, port = server.server_address[:2]
+    assert isinstance(host, str)  # as an AF_INET socket names itself
     url = f"http://{host}:{port}/"
     print(json.dumps({"listening": url}) if args.json else f"listening on {url}", flush=True)
     with server:

@@ -41,7 +41,7 @@ def connect() -> KV:
 
 def plain(value: Any) -> Any:
     """Dataclasses become dicts, so entities print as JSON."""
-    return asdict(value) if is_dataclass(value) else value
+    return asdict(value) if is_dataclass(value) and not isinstance(value, type) else value
 
 
 def when(epoch: float | None) -> str:
@@ -92,8 +92,21 @@ def emit(result: Output, as_json: bool) -> None:
         print(result.data)
 
 
+class Script:
+    """A script's `main(argv=None) -> int`, with its `prog` and the `console` entry point."""
+
+    def __init__(self, prog: str, main: Callable[[list[str] | None], int]):
+        self.prog, self._main = prog, main
+
+    def __call__(self, argv: list[str] | None = None) -> int:
+        return self._main(argv)
+
+    def console(self) -> None:
+        sys.exit(self())
+
+
 def script(prog: str, description: str, arguments: Arguments, action: Action,
-           json_flag: bool = True) -> Callable[..., int]:
+           json_flag: bool = True) -> Script:
     """Build `main(argv=None) -> int`: errors become one line on stderr and an exit status
     (2 for a user error, 3 when etcd does not answer), never a traceback."""
     def build() -> argparse.ArgumentParser:
@@ -126,9 +139,7 @@ def script(prog: str, description: str, arguments: Arguments, action: Action,
             return 1
         return 0
 
-    main.console = lambda: sys.exit(main())  # type: ignore[attr-defined]
-    main.prog = prog  # type: ignore[attr-defined]
-    return main
+    return Script(prog, main)
 
 
 def add_workflow(parser: argparse.ArgumentParser) -> None:

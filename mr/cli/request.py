@@ -55,12 +55,14 @@ def _status(kv: KV, args: argparse.Namespace) -> Output:
         if not args.watch or args.json:
             found = tracker.read(kv, args.workflow, args.request_id, args.invocation)
             return Output(found.as_dict(), _status_text(found))
-        line, found = ProgressLine(), None
-        for found in tracker.follow(kv, args.workflow, args.request_id, args.invocation):
-            line.show(found.percent / 100, progress_text(found))
-        line.finish(found.percent / 100, progress_text(found))
-        return Output(found.as_dict(), f"request {found.request_id} {found.state} after "
-                                       f"{duration(found.elapsed_s)}")
+        line = ProgressLine()
+        latest: tracker.Progress | None = None
+        for latest in tracker.follow(kv, args.workflow, args.request_id, args.invocation):
+            line.show(latest.percent / 100, progress_text(latest))
+        assert latest is not None  # follow() yields the progress as it is first
+        line.finish(latest.percent / 100, progress_text(latest))
+        return Output(latest.as_dict(), f"request {latest.request_id} {latest.state} after "
+                                        f"{duration(latest.elapsed_s)}")
     except tracker.ProgressUnavailable as exc:
         raise ValueError(str(exc)) from None
 
@@ -170,7 +172,7 @@ def _cancel(kv: KV, args: argparse.Namespace) -> Output:
     finally:
         notifier.close()
     return Output({"request_id": request.id, "state": request.state, "counts": request.counts},
-                  f"request {request.id} cancelled ({request.counts.get('done', 0)} "
+                  f"request {request.id} cancelled ({(request.counts or {}).get('done', 0)} "
                   f"invocation(s) had finished; retry it with mr_request_retry)")
 
 

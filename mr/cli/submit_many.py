@@ -108,7 +108,9 @@ def main(argv=None) -> int:
         raise UserError("no requests to submit (the input has no JSON lines)")
     out = open(args.output, "w") if args.output else None
     line = ProgressLine(sys.stderr)
-    done, failed, lock = [], [], threading.Lock()
+    done: list[dict] = []
+    failed: list[dict] = []
+    lock = threading.Lock()
     started = time.monotonic()
 
     def label() -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import logging
 from dataclasses import replace
+from typing import cast
 
 from mr import config, fs, metrics
 from mr.cli.common import run, setup_logging
@@ -16,6 +17,7 @@ from mr.handlers.scope import HandlerScope, ScopeFactoryError, scope_for
 from mr.kv import client as kv_client
 from mr.kv import entities, keys
 from mr.kv.batching import BatchingKV
+from mr.kv.client import KV
 from mr.kv.models import Handler
 from mr.notify import Notifier
 from mr.queue.publisher import Publisher
@@ -26,7 +28,7 @@ from mr.worker.consumer import Consumer
 log = logging.getLogger("mr.worker")
 
 
-def parse_args(argv=None) -> argparse.Namespace:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="mr_worker", description="Run invocations of the given workflows whose handlers "
         "need one of the given capabilities. Defaults come from MR_* environment variables.")
@@ -65,13 +67,13 @@ def settings_from(args: argparse.Namespace) -> config.Settings:
     return replace(settings, **{k: v for k, v in overrides.items() if v is not None})
 
 
-def load_scopes(kv, settings: config.Settings) -> dict[str, HandlerScope | None]:
+def load_scopes(kv: KV, settings: config.Settings) -> dict[str, HandlerScope | None]:
     """Each workflow's scope factory, imported and called for its current handlers now: a
     broken one stops the worker here rather than failing requests later."""
-    scopes = {}
+    scopes: dict[str, HandlerScope | None] = {}
     for wf in settings.workflow_names:
         try:
-            scope = scope_for(wf, entities.get_workflow(kv, wf).scope_factory,
+            scope = scope_for(wf, entities.require_workflow(kv, wf).scope_factory,
                               settings.scope_factories)
             if scope is not None:
                 scope.check([h.name for h in entities.list_all(kv, Handler, wf)])
@@ -83,7 +85,7 @@ def load_scopes(kv, settings: config.Settings) -> dict[str, HandlerScope | None]
     return scopes
 
 
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging(args.log_level)
     settings = settings_from(args)
@@ -122,7 +124,10 @@ def main(argv=None) -> int:
         raise UserError(str(exc)) from None
     libraries = {wf: Library(kv, wf, scope=scopes[wf]).start() for wf in settings.workflow_names}
     worker_id = registry.new_worker_id()
-    runner = Runner(BatchingKV(kv), Publisher(settings.nsqd_http_hosts), libraries, worker_id,
+    # BatchingKV is a KV by delegation (txn() and submit() group-commit, every other call goes
+    # to the KV it wraps); the engine's signatures name KV.
+    batching = cast(KV, BatchingKV(kv))
+    runner = Runner(batching, Publisher(settings.nsqd_http_hosts), libraries, worker_id,
                     settings, lambda other: registry.is_alive(kv, other), notifier)
     metrics_port = (metrics.serve(settings.metrics_port, settings.nsqd_http_hosts)
                     if settings.metrics_port >= 0 else None)

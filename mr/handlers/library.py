@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
 
 from mr.handlers import processors
 from mr.handlers.processors import LoadedHandler, ScopeOf
 from mr.kv import keys
 from mr.kv.client import KV, EtcdUnavailable
 from mr.kv.models import Handler, Job, Step, decode
-from mr.kv.watch import WatchCompacted
+from mr.kv.watch import Watch, WatchCompacted
 
 log = logging.getLogger(__name__)
+V = TypeVar("V")
 
-KINDS = {"job": Job, "step": Step, "handler": Handler}
+KINDS: dict[str, type[Job | Step | Handler]] = {"job": Job, "step": Step, "handler": Handler}
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,7 @@ class Library:
         self._compiled: dict[tuple[str, str], LoadedHandler] = {}
         self._lock = threading.Lock()
         self._stopped = threading.Event()
-        self._watch = None
+        self._watch: Watch | None = None
         self._watching = threading.Lock()   # stop() and a watch being opened: one at a time
 
     def start(self) -> Library:
@@ -60,23 +63,24 @@ class Library:
 
     # --- lookups -------------------------------------------------------------------------
     def job(self, name: str) -> Job | None:
-        return self.snapshot.jobs.get(name) or self._fetch("job", name)
+        return self.snapshot.jobs.get(name) or self._fetch("job", name, lambda s: s.jobs)
 
     def step(self, name: str) -> Step | None:
-        return self.snapshot.steps.get(name) or self._fetch("step", name)
+        return self.snapshot.steps.get(name) or self._fetch("step", name, lambda s: s.steps)
 
     def handler(self, name: str) -> LoadedHandler | None:
-        return self.snapshot.handlers.get(name) or self._fetch("handler", name)
+        return (self.snapshot.handlers.get(name)
+                or self._fetch("handler", name, lambda s: s.handlers))
 
-    def _fetch(self, kind: str, name: str):
-        """A definition newer than our watch has delivered: read it directly and apply it."""
+    def _fetch(self, kind: str, name: str,
+               table: Callable[[Snapshot], dict[str, V]]) -> V | None:
+        """A definition newer than our watch has delivered: read it directly and apply it;
+        `table` is where the snapshot keeps that kind."""
         entry = self.kv.get(keys.definition(self.workflow, kind, name))
         if entry is None:
             return None
         self._apply([("put", entry.key, entry.value)], 0)
-        table = {"job": self.snapshot.jobs, "step": self.snapshot.steps,
-                 "handler": self.snapshot.handlers}[kind]
-        return table.get(name)
+        return table(self.snapshot).get(name)
 
     # --- keeping current -----------------------------------------------------------------
     def _reload(self) -> int:
@@ -97,9 +101,9 @@ class Library:
                 with self._watching:   # else a stop() just before this would miss its watch
                     if self._stopped.is_set():
                         return
-                    self._watch = self.kv.watch_prefix(keys.definitions(self.workflow),
-                                                       revision + 1)
-                for rev, events in self._watch:
+                    self._watch = watch = self.kv.watch_prefix(
+                        keys.definitions(self.workflow), revision + 1)
+                for rev, events in watch:
                     self._apply([(e.kind, e.entry.key, e.entry.value) for e in events], rev)
                     revision, delay = rev, 0.1
             except WatchCompacted:
@@ -117,8 +121,10 @@ class Library:
 
     def _apply(self, changes: list[tuple[str, str, bytes]], revision: int) -> None:
         with self._lock:
-            tables = {"job": dict(self.snapshot.jobs), "step": dict(self.snapshot.steps),
-                      "handler": dict(self.snapshot.handlers)}
+            jobs, steps = dict(self.snapshot.jobs), dict(self.snapshot.steps)
+            handlers = dict(self.snapshot.handlers)
+            tables: dict[str, dict[str, Any]] = {"job": jobs, "step": steps,
+                                                 "handler": handlers}
             for kind, key, value in changes:
                 table_name, name = key[len(keys.definitions(self.workflow)):].split("/", 1)
                 if table_name not in KINDS:
@@ -127,10 +133,11 @@ class Library:
                 if kind == "delete":
                     table.pop(name, None)
                     continue
-                entity = decode(KINDS[table_name], value)
-                table[name] = self._load(entity) if table_name == "handler" else entity
-            self.snapshot = replace(self.snapshot, jobs=tables["job"], steps=tables["step"],
-                                    handlers=tables["handler"],
+                if table_name == "handler":
+                    table[name] = self._load(decode(Handler, value))
+                else:
+                    table[name] = decode(KINDS[table_name], value)
+            self.snapshot = replace(self.snapshot, jobs=jobs, steps=steps, handlers=handlers,
                                     revision=max(revision, self.snapshot.revision))
 
     def _load(self, handler: Handler) -> LoadedHandler:

@@ -38,6 +38,7 @@ def load(handler: Handler, scope: ScopeOf | None = None) -> LoadedHandler:
     try:
         parsed = parse(handler.source, _parse_path(handler))
         values = scope(handler.name) if scope else None
+        function: Callable
         if handler.language == "subprocess":
             function = ScriptHandler(handler, parsed.command, values)
         elif handler.language == "python":

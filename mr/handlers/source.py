@@ -124,7 +124,7 @@ def _parse_script(source: str, path: str) -> ParsedHandler:
                                                   "block holding its description and, after a "
                                                   "'# **' line, its metadata")
     description, meta, meta_line = _split_docstring("\n".join(header), start + 1, path)
-    meta.setdefault("argument_spec", [{"name": ARGUMENT_NAME.get(meta.get("handler_type"),
+    meta.setdefault("argument_spec", [{"name": ARGUMENT_NAME.get(meta.get("handler_type", ""),
                                                                  "arguments"), "type": "list"}])
     parsed = _from_metadata(source, description, meta, path, meta_line, "subprocess")
     if parsed.language != "subprocess":
@@ -224,8 +224,8 @@ def _split_docstring(doc: str, first_line: int, path: str) -> tuple[str, dict, i
                                                           f"(use yaml or json)")
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        line = meta_line + mark.line if mark else meta_line
-        raise HandlerSourceError(path, line, f"metadata is not valid YAML: "
+        error_line = meta_line + mark.line if mark else meta_line
+        raise HandlerSourceError(path, error_line, f"metadata is not valid YAML: "
                                              f"{getattr(exc, 'problem', exc)}") from None
     except json.JSONDecodeError as exc:
         raise HandlerSourceError(path, meta_line + exc.lineno - 1,

@@ -35,7 +35,7 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from mr.handlers.api import MapTo, Return
 from mr.kv.models import Handler
@@ -125,6 +125,8 @@ class ScriptHandler:
         except OSError as exc:
             raise ScriptFailed(f"handler {self.name}: cannot run {' '.join(self.argv)}: "
                                f"{exc}") from None
+        stdout = proc.stdout
+        assert stdout is not None  # opened with stdout=PIPE
         tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
         threads = [threading.Thread(target=_feed, args=(proc.stdin, payload), daemon=True),
                    threading.Thread(target=_drain, args=(proc.stderr, ctx.log, tail),
@@ -135,13 +137,13 @@ class ScriptHandler:
         if limit is not None:
             limit.on_expire(lambda: _kill(proc))
         try:
-            yield from self._read(proc)
+            yield from self._read(stdout)
             code = proc.wait()
         finally:
             if proc.poll() is None:  # the consumer stopped early (an error downstream)
                 _kill(proc)
                 proc.wait()
-            proc.stdout.close()
+            stdout.close()
             for thread in threads:
                 thread.join(5)
         if limit is not None:
@@ -154,9 +156,9 @@ class ScriptHandler:
                                f"handler {self.name} ({' '.join(self.argv)}) {how}\n"
                                f"last lines of stderr:\n{stderr}")
 
-    def _read(self, proc: subprocess.Popen) -> Iterator:
+    def _read(self, stdout: IO[bytes]) -> Iterator:
         first = self.handler_type == "mapper"
-        for number, raw in enumerate(proc.stdout, 1):
+        for number, raw in enumerate(stdout, 1):
             line = raw.decode("utf-8", errors="replace").strip()
             if not line:
                 continue

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from mr.kv.client import KV, MAX_TXN_OPS, TxnResult
 
@@ -42,6 +43,7 @@ class _Pending:
             pass
         if self.error is not None:
             raise self.error
+        assert self.result is not None  # set() comes after a result or an error
         return self.result
 
 
@@ -70,7 +72,7 @@ class BatchingKV:
             threading.Thread(target=self._commit_loop, name=f"group-commit-{n}",
                              daemon=True).start()
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Any:
         return getattr(self._kv, name)
 
     def txn(self, compare: list, success: list, failure: list | None = None) -> TxnResult:
@@ -95,7 +97,10 @@ class BatchingKV:
     def _take_batch(self) -> list[_Pending]:
         with self._lock:
             self._lock.wait_for(lambda: self._pending)
-            batch, written, compares, ops, rest = [], set(), 0, 0, []
+            batch: list[_Pending] = []
+            rest: list[_Pending] = []
+            written: set[bytes] = set()
+            compares = ops = 0
             for item in self._pending:
                 fits = (compares + len(item.compare) <= MAX_TXN_OPS
                         and ops + len(item.success) <= MAX_TXN_OPS

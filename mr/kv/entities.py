@@ -6,7 +6,8 @@ never names a missing handler or one of the wrong type.
 from __future__ import annotations
 
 import re
-from typing import TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from mr.kv import keys
 from mr.kv.client import KV, MAX_TXN_OPS, cmp_absent, cmp_mod_revision, op_delete, op_get, op_put
@@ -93,10 +94,12 @@ def check_step(kv: KV, step: Step) -> None:
                               f"not a {role}")
 
 
-def save(kv: KV, entity, create_only: bool = False) -> None:
+def save(kv: KV, entity: Job | Step | Handler, create_only: bool = False) -> None:
     """Write a job or step after checking what it refers to."""
     require_workflow(kv, entity.workflow)
-    {Job: check_job, Step: check_step, Handler: lambda *_: None}[type(entity)](kv, entity)
+    checks: dict[type, Callable[[KV, Any], None]] = {
+        Job: check_job, Step: check_step, Handler: lambda *_: None}
+    checks[type(entity)](kv, entity)
     compare = [cmp_absent(entity.key)] if create_only else []
     if not kv.txn(compare, [op_put(entity.key, encode(entity))]).succeeded:
         raise EntityError(f"{KIND_OF[type(entity)]} {entity.name!r} already exists in "

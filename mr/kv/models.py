@@ -64,12 +64,14 @@ def _known(cls: type) -> frozenset[str]:
 
 
 def encode(entity: Any) -> bytes:
-    return pack({name: getattr(entity, name) for name in _field_names(type(entity))})
+    cls: type = type(entity)  # plain `type`: mypy does not take a type[...] for Hashable
+    return pack({name: getattr(entity, name) for name in _field_names(cls)})
 
 
 def decode(cls: type[T], data: bytes) -> T:
     raw = unpack(data)
-    known = _known(cls)
+    hashable: type = cls  # as in encode()
+    known = _known(hashable)
     return cls(**{k: v for k, v in raw.items() if k in known})
 
 

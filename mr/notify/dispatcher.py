@@ -29,7 +29,7 @@ class Dispatcher:
         self._idle = threading.Condition(self._lock)
         self._pending = 0
         self._closed = False
-        self._queue: queue.Queue | None = None
+        self._queue: queue.Queue[dict | None] | None = None
         self._thread: threading.Thread | None = None
         self._pid = 0
 
@@ -41,6 +41,7 @@ class Dispatcher:
                             message["event"], message["subject"], self.channel)
                 return False
             self._start()
+            assert self._queue is not None  # _start() made it
             try:
                 self._queue.put_nowait(message)
             except queue.Full:
@@ -61,7 +62,7 @@ class Dispatcher:
                                         name=f"mr-notify {self.channel}")
         self._thread.start()
 
-    def _run(self, messages: queue.Queue) -> None:
+    def _run(self, messages: queue.Queue[dict | None]) -> None:
         while True:
             message = messages.get()
             if message is None:
@@ -94,7 +95,7 @@ class Dispatcher:
         with self._lock:
             self._closed = True
             thread, messages = self._thread, self._queue
-        if thread is not None and self._pid == os.getpid():
+        if thread is not None and messages is not None and self._pid == os.getpid():
             try:
                 messages.put_nowait(None)
             except queue.Full:

@@ -32,6 +32,7 @@ class SmtpChannel:
 
     def send(self, message: dict) -> None:
         email = build_email(message, self.sender, self.recipients)
+        client: smtplib.SMTP
         if self.tls == "ssl":
             client = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout,
                                       context=self._context())

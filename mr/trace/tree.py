@@ -56,7 +56,7 @@ def sort_key(iid: str) -> tuple:
                                                             else 0) for part in iid.split("."))
 
 
-def preview(value) -> str | None:
+def preview(value: object) -> str | None:
     if value is None:
         return None
     text = repr(value)
@@ -71,7 +71,7 @@ def light(inv: Invocation) -> Node:
 
 def build(invocations: Iterable[Invocation]) -> Tree:
     """Link invocations into a tree by their ids; raise TraceError when there is no root."""
-    nodes = {}
+    nodes: dict[str, Node] = {}
     for inv in invocations:
         nodes[inv.id] = light(inv)
     if not nodes:
@@ -79,7 +79,7 @@ def build(invocations: Iterable[Invocation]) -> Tree:
     root = nodes.get(ROOT_INVOCATION)
     if root is None:
         raise TraceError(f"no root invocation {ROOT_INVOCATION!r} among {len(nodes)} records")
-    orphans = []
+    orphans: list[Node] = []
     for iid in sorted(nodes, key=sort_key):
         if iid == ROOT_INVOCATION:
             continue

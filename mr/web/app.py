@@ -181,6 +181,7 @@ class FrontEnd:
             current = self._load_request(workflow, request.id, forget=waiter)
             return current if current.state != RUNNING else self.wait(workflow, current,
                                                                         waiter)
+        assert current.deadline is not None  # submit() gives every request one
         limit = current.deadline - current.created
         if fail(self.kv, current, "timeout", f"request timed out after {limit:g}s"):
             events.request_ended(self.notifier, current)
@@ -226,7 +227,7 @@ class FrontEnd:
         if request.state == DONE:
             return 200, body
         failure = request.failure or {}
-        status = FAILURE_STATUS.get(failure.get("reason"), 503)
+        status = FAILURE_STATUS.get(failure.get("reason", ""), 503)
         raise HttpError(status, failure.get("message", f"request {request.state}"),
                         request.id, **{k: v for k, v in body.items() if k != "request_id"})
 

@@ -40,7 +40,7 @@ def _digest(token: str) -> bytes:
 
 def parse_tokens(lines: list[str], source: str) -> list[Token]:
     """`token` or `name:token` entries; a token's default name is `client<N>` (1-based)."""
-    tokens = []
+    tokens: list[Token] = []
     for number, raw in enumerate(lines, 1):
         line = raw.strip()
         if not line or line.startswith("#"):

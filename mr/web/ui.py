@@ -87,6 +87,7 @@ def overview_events(front_end, environ, workflow: str):
 def request_page(front_end, environ, workflow: str, request_id: str):
     request = _request(front_end, workflow, request_id)
     kv = front_end.kv
+    progress: tracker.Progress | None
     try:
         progress = tracker.read(kv, workflow, request_id)
     except tracker.ProgressUnavailable:

@@ -42,8 +42,8 @@ def limited_tree(found: Source) -> tuple[Tree, dict[str, int], int]:
             listed = {c.id for c in children}
             wanted = [k for k in keep if ui_data.path_to(k)[-1:] == [node.id]
                       and k not in listed]
-            found = ui_data.read_invocations(found, wanted)
-            children += [found[k] for k in wanted if k in found]
+            on_path = ui_data.read_invocations(found, wanted)
+            children += [on_path[k] for k in wanted if k in on_path]
             for child in children:
                 child_node = light(child)
                 node.children.append(child_node)

@@ -27,8 +27,8 @@ def template(name: str) -> Template:
     return Template((TEMPLATE_DIR / name).read_text(encoding="utf-8"))
 
 
-def document(page: str, title: str, crumbs: list[tuple[str, str]], main: str, data: dict,
-             script: str | None = None) -> str:
+def document(page: str, title: str, crumbs: list[tuple[str, str | None]], main: str,
+             data: dict, script: str | None = None) -> str:
     """A whole page: `main` is already HTML; `data` goes to the scripts as JSON."""
     trail = "".join(f' <span class="sep">›</span> <a href="{h(url)}">{h(label)}</a>' if url
                     else f' <span class="sep">›</span> <span>{h(label)}</span>'

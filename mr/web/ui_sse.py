@@ -21,6 +21,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from mr.engine import progress as tracker
 from mr.kv import keys
@@ -61,10 +62,10 @@ def _spawn(target: Callable[[], None]) -> Callable[[], None]:
 
 class Feed:
     """Background sources, each putting (key, item) on one queue, then (key, END) or
-    (key, exception)."""
+    (key, exception). What an item is depends on its source, which the key names."""
 
-    def __init__(self):
-        self.items: queue.Queue = queue.Queue()
+    def __init__(self) -> None:
+        self.items: queue.Queue[tuple[str, Any]] = queue.Queue()
         self._stops: dict[str, Callable[[], None]] = {}
 
     def add(self, key: str, source: Iterable, cancel: Callable[[], None] | None = None) -> None:
@@ -95,7 +96,7 @@ class Feed:
         if stop is not None:
             stop()
 
-    def next(self, timeout: float) -> list[tuple[str, object]]:
+    def next(self, timeout: float) -> list[tuple[str, Any]]:
         """What arrived: waits up to `timeout` for the first item, then takes all queued."""
         try:
             batch = [self.items.get(timeout=max(timeout, 0.0))]

@@ -11,13 +11,13 @@ import threading
 from mr.kv import keys
 from mr.kv.client import KV, EtcdUnavailable
 from mr.kv.models import RUNNING, Request, decode
-from mr.kv.watch import WatchCompacted
+from mr.kv.watch import Watch, WatchCompacted
 
 log = logging.getLogger(__name__)
 
 
 class _Ticket:
-    def __init__(self):
+    def __init__(self) -> None:
         self.event = threading.Event()
         self.request: Request | None = None
 
@@ -28,7 +28,7 @@ class RequestWaiter:
         self.workflow = workflow
         self._tickets: dict[str, _Ticket] = {}
         self._revision = kv.revision()
-        self._watch = None
+        self._watch: Watch | None = None
         self._stopped = threading.Event()
         threading.Thread(target=self._follow, name=f"waiter-{workflow}", daemon=True).start()
 
@@ -37,7 +37,8 @@ class RequestWaiter:
         return ticket
 
     def forget(self, request_id: str | None) -> None:
-        self._tickets.pop(request_id, None)
+        if request_id is not None:
+            self._tickets.pop(request_id, None)
 
     def wait(self, request_id: str, timeout: float) -> Request | None:
         """The ended request, or None if it is still running after `timeout` seconds."""
@@ -63,9 +64,9 @@ class RequestWaiter:
         delay = 0.1
         while not self._stopped.is_set():
             try:
-                self._watch = self.kv.watch_prefix(keys.requests(self.workflow),
-                                                   self._revision + 1)
-                for revision, events in self._watch:
+                self._watch = watch = self.kv.watch_prefix(keys.requests(self.workflow),
+                                                           self._revision + 1)
+                for revision, events in watch:
                     for event in events:
                         if event.kind == "put" and self._tickets:
                             self._wake(decode(Request, event.entry.value))

@@ -54,7 +54,7 @@ class Consumer:
 
     def run(self) -> None:
         """Consume until SIGTERM/SIGINT, then drain in-flight work and return."""
-        self.loop = tornado.ioloop.IOLoop.current()
+        loop = self.loop = tornado.ioloop.IOLoop.current()
         for name, in_flight in self.topics.items():
             addresses = ({"lookupd_http_addresses": [f"http://{a}" for a in self.lookupd_http]}
                          if self.lookupd_http else {"nsqd_tcp_addresses": self.nsqd_tcp})
@@ -68,8 +68,14 @@ class Consumer:
         touch_every = max(self.msg_timeout_s / 3, 0.5) * 1000
         tornado.ioloop.PeriodicCallback(self._touch_running, touch_every).start()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: self.loop.add_callback_from_signal(self.stop))
-        self.loop.start()
+            signal.signal(sig, lambda *_: loop.add_callback_from_signal(self.stop))
+        loop.start()
+
+    @property
+    def _loop(self) -> tornado.ioloop.IOLoop:
+        """run()'s loop: what calls for it (stop(), a finished run) comes once run() started."""
+        assert self.loop is not None
+        return self.loop
 
     def stop(self, drain_timeout: float = 20.0) -> None:
         """Stop taking messages; let running invocations finish (and FIN) before closing."""
@@ -85,12 +91,12 @@ class Consumer:
 
         def finish_when_drained() -> None:
             if self.in_flight and time.monotonic() < deadline:
-                self.loop.call_later(0.05, finish_when_drained)
+                self._loop.call_later(0.05, finish_when_drained)
                 return
             for reader in self.readers:
                 reader.close()
             self.pool.shutdown(wait=False, cancel_futures=True)
-            self.loop.stop()
+            self._loop.stop()
         finish_when_drained()
 
     def _on_message(self, message: nsq.Message) -> None:
@@ -108,7 +114,7 @@ class Consumer:
             if self._settling:
                 return
             self._settling = True
-        self.loop.add_callback(self._settle_finished)
+        self._loop.add_callback(self._settle_finished)
 
     def _settle_finished(self) -> None:
         while True:

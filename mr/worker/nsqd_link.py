@@ -36,12 +36,13 @@ def connection_options(settings: Settings) -> dict:
     if bool(settings.nsqd_tls_cert) != bool(settings.nsqd_tls_key):
         raise ValueError("MR_NSQD_TLS_CERT and MR_NSQD_TLS_KEY go together: set both or "
                          "neither")
-    options = {"ssl_version": ssl.PROTOCOL_TLS_CLIENT,  # verifies the chain and host name
-               "ca_certs": settings.nsqd_tls_ca_cert or ssl.get_default_verify_paths().cafile
-               or ssl.get_default_verify_paths().openssl_cafile}
+    ca_certs = (settings.nsqd_tls_ca_cert or ssl.get_default_verify_paths().cafile
+                or ssl.get_default_verify_paths().openssl_cafile)
+    # PROTOCOL_TLS_CLIENT verifies the chain and the host name
+    options: dict[str, object] = {"ssl_version": ssl.PROTOCOL_TLS_CLIENT, "ca_certs": ca_certs}
     if settings.nsqd_tls_cert:
         options.update(certfile=settings.nsqd_tls_cert, keyfile=settings.nsqd_tls_key)
-    for variable, path in (("MR_NSQD_TLS_CA_CERT", options["ca_certs"]),
+    for variable, path in (("MR_NSQD_TLS_CA_CERT", ca_certs),
                            ("MR_NSQD_TLS_CERT", settings.nsqd_tls_cert),
                            ("MR_NSQD_TLS_KEY", settings.nsqd_tls_key)):
         if path:

@@ -22,7 +22,7 @@ import requests
 from mr import cluster
 from tests.support.cluster import REPO
 
-SOURCES = ("setup.py", "pyproject.toml", "README.rst", "mr", "resources")
+SOURCES = ("setup.py", "README.rst", "mr", "resources")
 SHIPPED = sorted(path.relative_to(REPO / "resources").as_posix()
                  for path in (REPO / "resources").rglob("*")
                  if path.is_file() and path.suffix != ".pyc")

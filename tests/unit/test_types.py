@@ -1,4 +1,4 @@
-"""mr type-checks with mypy (pyproject.toml), except the modules listed there as not yet clean.
+"""mr type-checks with mypy (.mypy.ini), except the modules listed there as not yet clean.
 
 Runs the `mypy` pinned in setup.py's test extra over this checkout's `mr`, so a new module, or
 a change to a clean one, that mypy finds wrong fails here with mypy's report.
@@ -17,8 +17,8 @@ def test_mypy_finds_nothing() -> None:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))  # this checkout's mr
     result = subprocess.run([sys.executable, "-m", "mypy", "--config-file",
-                             str(ROOT / "pyproject.toml"),
+                             str(ROOT / ".mypy.ini"),
                              "--cache-dir", os.devnull], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, ("mypy (pyproject.toml) found:\n"
+    assert result.returncode == 0, ("mypy (.mypy.ini) found:\n"
                                     + result.stdout + result.stderr)
