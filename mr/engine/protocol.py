@@ -40,7 +40,17 @@ from mr.kv.client import (
 )
 from mr.kv.codec import pack, unpack
 from mr.kv.keys import DONE_MARK, FAILED_MARK, STARTED, WAITING_MARK
-from mr.kv.models import DONE, FAILED, RUNNING, Invocation, Request, encode, parent_of, reduced_of
+from mr.kv.models import (
+    DONE,
+    FAILED,
+    REDUCE,
+    RUNNING,
+    Invocation,
+    Request,
+    encode,
+    parent_of,
+    reduced_of,
+)
 
 CHILD_BATCH = MAX_TXN_OPS - 1  # one compare slot is taken by the request's live key
 FIRST_CHILD_BATCH = 16
@@ -296,7 +306,7 @@ def end_request(kv: KV, request: Request, invocations: list[Invocation], cleanup
             final = {DONE: DONE_MARK, FAILED: FAILED_MARK}.get(inv.state)
             if final:
                 ops.append(op_put(keys.mark(wf, rid, final, inv.id), b""))
-            if inv.kind == "reduce" and inv.state == DONE:  # the root waits no more
+            if inv.kind == REDUCE and inv.state == DONE:  # the root waits no more
                 ops.append(op_delete(keys.mark(wf, rid, WAITING_MARK, reduced_of(inv.id))))
         at = len(ops)   # after the puts: the reads see the final records
         ops += reads
