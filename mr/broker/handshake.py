@@ -14,10 +14,11 @@ import asyncio
 import json
 import logging
 import ssl
+from collections.abc import Sequence
 
 from mr.broker import auth, tls
 from mr.broker.checks import quoted
-from mr.broker.compress import Codec, CompressionError, Deflate, Snappy
+from mr.broker.compress import Codec, CompressionError, Deflate, Snappy, tls_records
 from mr.broker.identify import IdentifyError, negotiate
 from mr.broker.options import Options
 from mr.broker.protocol import FRAME_RESPONSE, OK, FatalClientError, frame
@@ -61,8 +62,13 @@ class Handshake:
             self.close()
             return None
 
-    def _encode(self, data: bytes | bytearray) -> bytes | bytearray:
-        return data if self.codec is None else self.codec.encode(bytes(data))
+    def _encode(self, data: bytes | bytearray) -> Sequence[bytes | bytearray]:
+        """`data` as it goes on the wire, in writes that must each be a write of their own."""
+        if self.codec is None:
+            return [data]
+        if self.tls and isinstance(self.codec, Snappy):
+            return tls_records(self.codec.encode_chunks(bytes(data)))
+        return [self.codec.encode(bytes(data))]
 
     def IDENTIFY(self, params: list[bytes], body: bytes) -> bytes | None:
         try:

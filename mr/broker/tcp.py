@@ -219,7 +219,8 @@ class ClientConnection(Handshake, asyncio.Protocol):
 
     def _flush(self) -> None:
         if self._out and self.transport is not None and not self.transport.is_closing():
-            self.transport.write(self._encode(self._out))
+            for data in self._encode(self._out):
+                self.transport.write(data)
         self._out = bytearray()
 
     def send_message(self, message: Message) -> None:
