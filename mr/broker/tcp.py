@@ -182,7 +182,7 @@ class ClientConnection(Handshake, asyncio.Protocol):
                     if self._tls_gate and params[0] in tls.GATED_COMMANDS:
                         pos = nl + 1  # the refusal closes the connection
                         raise tls.refusal(params[0])
-                    if self.auth_expired(params[0]):
+                    if self.auth_state is not None and self.auth_expired(params[0]):
                         break  # the line is parsed again once the auth server has answered
                     command = self._commands.get(params[0])
                     if command is not None:
