@@ -46,7 +46,7 @@ class Consumer(Protocol):
 
 class Channel:
     def __init__(self, topic_name: str, name: str, backlog: Backlog, max_msg_timeout: float,
-                 on_last_client_left: Callable[[Channel], None]) -> None:
+                 on_last_client_left: Callable[[Channel], object]) -> None:
         self.topic_name = topic_name
         self.name = name
         self.ephemeral = is_ephemeral(name)
@@ -133,7 +133,7 @@ class Channel:
     def touch(self, client: Consumer, msg_id: bytes) -> None:
         message = client.in_flight.pop(msg_id, None)
         if message is None:
-            self._take(client, msg_id)  # raises with nsqd's reason
+            message = self._take(client, msg_id)  # raises with nsqd's reason
         now = time.monotonic()
         message.deadline = min(now + client.msg_timeout,
                                message.delivered_at + self._max_msg_timeout)
@@ -213,7 +213,7 @@ class Channel:
 
     def close(self) -> None:
         """Shutdown: persist queued, in-flight and deferred messages (deferral is lost)."""
-        pending = []
+        pending: list[Message] = []
         for client in self.clients:
             pending.extend(client.in_flight.values())
             client.in_flight.clear()

@@ -5,6 +5,7 @@ import asyncio
 import logging
 import signal
 import sys
+from typing import Protocol
 
 from mr.broker.options import VERSION, Options, parse_args
 
@@ -14,10 +15,17 @@ _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING
            "error": logging.ERROR, "fatal": logging.CRITICAL}
 
 
-def configure_logging(opts: Options, logger: logging.Logger = log) -> None:
+class LogSettings(Protocol):
+    """What logging needs of a server's options (mr_broker's and mr_lookupd's have it)."""
+
+    log_prefix: str
+    log_level: str
+
+
+def configure_logging(opts: LogSettings, logger: logging.Logger = log) -> None:
     """Server-style lines on stderr: '[mr_broker] 2025/01/31 12:00:00.000000 INFO: ...'.
 
-    `opts` needs only log_prefix and log_level (mr_lookupd passes its own options and logger).
+    mr_lookupd passes its own options and logger.
     """
     handler = logging.StreamHandler(sys.stderr)
     prefix = opts.log_prefix.replace("%", "%%")

@@ -6,6 +6,14 @@ Deflate is raw deflate (no zlib header) at the level the client asked for, cappe
 --max-deflate-level, with a sync flush after each write so a frame is never held back;
 snappy is snappy's framing format, as Go's snappy reader and writer (and python-snappy,
 which pynsq uses) speak it.
+
+Snappy chunks hold at most SNAPPY_CHUNK uncompressed bytes, so that one framed chunk always
+fits in a TLS record; over TLS the broker writes whole chunks to a record (tls_records), never
+a part of one. pynsq's snappy socket needs that: when a read from its TLS socket decompresses
+to nothing (a record that ends inside a chunk) it raises an OSError without an errno, which
+tornado takes for a broken connection and closes it. nsqd (Go's snappy writer: an
+uncompressed chunk's header and body are two writes, so two records) trips it on every small
+message; whole chunks per record never do, whatever the network does to the TCP segments.
 """
 from __future__ import annotations
 
@@ -15,6 +23,10 @@ from typing import Protocol
 import snappy
 
 DEFAULT_DEFLATE_LEVEL = 6
+TLS_RECORD = 16 * 1024  # the most plaintext one TLS record carries
+# Framed, a chunk of n bytes takes at most 8 + 32 + n + n/6 (snappy's bound), and the first
+# one also the 10-byte stream identifier: for 12 KiB that is 14,386 bytes, inside a record.
+SNAPPY_CHUNK = 12 * 1024
 
 
 class CompressionError(ValueError):
@@ -63,7 +75,31 @@ class Snappy:
             raise CompressionError(f"snappy: {exc}") from exc
 
     def encode(self, data: bytes) -> bytes:
-        return self._out.compress(data)
+        return b"".join(self.encode_chunks(data))
+
+    def encode_chunks(self, data: bytes) -> list[bytes]:
+        """`data` framed in chunks of at most SNAPPY_CHUNK uncompressed bytes, one a string."""
+        if len(data) <= SNAPPY_CHUNK:
+            return [self._out.compress(data)]
+        return [self._out.compress(data[at:at + SNAPPY_CHUNK])
+                for at in range(0, len(data), SNAPPY_CHUNK)]
+
+
+def tls_records(chunks: list[bytes]) -> list[bytes]:
+    """Whole chunks joined, in order, into strings of at most TLS_RECORD bytes: each string
+    written on its own becomes one TLS record holding only whole chunks."""
+    records: list[bytes] = []
+    pending: list[bytes] = []
+    size = 0
+    for chunk in chunks:
+        if pending and size + len(chunk) > TLS_RECORD:
+            records.append(b"".join(pending))
+            pending, size = [], 0
+        pending.append(chunk)
+        size += len(chunk)
+    if pending:
+        records.append(b"".join(pending))
+    return records
 
 
 def deflate_level(asked: int, max_level: int) -> int:

@@ -14,13 +14,15 @@ import asyncio
 import json
 import logging
 import ssl
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from mr.broker import auth, tls
 from mr.broker.checks import quoted
-from mr.broker.compress import Codec, CompressionError, Deflate, Snappy
+from mr.broker.compress import Codec, CompressionError, Deflate, Snappy, tls_records
 from mr.broker.identify import IdentifyError, negotiate
 from mr.broker.options import Options
-from mr.broker.protocol import FRAME_RESPONSE, OK, FatalClientError, frame
+from mr.broker.protocol import FRAME_RESPONSE, OK, ClientError, FatalClientError, frame
 
 log = logging.getLogger("mr.broker")
 
@@ -40,6 +42,29 @@ class Handshake:
     transport: asyncio.Transport | None
     _loop: asyncio.AbstractEventLoop
     _tls_context: ssl.SSLContext | None
+    _closing: bool
+
+    if TYPE_CHECKING:  # ClientConnection's, as it defines them
+        def close(self) -> None: ...
+
+        def connection_lost(self, exc: Exception | None) -> None: ...
+
+        def _write(self, data: bytes) -> None: ...
+
+        def _flush(self) -> None: ...
+
+        def _run(self) -> None: ...
+
+        def _error(self, err: ClientError) -> None: ...
+
+        def _arm_heartbeat(self) -> None: ...
+
+    @property
+    def _connected(self) -> asyncio.Transport:
+        """The transport of a connection that reads commands (it has one from the start)."""
+        if self.transport is None:
+            raise ConnectionError(f"[{self.remote_address}] not connected")
+        return self.transport
 
     def _init_handshake(self) -> None:
         self.tls = self._suspended = False  # suspended: TLS handshake or auth server
@@ -61,8 +86,13 @@ class Handshake:
             self.close()
             return None
 
-    def _encode(self, data: bytes | bytearray) -> bytes | bytearray:
-        return data if self.codec is None else self.codec.encode(bytes(data))
+    def _encode(self, data: bytes | bytearray) -> Sequence[bytes | bytearray]:
+        """`data` as it goes on the wire, in writes that must each be a write of their own."""
+        if self.codec is None:
+            return [data]
+        if self.tls and isinstance(self.codec, Snappy):
+            return tls_records(self.codec.encode_chunks(bytes(data)))
+        return [self.codec.encode(bytes(data))]
 
     def IDENTIFY(self, params: list[bytes], body: bytes) -> bytes | None:
         try:
@@ -97,8 +127,9 @@ class Handshake:
         if not result.tls_v1:
             self._start_compression()
             return None
+        assert self._tls_context is not None  # negotiate() agrees to TLS only when offered
         self._suspended = True
-        self.transport.pause_reading()
+        self._connected.pause_reading()
         self._loop.create_task(tls.upgrade(self, self._tls_context))
         return None
 
@@ -135,7 +166,9 @@ class Handshake:
     def auth_expired(self, command: bytes) -> bool:
         """Whether `command` must wait for the auth server to be asked again (TTL passed);
         if so, it is being asked and the command loop stops until the answer."""
-        if command not in AUTH_GATED_COMMANDS or not self.authed or not self.auth_state.expired:
+        state = self.auth_state
+        if command not in AUTH_GATED_COMMANDS or state is None or not self.authed \
+                or not state.expired:
             return False
         self._ask_auth_server(answer=False)
         return True
@@ -144,15 +177,16 @@ class Handshake:
         """nsqd's CheckAuth: may this connection publish to `topic` (or subscribe)?"""
         if not self.auth_required:
             return
-        if not self.authed:
+        state = self.auth_state
+        if state is None or not self.authed:
             raise FatalClientError("E_AUTH_FIRST", f"AUTH required before {command}")
-        if not self.auth_state.allows(topic, channel):
+        if not state.allows(topic, channel):
             raise FatalClientError("E_UNAUTHORIZED", f"AUTH failed for {command} on "
                                                      f"{quoted(topic)} {quoted(channel)}")
 
     def _ask_auth_server(self, answer: bool) -> None:
         self._suspended = True
-        self.transport.pause_reading()
+        self._connected.pause_reading()
         self._loop.create_task(self._query_auth(answer))
 
     async def _query_auth(self, answer: bool) -> None:
@@ -180,5 +214,5 @@ class Handshake:
                 "permission_count": len(state.authorizations)},
                 separators=(",", ":")).encode()))
         self._suspended = False
-        self.transport.resume_reading()
+        self._connected.resume_reading()
         self._run()

@@ -17,6 +17,7 @@ import logging
 import socket
 import struct
 import time
+from typing import cast
 
 from mr.broker.core import BrokerCore
 from mr.broker.options import VERSION
@@ -41,14 +42,15 @@ def command(name: str, *params: str, body: bytes | None = None) -> bytes:
 class _Connection(asyncio.Protocol):
     """Replies are length-prefixed and come in request order: each resolves the oldest wait."""
 
+    transport: asyncio.Transport  # create_connection() hands it over before returning
+
     def __init__(self) -> None:
-        self.transport: asyncio.Transport | None = None
         self.lost = asyncio.get_running_loop().create_future()
         self._waiting: collections.deque[asyncio.Future] = collections.deque()
         self._buffer = bytearray()
 
-    def connection_made(self, transport) -> None:
-        self.transport = transport
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # a stream's transport
 
     def data_received(self, data: bytes) -> None:
         self._buffer += data
@@ -100,7 +102,7 @@ class LookupPeer:
     def start(self, broker: BrokerCore) -> None:
         log.info("LOOKUP(%s): adding peer", self.address)
         self.broker = broker
-        self._task = asyncio.get_running_loop().create_task(self._run())
+        self._task = asyncio.get_running_loop().create_task(self._run(broker))
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -113,11 +115,11 @@ class LookupPeer:
             self._queue.put_nowait(data)
 
     # -- connection life ------------------------------------------------------------------
-    async def _run(self) -> None:
+    async def _run(self, broker: BrokerCore) -> None:
         delay = RECONNECT_DELAYS[0]
         while True:
             try:
-                await self._session()
+                await self._session(broker)
             except (TimeoutError, OSError, ValueError) as err:
                 log.error("LOOKUPD(%s): %s", self, err or err.__class__.__name__)
             except Exception:  # a bug must not end registration for good
@@ -131,25 +133,25 @@ class LookupPeer:
     def _disconnect(self) -> None:
         self.connected = False
         self._queue = asyncio.Queue()
-        if self._conn is not None and self._conn.transport is not None:
+        if self._conn is not None:
             self._conn.transport.close()
         self._conn = None
 
-    async def _session(self) -> None:
+    async def _session(self, broker: BrokerCore) -> None:
         host, _, port = self.address.rpartition(":")
         log.info("LOOKUP connecting to %s", self.address)
         _, conn = await asyncio.wait_for(asyncio.get_running_loop().create_connection(
             _Connection, host.strip("[]") or "127.0.0.1", int(port)), CONNECT_TIMEOUT)
         self._conn = conn
         conn.transport.write(MAGIC_V1)
-        reply = await conn.call(command("IDENTIFY", body=json.dumps(identity(self.broker))
+        reply = await conn.call(command("IDENTIFY", body=json.dumps(identity(broker))
                                         .encode()))
         if reply.startswith(b"E_"):
             raise ValueError(f"lookupd refused IDENTIFY: {reply.decode(errors='replace')}")
         self.info = json.loads(reply)
         log.info("LOOKUPD(%s): peer info %s", self, self.info)
         # Taken and switched on in one step: later changes queue behind this snapshot.
-        commands = [command("REGISTER", t, c) for t, c in registrations(self.broker)]
+        commands = [command("REGISTER", t, c) for t, c in registrations(broker)]
         self.connected = True
         for data in commands:
             await self._send(conn, data)

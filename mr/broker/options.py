@@ -13,6 +13,7 @@ import socket
 import sys
 import zlib
 from dataclasses import dataclass, field
+from typing import NoReturn
 
 from mr.broker import tls
 
@@ -143,7 +144,7 @@ class Options:
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # noqa: D401 - argparse hook
+    def error(self, message: str) -> NoReturn:  # noqa: D401 - argparse hook
         self.print_usage(sys.stderr)
         self.exit(2, f"{self.prog}: error: {message}\n"
                      f"Run '{self.prog} --help' for the nsqd flags mr_broker supports.\n")

@@ -67,7 +67,7 @@ def pack_length(n: int) -> bytes:
     return _LENGTH.pack(n)
 
 
-def unpack_length(data: bytes, offset: int = 0) -> int:
+def unpack_length(data: bytes | bytearray, offset: int = 0) -> int:
     """A signed big-endian 32-bit length, as nsqd reads body sizes (negative stays negative)."""
     return _LENGTH.unpack_from(data, offset)[0]
 

@@ -8,12 +8,16 @@ import asyncio
 import logging
 import shutil
 import socket
+from typing import TYPE_CHECKING
 
 from mr.broker import tls
 from mr.broker.core import BrokerCore
 from mr.broker.lookup_peers import LookupPeers
 from mr.broker.options import Options, split_address
 from mr.broker.tcp import ClientConnection
+
+if TYPE_CHECKING:
+    from mr.broker.http_gate import GatedHTTPServer
 
 log = logging.getLogger("mr.broker")
 
@@ -27,7 +31,7 @@ class Broker(BrokerCore):
         super().__init__(options, LookupPeers(options.lookupd_tcp_addresses))
         self.tls_context = tls.server_context(options)  # None unless --tls-cert/--tls-key
         self._tcp_server: asyncio.AbstractServer | None = None
-        self._http_server = None
+        self._http_server: GatedHTTPServer | None = None
         self._tasks: list[asyncio.Task] = []
 
     async def start(self) -> None:

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 
 from mr.broker import tls
-from mr.broker.channel import Channel
+from mr.broker.channel import Channel, Consumer
 from mr.broker.core import BrokerCore
 from mr.broker.options import VERSION
 from mr.broker.tcp import ClientConnection
@@ -28,12 +29,18 @@ def client_stats(client: ClientConnection) -> dict:
         **tls.describe(client.transport if client.tls else None),
         "tls_negotiated_protocol": "", "tls_negotiated_protocol_is_mutual": False,
     }
-    if client.authed:  # nsqd leaves these out (omitempty) for a client without authorizations
+    # nsqd leaves these out (omitempty) for a client without authorizations
+    if client.auth_state is not None and client.authed:
         data.update(authed=True, auth_identity=client.auth_state.identity,
                     auth_identity_url=client.auth_state.identity_url)
     if client.pub_counts:
         data["pub_counts"] = [{"topic": t, "count": c} for t, c in client.pub_counts.items()]
     return data
+
+
+def _connections(consumers: Iterable[Consumer]) -> list[dict]:
+    """The stats of a channel's consumers: the TCP side's connections, the only kind."""
+    return [client_stats(c) for c in consumers if isinstance(c, ClientConnection)]
 
 
 def _channel_stats(channel: Channel, include_clients: bool) -> dict:
@@ -47,7 +54,7 @@ def _channel_stats(channel: Channel, include_clients: bool) -> dict:
         "requeue_count": channel.requeue_count,
         "timeout_count": channel.timeout_count,
         "client_count": len(channel.clients),
-        "clients": [client_stats(c) for c in channel.clients] if include_clients else [],
+        "clients": _connections(channel.clients) if include_clients else [],
         "paused": channel.paused,
         "e2e_processing_latency": {"count": 0, "percentiles": None},
     }
@@ -73,7 +80,8 @@ def collect(broker: BrokerCore, topic_name: str = "", channel_name: str = "",
     """The JSON nsqd serves for /stats?format=json (without Go memory statistics)."""
     topics = [t for name, t in sorted(broker.topics.items())
               if not topic_name or name == topic_name]
-    producers = ([client_stats(c) for c in broker.clients if c.pub_counts]
+    producers = ([client_stats(c) for c in broker.clients
+                  if isinstance(c, ClientConnection) and c.pub_counts]
                  if include_clients else [])
     return {
         "version": VERSION,

@@ -9,6 +9,7 @@ after a crash, records read since the last sync are delivered again (at least on
 """
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -39,8 +40,8 @@ class DiskQueue:
         self._max_record = max_record_size
         self._unsynced = 0
         self._dirty = False
-        self._reader = None
-        self._writer = None
+        self._reader: io.BufferedReader | None = None
+        self._writer: io.FileIO | None = None
         self.depth = 0
         self._dir.mkdir(parents=True, exist_ok=True)
         self._open()
@@ -115,7 +116,7 @@ class DiskQueue:
     # -- queue operations ---------------------------------------------------------------------
     def put(self, payloads: list[bytes]) -> None:
         """Append records with one write() per segment, then sync if the policy says so."""
-        chunk = []
+        chunk: list[bytes] = []
         chunk_bytes = 0
         for payload in payloads:
             size = _RECORD.size + len(payload)
@@ -158,21 +159,22 @@ class DiskQueue:
         if self.depth == 0:
             return None
         while True:
-            if self._reader is None:
-                self._reader = open(self._segment(self._read_file), "rb")
-                self._reader.seek(self._read_pos)
-            header = self._reader.read(_RECORD.size)
+            reader = self._reader
+            if reader is None:
+                reader = self._reader = open(self._segment(self._read_file), "rb")
+                reader.seek(self._read_pos)
+            header = reader.read(_RECORD.size)
             if len(header) == _RECORD.size:
                 break
             # End of a finished segment: move on and delete it.
-            self._reader.close()
+            reader.close()
             self._reader = None
             done = self._segment(self._read_file)
             self._read_file += 1
             self._read_pos = 0
             done.unlink()
         size, _ = _RECORD.unpack(header)
-        payload = self._reader.read(size)
+        payload = reader.read(size)
         self._read_pos += _RECORD.size + size
         self.depth -= 1
         self._dirty = True

@@ -46,6 +46,11 @@ STATE_CLOSING = 4
 _MAX_LINE = 64 * 1024  # nsqd's bufio reader fails a command line longer than its buffer
 
 
+# A command with a body: the check of its line, the check of its body's size, and the command.
+_BodyCommand = tuple[Callable[[list[bytes]], object], Callable[[list[bytes], int], object],
+                     Callable[[list[bytes], bytes], bytes | None]]
+
+
 class ClientConnection(Handshake, asyncio.Protocol):
     """A client of the broker's core: a consumer of one channel (see `Consumer`), a producer,
     or both; `tls_context` is None unless the broker offers TLS."""
@@ -81,11 +86,11 @@ class ClientConnection(Handshake, asyncio.Protocol):
         self._heartbeat_handle: asyncio.TimerHandle | None = None
         self._tls_context = tls_context
         self._init_handshake()
-        self._commands = {
+        self._commands: dict[bytes, Callable[[list[bytes]], bytes | None]] = {
             b"FIN": self.FIN, b"RDY": self.RDY, b"REQ": self.REQ, b"TOUCH": self.TOUCH,
             b"NOP": self.NOP, b"SUB": self.SUB, b"CLS": self.CLS,
         }
-        self._body_commands = {
+        self._body_commands: dict[bytes, _BodyCommand] = {
             b"PUB": (partial(checks.pub, opts=opts), partial(checks.message_size, opts=opts),
                      self.PUB),
             b"MPUB": (partial(checks.mpub, opts=opts), partial(checks.mpub_size, opts=opts),
@@ -125,10 +130,10 @@ class ClientConnection(Handshake, asyncio.Protocol):
         self._last_read = time.monotonic()
         if self._closing:
             return
-        data = self._decode(data)
-        if data is None:
+        decoded = self._decode(data)
+        if decoded is None:
             return
-        self._buf += data
+        self._buf += decoded
         if not self._magic_ok:
             if len(self._buf) < 4:
                 return
@@ -177,7 +182,7 @@ class ClientConnection(Handshake, asyncio.Protocol):
                     if self._tls_gate and params[0] in tls.GATED_COMMANDS:
                         pos = nl + 1  # the refusal closes the connection
                         raise tls.refusal(params[0])
-                    if self.auth_expired(params[0]):
+                    if self.auth_state is not None and self.auth_expired(params[0]):
                         break  # the line is parsed again once the auth server has answered
                     command = self._commands.get(params[0])
                     if command is not None:
@@ -219,7 +224,8 @@ class ClientConnection(Handshake, asyncio.Protocol):
 
     def _flush(self) -> None:
         if self._out and self.transport is not None and not self.transport.is_closing():
-            self.transport.write(self._encode(self._out))
+            for data in self._encode(self._out):
+                self.transport.write(data)
         self._out = bytearray()
 
     def send_message(self, message: Message) -> None:
@@ -257,9 +263,11 @@ class ClientConnection(Handshake, asyncio.Protocol):
             raise invalid("invalid message ID")
         return raw
 
-    def _require_consuming(self, name: str) -> None:
-        if self.state not in (STATE_SUBSCRIBED, STATE_CLOSING):
+    def _require_consuming(self, name: str) -> Channel:
+        """The channel this connection consumes; refused unless it is subscribed."""
+        if self.state not in (STATE_SUBSCRIBED, STATE_CLOSING) or self.channel is None:
             raise invalid(f"cannot {name} in current state")
+        return self.channel
 
     def NOP(self, params: list[bytes]) -> None:
         return None
@@ -283,12 +291,12 @@ class ClientConnection(Handshake, asyncio.Protocol):
         return None
 
     def FIN(self, params: list[bytes]) -> None:
-        self._require_consuming("FIN")
+        channel = self._require_consuming("FIN")
         if len(params) < 2:
             raise invalid("FIN insufficient number of params")
         msg_id = self._message_id(params[1])
         try:
-            self.channel.finish(self, msg_id)
+            channel.finish(self, msg_id)
         except LookupError as err:
             raise ClientError("E_FIN_FAILED", f"FIN {msg_id.decode()} failed {err}") from err
         self.finish_count += 1
@@ -296,7 +304,7 @@ class ClientConnection(Handshake, asyncio.Protocol):
         return None
 
     def REQ(self, params: list[bytes]) -> None:
-        self._require_consuming("REQ")
+        channel = self._require_consuming("REQ")
         if len(params) < 3:
             raise invalid("REQ insufficient number of params")
         msg_id = self._message_id(params[1])
@@ -307,7 +315,7 @@ class ClientConnection(Handshake, asyncio.Protocol):
                           f"{params[2].decode(errors='replace')}") from None
         delay = min(delay_ms / 1000.0, self.opts.max_req_timeout)
         try:
-            self.channel.requeue(self, msg_id, delay)
+            channel.requeue(self, msg_id, delay)
         except LookupError as err:
             raise ClientError("E_REQ_FAILED", f"REQ {msg_id.decode()} failed {err}") from err
         self.requeue_count += 1
@@ -315,12 +323,12 @@ class ClientConnection(Handshake, asyncio.Protocol):
         return None
 
     def TOUCH(self, params: list[bytes]) -> None:
-        self._require_consuming("TOUCH")
+        channel = self._require_consuming("TOUCH")
         if len(params) < 2:
             raise invalid("TOUCH insufficient number of params")
         msg_id = self._message_id(params[1])
         try:
-            self.channel.touch(self, msg_id)
+            channel.touch(self, msg_id)
         except LookupError as err:
             raise ClientError("E_TOUCH_FAILED", f"TOUCH {msg_id.decode()} failed {err}") from err
         return None

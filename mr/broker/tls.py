@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from typing import Protocol
+from typing import Protocol, cast
 
 from mr.broker.protocol import FatalClientError
 
@@ -103,12 +103,19 @@ def refusal(command: bytes) -> FatalClientError:
 async def upgrade(conn: Upgradable, context: ssl.SSLContext) -> None:
     """Run the server side of the handshake on the client's connection, then send OK."""
     loop = asyncio.get_running_loop()
+    plain = conn.transport
+    if plain is None:
+        return  # never connected
     try:
-        transport = await loop.start_tls(conn.transport, conn, context, server_side=True,
+        # the TCP side's connection is an asyncio.Protocol, as start_tls wants
+        transport = await loop.start_tls(plain, cast(asyncio.BaseProtocol, conn), context,
+                                         server_side=True,
                                          ssl_handshake_timeout=HANDSHAKE_TIMEOUT_S)
+        if transport is None:
+            raise ConnectionError("the connection closed during the TLS handshake")
     except (TimeoutError, OSError, ssl.SSLError, ConnectionError) as exc:
         log.error("[%s] TLS handshake failed - %s", conn.remote_address, exc)
-        conn.transport.abort()
+        plain.abort()
         conn.connection_lost(exc)
         return
     log.info("PROTOCOL(V2): [%s] upgraded connection to TLS", conn.remote_address)

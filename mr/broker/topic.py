@@ -21,7 +21,7 @@ _DRAIN_BATCH = 1000
 class Topic:
     def __init__(self, name: str, backlog: Backlog,
                  new_channel: Callable[[Topic, str], Channel],
-                 on_last_channel_left: Callable[[Topic], None],
+                 on_last_channel_left: Callable[[Topic], object],
                  on_channel_deleted: Callable[[Topic, str], None] | None = None) -> None:
         self.name = name
         self.ephemeral = is_ephemeral(name)
@@ -69,12 +69,12 @@ class Topic:
             self._fan_out_deferred([message], max(0.0, due - now))
         self._deferred.clear()
         while len(self.backlog):
-            batch = []
+            batch: list[Message] = []
             while len(batch) < _DRAIN_BATCH:
-                message = self.backlog.pop()
-                if message is None:
+                popped = self.backlog.pop()
+                if popped is None:
                     break
-                batch.append(message)
+                batch.append(popped)
             self._fan_out(batch)
 
     # -- channels ---------------------------------------------------------------------------

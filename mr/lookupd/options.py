@@ -5,6 +5,7 @@ import argparse
 import socket
 import sys
 from dataclasses import dataclass, field
+from typing import NoReturn
 
 from mr.broker.options import parse_duration
 
@@ -23,7 +24,7 @@ class Options:
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # noqa: D401 - argparse hook
+    def error(self, message: str) -> NoReturn:  # noqa: D401 - argparse hook
         self.print_usage(sys.stderr)
         self.exit(2, f"{self.prog}: error: {message}\n"
                      f"Run '{self.prog} --help' for the nsqlookupd flags mr_lookupd supports.\n")

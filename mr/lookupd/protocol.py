@@ -11,6 +11,7 @@ import json
 import logging
 import struct
 import time
+from typing import Any
 
 from mr.broker.protocol import is_ephemeral, is_valid_name
 from mr.lookupd.registry import PeerInfo, Producer, Registration, RegistrationDB
@@ -70,7 +71,7 @@ def _peer_from_body(body: bytes, remote: str) -> PeerInfo:
         data = None
     if not isinstance(data, dict):
         raise ProtocolError("E_BAD_BODY", "IDENTIFY failed to decode JSON body")
-    fields = {}
+    fields: dict[str, Any] = {}  # PeerInfo's, each of its kind
     for name, kind in (("broadcast_address", str), ("hostname", str), ("version", str),
                        ("topology_zone", str), ("topology_region", str),
                        ("tcp_port", int), ("http_port", int)):
@@ -117,8 +118,7 @@ class Session:
                 self.peer.last_update = time.monotonic()
             return OK
         if command in ("REGISTER", "UNREGISTER"):
-            if self.peer is None:
-                raise ProtocolError("E_INVALID", "client must IDENTIFY")
+            self._identified()
             topic, channel = _topic_and_channel(command, params[1:])
             if command == "REGISTER":
                 self._register(topic, channel)
@@ -136,8 +136,13 @@ class Session:
                 self._log("UNREGISTER", reg)
 
     # -- registrations ----------------------------------------------------------------------
+    def _identified(self) -> PeerInfo:
+        if self.peer is None:
+            raise ProtocolError("E_INVALID", "client must IDENTIFY")
+        return self.peer
+
     def _add(self, reg: Registration) -> None:
-        if self.db.add_producer(reg, Producer(self.peer)):
+        if self.db.add_producer(reg, Producer(self._identified())):
             self._log("REGISTER", reg)
 
     def _register(self, topic: str, channel: str) -> None:
@@ -146,7 +151,7 @@ class Session:
         self._add(Registration("topic", topic, ""))
 
     def _unregister(self, topic: str, channel: str) -> None:
-        peer_id = self.peer.id
+        peer_id = self._identified().id
         if channel:
             reg = Registration("channel", topic, channel)
             removed, left = self.db.remove_producer(reg, peer_id)

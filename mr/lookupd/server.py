@@ -5,11 +5,15 @@ import asyncio
 import logging
 import os
 import socket
+from typing import TYPE_CHECKING
 
 from mr.broker.options import VERSION, split_address
 from mr.lookupd.options import Options
 from mr.lookupd.registry import RegistrationDB
 from mr.lookupd.tcp import start_tcp_server
+
+if TYPE_CHECKING:
+    from mr.broker.http_gate import GatedHTTPServer
 
 log = logging.getLogger("mr.lookupd")
 
@@ -21,8 +25,8 @@ class Lookupd:
         self.tcp_port = -1
         self.http_port = -1
         self.connections: dict[asyncio.StreamWriter, asyncio.Task] = {}
-        self._tcp_server: asyncio.AbstractServer | None = None
-        self._http_server = None
+        self._tcp_server: asyncio.Server | None = None
+        self._http_server: GatedHTTPServer | None = None
 
     def identity(self) -> dict:
         """Our reply to a node's IDENTIFY (nsqd keeps the broadcast address and HTTP port)."""

@@ -76,7 +76,9 @@ async def handle(lookupd: Lookupd, reader: asyncio.StreamReader,
     remote = f"{peer[0]}:{peer[1]}" if peer else "?"
     log.info("TCP: new client(%s)", remote)
     session = Session(lookupd.db, remote, lookupd.identity())
-    lookupd.connections[writer] = asyncio.current_task()
+    task = asyncio.current_task()
+    if task is not None:  # always: the server runs each connection's handler as a task
+        lookupd.connections[writer] = task
     try:
         magic = await reader.readexactly(4)
         log.info("CLIENT(%s): desired protocol magic %r", remote, magic.decode(errors="replace"))
@@ -97,6 +99,6 @@ async def handle(lookupd: Lookupd, reader: asyncio.StreamReader,
         writer.close()
 
 
-async def start_tcp_server(lookupd: Lookupd, host: str, port: int) -> asyncio.AbstractServer:
+async def start_tcp_server(lookupd: Lookupd, host: str, port: int) -> asyncio.Server:
     return await asyncio.start_server(lambda r, w: handle(lookupd, r, w), host, port,
                                       reuse_address=True, limit=MAX_LINE)

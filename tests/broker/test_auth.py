@@ -180,6 +180,30 @@ def test_pynsq_with_auth_secret(auth_broker, open_topic):
         loop.close()
 
 
+def test_pynsq_refused_by_the_auth_server(auth_broker, open_topic):
+    """pynsq's Reader with a secret that may only publish: its SUB is refused as nsqd refuses
+    it, its connection closed, and it gets nothing; one the auth server does not know fails
+    AUTH itself."""
+    wire, _ = _authed(auth_broker, "pub")
+    assert wire.call(f"PUB {open_topic}".encode(), b"kept") == (RESPONSE, b"OK")
+    loop = NsqLoop()
+    try:
+        errors: list[str] = []
+        received = []
+        for secret, channel in (("pub", "work"), ("unknown", "work2")):
+            reader = loop.reader(auth_broker, open_topic, channel,
+                                 lambda m: received.append(m.body) or True, auth_secret=secret)
+            # where pynsq reports a connection's error frames (it only logs them)
+            reader._on_connection_error = lambda conn, error, **_: errors.append(str(error))
+        loop.run_until(lambda: len(errors) >= 2, message="both readers refused")
+        assert any(f'E_UNAUTHORIZED AUTH failed for SUB on "{open_topic}" "work"' in e
+                   for e in errors), errors
+        assert any("E_AUTH_FAILED AUTH failed" in e for e in errors), errors
+        assert received == []
+    finally:
+        loop.close()
+
+
 def test_commands_after_auth_wait_for_its_answer(auth_broker, open_topic):
     """AUTH and PUB sent together: PUB is read only once the auth server has answered."""
     wire = Wire(auth_broker)

@@ -6,6 +6,7 @@ the bytes nsqd's clients expect: raw deflate with sync flushes, snappy's framing
 from __future__ import annotations
 
 import json
+import os
 import zlib
 
 import pytest
@@ -183,3 +184,75 @@ def test_compression_inside_tls(tls_broker, topic, codec):
     _round_trip(wire, topic)
     fields = _client_fields(broker, topic)
     assert fields["tls"] is True and fields[codec] is True
+
+
+@pytest.mark.parametrize("codec", ["snappy", "deflate"])
+def test_pynsq_compressed_inside_tls(tls_broker, topic, codec):
+    """pynsq's Writer and Reader with TLS and compression: its compressing socket wraps its
+    TLS socket, the broker reports both, and bodies small, large and incompressible arrive."""
+    import ssl
+
+    from nsq.deflate_socket import DeflateSocket
+    from nsq.snappy_socket import SnappySocket
+    broker, certs = tls_broker
+    options = {"tls_v1": True, "tls_options": {"cert_reqs": ssl.CERT_REQUIRED,
+                                               "ca_certs": str(certs.ca)}, codec: True}
+    loop = NsqLoop()
+    try:
+        writer = loop.writer(broker, **options)
+        bodies = [b"small", BODY, os.urandom(40_000), b"after"]
+        for body in bodies:
+            loop.publish(writer, "pub", topic, body)
+        received = []
+        reader = loop.reader(broker, topic, "c", lambda m: received.append(m.body) or True,
+                             **options)
+        loop.run_until(lambda: len(received) == len(bodies), message="messages over TLS")
+        assert sorted(received) == sorted(bodies)
+        conn = next(iter(reader.conns.values()))
+        assert isinstance(conn.socket, SnappySocket if codec == "snappy" else DeflateSocket)
+        assert isinstance(conn.socket._socket, ssl.SSLSocket)
+        fields = _client_fields(broker, topic)
+        assert fields["tls"] is True and fields[codec] is True
+    finally:
+        loop.close()
+
+
+def _whole_chunks(record: bytes) -> bool:
+    """Whether `record` is a run of complete snappy framing chunks (type, 3-byte length)."""
+    at = 0
+    while at < len(record):
+        if at + 4 > len(record):
+            return False
+        at += 4 + int.from_bytes(record[at + 1:at + 4], "little")
+    return at == len(record)
+
+
+def test_snappy_over_tls_puts_whole_chunks_in_each_record(tls_broker, topic):
+    """What keeps pynsq's snappy socket working over TLS (it closes the connection when a read
+    decompresses to nothing): a TLS record never ends inside a snappy chunk. A read from a TLS
+    socket returns one record at most, so each read here must be whole chunks."""
+    broker, certs = tls_broker
+    wire = Wire(broker)
+    _negotiate(wire, tls_v1=True, snappy=True)
+    wire.sock = server_only(certs).wrap_socket(wire.sock, server_hostname="127.0.0.1")
+    assert wire.frame() == (RESPONSE, b"OK")
+    records: list[bytes] = []
+    tls_sock, decompress = wire.sock, snappy.StreamDecompressor().decompress
+
+    class Recording:
+        def sendall(self, data: bytes) -> None:
+            tls_sock.sendall(snappy.StreamCompressor().compress(data))
+
+        def recv(self, size: int) -> bytes:
+            record = tls_sock.recv(size)
+            records.append(record)
+            return decompress(record)
+
+    compress(wire, Recording())
+    assert wire.frame() == (RESPONSE, b"OK")
+    bodies = [os.urandom(100_000), BODY, b"small"]
+    assert wire.mpub(topic, bodies) == (RESPONSE, b"OK")
+    wire.subscribe(topic, "c", rdy=3)
+    assert [wire.message()[3] for _ in bodies] == bodies
+    assert sum(map(len, records)) > 100_000  # the random body went by, uncompressed
+    assert all(_whole_chunks(record) for record in records), [len(r) for r in records]

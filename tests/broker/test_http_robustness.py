@@ -104,3 +104,27 @@ def test_a_slow_body_is_dropped(strict_broker, topic):
 ])
 def test_verdict(head, expected):
     assert verdict(head) is expected
+
+
+def test_pynsq_pointed_at_the_http_port_is_turned_away_at_once(broker, topic):
+    """An NSQ client given the HTTP port by mistake: the 400 and the close reach pynsq at once
+    (nsqd's behaviour), so it reports a broken connection instead of waiting on a timeout."""
+    from tests.broker.nsq_client import NsqLoop
+    loop = NsqLoop()
+    try:
+        reader = loop.reader(broker, topic, "c", lambda m: True)
+        reader.nsqd_tcp_addresses = [broker.http_address]
+        closed: list[tuple[float, int]] = []
+        on_close = reader._on_connection_close  # pynsq's own, which schedules a reconnect
+
+        def recorded(conn, **kwargs) -> None:
+            closed.append((time.monotonic(), conn.port))
+            on_close(conn, **kwargs)
+
+        reader._on_connection_close = recorded
+        start = time.monotonic()
+        loop.run_until(lambda: closed, timeout=10, message="pynsq's connection closed")
+        assert closed[0][0] - start < 5 and closed[0][1] == broker.http_port
+        assert broker.http_connections() == 0
+    finally:
+        loop.close()

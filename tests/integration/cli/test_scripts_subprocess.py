@@ -268,3 +268,23 @@ def test_readme_operating_table_has_every_script_with_an_example():
     assert set(documented) == admin_scripts()
     for name, (what, example) in documented.items():
         assert what and example.startswith(f"``{name} "), name
+
+
+def _pynsq_suite(*args: str, **env: str) -> subprocess.CompletedProcess:
+    environ = {k: v for k, v in os.environ.items() if k != "MR_PYNSQ_SRC"}
+    return subprocess.run([str(REPO / "scripts" / "pynsq_suite"), *args], capture_output=True,
+                          text=True, timeout=120, env={**environ, **env})
+
+
+def test_pynsq_suite_script_help_and_where_it_gets_pynsqs_tests(tmp_path):
+    """scripts/pynsq_suite: --help says where pynsq's tests come from; without them, exit 2
+    with the command that gets them (running the suite: tests/broker/test_pynsq_suite.py)."""
+    shown = _pynsq_suite("--help")
+    assert shown.returncode == 0, shown.stderr
+    assert "MR_PYNSQ_SRC" in shown.stdout and "git clone -b v0.9.1" in shown.stdout
+    for args, env in (((), {}), (("--source", str(tmp_path)), {}),
+                      ((), {"MR_PYNSQ_SRC": str(tmp_path)})):
+        refused = _pynsq_suite(*args, **env)
+        assert refused.returncode == 2, refused.stdout + refused.stderr
+        assert "git clone -b v0.9.1 https://github.com/nsqio/pynsq" in refused.stderr
+        assert "Traceback" not in refused.stderr
