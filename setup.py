@@ -1,5 +1,12 @@
 """mr: a distributed MapReduce engine over NSQ and etcd."""
+import os
+
 from setuptools import find_packages, setup
+
+# What setuptools writes while it builds (metadata, a wheel's staging tree) goes to a hidden
+# folder, so that an install leaves the repository's top level as it is.
+WORK = ".build"
+os.makedirs(WORK, exist_ok=True)
 
 CONSOLE_SCRIPTS = [
     "mr_broker = mr.broker.cli:main",
@@ -60,10 +67,12 @@ setup(
     python_requires=">=3.11",
     # resources/ (gunicorn configs, the web view's templates and static files) sits beside mr/
     # in the source tree and is installed as mr.resources; mr.resource_files finds either.
-    packages=[*find_packages(include=["mr", "mr.*"]), "mr.resources"],
+    packages=[*find_packages(include=["mr", "mr.*"]), "mr.resources", "mr.resources.static",
+              "mr.resources.templates"],
     package_dir={"mr.resources": "resources"},
     include_package_data=True,
-    package_data={"mr.resources": ["templates/*.html", "static/*"]},
+    options={"egg_info": {"egg_base": WORK}, "build": {"build_base": f"{WORK}/build"}},
+    package_data={"mr.resources.templates": ["*.html"], "mr.resources.static": ["*"]},
     install_requires=[
         "pynsq>=0.9.1,<0.10",
         "tornado>=6.1,<7",

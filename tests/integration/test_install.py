@@ -58,6 +58,8 @@ def venv(tmp_path_factory) -> Path:
          "--no-index", "--ignore-installed", str(source)],
         env=env, cwd=tmp, capture_output=True, text=True, timeout=300)
     assert installed.returncode == 0, installed.stdout + installed.stderr
+    # setuptools' metadata and staging tree went to the hidden .build/, not beside mr/
+    assert sorted(os.listdir(source)) == sorted([*SOURCES, ".build"])
     return venv
 
 
