@@ -7,7 +7,8 @@ transactions are merged while the previous one is in flight: fewer proposals, sa
 Merging is safe because each caller's compares must all hold for the merged transaction to
 apply; if any fails, every caller's transaction is retried alone and gets its own answer.
 Transactions that delete, or that write a key another item of the batch writes, are not
-merged (etcd refuses duplicate keys in one transaction).
+merged (etcd refuses duplicate keys in one transaction); nor are reads, which etcd answers
+without a proposal.
 """
 from __future__ import annotations
 
@@ -80,7 +81,8 @@ class BatchingKV:
                failure: list | None = None) -> Callable[[], TxnResult]:
         """Queue a transaction for the next group commit; returns a waiter for its result."""
         writes = _written_keys(success)
-        if writes is None or len(success) > MAX_TXN_OPS // 2:
+        # A read-only transaction is no proposal: it need not wait for the commit in flight.
+        if writes is None or not writes or len(success) > MAX_TXN_OPS // 2:
             self.transactions += 1
             self.merged += 1
             result = self._kv.txn(compare, success, failure)
