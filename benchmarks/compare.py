@@ -10,11 +10,13 @@ Systems, all started from this process; each workload runs on each system in tur
 
 Workloads: fanout (one request of N parts computing i*i, a reducer summing), nested (10
 mid-level mappers of N/10 leaves each, a reduce per level), latency (one part, 200
-sequential requests), wordcount (the licence texts of /usr/share/common-licenses in 200
-chunks). Every answer is checked, and the systems' answers must agree.
+sequential requests), load (one part, 16 clients at once, each sending its next request when
+its last one answered: 400 requests), wordcount (the licence texts of
+/usr/share/common-licenses in 200 chunks). latency and load run in 3 series, each series on
+every system in turn. Every answer is checked, and the systems' answers must agree.
 
 Prints a table (parts/s, chunks/s, p50/p99 ms; for mr etcd writes and NSQ messages per
-invocation; workers' peak RSS), the ratios of mr against each peer and the goals of issue 9.
+invocation; workers' peak RSS), the ratios of mr against each peer and the goals.
 Celery and Dask are optional: `pip install -e '.[bench]'` and `apt-get install
 redis-server`, or run scripts/bench, which installs both and runs this.
 """
@@ -30,7 +32,7 @@ from pathlib import Path
 
 from benchmarks import measure, report, runner, systems, workloads
 
-KINDS = ("fanout", "nested", "latency", "wordcount")
+KINDS = ("fanout", "nested", "latency", "load", "wordcount")
 
 
 def positive(text: str) -> int:
@@ -53,7 +55,14 @@ def parser() -> argparse.ArgumentParser:
                    help="runs per throughput workload (default 3)")
     p.add_argument("--budget", type=float, default=60.0,
                    help="stop repeating a workload once its runs took this many seconds")
-    p.add_argument("--latency-requests", type=positive, default=workloads.LATENCY_REQUESTS)
+    p.add_argument("--latency-requests", type=positive, default=workloads.LATENCY_REQUESTS,
+                   help="requests of each latency series (default 200)")
+    p.add_argument("--latency-series", type=positive, default=3,
+                   help="series of the latency and load workloads (default 3)")
+    p.add_argument("--load-clients", type=positive, default=workloads.LOAD_CLIENTS,
+                   help="clients of the load workload (default 16)")
+    p.add_argument("--load-requests", type=positive, default=workloads.LOAD_REQUESTS,
+                   help="requests of each load series, all clients together (default 400)")
     p.add_argument("--concurrency", type=positive, default=64,
                    help="invocations each mr worker runs at once (default 64)")
     p.add_argument("--workdir", type=Path,
@@ -63,9 +72,11 @@ def parser() -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace, progress) -> dict:
-    plan = workloads.plan(sorted(set(args.parts)), args.workloads)
+    plan = workloads.plan(sorted(set(args.parts)), args.workloads, args.latency_series,
+                          args.load_clients)
     chunks = workloads.chunks()
-    options = runner.Options(args.repeat, args.budget, args.latency_requests)
+    options = runner.Options(args.repeat, args.budget, args.latency_requests,
+                             args.load_requests)
     result = {"command": "python -m benchmarks.compare " + " ".join(sys.argv[1:]),
               "machine": measure.machine(), "load_before": measure.load_average(),
               "started": time.strftime("%Y-%m-%d %H:%M:%S %z")}

@@ -124,8 +124,8 @@ def _measure(engine: MrEngine, workload: workloads.Workload, chunks: list[str],
 def _report(workload: workloads.Workload, row: dict, wall: float, used: dict,
             disk: dict) -> None:
     kind = workload.kind
-    units = workload.parts if kind != "latency" else 200
-    unit = {"latency": "request", "wordcount": "chunk"}.get(kind, "part")
+    units = row["runs"] if kind in ("latency", "load") else workload.parts
+    unit = {"latency": "request", "load": "request", "wordcount": "chunk"}.get(kind, "part")
     print(f"{workload.label}: {wall:.2f} s wall, {units / wall:.0f} {unit}s/s, etcd writes/inv "
           f"{row['etcd_writes_per_invocation']}, nsq/inv {row['nsq_messages_per_invocation']}")
     print(f"CPU seconds (of {wall * (os.cpu_count() or 1):.1f} available on "
@@ -142,8 +142,8 @@ def _report(workload: workloads.Workload, row: dict, wall: float, used: dict,
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.profile", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--workload", choices=("fanout", "nested", "latency", "wordcount"),
-                   default="fanout")
+    p.add_argument("--workload", choices=("fanout", "nested", "latency", "load", "wordcount"),
+                   default="fanout", help="load: one-part requests from 16 clients at once")
     p.add_argument("--parts", type=int, default=10000, help="N for fanout and nested")
     p.add_argument("--concurrency", type=int, default=64)
     p.add_argument("--py-spy", type=Path, metavar="DIR",
@@ -159,8 +159,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     kind = args.workload
-    workload = workloads.Workload(kind, {"latency": 1, "wordcount": workloads.WORD_CHUNKS}
-                                  .get(kind, args.parts))
+    workload = workloads.Workload(kind, {"latency": 1, "load": 1,
+                                         "wordcount": workloads.WORD_CHUNKS}.get(kind, args.parts),
+                                  clients=workloads.LOAD_CLIENTS if kind == "load" else 1)
     chunks = workloads.chunks()
     engine = MrEngine(concurrency=args.concurrency,
                       extra_env={"MR_CLEANUP": "0"} if kind == "latency" else None)

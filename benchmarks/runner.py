@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import statistics
+import threading
 import time
 from dataclasses import dataclass
 
@@ -17,6 +18,7 @@ class Options:
     repeat: int = 3             # runs of each throughput workload...
     budget_s: float = 60.0      # ...fewer when the runs so far took longer than this
     latency_requests: int = workloads.LATENCY_REQUESTS
+    load_requests: int = workloads.LOAD_REQUESTS  # all clients of a load workload together
 
 
 class WrongAnswer(AssertionError):
@@ -76,6 +78,10 @@ def run_one(system, workload: Workload, chunks: list[str], options: Options) -> 
                 seconds.append(time.perf_counter() - started)
                 check(workload, answer, i * i)
             row["answer"] = digest([i * i for i in range(options.latency_requests)])
+        elif workload.kind == "load":
+            wall = under_load(system, workload, options.load_requests, seconds)
+            row["answer"] = digest([i * i for i in range(len(seconds))])
+            row["requests_per_s"] = round(len(seconds) / wall, 1)
         else:
             want = expected(workload, chunks)
             while len(seconds) < options.repeat and (not seconds
@@ -91,7 +97,9 @@ def run_one(system, workload: Workload, chunks: list[str], options: Options) -> 
     if seconds:
         row.update(_timings(workload, seconds))
     after = system.counters()
-    invocations = workload.invocations() * len(seconds)
+    # a load workload's clients each sent one untimed request first
+    sent = len(seconds) + (workload.clients if workload.kind == "load" and seconds else 0)
+    invocations = workload.invocations() * sent
     if before and invocations:
         row["etcd_writes_per_invocation"] = round(
             (after["etcd_proposals"] - before["etcd_proposals"]) / invocations, 3)
@@ -102,12 +110,60 @@ def run_one(system, workload: Workload, chunks: list[str], options: Options) -> 
     return row
 
 
+def under_load(system, workload: Workload, requests: int, seconds: list[float]) -> float:
+    """`workload.clients` threads send one-part requests, each waiting for its answer before
+    its next one, `requests` in all (the system's single() must be thread-safe); each
+    request's seconds go to `seconds`. Every client first sends one untimed request (its
+    connection opened), then all start together. The wall seconds of the timed part."""
+    clients = workload.clients
+    each = max(requests // clients, 1)
+    ready = threading.Barrier(clients + 1, timeout=300)
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def client(number: int) -> None:
+        mine: list[float] = []
+        try:
+            check(workload, system.single(number), number * number)
+        except BaseException as exc:
+            errors.append(exc)
+        try:
+            ready.wait()
+        except threading.BrokenBarrierError:
+            return
+        try:
+            for i in range(number * each, (number + 1) * each):
+                started = time.perf_counter()
+                answer = system.single(i)
+                mine.append(time.perf_counter() - started)
+                check(workload, answer, i * i)
+        except BaseException as exc:
+            errors.append(exc)
+        with lock:
+            seconds.extend(mine)
+
+    threads = [threading.Thread(target=client, args=(n,), name=f"client-{n}", daemon=True)
+               for n in range(clients)]
+    for thread in threads:
+        thread.start()
+    ready.wait()
+    started = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    if errors:
+        raise errors[0]
+    return wall
+
+
 def _timings(workload: Workload, seconds: list[float]) -> dict:
     timings = {"seconds": [round(s, 4) for s in seconds],
                "p50_ms": round(measure.percentile(seconds, 0.5) * 1000, 1),
                "p99_ms": round(measure.percentile(seconds, 0.99) * 1000, 1)}
     if workload.kind == "latency":
         timings["requests_per_s"] = round(len(seconds) / sum(seconds), 1)
+    elif workload.kind == "load":
+        pass  # run_one sets requests_per_s from the wall time: the requests overlap
     elif workload.kind == "wordcount":
         timings["chunks_per_s"] = round(workload.parts / statistics.median(seconds), 1)
     else:

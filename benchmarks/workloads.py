@@ -15,14 +15,18 @@ from mr import examples
 
 MIDS = 10              # mid-level mappers of the nested workload
 LATENCY_REQUESTS = 200
+LOAD_CLIENTS = 16      # clients of the latency-under-load workload, each one request at a time
+LOAD_REQUESTS = 400    # its requests, all clients together
 WORD_CHUNKS = 200
 
 
 @dataclass(frozen=True)
 class Workload:
     """One row of the table: `kind` names the system method that runs it."""
-    kind: str          # fanout | nested | latency | wordcount
-    parts: int         # leaves (fanout, nested), chunks (wordcount), 1 (latency)
+    kind: str          # fanout | nested | latency | load | wordcount
+    parts: int         # leaves (fanout, nested), chunks (wordcount), 1 (latency, load)
+    clients: int = 1   # load: clients sending one-part requests at once
+    series: int = 0    # latency, load: which of several series of requests (0: the only one)
 
     @property
     def label(self) -> str:
@@ -30,7 +34,8 @@ class Workload:
             return f"{self.kind} {self.parts}"
         if self.kind == "wordcount":
             return f"wordcount {self.parts} chunks"
-        return "latency 1 part"
+        name = "latency 1 part" if self.kind == "latency" else f"latency {self.clients} clients"
+        return f"{name} #{self.series}" if self.series else name
 
     def invocations(self) -> int:
         """Our engine's invocations for one run (root, children, reduces)."""
@@ -43,13 +48,20 @@ class Workload:
         return 1
 
 
-def plan(parts: list[int], kinds: list[str]) -> list[Workload]:
+def plan(parts: list[int], kinds: list[str], series: int = 1,
+         clients: int = LOAD_CLIENTS) -> list[Workload]:
+    """The rows to run; the latency workloads in `series` series each (numbered when more
+    than one), so that each series runs on every system in turn before the next."""
     rows = []
     for kind in ("fanout", "nested"):
         if kind in kinds:
             rows += [Workload(kind, n) for n in parts]
-    if "latency" in kinds:
-        rows.append(Workload("latency", 1))
+    for number in range(1, series + 1):
+        numbered = number if series > 1 else 0
+        if "latency" in kinds:
+            rows.append(Workload("latency", 1, series=numbered))
+        if "load" in kinds:
+            rows.append(Workload("load", 1, clients, numbered))
     if "wordcount" in kinds:
         rows.append(Workload("wordcount", WORD_CHUNKS))
     return rows

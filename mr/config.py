@@ -90,6 +90,9 @@ class Settings:
     # a data run still going this long is marked running in etcd (shown, and duplicates skip
     # it); shorter ones write only their completion. Capped at half MR_STALL_S.
     data_claim_after_s: float = 30.0
+    # a mapper still running this long is marked running in etcd; one that returns sooner
+    # commits its claim with its result, in one transaction. Capped at half MR_STALL_S.
+    claim_after_s: float = 0.25
     data_dir: str = "/tmp/mr/data"
     result_dir: str = ""   # empty: the file writer writes into the workflow's shared fs
     cleanup: bool = True
@@ -171,6 +174,7 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         data_isolation=get("DATA_ISOLATION", _one_of("process", "thread"),
                            defaults.data_isolation),
         data_claim_after_s=get("DATA_CLAIM_AFTER_S", float, defaults.data_claim_after_s),
+        claim_after_s=get("CLAIM_AFTER_S", float, defaults.claim_after_s),
         data_dir=get("DATA_DIR", str, defaults.data_dir),
         result_dir=get("RESULT_DIR", str, defaults.result_dir),
         cleanup=get("CLEANUP", _bool, defaults.cleanup),

@@ -1,6 +1,7 @@
 """This engine as a compared system: etcd, mr_broker, two mr_worker processes and gunicorn.
 
-Work goes in as the HTTP requests a user would POST (blocking, one keep-alive connection);
+Work goes in as the HTTP requests a user would POST (blocking, one keep-alive connection per
+client thread);
 the workflow "bench" holds the example handlers (handlers/numbers, handlers/wordcount) and the
 benchmark's own (benchmarks/handlers/bench). etcd proposals and broker messages are counted
 from the servers' own metrics, around each workload.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import threading
 from pathlib import Path
 
 from benchmarks import measure, workloads
@@ -85,7 +87,10 @@ class MrEngine:
         self.extra_env = dict(extra_env or {})
         self.services: list[cluster.Service] = []
         self.workers: list[cluster.Service] = []
-        self.client: Client | None = None
+        self.url = ""
+        self._local = threading.local()   # each client thread's own connection
+        self._clients: list[Client] = []
+        self._clients_lock = threading.Lock()
         self.etcd = self.broker = None
 
     def describe(self) -> str:
@@ -111,15 +116,27 @@ class MrEngine:
         finally:
             kv.close()
         web = self._start(cluster.front_end(env, base / "gunicorn.log"))
-        self.client = Client(web.url)
+        self.url = web.url
+
+    @property
+    def client(self) -> Client:
+        """This thread's keep-alive connection to the front-end."""
+        found = getattr(self._local, "client", None)
+        if found is None:
+            found = self._local.client = Client(self.url)
+            with self._clients_lock:
+                self._clients.append(found)
+        return found
 
     def _start(self, service: cluster.Service) -> cluster.Service:
         self.services.append(service)
         return service.start(60)
 
     def stop(self) -> None:
-        if self.client is not None:
-            self.client.close()
+        with self._clients_lock:
+            for client in self._clients:
+                client.close()
+            self._clients.clear()
         stop_services(self.services)
 
     def worker_pids(self) -> list[int]:

@@ -106,7 +106,7 @@ def _publishing(kv: KV, args: argparse.Namespace
     settings = config.load()
     library = Library(kv, args.workflow, compile_code=False).start()
     try:
-        yield (library, Publisher(args.nsqd_http_address or settings.nsqd_http_hosts),
+        yield (library, Publisher.from_settings(settings, args.nsqd_http_address),
                settings)
     except control.ControlError as exc:
         raise ValueError(str(exc)) from None

@@ -127,14 +127,14 @@ def main(argv: list[str] | None = None) -> int:
     # BatchingKV is a KV by delegation (txn() and submit() group-commit, every other call goes
     # to the KV it wraps); the engine's signatures name KV.
     batching = cast(KV, BatchingKV(kv))
-    runner = Runner(batching, Publisher(settings.nsqd_http_hosts), libraries, worker_id,
+    runner = Runner(batching, Publisher.from_settings(settings), libraries, worker_id,
                     settings, lambda other: registry.is_alive(kv, other), notifier)
     metrics_port = (metrics.serve(settings.metrics_port, settings.nsqd_http_hosts)
                     if settings.metrics_port >= 0 else None)
     registration = registry.Registration(kv, worker_id, {
         "workflows": settings.workflow_names, "capabilities": settings.capabilities,
         "concurrency": settings.concurrency, "metrics_port": metrics_port}).start()
-    sweeper = Sweeper(kv, Publisher(settings.nsqd_http_hosts), libraries, worker_id, settings,
+    sweeper = Sweeper(kv, Publisher.from_settings(settings), libraries, worker_id, settings,
                       lambda other: registry.is_alive(kv, other), notifier).start()
     log.info("worker %s serving %s (metrics on port %s)", worker_id, ", ".join(topics),
              metrics_port)

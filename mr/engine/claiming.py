@@ -1,14 +1,24 @@
 """How a run takes an invocation, so that only one run of it counts (DESIGN.md §4).
 
-A first delivery carries the invocation's record and the revision that created it: one
-transaction claims it (protocol.claim). Anything else (a duplicate, a redelivery, a
-republished or forged message) reads what etcd holds, decides, and claims it with a compare
-on the revision it read (protocol.start), while a mapper may already run.
+A mapper is read, not claimed, before it runs (one round trip, no etcd proposal): a copy of a
+message for an invocation that is finished, waiting or running on a live worker is
+acknowledged without running. What the run writes then claims it in the same transaction:
+- a leaf (a mapper that returns) commits its claim and its outcome together, comparing the
+  revision it read (protocol.Unclaimed): of two copies that both ran, one commits and the
+  other's transaction changes nothing, so the effect stays exactly once while the handlers'
+  code may run twice (as a mapper's already could while its claim committed);
+- a mapper that fans out, or fails, claims before that effect (`owned()`);
+- one still running after MR_CLAIM_AFTER_S is claimed then, so it shows as running and a
+  duplicate skips it; the claim comes before MR_STALL_S would publish it again, and a worker
+  that dies before then has its message redelivered (it re-runs from scratch). A copy that
+  reaches the process running it unclaimed is skipped there.
+A data-plane invocation (a split's map, a partition's reduce) is claimed only past
+MR_DATA_CLAIM_AFTER_S; its completion stores its output only if none is stored yet.
 
-A data-plane invocation (a split's map, a partition's reduce) is claimed lazily: it runs
-after a read, and is claimed only if it is still running MR_DATA_CLAIM_AFTER_S later. Its
-completion stores its output only if none is stored yet, so two runs of it still count
-once; a split then costs etcd a single write, and a long one shows as running.
+A reduction is claimed before it runs, in one transaction when its message carries the
+record it names and the revision that created it (protocol.claim); anything else (a
+duplicate, a redelivery, a republished or forged message) reads what etcd holds and claims it
+with a compare on the revision it read (protocol.start).
 """
 from __future__ import annotations
 
@@ -23,24 +33,42 @@ from mr.engine.outcome import Outcome
 from mr.engine.request_cache import RequestCache
 from mr.kv import keys
 from mr.kv.client import KV
-from mr.kv.models import FINISHED_STATES, RUNNING, WAITING, Invocation, Request, decode, encode
+from mr.kv.models import (
+    FINISHED_STATES,
+    REDUCE,
+    RUNNING,
+    WAITING,
+    Invocation,
+    Request,
+    decode,
+    encode,
+)
 from mr.queue.messages import InvocationMessage
 
 
-def claim_after_s(settings: Settings) -> float:
-    """When a data run still going is claimed: before the stall sweep would publish it."""
-    return min(settings.data_claim_after_s, settings.stall_s / 2)
+def claim_after_s(settings: Settings, data_plane: bool = True) -> float:
+    """When a run still going is claimed: before the stall sweep would publish it."""
+    after = settings.data_claim_after_s if data_plane else settings.claim_after_s
+    return min(after, settings.stall_s / 2)
+
+
+def _claimed() -> None:
+    return None
 
 
 @dataclass
 class Run:
     """This run took the invocation; `owned()` waits for the claim and says if it held.
 
-    `claim`, for a lazily claimed run: call it if the run is still going after a while."""
+    `claim`, for a lazily claimed run: call it if the run is still going after a while.
+    `finish()`, as the run commits its outcome: the Unclaimed its completion must claim, or
+    None when it was claimed (then `owned()` tells if that claim held)."""
     request: Request
     inv: Invocation
     owned: Callable[[], bool]
     claim: Callable[[], None] | None = None
+    finish: Callable[[], protocol.Unclaimed | None] = _claimed
+    release: Callable[[], None] = _claimed   # call when the run is over, whatever its end
 
 
 @dataclass
@@ -64,6 +92,9 @@ class Claimer:
         self.worker_alive = worker_alive
         self.handler_of = handler_of
         self.requests = RequestCache()
+        # mappers this process runs, by (workflow, request, invocation): their message ids
+        self._here: dict[tuple[str, str, str], str] = {}
+        self._here_lock = threading.Lock()
 
     def take(self, msg: InvocationMessage, message_id: str) -> Run | Skip:
         run = self._claim_published(msg, message_id) if msg.record is not None else None
@@ -74,7 +105,7 @@ class Claimer:
         read path then decides)."""
         try:
             inv = decode(Invocation, msg.record)
-            if inv.data_plane:
+            if inv.kind != REDUCE:
                 return None
             self._running(msg.workflow, inv, message_id)
             running = encode(inv)
@@ -89,8 +120,10 @@ class Claimer:
 
     def _read_and_start(self, msg: InvocationMessage, message_id: str) -> Run | Skip:
         wf, rid = msg.workflow, msg.request_id
-        inv_entry, req_entry, live, paused = protocol.read_invocation(self.kv, wf, rid,
-                                                                      msg.invocation_id)
+        # the request's record comes along unless a copy of it is here (its revision tells)
+        inv_entry, req_entry, live, paused = protocol.read_invocation(
+            self.kv, wf, rid, msg.invocation_id,
+            request_value=not self.requests.holds(keys.request(wf, rid)))
         request = req_entry and live and self._request(msg, req_entry)
         if inv_entry is None or not request:
             return Skip(Outcome.REQUEST_ENDED)
@@ -102,12 +135,25 @@ class Claimer:
         if (inv.state == RUNNING and inv.message_id != message_id and inv.worker
                 and self.worker_alive(inv.worker)):
             return Skip(Outcome.RUNNING_ELSEWHERE)
+        if inv.kind != REDUCE:
+            here = (wf, rid, inv.id)
+            with self._here_lock:
+                if self._here.setdefault(here, message_id) != message_id:
+                    # a copy of its message: etcd may not know yet that this process runs it
+                    return Skip(Outcome.RUNNING_ELSEWHERE)
+            self._running(wf, inv, message_id)
+            claim = _LazyClaim(self.kv, wf, rid, inv_entry.mod_revision, inv,
+                               claim_to_own=not inv.data_plane)
+            return Run(request, inv, claim.owned, claim.claim, claim.finish,
+                       lambda: self._release(here, message_id))
         self._running(wf, inv, message_id)
-        if inv.data_plane:
-            claim = _LazyClaim(self.kv, wf, rid, inv_entry.mod_revision, inv)
-            return Run(request, inv, claim.owned, claim.claim)
         waiter = protocol.start(self.kv, wf, rid, inv_entry.mod_revision, inv)
         return Run(request, inv, waiter)
+
+    def _release(self, here: tuple[str, str, str], message_id: str) -> None:
+        with self._here_lock:
+            if self._here.get(here) == message_id:
+                del self._here[here]
 
     def _request(self, msg: InvocationMessage, entry) -> Request | None:
         return self.requests.get(
@@ -120,20 +166,39 @@ class Claimer:
 
 
 class _LazyClaim:
-    """A run that etcd hears of only if claim() is called (then as protocol.start would)."""
+    """A run that etcd hears of only if claim() is called (then as protocol.start would), or
+    from its completion (finish()).
 
-    def __init__(self, kv: KV, wf: str, rid: str, read_revision: int, inv: Invocation):
+    `claim_to_own`: owned() claims an unclaimed run (a mapper, before it fans out or fails);
+    else an unclaimed run may go on, its completion being the test that counts (data plane).
+    """
+
+    def __init__(self, kv: KV, wf: str, rid: str, read_revision: int, inv: Invocation,
+                 claim_to_own: bool = False):
         self._start = lambda: protocol.start(kv, wf, rid, read_revision, inv)
+        self._unclaimed = protocol.Unclaimed(inv.id, read_revision)
+        self._claim_to_own = claim_to_own
         self._waiter: Callable[[], bool] | None = None
+        self._finishing = False
         self._lock = threading.Lock()
 
     def claim(self) -> None:
         with self._lock:
-            if self._waiter is None:
+            if self._waiter is None and not self._finishing:
                 self._waiter = self._start()
 
     def owned(self) -> bool:
-        """Unclaimed, the run may go on: its completion is the test that counts."""
+        if self._claim_to_own:
+            self.claim()
         with self._lock:
             waiter = self._waiter
         return waiter is None or waiter()
+
+    def finish(self) -> protocol.Unclaimed | None:
+        """Still unclaimed: it stays so (a late claim() does nothing) and its completion
+        claims it."""
+        with self._lock:
+            if self._waiter is None:
+                self._finishing = True
+                return self._unclaimed
+            return None

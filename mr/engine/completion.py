@@ -68,9 +68,11 @@ class Completion:
         self.workflow_fs = workflow_fs
 
     def complete(self, library: Library, request: Request, finished: list[Invocation],
-                 output_of: str, output: Any) -> bool:
+                 output_of: str, output: Any,
+                 unclaimed: protocol.Unclaimed | None = None) -> bool:
         """Store `output_of`'s output and mark `finished` done; False if another run's output
-        was stored first (a duplicate) or the request has ended."""
+        was stored first (a duplicate) or the request has ended. `unclaimed`: this commit
+        claims the run too, and holds only if nobody else took it meanwhile."""
         parent = parent_of(output_of)
         wfs = self.workflow_fs(request.workflow)
         try:
@@ -86,7 +88,7 @@ class Completion:
             except (TypeError, ValueError) as exc:  # else retried as if etcd were down
                 raise HandlerFailure(f"output of invocation {output_of} cannot be stored: "
                                      f"{exc}") from None
-            return self.end(request, finished)
+            return self.end(request, finished, unclaimed)
         try:
             packed = pack(output)
         except (TypeError, ValueError) as exc:   # e.g. nested deeper than msgpack goes
@@ -95,7 +97,7 @@ class Completion:
         stored = blobs.store_output(wfs, request.id, output_of, packed,
                                     self.settings.blob_threshold_bytes)
         stored_now = protocol.complete(self.kv, request.workflow, request.id, finished,
-                                       output_of, stored)
+                                       output_of, stored, unclaimed)
         if stored_now.parent_ready:
             self.schedule_reduce(library, request, parent)
         return stored_now.committed
@@ -170,12 +172,13 @@ class Completion:
         if self.end(request, [inv] if mark else []) and failure.raised:
             events.handler_exception(self.notifier, request)
 
-    def end(self, request: Request, invocations: list[Invocation]) -> bool:
+    def end(self, request: Request, invocations: list[Invocation],
+            unclaimed: protocol.Unclaimed | None = None) -> bool:
         """End the request; the one process that did notifies, and deletes its blobs when its
         data went with it (a failed request keeps its data, and blobs, until it expires)."""
         keep = self.keep_trace if self.settings.trace_retention_s > 0 else None
         if not protocol.end_request(self.kv, request, invocations, self.settings.cleanup,
-                                    keep_trace=keep):
+                                    keep_trace=keep, unclaimed=unclaimed):
             return False
         events.request_ended(self.notifier, request)
         if self.settings.cleanup and request.state == DONE:

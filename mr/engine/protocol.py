@@ -69,6 +69,20 @@ def _finished_children(entries) -> int:
 
 
 @dataclass(frozen=True)
+class Unclaimed:
+    """A run etcd has not heard of, of invocation `iid` read at `revision`: its completion
+    claims it too (started mark and all), holding only if nobody changed the record since."""
+    iid: str
+    revision: int
+
+    def compare(self, wf: str, rid: str):
+        return cmp_mod_revision(keys.invocation(wf, rid, self.iid), self.revision)
+
+    def started(self, wf: str, rid: str):
+        return op_put(keys.mark(wf, rid, STARTED, self.iid), b"")
+
+
+@dataclass(frozen=True)
 class Completion:
     committed: bool        # False: the output already existed or the request had ended
     request_live: bool
@@ -196,11 +210,12 @@ def finish_fanout(kv: KV, wf: str, rid: str, parent: Invocation, children: int) 
 
 
 def complete(kv: KV, wf: str, rid: str, finished: list[Invocation], output_of: str,
-             output: bytes) -> Completion:
+             output: bytes, unclaimed: Unclaimed | None = None) -> Completion:
     """Store the output of child invocation `output_of` and mark `finished` done, once.
 
     `finished` is the mapper itself (and, for a fan-out parent, its reduce invocation too).
-    The root has no parent: its output ends the request (end_request) instead.
+    The root has no parent: its output ends the request (end_request) instead. With
+    `unclaimed` the same transaction claims the run (see Unclaimed).
     """
     parent = parent_of(output_of)
     live = keys.live(wf, rid)
@@ -210,15 +225,19 @@ def complete(kv: KV, wf: str, rid: str, finished: list[Invocation], output_of: s
     ops += [op_put(keys.mark(wf, rid, DONE_MARK, inv.id), b"") for inv in finished]
     if len(finished) > 1:  # a fan-out parent with its reduction: it waits no more
         ops.append(op_delete(keys.mark(wf, rid, WAITING_MARK, output_of)))
+    compare = [cmp_present(live), cmp_absent(out_key)]
+    if unclaimed is not None:
+        compare.append(unclaimed.compare(wf, rid))
+        ops.append(unclaimed.started(wf, rid))
     ops += [op_put(keys.counter(wf, rid, parent, _slot(output_of)), b""),
             op_get(keys.counters(wf, rid, parent), prefix=True, keys_only=True),
             op_get(keys.fanout(wf, rid, parent))]
-    result = kv.txn([cmp_present(live), cmp_absent(out_key)], ops,
+    result = kv.txn(compare, ops,
                     [op_get(live, count_only=True), op_get(keys.fanout(wf, rid, parent)),
                      op_get(keys.counters(wf, rid, parent), prefix=True, keys_only=True)])
     if not result.succeeded:
-        # The output exists: a duplicate, or our own commit whose reply was lost (then we may
-        # have been the last child). Either way, say whether the parent is ready: the
+        # A duplicate or (unclaimed) another run came first, or our own commit's reply was
+        # lost (then we may have been the last child). Say whether the parent is ready: the
         # reduction's create-if-absent claim keeps it to one run.
         live_now = result.count(0) > 0
         return Completion(False, request_live=live_now,
@@ -254,7 +273,8 @@ TraceKeeper = Callable[[Request, Iterable[bytes], dict[str, dict[int, str]]], No
 
 
 def end_request(kv: KV, request: Request, invocations: list[Invocation], cleanup: bool,
-                keep_trace: TraceKeeper | None = None) -> bool:
+                keep_trace: TraceKeeper | None = None,
+                unclaimed: Unclaimed | None = None) -> bool:
     """Write the request's final record and close it; False if it had already ended.
 
     A done request's keys go when `cleanup` is on: in the same transaction for a small
@@ -266,7 +286,7 @@ def end_request(kv: KV, request: Request, invocations: list[Invocation], cleanup
 
     `keep_trace` gets the records before they go: read by the ending transaction itself for a
     small request (a range op before its delete: no extra proposal, no extra round trip), a
-    page at a time before the page deletes for a bigger one.
+    page at a time before the page deletes for a bigger one. `unclaimed`: see Unclaimed.
     """
     wf, rid = request.workflow, request.id
     if request.state == DONE and request.deadline and request.finished > request.deadline:
@@ -301,6 +321,8 @@ def end_request(kv: KV, request: Request, invocations: list[Invocation], cleanup
         ops += [op_delete(keys.live(wf, rid)), op_put(purge, b"")]
     else:
         ops.append(op_delete(keys.live(wf, rid)))
+        if unclaimed is not None:
+            ops.append(unclaimed.started(wf, rid))
         for inv in invocations:
             ops.append(op_put(keys.invocation(wf, rid, inv.id), encode(inv)))
             final = {DONE: DONE_MARK, FAILED: FAILED_MARK}.get(inv.state)
@@ -310,7 +332,10 @@ def end_request(kv: KV, request: Request, invocations: list[Invocation], cleanup
                 ops.append(op_delete(keys.mark(wf, rid, WAITING_MARK, reduced_of(inv.id))))
         at = len(ops)   # after the puts: the reads see the final records
         ops += reads
-    result = kv.txn([cmp_present(keys.live(wf, rid))], ops)
+    compare = [cmp_present(keys.live(wf, rid))]
+    if unclaimed is not None:
+        compare.append(unclaimed.compare(wf, rid))
+    result = kv.txn(compare, ops)
     ended = result.succeeded
     if ended:
         metrics.ENDED.labels(wf, request.job, request.state).inc()
@@ -339,11 +364,11 @@ def _keep(kv: KV, request: Request, final: list[Invocation], keep_trace: TraceKe
                traces.logs_by_invocation(logs, log_prefix))
 
 
-def read_invocation(kv: KV, wf: str, rid: str, iid: str):
-    """One round trip: (invocation entry, request entry without its value, request is live,
-    request is paused)."""
+def read_invocation(kv: KV, wf: str, rid: str, iid: str, request_value: bool = False):
+    """One round trip, no proposal: (invocation entry, request entry (without its value
+    unless `request_value`), request is live, request is paused)."""
     result = kv.txn([], [op_get(keys.invocation(wf, rid, iid)),
-                         op_get(keys.request(wf, rid), keys_only=True),
+                         op_get(keys.request(wf, rid), keys_only=not request_value),
                          op_get(keys.live(wf, rid), count_only=True),
                          op_get(keys.paused(wf, rid), count_only=True)])
     return result.entry(0), result.entry(1), result.count(2) > 0, result.count(3) > 0

@@ -26,6 +26,10 @@ class RequestCache:
         self._items: OrderedDict[str, tuple[int, int, Request]] = OrderedDict()
         self._bytes = 0
 
+    def holds(self, key: str) -> bool:
+        """Whether some revision of request record `key` is here (read keys-only, then)."""
+        return key in self._items
+
     def get(self, entry: Entry, fetch: Callable[[], Entry | None]) -> Request | None:
         """The request `entry` names, at its revision; `entry` may be keys-only, then `fetch`
         reads the whole record if this revision is not here. Each caller gets its own copy

@@ -31,6 +31,16 @@ def result_file(request_id: str) -> str:
     return RESULT_FILE.format(request_id)
 
 
+def writes_file(request: Request, pairs: list, inline_limit: int) -> bool:
+    """Whether write_result would write a file (one name per request) for these pairs."""
+    if request.result_writer != "inline":
+        return True
+    try:
+        return len(pack(pairs)) > inline_limit
+    except (TypeError, ValueError, OverflowError):  # not storable: the completion says so
+        return False
+
+
 def write_result(request: Request, pairs: list, wfs: WorkflowFS, result_dir: str,
                  inline_limit: int) -> None:
     """Set the result fields of `request` for its writer (files are written before returning)."""

@@ -27,6 +27,7 @@ from mr.engine.data_steps import DataSteps
 from mr.engine.live_logs import LiveLogs
 from mr.engine.outcome import Outcome
 from mr.engine.pairs import cast_argument, group, reducer_output
+from mr.engine.results import writes_file
 from mr.engine.timelimit import TimeLimit, Watchdog, time_limit_failure
 from mr.handlers.api import MapTo, Return
 from mr.handlers.library import Library, LoadedHandler
@@ -38,6 +39,7 @@ from mr.kv.models import (
     WAITING,
     Invocation,
     Request,
+    Step,
     child_id,
     decode,
     reduced_of,
@@ -128,7 +130,8 @@ class Runner:
             if not taken.owned():
                 raise Retry("another copy of this message took the invocation; re-reading",
                             delay=0.05)
-        claim = (claim_after_s(self.settings), taken.claim) if taken.claim else None
+        claim = ((claim_after_s(self.settings, inv.data_plane), taken.claim) if taken.claim
+                 else None)
         began = time.monotonic()
         log_key = self.live_logs.follow(wf, request.id, inv.id, attempt, out)
         try:
@@ -140,7 +143,7 @@ class Runner:
                     own()
                     self._reduce(library, request, inv, out, attempt)
                 else:
-                    self._map(library, request, inv, out, attempt, own, claim)
+                    self._map(library, request, inv, out, attempt, own, claim, taken.finish)
         except RequestEnded:
             return Outcome.REQUEST_ENDED
         except HandlerFailure as failure:
@@ -155,6 +158,7 @@ class Runner:
             self.completion.fail(request, inv, failure, out, attempt)
             return Outcome.FAILED
         finally:
+            taken.release()
             self.live_logs.forget(log_key)
             metrics.HANDLER_SECONDS.labels(wf, inv.step, inv.handler or "-").observe(
                 time.monotonic() - began)
@@ -188,14 +192,35 @@ class Runner:
     # --- mappers -------------------------------------------------------------------------
     def _map(self, library: Library, request: Request, inv: Invocation, out: InvocationLog,
              attempt: int, own: Callable[[], None],
-             claim: tuple[float, Callable[[], None]] | None) -> None:
-        """Run the mapper while its start claim commits; `own()` waits for that claim."""
+             claim: tuple[float, Callable[[], None]] | None,
+             finish: Callable[[], protocol.Unclaimed | None]) -> None:
+        """Run the mapper; `claim` is called if it still runs after a while. A leaf still
+        unclaimed then commits its claim with its outcome (mr.engine.claiming); a claimed one
+        waits for its claim first (`own()`)."""
         step = lookup.step(library, inv.step)
         mapper = lookup.handler(library, step, "mapper")
         inv.handler, inv.version = mapper.definition.name, mapper.definition.version
         if mapper.definition.input_format:
             self.data.map(library, request, inv, step, mapper, out, attempt, own, claim)
             return
+        with self.watchdog.after(claim):
+            output = self._leaf(library, request, inv, step, mapper, out, attempt, own)
+            if output is None:
+                return  # it fanned out
+            if inv.parent is None and writes_file(request, output,
+                                                  self.settings.blob_threshold_bytes):
+                own()  # a result file has one name per request: the owner's run writes it
+            unclaimed = finish()
+        if unclaimed is None:
+            own()
+        self.completion.complete(library, request, [done(inv, out)], inv.id, output,
+                                 unclaimed)
+
+    def _leaf(self, library: Library, request: Request, inv: Invocation, step: Step,
+              mapper: LoadedHandler, out: InvocationLog, attempt: int,
+              own: Callable[[], None]) -> list | None:
+        """The mapper's output through the step's combiner and reducer; None if it fanned
+        out instead (its children are made, it waits for them)."""
         stored = blobs.load_arguments(self.workflow_fs(request.workflow), inv.arguments)
         arguments = cast_argument(stored, mapper.definition.argument_spec[0]["type"])
         with self.limited(mapper, request, inv, out, attempt) as limit:
@@ -206,21 +231,19 @@ class Runner:
             if isinstance(first, MapTo):
                 own()
                 self._fan_out(library, request, inv, first.step, pairs(items, mapper), out)
-                return
+                return None
             if not isinstance(first, Return):
                 got = "nothing" if first is None else repr(first)[:80]
                 raise HandlerFailure(f"mapper {mapper.definition.name} yielded {got} first; a "
                                      f"mapper's first yield is MapTo(step) or Return()", mapper)
             output = list(pairs(items, mapper))
-        own()
         if step.combiner:
             combiner = lookup.handler(library, step, "combiner")
             output = self.run_handler(combiner, request, inv, step.name, out, attempt, inv.id,
                                       True, group(output), reducer_output)
         reducer = lookup.handler(library, step, "reducer")
-        output = self.run_handler(reducer, request, inv, step.name, out, attempt, inv.id,
-                                  False, group(output), reducer_output)
-        self.completion.complete(library, request, [done(inv, out)], inv.id, output)
+        return self.run_handler(reducer, request, inv, step.name, out, attempt, inv.id,
+                                False, group(output), reducer_output)
 
     def _fan_out(self, library: Library, request: Request, inv: Invocation, target: str,
                  children: Iterator[list], out: InvocationLog) -> None:

@@ -8,12 +8,13 @@ live and the failure ended it. Until it returns, it keeps its worker thread.
 """
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from mr.engine.calls import HandlerFailure
 
@@ -31,6 +32,10 @@ def time_limit_failure(handler, invocation_id: str) -> Callable[[], TimeLimitExc
     seconds, name = handler.time_limit_s, handler.definition.name
     return lambda: TimeLimitExceeded(f"handler {name} exceeded its time limit of {seconds:g}s "
                                      f"(time_limit_s) in invocation {invocation_id}", handler)
+
+
+def _not_a_limit() -> TimeLimitExceeded:
+    raise AssertionError("a timer set by Watchdog.after() is not a time limit to check")
 
 
 class TimeLimit:
@@ -97,8 +102,23 @@ class Watchdog:
                 self._thread = threading.Thread(target=self._run, name="time-limits",
                                                 daemon=True)
                 self._thread.start()
-            self._wake.notify()
+            if self._heap[0][2] is limit:  # else the thread wakes up earlier anyway
+                self._wake.notify()
         return limit
+
+    @contextlib.contextmanager
+    def after(self, call: tuple[float, Callable[[], None]] | None) -> Iterator[None]:
+        """Within the block: `call` = (seconds, callback) calls the callback (from the watchdog
+        thread) if the block still runs that long after it began. None: nothing."""
+        if call is None:
+            yield
+            return
+        seconds, callback = call
+        limit = self.limit(seconds, _not_a_limit, callback)
+        try:
+            yield
+        finally:
+            self.done(limit)
 
     @staticmethod
     def done(limit: TimeLimit) -> None:

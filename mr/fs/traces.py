@@ -83,7 +83,7 @@ def encode_document(request: Request, records: Iterable[bytes],
                     logs: dict[str, dict[int, str]]) -> bytes:
     """The gzip'd document: `records` are the invocations as etcd holds them, in key order."""
     buffer = io.BytesIO()
-    with gzip.GzipFile(fileobj=buffer, mode="wb", compresslevel=6, mtime=0) as out:
+    with gzip.GzipFile(fileobj=buffer, mode="wb", compresslevel=1, mtime=0) as out:
         out.write(_line({"format": FORMAT, "request": vars(request)}))
         for record in records:
             inv = as_shown(decode(Invocation, record), request.state)

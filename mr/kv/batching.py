@@ -8,6 +8,10 @@ Merging is safe because each caller's compares must all hold for the merged tran
 apply; if any fails, every caller's transaction is retried alone and gets its own answer.
 Transactions that delete, or that write a key another item of the batch writes, are not
 merged (etcd refuses duplicate keys in one transaction).
+
+A txn() that finds nothing queued and nothing committing runs at once in its caller's thread
+(a lone request's transactions wait for no hand-off); anything that comes while it runs is
+queued for the committers, as behind any commit in flight.
 """
 from __future__ import annotations
 
@@ -65,6 +69,7 @@ class BatchingKV:
     def __init__(self, kv: KV, committers: int = 2):
         self._kv = kv
         self._pending: list[_Pending] = []
+        self._busy = 0  # transactions in flight: a committer's batch, or a caller's own
         self._lock = threading.Condition()
         self.transactions = 0  # etcd transactions sent, for tests and benchmarks
         self.merged = 0        # callers served by them
@@ -76,7 +81,20 @@ class BatchingKV:
         return getattr(self._kv, name)
 
     def txn(self, compare: list, success: list, failure: list | None = None) -> TxnResult:
-        return self.submit(compare, success, failure)()
+        with self._lock:
+            alone = not self._pending and not self._busy
+            if alone:
+                self._busy += 1
+        if not alone:
+            return self.submit(compare, success, failure)()
+        try:
+            result = self._kv.txn(compare, success, failure)
+        finally:
+            with self._lock:
+                self._busy -= 1
+        self.transactions += 1
+        self.merged += 1
+        return result
 
     def submit(self, compare: list, success: list,
                failure: list | None = None) -> Callable[[], TxnResult]:
@@ -113,31 +131,40 @@ class BatchingKV:
                 else:
                     rest.append(item)
             self._pending = rest
+            self._busy += 1
             return batch
 
     def _commit_loop(self) -> None:
         while True:
             batch = self._take_batch()
             try:
-                if len(batch) == 1:
-                    self._run_alone(batch[0])
-                    continue
-                merged = self._kv.txn([c for item in batch for c in item.compare],
-                                      [op for item in batch for op in item.success])
-                self.transactions += 1
-                if not merged.succeeded:
-                    for item in batch:
-                        self._run_alone(item)
-                    continue
-                start = 0
+                self._commit(batch)
+            finally:
+                with self._lock:
+                    self._busy -= 1
+
+    def _commit(self, batch: list[_Pending]) -> None:
+        try:
+            if len(batch) == 1:
+                self._run_alone(batch[0])
+                return
+            merged = self._kv.txn([c for item in batch for c in item.compare],
+                                  [op for item in batch for op in item.success])
+            self.transactions += 1
+            if not merged.succeeded:
                 for item in batch:
-                    item.result = merged.part(start, len(item.success))
-                    start += len(item.success)
-                self.merged += len(batch)
-            except BaseException as exc:  # etcd down: every caller sees the error
-                for item in batch:
-                    if not item._set:
-                        item.error = exc
+                    self._run_alone(item)
+                return
+            start = 0
+            for item in batch:
+                item.result = merged.part(start, len(item.success))
+                start += len(item.success)
+            self.merged += len(batch)
+        except BaseException as exc:  # etcd down: every caller sees the error
+            for item in batch:
+                if not item._set:
+                    item.error = exc
+        finally:
             for item in batch:
                 item.set()
 

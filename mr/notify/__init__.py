@@ -81,11 +81,12 @@ class Notifier:
                 log.error("notification with unknown event %r dropped (subject %r); use one "
                           "of %s", event, subject, ", ".join(EVENTS))
                 return
-            message = self._message(event, subject, details)
-            if not self.enabled(event):
-                log.debug("notification %s (not in MR_NOTIFY_EVENTS): %s", event,
-                          message["subject"])
+            if not self.enabled(event):  # e.g. request_done, after every request
+                if log.isEnabledFor(logging.DEBUG):
+                    log.debug("notification %s (not in MR_NOTIFY_EVENTS): %s", event,
+                              self._message(event, subject, details)["subject"])
                 return
+            message = self._message(event, subject, details)
             shown = json.dumps(message["details"])
             log.info("notification %s: %s %s", event, message["subject"],
                      shown if len(shown) <= 2000 else shown[:2000] + "...")

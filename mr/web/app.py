@@ -74,7 +74,7 @@ class FrontEnd:
     def __init__(self, settings: config.Settings):
         self.settings = settings
         self.kv = kv_client.client(settings.etcd_hosts, settings.etcd_timeout_s)
-        self.publisher = Publisher(settings.nsqd_http_hosts)
+        self.publisher = Publisher.from_settings(settings)
         self.hostname = socket.gethostname()
         self.name = settings.front_end_name or self.hostname
         self.notifier = _notifier(settings)

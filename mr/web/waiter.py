@@ -68,7 +68,10 @@ class RequestWaiter:
                                                            self._revision + 1)
                 for revision, events in watch:
                     for event in events:
-                        if event.kind == "put" and self._tickets:
+                        # decoded only when waited for: every front-end process sees every
+                        # request's writes, its creation among them
+                        if (event.kind == "put"
+                                and keys.request_id_of(event.entry.key) in self._tickets):
                             self._wake(decode(Request, event.entry.value))
                     self._revision, delay = revision, 0.1
             except (WatchCompacted, EtcdUnavailable) as exc:

@@ -81,7 +81,12 @@ def test_every_message_twice_gives_the_same_result_and_one_reduce_per_parent(eng
             assert reply.json()["result"] == [["total", sum(10 * i + j for i in range(n)
                                                             for j in range(3))]]
             runs = Counter(reducer_runs(engine, reply.json()["request_id"]))
-            assert set(runs.values()) == {1}, f"reducers ran more than once: {runs}"
+            # A leaf ("0.i.j") commits its claim with its outcome: a copy that came while it
+            # ran may have run it too (its output counts once: the total says so). Every
+            # parent's reduction ran once.
+            again = {iid: n for iid, n in runs.items()
+                     if n > 1 and (iid.count(".") < 2 or iid.endswith(".r"))}
+            assert again == {}, f"reducers ran more than once: {runs}"
             assert len(runs) == 3 * n + n + 1
         # Every message was copied: per request the root, n middles, 3n leaves, n + 1 reduces.
         # Copies of the last ones arrive after their request ended, which must be harmless.

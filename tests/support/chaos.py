@@ -76,17 +76,20 @@ def runs_of(log_path: Path, request_id: str) -> dict[str, list[int]]:
     return dict(runs)
 
 
-def extra_runs(runs: dict[str, list[int]], suspects: set[int]) -> dict[str, list[int]]:
+def extra_runs(runs: dict[str, list[int]], suspects: set[int],
+               may_repeat=lambda iid: False) -> dict[str, list[int]]:
     """Invocations whose runs break "one run per invocation", allowing for failed processes.
 
     A process that was killed or frozen may have run an invocation that then ran again
     elsewhere; every other process must account for at most one run, and every invocation
-    must have run at least once.
+    must have run at least once. `may_repeat(iid)`: an invocation whose code copies of its
+    message may run more than once (a leaf that commits its claim with its outcome: its
+    effect still counts once).
     """
     bad = {}
     for iid, pids in runs.items():
         healthy = [pid for pid in pids if pid not in suspects]
-        if len(healthy) > 1 or not pids:
+        if (len(healthy) > 1 and not may_repeat(iid)) or not pids:
             bad[iid] = pids
     return bad
 

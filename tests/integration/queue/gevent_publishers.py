@@ -23,8 +23,9 @@ def main() -> int:
     parser.add_argument("--greenlets", type=int, default=200)
     parser.add_argument("--messages", type=int, default=5, help="per greenlet")
     parser.add_argument("--pool-size", type=int, default=4)
+    parser.add_argument("--no-tcp", action="store_true", help="publish over HTTP")
     args = parser.parse_args()
-    publisher = Publisher([args.http], pool_size=args.pool_size)
+    publisher = Publisher([args.http], pool_size=args.pool_size, tcp=not args.no_tcp)
     published = [0]
     settled, release = gevent.event.Event(), gevent.event.Event()
 

@@ -1,4 +1,5 @@
-"""The publisher against a real mr_broker: a few shared connections, nothing lost, failover."""
+"""The publisher against a real mr_broker, over TCP and over HTTP: a few shared connections,
+nothing lost, failover."""
 import itertools
 import subprocess
 import sys
@@ -10,7 +11,7 @@ import pytest
 from mr.cluster import free_port
 from mr.queue.publisher import POOL_SIZE, Publisher, PublishError
 from tests.broker.nsq_client import NsqLoop
-from tests.support.broker import running_broker, start_broker
+from tests.support.broker import established_to, running_broker, start_broker
 
 _names = itertools.count()
 
@@ -45,9 +46,15 @@ def received(broker, topic: str, expected: int) -> list[bytes]:
     return bodies
 
 
-def test_threads_share_a_few_connections(broker, topic):
+def connections(broker, tcp: bool) -> int:
+    """Open connections to the port the publisher uses."""
+    return established_to(broker.tcp_port) if tcp else broker.http_connections()
+
+
+@pytest.mark.parametrize("tcp", [True, False], ids=["tcp", "http"])
+def test_threads_share_a_few_connections(broker, topic, tcp):
     threads, each = 32, 20
-    publisher = Publisher([broker.http_address])
+    publisher = Publisher([broker.http_address], tcp=tcp)
     all_published = threading.Barrier(threads + 1, timeout=60)
     release = threading.Event()
     errors = []
@@ -67,7 +74,7 @@ def test_threads_share_a_few_connections(broker, topic):
         worker.start()
     all_published.wait()
     # Every publishing thread is alive: a connection per thread would show 32 here.
-    open_connections = broker.http_connections()
+    open_connections = connections(broker, tcp)
     release.set()
     for worker in workers:
         worker.join(30)
@@ -79,18 +86,19 @@ def test_threads_share_a_few_connections(broker, topic):
     publisher.close()
 
 
-def test_greenlets_share_a_few_connections(broker, topic):
+@pytest.mark.parametrize("tcp", [True, False], ids=["tcp", "http"])
+def test_greenlets_share_a_few_connections(broker, topic, tcp):
     greenlets, each, pool = 300, 4, 3
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.integration.queue.gevent_publishers", "--http",
          broker.http_address, "--topic", topic, "--greenlets", str(greenlets), "--messages",
-         str(each), "--pool-size", str(pool)],
+         str(each), "--pool-size", str(pool), *([] if tcp else ["--no-tcp"])],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline()
         assert line == f"published {greenlets * each}\n", proc.stderr.read()
         # Every greenlet is alive and has published; the process holds at most `pool` sockets.
-        open_connections = broker.http_connections()
+        open_connections = connections(broker, tcp)
         proc.stdin.write("\n")
         proc.stdin.flush()
         assert proc.wait(timeout=60) == 0, proc.stderr.read()
@@ -104,9 +112,10 @@ def test_greenlets_share_a_few_connections(broker, topic):
                                     for n in range(each))
 
 
-def test_reconnects_after_a_broker_restart(tmp_path):
+@pytest.mark.parametrize("tcp", [True, False], ids=["tcp", "http"])
+def test_reconnects_after_a_broker_restart(tmp_path, tcp):
     first = start_broker(tmp_path)
-    publisher = Publisher([first.http_address], timeout=2)
+    publisher = Publisher([first.http_address], timeout=2, tcp=tcp)
     publisher.publish("restarts", b"before")
     first.stop()
     with pytest.raises(PublishError, match="no NSQ broker reachable"):
@@ -119,18 +128,41 @@ def test_reconnects_after_a_broker_restart(tmp_path):
         again.stop()
 
 
-def test_fails_over_to_the_next_broker(broker, topic):
+@pytest.mark.parametrize("tcp", [True, False], ids=["tcp", "http"])
+def test_fails_over_to_the_next_broker(broker, topic, tcp):
     dead = f"127.0.0.1:{free_port()}"
-    publisher = Publisher([dead, broker.http_address], timeout=2)
+    publisher = Publisher([dead, broker.http_address], timeout=2, tcp=tcp)
     publisher.publish(topic, b"first")
     publisher.publish_many(topic, [b"second", b"third"])
     assert sorted(received(broker, topic, 3)) == [b"first", b"second", b"third"]
 
 
-def test_a_refusal_is_not_retried_elsewhere(broker):
-    publisher = Publisher([broker.http_address, f"127.0.0.1:{free_port()}"])
-    with pytest.raises(PublishError, match="refused /pub: 400 .*INVALID_TOPIC"):
-        publisher.publish("bad topic!", b"x")
+@pytest.mark.parametrize("tcp, refusal", [(True, "E_BAD_TOPIC"), (False, "400 .*INVALID_TOPIC")],
+                         ids=["tcp", "http"])
+def test_a_refusal_is_not_retried_elsewhere(broker, tcp, refusal):
+    publisher = Publisher([broker.http_address, f"127.0.0.1:{free_port()}"], tcp=tcp)
+    with pytest.raises(PublishError, match=f"refused /pub: {refusal}"):
+        publisher.publish("bad_topic!", b"x")
+    with pytest.raises(PublishError, match="refused /mpub: "):
+        publisher.publish_many("bad_topic!", [b"x", b"y"])
+
+
+def test_publishes_over_tcp_unless_told_otherwise(broker, topic):
+    """A TCP publish leaves no HTTP connection open (its port came from GET /info)."""
+    publisher = Publisher([broker.http_address])
+    before = broker.http_connections()
+    publisher.publish(topic, b"over tcp")
+    assert broker.http_connections() == before
+    assert established_to(broker.tcp_port) >= 1
+    publisher.close()
+    assert received(broker, topic, 1) == [b"over tcp"]
+
+
+def test_a_broker_whose_tcp_port_is_out_of_reach_is_published_to_over_http(broker, topic):
+    publisher = Publisher([broker.http_address], timeout=2)
+    publisher._routes[broker.http_address] = (free_port(), float("inf"))  # nobody listens
+    publisher.publish(topic, b"over http")
+    assert received(broker, topic, 1) == [b"over http"]
 
 
 def test_pool_size_must_be_positive():
