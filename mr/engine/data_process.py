@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from multiprocessing import forkserver
 from multiprocessing.connection import Connection, wait
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mr import fs
 from mr.config import Settings
@@ -43,6 +43,12 @@ from mr.handlers.processors import LoadedHandler
 from mr.handlers.scope import HandlerScope
 from mr.kv.models import Handler, Invocation, Step
 from mr.notify import Notifier
+
+if TYPE_CHECKING:
+    from multiprocessing.context import ForkServerContext  # not on Windows
+    from multiprocessing.process import BaseProcess
+
+    from mr.kv.client import KV
 
 FAILURES = {cls.__name__: cls for cls in (HandlerFailure, InputFailure, StorageFailure,
                                           TimeLimitExceeded)}
@@ -78,10 +84,10 @@ class DataProcesses:
     """Starts the children (through one forkserver per worker, started on first use)."""
 
     def __init__(self) -> None:
-        self._context: Any = None
+        self._context: ForkServerContext | None = None
         self._lock = threading.Lock()
 
-    def _start_method(self):
+    def _start_method(self) -> ForkServerContext:
         with self._lock:
             if self._context is None:
                 context = multiprocessing.get_context("forkserver")
@@ -131,13 +137,14 @@ class DataProcesses:
                                f"{reply['message']}\n{reply['trace']}")
 
 
-def _wait(child, receiver: Connection,
+def _wait(child: BaseProcess, receiver: Connection,
           after: tuple[float, Callable[[], None]] | None) -> dict:
     started = time.monotonic()
     while True:
         timeout = None if after is None else max(after[0] - (time.monotonic() - started), 0)
         ready = wait([receiver, child.sentinel], timeout)
         if not ready:
+            assert after is not None   # wait() without a timeout returns something ready
             after[1]()
             after = None
             continue
@@ -147,8 +154,10 @@ def _wait(child, receiver: Connection,
             except EOFError:
                 pass
         child.join()
-        how = (f"was killed by {signal.Signals(-child.exitcode).name}" if child.exitcode < 0
-               else f"exited with status {child.exitcode}")
+        code = child.exitcode
+        assert code is not None   # joined
+        how = (f"was killed by {signal.Signals(-code).name}" if code < 0
+               else f"exited with status {code}")
         return {"kind": "died", "message": f"the process running invocation {child.name} "
                 f"{how} before it replied (out of memory?)"}
 
@@ -252,9 +261,9 @@ class _LazyKV:
 
     def __init__(self, settings: Settings):
         self._settings = settings
-        self._kv = None
+        self._kv: KV | None = None
 
-    def __getattr__(self, name: str):
+    def __getattr__(self, name: str) -> Any:
         if self._kv is None:
             from mr.kv.client import client
             self._kv = client(self._settings.etcd_hosts, self._settings.etcd_timeout_s)
