@@ -13,8 +13,10 @@ import posixpath
 import re
 import stat
 from collections.abc import Callable
+from typing import Any
 
 from mr.fs.base import PathEscape, WorkflowFS, relative
+from mr.fs.remote import FsspecFS
 
 URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")   # an input, or a split's path, that is a URL
 _MAGIC = re.compile(r"[*?[]")
@@ -92,7 +94,7 @@ class _OsTree(_Tree):
 
 
 class _FsspecTree(_Tree):
-    def __init__(self, fs, base: str, name: Callable[[str], str]):
+    def __init__(self, fs: Any, base: str, name: Callable[[str], str]):   # an fsspec filesystem
         super().__init__(base.rstrip("/"), name)
         self.fs = fs
 
@@ -123,6 +125,7 @@ def _wfs_tree(wfs: WorkflowFS, pattern: str) -> tuple[_Tree, str]:
     root = wfs.local_path("")
     if root is not None:
         return _OsTree(root, checked), rel
+    assert isinstance(wfs, FsspecFS), wfs   # the one backend without local paths
     return _FsspecTree(wfs.fs, wfs.root, checked), rel
 
 

@@ -16,7 +16,7 @@ import sys
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Protocol
 
 from mr.data.input_files import URL, InputError, expand
 from mr.fs.base import WorkflowFS
@@ -53,7 +53,7 @@ class Split:
         return {"path": self.path, "start": self.start, "end": self.end}
 
     @classmethod
-    def from_record(cls, record: dict) -> Split:
+    def from_record(cls, record: object) -> Split:
         """The split `to_record` made; InputError for anything else (a forged or stale record)."""
         if not isinstance(record, dict) or set(record) != {"path", "start", "end"}:
             raise InputError(f"not a split record (a dict of path, start and end): {record!r}")
@@ -146,7 +146,15 @@ def _open(wfs: WorkflowFS, split: Split) -> IO[bytes]:
                          f"after the job started?)") from None
 
 
-def _owned(file: IO[bytes], start: int, end: int, size: int) -> Iterator[tuple[int, bytes]]:
+class _Readable(Protocol):
+    """What _owned reads: an input file, or the gzip stream over one."""
+
+    def read(self, size: int, /) -> bytes: ...
+
+    def seek(self, offset: int, /) -> int: ...
+
+
+def _owned(file: _Readable, start: int, end: int, size: int) -> Iterator[tuple[int, bytes]]:
     """Blocks of the whole lines starting in [start, end) (end -1: to the end of the file),
     each with its offset, of at most `size` bytes unless a line is longer; a block ends at a
     line end or at the end of the file."""

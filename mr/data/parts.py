@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import chain, islice
 from operator import itemgetter
@@ -200,7 +200,8 @@ def read_manifest(wfs: WorkflowFS, request_id: str) -> dict:
     return json.loads(wfs.read_bytes(manifest_path(request_id)))
 
 
-def iter_pairs(wfs: WorkflowFS, manifest: dict, offset: int = 0) -> Iterator[list]:
+def iter_pairs(wfs: WorkflowFS, manifest: dict, offset: int = 0
+               ) -> Generator[list, None, None]:
     """The result's [key, value] pairs from `offset` on, streamed; parts wholly before
     `offset` are skipped by their counts, unread."""
     if type(offset) is not int or offset < 0:

@@ -21,7 +21,7 @@ from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from itertools import chain, groupby
 from operator import itemgetter
-from typing import Any
+from typing import Any, overload
 
 import msgpack
 
@@ -47,7 +47,7 @@ class _Packed:
                                raw=False, strict_map_key=False)[0]
 
 
-class StreamedValues(Sequence):
+class StreamedValues(Sequence[Any]):
     """A key's values, each split's unpacked when it is read (and again if read again): a
     list's reading side without its memory. Iterate it once, or index it; it cannot change."""
 
@@ -57,7 +57,13 @@ class StreamedValues(Sequence):
     def __len__(self) -> int:
         return len(self._items)
 
-    def __getitem__(self, index):
+    @overload
+    def __getitem__(self, index: int) -> Any: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list: ...
+
+    def __getitem__(self, index: int | slice) -> Any:
         if isinstance(index, slice):
             return [_unpacked(item) for item in self._items[index]]
         return _unpacked(self._items[index])
@@ -174,29 +180,42 @@ def _read(wfs: WorkflowFS, path: str, offset: int, size: int) -> bytes:
     return data
 
 
+class _Head:
+    """A run in a merge: its current chunk, and the position of its next pair there."""
+    __slots__ = ("keys", "values", "position", "run")
+
+    def __init__(self, chunk: tuple[tuple, list], run: Iterator[tuple[tuple, list]]):
+        self.keys, self.values = chunk
+        self.position = 0
+        self.run = run
+
+
 def _batches(runs: list[Iterator[tuple[tuple, list]]]) -> Iterator[tuple[list[tuple], bool]]:
     """Sorted lists of pairs, every key of one list <= every key of the next, each with
     whether it holds packed values. A stable sort: equal keys keep the order of the runs."""
-    heads = []   # [keys, values, position, run] for each run with pairs left
+    heads: list[_Head] = []   # each run with pairs left
     for run in runs:
         chunk = next(run, None)
         if chunk is not None:
-            heads.append([*chunk, 0, run])
+            heads.append(_Head(chunk, run))
     try:
         while heads:
-            bound = min([head[0][-1] for head in heads])
-            pieces, left, packed = [], [], False
+            bound = min([head.keys[-1] for head in heads])
+            pieces: list[Iterator[tuple]] = []
+            left: list[_Head] = []
+            packed = False
             for head in heads:
-                keys, values, position, run = head
+                keys, values, position = head.keys, head.values, head.position
                 packed = packed or type(values[0]) is _Packed
                 cut = bisect_right(keys, bound, position)
                 if cut > position:
                     pieces.append(zip(keys[position:cut], values[position:cut]) if position
                                   or cut < len(keys) else zip(keys, values))
                 if cut < len(keys):
-                    head[2] = cut
-                elif (chunk := next(run, None)) is not None:
-                    head[:3] = [*chunk, 0]
+                    head.position = cut
+                elif (chunk := next(head.run, None)) is not None:
+                    head.keys, head.values = chunk
+                    head.position = 0
                 else:
                     continue
                 left.append(head)
@@ -213,7 +232,7 @@ def _batches(runs: list[Iterator[tuple[tuple, list]]]) -> Iterator[tuple[list[tu
 def _grouped(batches: Iterator[tuple[list[tuple], bool]]
              ) -> Iterator[tuple[Any, list | StreamedValues]]:
     """Group equal keys; a batch's last group waits, since the next batch may continue it."""
-    pending = None
+    pending: tuple[Any, list] | None = None
     for batch, packed in batches:
         groups = groupby(batch, _KEY)
         key, group = next(groups)   # a batch is never empty

@@ -12,6 +12,7 @@ committed reference points to. A done request's blobs are deleted by the runner 
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from mr import fs
 from mr.kv.codec import pack, unpack
@@ -29,8 +30,10 @@ def store_output(wfs: fs.WorkflowFS, request_id: str, output_of: str, packed: by
     return pack(_put(wfs, request_id, f"out-{output_of}", packed))
 
 
-def load_output(wfs: fs.WorkflowFS, stored: bytes) -> list:
-    """The pairs of one stored output, fetched from the shared filesystem when it is a blob."""
+def load_output(wfs: fs.WorkflowFS, stored: bytes) -> Any:
+    """One stored output, fetched from the shared filesystem when it is a blob: an
+    invocation's pairs (a list), or the files' reference (a dict) of a data step's split or
+    partition (mr.engine.data_steps)."""
     value = unpack(stored)
     return unpack(fs.get_blob(wfs, value)) if fs.is_blob_ref(value) else value
 
@@ -45,6 +48,8 @@ def store_arguments(wfs: fs.WorkflowFS, request_id: str, invocation_id: str, arg
 
 
 def load_arguments(wfs: fs.WorkflowFS, stored: list | str | None) -> list:
-    if fs.is_blob_ref(stored):
+    """A child mapper's arguments from its invocation record (store_arguments' list, or the
+    reference of its blob)."""
+    if isinstance(stored, str):   # get_blob refuses a str that is no blob reference
         return unpack(fs.get_blob(wfs, stored))
     return stored or []

@@ -10,13 +10,14 @@ import sys
 import threading
 import traceback
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Protocol
 
 from mr import values
 from mr.handler_metrics import METRICS
 from mr.kv import keys
-from mr.kv.client import KV, cmp_present, op_put
+from mr.kv.client import TxnResult, cmp_present, op_put
 from mr.kv.codec import pack, unpack
+from mr.kv.entry import Entry
 from mr.kv.models import Invocation
 
 MAX_LOG_BYTES = 64 * 1024
@@ -142,10 +143,23 @@ class SessionReadOnly(PermissionError):
     pass
 
 
+class SessionKV(Protocol):
+    """What a Session uses of etcd: a KV (mr.kv.client), or in a data process one that
+    connects on first use (mr.engine.data_process)."""
+
+    def txn(self, compare: list, success: list) -> TxnResult: ...
+
+    def get(self, key: str) -> Entry | None: ...
+
+    def delete(self, key: str) -> int: ...
+
+    def scan(self, prefix: str) -> Iterator[Entry]: ...
+
+
 class Session:
     """The durable key/value namespace of one mapper invocation; its reducer reads it."""
 
-    def __init__(self, kv: KV, workflow: str, request_id: str, invocation_id: str,
+    def __init__(self, kv: SessionKV, workflow: str, request_id: str, invocation_id: str,
                  writable: bool):
         self._kv = kv
         self._prefix = keys.session(workflow, request_id, invocation_id)

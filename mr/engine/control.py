@@ -105,7 +105,8 @@ def retry(kv: KV, publisher: Publisher, library: Library, rid: str,
 def requeue_unfinished(kv: KV, publisher: Publisher, library: Library, rid: str) -> int:
     """Every invocation of a reopened request that is not done goes back to queued (a waiting
     parent stays waiting) and is published; how many."""
-    wf, batch, count = library.workflow, [], 0
+    wf, count = library.workflow, 0
+    batch: list[Invocation] = []
     by_topic: dict[str, list[bytes]] = defaultdict(list)
 
     def flush() -> None:

@@ -28,9 +28,10 @@ import time
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from enum import StrEnum
 from multiprocessing import forkserver
 from multiprocessing.connection import Connection, wait
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mr import fs
 from mr.config import Settings
@@ -44,6 +45,12 @@ from mr.handlers.scope import HandlerScope
 from mr.kv.models import Handler, Invocation, Step
 from mr.notify import Notifier
 
+if TYPE_CHECKING:
+    from multiprocessing.context import ForkServerContext  # not on Windows
+    from multiprocessing.process import BaseProcess
+
+    from mr.kv.client import KV
+
 FAILURES = {cls.__name__: cls for cls in (HandlerFailure, InputFailure, StorageFailure,
                                           TimeLimitExceeded)}
 _PR_SET_PDEATHSIG = 1
@@ -52,6 +59,14 @@ _PR_SET_PDEATHSIG = 1
 # them again and again and finds no garbage: 15 % of an index job's time. A run's process is
 # its own and short-lived, so it collects cycles a hundred times less often.
 GC_THRESHOLDS = (100_000, 20, 100)
+
+
+class ReplyKind(StrEnum):
+    """A child's one reply, by its "kind", and what else each kind holds."""
+    DONE = "done"       # "value": the committed files' reference
+    FAILED = "failed"   # the handler failed: its failure's "class", "message", "trace", ...
+    DIED = "died"       # no reply: the process ended first ("message"; made by the worker)
+    ERROR = "error"     # the engine's code failed in the child ("message", "trace")
 
 
 class DataProcessError(RuntimeError):
@@ -78,10 +93,10 @@ class DataProcesses:
     """Starts the children (through one forkserver per worker, started on first use)."""
 
     def __init__(self) -> None:
-        self._context: Any = None
+        self._context: ForkServerContext | None = None
         self._lock = threading.Lock()
 
-    def _start_method(self):
+    def _start_method(self) -> ForkServerContext:
         with self._lock:
             if self._context is None:
                 context = multiprocessing.get_context("forkserver")
@@ -117,27 +132,29 @@ class DataProcesses:
                 child.join()
         out.write(reply.get("log") or "")
         out.write_stderr(reply.get("stderr") or "")
-        if reply["kind"] == "done":
+        kind = reply["kind"]
+        if kind == ReplyKind.DONE:
             return reply["value"]
-        if reply["kind"] == "failed":
+        if kind == ReplyKind.FAILED:
             cls = FAILURES.get(reply["class"], HandlerFailure)
             owner = next((h for h in handlers.values()
                           if h.definition.name == reply["handler"]), None)
             raise cls(reply["message"], owner, reply["trace"], reply["raised"])
-        if reply["kind"] == "died":
+        if kind == ReplyKind.DIED:
             role = "mapper" if task.inv.split is not None else "reducer"
             raise HandlerFailure(reply["message"], handlers.get(role))
         raise DataProcessError(f"data process of invocation {task.inv.id} failed: "
                                f"{reply['message']}\n{reply['trace']}")
 
 
-def _wait(child, receiver: Connection,
+def _wait(child: BaseProcess, receiver: Connection,
           after: tuple[float, Callable[[], None]] | None) -> dict:
     started = time.monotonic()
     while True:
         timeout = None if after is None else max(after[0] - (time.monotonic() - started), 0)
         ready = wait([receiver, child.sentinel], timeout)
         if not ready:
+            assert after is not None   # wait() without a timeout returns something ready
             after[1]()
             after = None
             continue
@@ -147,9 +164,11 @@ def _wait(child, receiver: Connection,
             except EOFError:
                 pass
         child.join()
-        how = (f"was killed by {signal.Signals(-child.exitcode).name}" if child.exitcode < 0
-               else f"exited with status {child.exitcode}")
-        return {"kind": "died", "message": f"the process running invocation {child.name} "
+        code = child.exitcode
+        assert code is not None   # joined
+        how = (f"was killed by {signal.Signals(-code).name}" if code < 0
+               else f"exited with status {code}")
+        return {"kind": ReplyKind.DIED, "message": f"the process running invocation {child.name} "
                 f"{how} before it replied (out of memory?)"}
 
 
@@ -165,11 +184,11 @@ def _child(task: DataTask, sender: Connection) -> None:
     try:
         with capture_prints(out):
             value = _work(task, out, reply)
-        reply.send({"kind": "done", "value": value})
+        reply.send({"kind": ReplyKind.DONE, "value": value})
     except HandlerFailure as failure:
         reply.send(_failed(failure))
     except BaseException as exc:
-        reply.send({"kind": "error", "message": f"{exc.__class__.__name__}: {exc}",
+        reply.send({"kind": ReplyKind.ERROR, "message": f"{exc.__class__.__name__}: {exc}",
                     "trace": traceback.format_exc()})
 
 
@@ -190,7 +209,7 @@ def _work(task: DataTask, out: InvocationLog, reply: _Reply) -> dict:
 
 
 def _failed(failure: HandlerFailure) -> dict:
-    return {"kind": "failed", "class": type(failure).__name__, "message": str(failure),
+    return {"kind": ReplyKind.FAILED, "class": type(failure).__name__, "message": str(failure),
             "trace": failure.trace, "raised": failure.raised,
             "handler": failure.handler.definition.name if failure.handler else None}
 
@@ -252,9 +271,9 @@ class _LazyKV:
 
     def __init__(self, settings: Settings):
         self._settings = settings
-        self._kv = None
+        self._kv: KV | None = None
 
-    def __getattr__(self, name: str):
+    def __getattr__(self, name: str) -> Any:
         if self._kv is None:
             from mr.kv.client import client
             self._kv = client(self._settings.etcd_hosts, self._settings.etcd_timeout_s)

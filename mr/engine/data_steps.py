@@ -23,30 +23,58 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from mr.config import Settings
 from mr.data import inputs, parts
 from mr.engine import blobs, data_work, lookup, protocol
 from mr.engine.calls import InputFailure
-from mr.engine.completion import done
+from mr.engine.completion import Completion, done
 from mr.engine.context import Context, InvocationLog
 from mr.engine.data_process import DataProcesses, DataTask
 from mr.engine.pairs import cast_argument
 from mr.engine.results import write_parts_result
 from mr.engine.timelimit import TimeLimit
+from mr.fs import WorkflowFS
 from mr.handlers.library import Library, LoadedHandler
 from mr.kv import keys
+from mr.kv.client import KV
 from mr.kv.models import DONE, PARTITION, Invocation, Request, Step, child_id, decode, reduced_of
 from mr.queue.topics import topic
-
-if TYPE_CHECKING:
-    from mr.engine.runner import Runner
 
 MAX_SPLITS = 100_000     # each is an invocation: a split size of a few bytes is a mistake
 
 Claim = tuple[float, Callable[[], None]]   # (seconds, claim): claim a run still going then
+
+
+class Runner(Protocol):
+    """What the data steps use of the worker's runner: mr.engine.runner.Runner, which makes
+    them, named here by what it offers so that this module need not import mr.engine.runner
+    (an import cycle)."""
+
+    @property
+    def kv(self) -> KV: ...
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def completion(self) -> Completion: ...
+
+    def workflow_fs(self, workflow: str) -> WorkflowFS: ...
+
+    def spawn(self, library: Library, request: Request, inv: Invocation,
+              children: Iterable[Invocation], child_topic: str, out: InvocationLog, *,
+              first_batch: int = ...) -> None: ...
+
+    def limited(self, handler: LoadedHandler, request: Request, inv: Invocation,
+                out: InvocationLog, attempt: int) -> AbstractContextManager[TimeLimit]: ...
+
+    def context(self, request: Request, iid: str, step: str, handler: LoadedHandler,
+                attempt: int, out: InvocationLog, session_of: str, writable: bool,
+                limit: TimeLimit) -> Context: ...
 
 
 class DataSteps:
@@ -138,8 +166,10 @@ class DataSteps:
     def partition(self, library: Library, request: Request, inv: Invocation, step: Step,
                   reducer: LoadedHandler, mapper: Invocation, out: InvocationLog) -> None:
         """The step's reduction fans out to one reducer per partition, run in parallel."""
+        partitions = mapper.partitions
+        assert partitions is not None   # the runner comes here for a data step's mapper only
         children = (Invocation(id=child_id(inv.id, index), step=step.name, kind=PARTITION,
-                               partition=index) for index in range(mapper.partitions))
+                               partition=index) for index in range(partitions))
         self.runner.spawn(library, request, inv, children,
                           topic(request.workflow, reducer.definition.required_capability, True),
                           out, first_batch=protocol.CHILD_BATCH)
@@ -151,7 +181,9 @@ class DataSteps:
         step = lookup.step(library, inv.step)
         reducer = lookup.handler(library, step, "reducer")
         inv.handler, inv.version = reducer.definition.name, reducer.definition.version
-        mapped = reduced_of(inv.parent)
+        reduction = inv.parent
+        assert reduction is not None   # a partition is a child of its step's reduction
+        mapped = reduced_of(reduction)
         wfs = runner.workflow_fs(wf)
         refs = [blobs.load_output(wfs, stored)   # in split order: so come a key's values
                 for stored in protocol.child_outputs_in_order(runner.kv, wf, rid, mapped)]

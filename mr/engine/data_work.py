@@ -56,12 +56,13 @@ def map_split(env: Env, request_id: str, inv: Invocation, mapper: LoadedHandler,
         split = inputs.Split.from_record(inv.split)
     except inputs.InputError as exc:
         raise InputFailure(f"invocation {inv.id}: {exc}", mapper) from None
+    fmt = mapper.definition.input_format
+    assert fmt is not None   # a data step's mapper is the one that names an input format
     writer = shuffle.RunWriter(env.fs, request_id, inv.id, inv.partitions or 1, partitioner)
     try:
         with env.limited(mapper) as limit:
             ctx = env.context(mapper, inv.id, True, limit)
-            produced = call(mapper, ctx, inputs.read_records(env.fs, split,
-                                                             mapper.definition.input_format))
+            produced = call(mapper, ctx, inputs.read_records(env.fs, split, fmt))
             if isinstance(produced, Mapping) and not combiner:   # keys already unique
                 _shuffled(writer.add_mapping, produced, mapper)
             else:
@@ -87,11 +88,13 @@ def _combine(env: Env, combiner: LoadedHandler, session_of: str, chunk: list) ->
 def reduce_partition(env: Env, request_id: str, inv: Invocation, reducer: LoadedHandler,
                      refs: list[dict], mapped: str) -> dict:
     """Merge partition `inv.partition` of `refs` through the reducer; the part's reference."""
-    writer = parts.PartWriter(env.fs, request_id, inv.partition)
+    partition = inv.partition
+    assert partition is not None   # a PARTITION invocation is made with its partition
+    writer = parts.PartWriter(env.fs, request_id, partition)
     try:
         with env.limited(reducer) as limit:
             ctx = env.context(reducer, mapped, False, limit)
-            produced = call(reducer, ctx, shuffle_merge.merge(env.fs, refs, inv.partition))
+            produced = call(reducer, ctx, shuffle_merge.merge(env.fs, refs, partition))
             for chunk in _chunks(reducer_output(produced), reducer, limit, streams=True):
                 _written(writer.write_many, chunk, reducer)
         return _written(writer.commit, None, reducer)
@@ -172,7 +175,7 @@ def _streamed(value: Iterator | shuffle_merge.StreamedValues, handler: LoadedHan
     whose slices are taken as the part is written; the handler's errors stay its own."""
     elements = iter(value)
     slices = guarded(iter(lambda: list(islice(elements, parts.LONG_LIST)), []), handler, limit)
-    first = next(slices, [])
+    first: list = next(slices, [])
     if len(first) < parts.LONG_LIST:
         return first
     return parts.Streamed(first, slices)

@@ -76,14 +76,14 @@ def failed_at(kv: KV, msg: InvocationMessage,
     request = taken.request if taken else None
     if request is None:
         entry = kv.get(keys.request(msg.workflow, msg.request_id))
-        request = entry and decode(Request, entry.value)
+        request = decode(Request, entry.value) if entry is not None else None
     if not request or request.state != RUNNING:
         return None
     inv = taken.inv if taken else None
     if inv is None:
         entry = kv.get(keys.invocation(msg.workflow, msg.request_id, msg.invocation_id))
         try:
-            inv = entry and decode(Invocation, entry.value)
+            inv = decode(Invocation, entry.value) if entry is not None else None
         except Exception:
             return request, Invocation(id=msg.invocation_id, step=UNREADABLE), True
         if inv is None:

@@ -71,9 +71,11 @@ class LiveLogs:
         its request has just ended with it (then kept as long as the invocation's record)."""
         with self._lock:
             running = self._running.pop(key, None)
-        if running is not None and running.log.status != running.status:
-            self._write(running.record, [op_put(running.status_key,
-                                                running.log.status.encode())])
+        if running is None:
+            return
+        status = running.log.status   # None until the handler's first ctx.status
+        if status is not None and status != running.status:
+            self._write(running.record, [op_put(running.status_key, status.encode())])
 
     def _run(self) -> None:
         while True:
@@ -86,9 +88,10 @@ class LiveLogs:
                 if now - r.since >= self.after_s and r.log.written != r.flushed:
                     r.flushed = r.log.written
                     ops.append(op_put(r.log_key, r.log.text().encode()))
-                if r.log.status != r.status:
-                    r.status = r.log.status
-                    ops.append(op_put(r.status_key, r.status.encode()))
+                status = r.log.status
+                if status is not None and status != r.status:
+                    r.status = status
+                    ops.append(op_put(r.status_key, status.encode()))
                 if ops:
                     self._write(r.live, ops)
 

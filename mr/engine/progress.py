@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 
 from mr.kv import keys
-from mr.kv.client import KV, op_get
+from mr.kv.client import KV, TxnResult, op_get
 from mr.kv.keys import DONE_MARK, FAILED_MARK, STARTED, WAITING_MARK
 from mr.kv.models import (
     DONE,
@@ -81,7 +81,7 @@ def _count_ops(wf: str, rid: str, iid: str) -> list:
     return ops
 
 
-def _sums(result, first: int) -> list[int]:
+def _sums(result: TxnResult, first: int) -> list[int]:
     """The five counts (created, started, waiting, done, failed) of _count_ops' replies."""
     return [result.count(first + i) + result.count(first + i + 1) for i in range(0, 10, 2)]
 
@@ -113,7 +113,7 @@ def read(kv: KV, wf: str, rid: str, iid: str = ROOT_INVOCATION) -> Progress:
     live = result.count(2) > 0
     if inv_entry is None:
         if iid == ROOT_INVOCATION and request.counts is not None:
-            return _finished(request)
+            return _finished(request, request.counts)
         raise ProgressUnavailable(
             f"invocation {iid!r} of request {rid!r} not found" + (
                 "" if live else "; a finished request's invocations are removed unless it is "
@@ -144,8 +144,9 @@ def _subtree_state(inv: Invocation, request: Request) -> str:
     return RUNNING if request.state == RUNNING else STOPPED
 
 
-def _finished(request: Request) -> Progress:
-    counts = dict(request.counts)
+def _finished(request: Request, kept: dict) -> Progress:
+    """An ended request's progress from the counts kept in its record (`kept`)."""
+    counts = dict(kept)
     total = sum(counts.values())
     return _progress(request, ROOT_INVOCATION, request.state, counts, total, request.created,
                      request.finished)

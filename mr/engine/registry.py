@@ -12,10 +12,15 @@ import threading
 import time
 import uuid
 from importlib import metadata
+from typing import TYPE_CHECKING
 
 from mr.kv import keys
 from mr.kv.client import KV
 from mr.kv.codec import pack, unpack
+from mr.kv.models import Step
+
+if TYPE_CHECKING:
+    from mr.handlers.library import Library
 
 log = logging.getLogger(__name__)
 
@@ -114,13 +119,13 @@ def offered_capabilities(kv: KV, workflow: str, fresh_within: float = CACHE_S) -
     return directory.offered(workflow, fresh_within)
 
 
-def unserved_capability(kv: KV, library, step) -> str | None:
+def unserved_capability(kv: KV, library: Library, step: Step) -> str | None:
     """Why no live worker could start `step`, or None when its handlers are all served.
 
     Checks the handlers of the job's initial step only: the steps a mapper fans out to are
     known only when it runs (MapTo), so their capabilities are not checked here.
     """
-    needed = {}
+    needed: dict[str, str] = {}   # capability -> the first handler that needs it
     for name in step.handler_names():
         loaded = library.handler(name)
         if loaded is not None:

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 
 from mr.engine.calls import HandlerFailure
+from mr.handlers.processors import LoadedHandler
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,8 @@ class TimeLimitExceeded(HandlerFailure):
     final = True
 
 
-def time_limit_failure(handler, invocation_id: str) -> Callable[[], TimeLimitExceeded]:
+def time_limit_failure(handler: LoadedHandler,
+                       invocation_id: str) -> Callable[[], TimeLimitExceeded]:
     """What a run of `handler` past its limit fails with (made when it happens)."""
     seconds, name = handler.time_limit_s, handler.definition.name
     return lambda: TimeLimitExceeded(f"handler {name} exceeded its time limit of {seconds:g}s "
@@ -82,7 +84,7 @@ class TimeLimit:
 class Watchdog:
     """Expires TimeLimits at their deadlines; one thread, started on first use."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._heap: list[tuple[float, int, TimeLimit]] = []
         self._order = itertools.count()
         self._wake = threading.Condition()
@@ -94,10 +96,11 @@ class Watchdog:
         limit = TimeLimit(seconds, failure)
         if on_expire is not None:
             limit.on_expire(on_expire)
-        if seconds is None:
+        deadline = limit.deadline
+        if deadline is None:   # no limit (seconds is None): nothing to watch
             return limit
         with self._wake:
-            heapq.heappush(self._heap, (limit.deadline, next(self._order), limit))
+            heapq.heappush(self._heap, (deadline, next(self._order), limit))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="time-limits",
                                                 daemon=True)
