@@ -15,7 +15,8 @@ followed to its end.
 
 It prints how many requests ended exactly as they must (the exact result, or the failure
 they cause on purpose, or cancelled), how many were wrong, lost or still running at the end
-(hanging), whether a reduction ran twice on a healthy process, and the p50/p99 time from
+(hanging), whether an invocation ran twice on a healthy process (a leaf of the tree may: its
+claim commits with its outcome, so only one run counts), and the p50/p99 time from
 POST to the end. Exit status 1 if any request was wrong, lost or hanging.
 """
 from __future__ import annotations
@@ -37,7 +38,7 @@ from mr.kv import entities
 from mr.kv.models import Job, Step, Workflow
 from mr.queue.topics import topic as topic_name
 from mr.topology import Ports, Topology, nginx_binary
-from tests.support.chaos import Replayer, extra_runs, runs_of
+from tests.support.chaos import Replayer, extra_runs, is_leaf, runs_of
 
 REPO = Path(__file__).resolve().parents[1]
 HANDLERS = REPO / "tests" / "integration" / "reliability" / "handlers"
@@ -82,7 +83,7 @@ def report(outcomes: list[Outcome], faults: Faults, copied: int, runs_log: Path,
     twice = {}
     for o in outcomes:
         if o.planned.workflow == CHAOS and o.state == "done" and not o.problem:
-            bad = extra_runs(runs_of(runs_log, o.request_id), faults.suspects)
+            bad = extra_runs(runs_of(runs_log, o.request_id), faults.suspects, is_leaf)
             twice.update({f"{o.request_id} {iid}": pids for iid, pids in bad.items()})
     times = [o.seconds for o in outcomes if o.seconds is not None]
     return {

@@ -175,7 +175,7 @@ class _LazyClaim:
 
     def __init__(self, kv: KV, wf: str, rid: str, read_revision: int, inv: Invocation,
                  claim_to_own: bool = False):
-        self._start = lambda: protocol.start(kv, wf, rid, read_revision, inv)
+        self._start = lambda: protocol.start(kv, wf, rid, read_revision, inv, under_way=True)
         self._unclaimed = protocol.Unclaimed(inv.id, read_revision)
         self._claim_to_own = claim_to_own
         self._waiter: Callable[[], bool] | None = None

@@ -119,15 +119,18 @@ def create_request(kv: KV, request: Request, root: Invocation, name_revision: in
     return found.mod_revision if found is not None else 0
 
 
-def start(kv: KV, wf: str, rid: str, read_revision: int,
-          inv: Invocation) -> Callable[[], bool]:
+def start(kv: KV, wf: str, rid: str, read_revision: int, inv: Invocation, *,
+          under_way: bool = False) -> Callable[[], bool]:
     """Mark `inv` running if nobody changed it since we read it at `read_revision`.
 
     Two copies of one message (a duplicate publish) race here and only one owns the run.
-    Returns a waiter, so a mapper can run while its claim commits.
+    Returns a waiter, so a mapper can run while its claim commits. A pause refuses the
+    claim of a run about to start, not of one `under_way` since before it (a run claimed
+    lazily read the request unpaused): a pause starts nothing new, and lets runs finish.
     """
     key = keys.invocation(wf, rid, inv.id)
-    waiter = kv.submit([cmp_present(keys.live(wf, rid)), cmp_absent(keys.paused(wf, rid)),
+    unpaused = [] if under_way else [cmp_absent(keys.paused(wf, rid))]
+    waiter = kv.submit([cmp_present(keys.live(wf, rid)), *unpaused,
                         cmp_mod_revision(key, read_revision)],
                        [op_put(key, encode(inv)),
                         op_put(keys.mark(wf, rid, STARTED, inv.id), b"")])

@@ -76,6 +76,13 @@ def runs_of(log_path: Path, request_id: str) -> dict[str, list[int]]:
     return dict(runs)
 
 
+def is_leaf(iid: str) -> bool:
+    """A leaf of the tree job ("0.<group>.<leaf>"): a mapper that returns, whose claim commits
+    with its outcome, so copies of its message that arrive while it runs may run its code
+    too (its output still counts once: the result would say otherwise)."""
+    return iid.count(".") == 2 and not iid.endswith(".r")
+
+
 def extra_runs(runs: dict[str, list[int]], suspects: set[int],
                may_repeat=lambda iid: False) -> dict[str, list[int]]:
     """Invocations whose runs break "one run per invocation", allowing for failed processes.

@@ -17,11 +17,14 @@ def compare(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
 
 def test_runs_every_workload_on_mr_and_checks_the_answers():
     done = compare("--systems", "mr", "--parts", "50", "--repeat", "1",
-                   "--latency-requests", "5", "--json")
+                   "--latency-requests", "5", "--latency-series", "1", "--load-clients", "4",
+                   "--load-requests", "8", "--json")
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout)
     rows = {r["workload"]: r for r in result["rows"]}
-    assert list(rows) == ["fanout 50", "nested 50", "latency 1 part", "wordcount 200 chunks"]
+    assert list(rows) == ["fanout 50", "nested 50", "latency 1 part", "latency 4 clients",
+                          "wordcount 200 chunks"]
+    assert rows["latency 4 clients"]["runs"] == 8
     for r in rows.values():
         assert "error" not in r and r["system"] == "mr" and r["answer"]
         assert r["etcd_writes_per_invocation"] > 0 and r["nsq_messages_per_invocation"] >= 1

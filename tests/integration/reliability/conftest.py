@@ -45,13 +45,6 @@ def start_tree(engine, groups: int = GROUPS, leaves: int = LEAVES, sleep: float 
     return reply.json()["request_id"]
 
 
-def is_leaf(iid: str) -> bool:
-    """A leaf of the tree ("0.<group>.<leaf>"): a mapper that returns, whose claim commits
-    with its outcome, so copies of its message that arrive while it runs may run its code
-    too (its output still counts once: the result would say otherwise)."""
-    return iid.count(".") == 2 and not iid.endswith(".r")
-
-
 def assert_tree_done(engine, request_id: str, suspects: set[int], groups: int = GROUPS,
                      leaves: int = LEAVES, timeout: float = 60,
                      duplicates: bool = False) -> None:
@@ -62,7 +55,8 @@ def assert_tree_done(engine, request_id: str, suspects: set[int], groups: int = 
     assert body["result"] == [["total", tree_total(groups, leaves)]]
     runs = chaos.runs_of(tally_log(engine), request_id)
     assert len(runs) == tree_invocations(groups, leaves)
-    assert chaos.extra_runs(runs, suspects, is_leaf if duplicates else lambda iid: False) == {}
+    may_repeat = chaos.is_leaf if duplicates else (lambda iid: False)
+    assert chaos.extra_runs(runs, suspects, may_repeat) == {}
     assert engine.kv.count(keys.request_data(engine.wf, request_id)) == 0
 
 

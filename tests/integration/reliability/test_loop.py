@@ -13,7 +13,6 @@ from mr.queue.topics import topic
 from tests.integration.reliability.conftest import (
     alive_workers,
     assert_tree_done,
-    is_leaf,
     progress,
     start_tree,
     tally_log,
@@ -52,7 +51,7 @@ def test_crash_duplicate_restart_rounds(rel, own_etcd):
             assert reply.json()["result"] == [["total", tree_total(2, 3)]]
             runs = chaos.runs_of(tally_log(rel), reply.json()["request_id"])
             assert len(runs) == tree_invocations(2, 3)
-            assert chaos.extra_runs(runs, suspects, is_leaf) == {}
+            assert chaos.extra_runs(runs, suspects, chaos.is_leaf) == {}
             assert time.monotonic() - began < ROUND_LIMIT_S
         assert replayer.copied > 0
     finally:

@@ -3,6 +3,7 @@ LOSE_ETCD_REPLY names a key fragment, the first etcd transaction that puts a key
 commits, but its reply is lost (an UNAVAILABLE error, as when etcd dies after the commit), so
 the client's own retry meets its own write. Per key, once."""
 import os
+import sys
 
 LOSE = os.environ.get("LOSE_ETCD_REPLY", "").encode()
 
@@ -34,7 +35,9 @@ if LOSE:
         if key is None:
             return _real_call(self, method, request)
         _lost.add(key)
-        print(f"lost_replies: the reply to the commit of {key.decode()} is lost", flush=True)
+        # to the process's own stdout: a handler thread's prints go to its invocation's log
+        print(f"lost_replies: the reply to the commit of {key.decode()} is lost", flush=True,
+              file=sys.__stdout__)
         sent = []
 
         def lossy(*args, **kwargs):
