@@ -191,7 +191,9 @@ class Invocation:
     step: str
     kind: str = MAP             # MAP | REDUCE | PARTITION
     state: str = QUEUED
-    arguments: list | None = None
+    # a mapper's argument pairs; a fan-out child's too big for etcd are in a blob, and this is
+    # the blob's reference (mr.engine.blobs.store_arguments)
+    arguments: list | str | None = None
     attempts: int = 0
     worker: str | None = None
     message_id: str | None = None   # the NSQ message that runs it: a redelivery may take over
