@@ -130,15 +130,14 @@ class Completion:
         parent's reduction; etcd alone says whether that is still owed.
         """
         wf, rid = request.workflow, request.id
+        parent: str | None
         if inv.state == WAITING:
-            ready, parent = protocol.parent_ready(self.kv, wf, rid, inv.id), inv.id
+            parent = inv.id
         elif inv.state == DONE:
-            mapper = reduced_of(inv.id) if inv.kind == REDUCE else inv.id
-            parent = parent_of(mapper)
-            ready = parent is not None and protocol.parent_ready(self.kv, wf, rid, parent)
+            parent = parent_of(reduced_of(inv.id) if inv.kind == REDUCE else inv.id)
         else:
             return
-        if ready:
+        if parent is not None and protocol.parent_ready(self.kv, wf, rid, parent):
             self.schedule_reduce(library, request, parent, republish=True)
 
     def fail(self, request: Request, inv: Invocation,
@@ -165,7 +164,7 @@ class Completion:
             "log": out.text(),
             "stderr": out.stderr_text() or None,
         }
-        if isinstance(failure, TimeLimitExceeded):
+        if isinstance(failure, TimeLimitExceeded) and failure.handler is not None:
             request.failure["time_limit_s"] = failure.handler.time_limit_s
         log.info("request %s/%s failed at invocation %s: %s", request.workflow, request.id,
                  inv.id, failure)

@@ -18,7 +18,7 @@ races to create the reduce invocation `<parent>.r` if absent; only its creator p
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from mr import metrics
@@ -28,7 +28,9 @@ from mr.kv import entities, keys
 from mr.kv.client import (
     KV,
     MAX_TXN_OPS,
+    Compare,
     Entry,
+    Op,
     TxnResult,
     cmp_absent,
     cmp_mod_revision,
@@ -64,7 +66,7 @@ def _slot(iid: str) -> int:
     return int(iid.rsplit(".", 1)[1]) % COUNTER_SLOTS
 
 
-def _finished_children(entries) -> int:
+def _finished_children(entries: Iterable[Entry]) -> int:
     return sum(entry.version for entry in entries)
 
 
@@ -75,10 +77,10 @@ class Unclaimed:
     iid: str
     revision: int
 
-    def compare(self, wf: str, rid: str):
+    def compare(self, wf: str, rid: str) -> Compare:
         return cmp_mod_revision(keys.invocation(wf, rid, self.iid), self.revision)
 
-    def started(self, wf: str, rid: str):
+    def started(self, wf: str, rid: str) -> Op:
         return op_put(keys.mark(wf, rid, STARTED, self.iid), b"")
 
 
@@ -159,7 +161,9 @@ def create_children(kv: KV, wf: str, rid: str,
     crash) are left as they are. Returns each child's record and the revision that created
     it (0 for one that existed): their messages carry them (see claim()).
     """
-    created, chunk, size = [], [], 0
+    created: list[tuple[bytes, int]] = []
+    chunk: list[tuple[Invocation, bytes]] = []
+    size = 0
     for child in children:
         record = encode(child)
         if chunk and size + len(record) > MAX_TXN_BYTES:
@@ -218,6 +222,8 @@ def complete(kv: KV, wf: str, rid: str, finished: list[Invocation], output_of: s
     `unclaimed` the same transaction claims the run (see Unclaimed).
     """
     parent = parent_of(output_of)
+    if parent is None:
+        raise ValueError(f"invocation {output_of} is a root: its output ends the request")
     live = keys.live(wf, rid)
     out_key = keys.output(wf, rid, parent, output_of)
     ops = [op_put(out_key, output)]
@@ -253,7 +259,7 @@ def parent_ready(kv: KV, wf: str, rid: str, parent: str) -> bool:
     return _ready(result.entry(0), result.entries(1))
 
 
-def _ready(fan_entry, counters) -> bool:
+def _ready(fan_entry: Entry | None, counters: Iterable[Entry]) -> bool:
     if fan_entry is None:
         return False  # the parent is still making children; its finish_fanout will check
     return _finished_children(counters) >= unpack(fan_entry.value)
@@ -266,6 +272,8 @@ def claim_reduce(kv: KV, wf: str, rid: str, iid: str, record: bytes) -> int:
     result = kv.txn([cmp_present(keys.live(wf, rid)), cmp_absent(key)], [op_put(key, record)])
     return result.revision if result.succeeded else 0
 
+
+_FINAL_MARKS: dict[str, str] = {DONE: DONE_MARK, FAILED: FAILED_MARK}
 
 # Given an ended request, its invocation records (as etcd holds them, in key order) and its
 # attempt logs by invocation and attempt: keeps its trace (mr.fs.traces).
@@ -289,17 +297,19 @@ def end_request(kv: KV, request: Request, invocations: list[Invocation], cleanup
     page at a time before the page deletes for a bigger one. `unclaimed`: see Unclaimed.
     """
     wf, rid = request.workflow, request.id
-    if request.state == DONE and request.deadline and request.finished > request.deadline:
+    # Its callers set when it ended; a record without that ends now (as its purge mark does)
+    finished = request.finished if request.finished is not None else time.time()
+    if request.state == DONE and request.deadline and finished > request.deadline:
         # Deadlines are strict: its client was told it timed out (etcd may have been down
         # when the deadline passed, so nobody could record it then).
         limit = request.deadline - request.created
         request.state, request.result, request.result_path = FAILED, None, None
         request.failure = {"reason": "timeout", "message": f"request timed out after "
                            f"{limit:g}s (its result came "
-                           f"{request.finished - request.deadline:.1f}s late)"}
+                           f"{finished - request.deadline:.1f}s late)"}
     request.counts = progress.final_counts(kv, request, invocations)
     keep = request.keep_s if request.state == DONE else request.keep_failed_s
-    request.expires = None if request.name or keep is None else request.finished + keep
+    request.expires = None if request.name or keep is None else finished + keep
     ops = [op_put(request.key, encode(request)),
            op_delete(keys.state_entry(wf, RUNNING, request.job, request.created, rid)),
            op_put(keys.state_entry(wf, request.state, request.job, request.created, rid), b"")]
@@ -317,7 +327,7 @@ def end_request(kv: KV, request: Request, invocations: list[Invocation], cleanup
     if remove and not in_pages:
         ops += reads + [op_delete(keys.request_data(wf, rid), prefix=True)]
     elif in_pages:
-        purge = keys.purge(wf, (request.finished or time.time()) + PURGE_AFTER_S, rid)
+        purge = keys.purge(wf, finished + PURGE_AFTER_S, rid)
         ops += [op_delete(keys.live(wf, rid)), op_put(purge, b"")]
     else:
         ops.append(op_delete(keys.live(wf, rid)))
@@ -325,7 +335,7 @@ def end_request(kv: KV, request: Request, invocations: list[Invocation], cleanup
             ops.append(unclaimed.started(wf, rid))
         for inv in invocations:
             ops.append(op_put(keys.invocation(wf, rid, inv.id), encode(inv)))
-            final = {DONE: DONE_MARK, FAILED: FAILED_MARK}.get(inv.state)
+            final = _FINAL_MARKS.get(inv.state)
             if final:
                 ops.append(op_put(keys.mark(wf, rid, final, inv.id), b""))
             if inv.kind == REDUCE and inv.state == DONE:  # the root waits no more
@@ -355,6 +365,8 @@ def _keep(kv: KV, request: Request, final: list[Invocation], keep_trace: TraceKe
     """
     wf, rid = request.workflow, request.id
     log_prefix = keys.request_attempt_logs(wf, rid)
+    records: Iterable[Entry]
+    logs: Iterable[Entry]
     if read is not None:
         records, logs = read.entries(at), read.entries(at + 1)
     else:
@@ -364,7 +376,8 @@ def _keep(kv: KV, request: Request, final: list[Invocation], keep_trace: TraceKe
                traces.logs_by_invocation(logs, log_prefix))
 
 
-def read_invocation(kv: KV, wf: str, rid: str, iid: str, request_value: bool = False):
+def read_invocation(kv: KV, wf: str, rid: str, iid: str, request_value: bool = False
+                    ) -> tuple[Entry | None, Entry | None, bool, bool]:
     """One round trip, no proposal: (invocation entry, request entry (without its value
     unless `request_value`), request is live, request is paused)."""
     result = kv.txn([], [op_get(keys.invocation(wf, rid, iid)),
@@ -374,7 +387,7 @@ def read_invocation(kv: KV, wf: str, rid: str, iid: str, request_value: bool = F
     return result.entry(0), result.entry(1), result.count(2) > 0, result.count(3) > 0
 
 
-def child_outputs(kv: KV, wf: str, rid: str, parent: str):
+def child_outputs(kv: KV, wf: str, rid: str, parent: str) -> Iterator[bytes]:
     """Each child's output (packed pairs), in key order, a page at a time."""
     for entry in kv.scan(keys.outputs(wf, rid, parent)):
         yield entry.value
@@ -409,7 +422,7 @@ def reopen(kv: KV, request: Request, read_revision: int, previous_state: str,
 
 def requeue(kv: KV, wf: str, rid: str, invocations: list[Invocation]) -> bool:
     """Put up to REQUEUE_BATCH unfinished invocations back to queued, marks and all."""
-    ops = []
+    ops: list[Op] = []
     for inv in invocations:
         ops += [op_put(keys.invocation(wf, rid, inv.id), encode(inv)),
                 op_delete(keys.mark(wf, rid, STARTED, inv.id)),

@@ -75,8 +75,8 @@ def write_parts_result(request: Request, wfs: WorkflowFS, manifest_path: str,
 
 def has_manifest(request: Request) -> bool:
     """A data step's result: part files listed by a manifest, read a page at a time."""
-    return bool(request.result_path) and request.result_path.endswith(
-        parts.manifest_path(request.id))
+    path = request.result_path
+    return path is not None and path.endswith(parts.manifest_path(request.id))
 
 
 def page(request: Request, wfs: WorkflowFS, offset: int, limit: int) -> tuple[list, int]:
