@@ -14,7 +14,7 @@ from typing import Any
 from mr import fs, values
 from mr.config import Settings
 from mr.data.files import delete_request_files
-from mr.engine import blobs, events, faults, lookup, protocol
+from mr.engine import blobs, events, faults, lookup, protocol, request_protocol
 from mr.engine.calls import HandlerFailure
 from mr.engine.context import InvocationLog
 from mr.engine.results import write_result
@@ -176,8 +176,9 @@ class Completion:
         """End the request; the one process that did notifies, and deletes its blobs when its
         data went with it (a failed request keeps its data, and blobs, until it expires)."""
         keep = self.keep_trace if self.settings.trace_retention_s > 0 else None
-        if not protocol.end_request(self.kv, request, invocations, self.settings.cleanup,
-                                    keep_trace=keep, unclaimed=unclaimed):
+        if not request_protocol.end_request(self.kv, request, invocations,
+                                            self.settings.cleanup, keep_trace=keep,
+                                            unclaimed=unclaimed):
             return False
         events.request_ended(self.notifier, request)
         if self.settings.cleanup and request.state == DONE:
@@ -190,8 +191,9 @@ class Completion:
 
     def keep_trace(self, request: Request, records: Iterable[bytes],
                    logs: dict[str, dict[int, str]]) -> None:
-        """Write the ended request's trace document (protocol.end_request calls this after
-        its transaction: its client is not kept waiting). A failure loses the trace only."""
+        """Write the ended request's trace document (request_protocol.end_request calls this
+        after its transaction: its client is not kept waiting). A failure loses the trace
+        only."""
         try:
             traces.write(self.workflow_fs(request.workflow), request, records, logs,
                          self.settings.trace_retention_s)

@@ -7,7 +7,7 @@ import secrets
 import time
 
 from mr.config import Settings
-from mr.engine import events, protocol, registry
+from mr.engine import events, registry, request_protocol
 from mr.handlers.library import Library, LoadedHandler
 from mr.handlers.source import REQUEST_ARGUMENT_TYPES
 from mr.kv import keys
@@ -157,7 +157,7 @@ def submit(kv: KV, publisher: Publisher, library: Library, job_name: str, argume
                       keep_failed_s=None if name else settings.failed_retention_s,
                       expected_s=expected_s or mapper.expected_s)
     root = Invocation(id=ROOT_INVOCATION, step=step.name, arguments=data or pairs)
-    revision = protocol.create_request(kv, request, root, name_revision)
+    revision = request_protocol.create_request(kv, request, root, name_revision)
     if not revision:
         raise SubmitError(409, f"request name {name!r} was taken by another request at the "
                                f"same moment; repeat the POST to get that request")
@@ -190,4 +190,4 @@ def fail(kv: KV, request: Request, reason: str, message: str) -> bool:
     """End a running request with a failure that is not a handler's (timeout, queue down)."""
     request.state, request.finished = FAILED, time.time()
     request.failure = {"reason": reason, "message": message}
-    return protocol.end_request(kv, request, [], cleanup=True)
+    return request_protocol.end_request(kv, request, [], cleanup=True)
