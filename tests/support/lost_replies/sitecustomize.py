@@ -34,7 +34,10 @@ if LOSE:
         if key is None:
             return _real_call(self, method, request)
         _lost.add(key)
-        print(f"lost_replies: the reply to the commit of {key.decode()} is lost", flush=True)
+        # to the process's stdout itself: the commit may run in an invocation's thread, whose
+        # sys.stdout goes to that invocation's log (mr.engine.context.capture_prints)
+        os.write(1, f"lost_replies: the reply to the commit of {key.decode()} is lost\n"
+                 .encode())
         sent = []
 
         def lossy(*args, **kwargs):
