@@ -7,7 +7,7 @@ from mr.cli.kv_definitions import delete_script, get_script, list_script
 from mr.cli.output import Output, add_workflow, plain, script
 from mr.kv import entities
 from mr.kv.client import KV
-from mr.kv.models import RESULT_WRITERS, Job
+from mr.kv.models import RESULT_WRITERS, Job, ResultWriter
 
 
 def _create_args(parser: argparse.ArgumentParser) -> None:
@@ -15,7 +15,7 @@ def _create_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", help="job name (POST /job/<workflow>/<name>)")
     parser.add_argument("initial_step", help="the step the root invocation runs (must exist)")
     parser.add_argument("--description", default="")
-    parser.add_argument("--result-writer", choices=RESULT_WRITERS, default="inline",
+    parser.add_argument("--result-writer", choices=RESULT_WRITERS, default=ResultWriter.INLINE,
                         help="inline: result in the response; file: written under "
                              "MR_RESULT_DIR (default: inline)")
     parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",

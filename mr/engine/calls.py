@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Protocol
 
 from mr.data.inputs import InputError
 from mr.engine.pairs import BadPair, as_pair
@@ -40,16 +40,28 @@ def _raised(handler: LoadedHandler, exc: Exception) -> HandlerFailure:
                           f"{exc.__class__.__name__}: {exc}", handler, trace, raised=True)
 
 
+class Limit(Protocol):
+    """A run's time limit, as guarded() checks it (mr.engine.timelimit.TimeLimit, which
+    imports this module)."""
+
+    def check(self) -> None:
+        """Raise once the limit has passed."""
+
+
 def call(handler: LoadedHandler, ctx: Any, argument: Any) -> Any:
+    function = handler.function
+    if function is None:  # mr.engine.lookup refuses such a handler before it gets here
+        raise HandlerFailure(f"handler {handler.definition.name} does not load: "
+                             f"{handler.error}", handler)
     try:
-        return handler.function(ctx, argument)
+        return function(ctx, argument)
     except HandlerFailure:
         raise
     except Exception as exc:
         raise _raised(handler, exc) from None
 
 
-def guarded(iterable: Any, handler: LoadedHandler, limit=None) -> Iterator:
+def guarded(iterable: Any, handler: LoadedHandler, limit: Limit | None = None) -> Iterator:
     """Iterate a handler's output, turning its exceptions into HandlerFailure with traceback.
 
     With a time `limit`, stop at the first item after it expired.

@@ -32,7 +32,7 @@ from mr.engine import protocol
 from mr.engine.outcome import Outcome
 from mr.engine.request_cache import RequestCache
 from mr.kv import keys
-from mr.kv.client import KV
+from mr.kv.client import KV, Entry
 from mr.kv.models import (
     FINISHED_STATES,
     REDUCE,
@@ -73,7 +73,8 @@ class Run:
 
 @dataclass
 class Skip:
-    """Nothing to run: `outcome` is REQUEST_ENDED, ALREADY_DONE, RUNNING_ELSEWHERE or PAUSED."""
+    """Nothing to run: `outcome` is REQUEST_ENDED, ALREADY_DONE, RUNNING_ELSEWHERE or PAUSED.
+    ALREADY_DONE brings the `request` and the finished (or waiting) `inv` along."""
     outcome: Outcome
     request: Request | None = None
     inv: Invocation | None = None
@@ -97,14 +98,16 @@ class Claimer:
         self._here_lock = threading.Lock()
 
     def take(self, msg: InvocationMessage, message_id: str) -> Run | Skip:
-        run = self._claim_published(msg, message_id) if msg.record is not None else None
+        run = (self._claim_published(msg, msg.record, message_id) if msg.record is not None
+               else None)
         return run or self._read_and_start(msg, message_id)
 
-    def _claim_published(self, msg: InvocationMessage, message_id: str) -> Run | None:
-        """One transaction; None when it fails, or is not for this kind of invocation (the
-        read path then decides)."""
+    def _claim_published(self, msg: InvocationMessage, record: bytes,
+                         message_id: str) -> Run | None:
+        """One transaction, with the `record` the message carries; None when it fails, or is
+        not for this kind of invocation (the read path then decides)."""
         try:
-            inv = decode(Invocation, msg.record)
+            inv = decode(Invocation, record)
             if inv.kind != REDUCE:
                 return None
             self._running(msg.workflow, inv, message_id)
@@ -113,10 +116,10 @@ class Claimer:
             return None
         if inv.id != msg.invocation_id:
             return None
-        entry = protocol.claim(self.kv, msg.workflow, msg.request_id, msg.revision, msg.record,
+        entry = protocol.claim(self.kv, msg.workflow, msg.request_id, msg.revision, record,
                                inv.id, running)
-        request = entry and self._request(msg, entry)
-        return Run(request, inv, lambda: True) if request else None
+        request = self._request(msg, entry) if entry is not None else None
+        return Run(request, inv, lambda: True) if request is not None else None
 
     def _read_and_start(self, msg: InvocationMessage, message_id: str) -> Run | Skip:
         wf, rid = msg.workflow, msg.request_id
@@ -124,8 +127,8 @@ class Claimer:
         inv_entry, req_entry, live, paused = protocol.read_invocation(
             self.kv, wf, rid, msg.invocation_id,
             request_value=not self.requests.holds(keys.request(wf, rid)))
-        request = req_entry and live and self._request(msg, req_entry)
-        if inv_entry is None or not request:
+        request = self._request(msg, req_entry) if req_entry is not None and live else None
+        if inv_entry is None or request is None:
             return Skip(Outcome.REQUEST_ENDED)
         if paused:   # dropped: resuming the request publishes what is left
             return Skip(Outcome.PAUSED)
@@ -155,7 +158,7 @@ class Claimer:
             if self._here.get(here) == message_id:
                 del self._here[here]
 
-    def _request(self, msg: InvocationMessage, entry) -> Request | None:
+    def _request(self, msg: InvocationMessage, entry: Entry) -> Request | None:
         return self.requests.get(
             entry, lambda: self.kv.get(keys.request(msg.workflow, msg.request_id)))
 

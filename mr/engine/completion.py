@@ -14,7 +14,7 @@ from typing import Any
 from mr import fs, values
 from mr.config import Settings
 from mr.data.files import delete_request_files
-from mr.engine import blobs, events, faults, lookup, protocol
+from mr.engine import blobs, events, faults, lookup, protocol, request_protocol
 from mr.engine.calls import HandlerFailure
 from mr.engine.context import InvocationLog
 from mr.engine.results import write_result
@@ -130,15 +130,14 @@ class Completion:
         parent's reduction; etcd alone says whether that is still owed.
         """
         wf, rid = request.workflow, request.id
+        parent: str | None
         if inv.state == WAITING:
-            ready, parent = protocol.parent_ready(self.kv, wf, rid, inv.id), inv.id
+            parent = inv.id
         elif inv.state == DONE:
-            mapper = reduced_of(inv.id) if inv.kind == REDUCE else inv.id
-            parent = parent_of(mapper)
-            ready = parent is not None and protocol.parent_ready(self.kv, wf, rid, parent)
+            parent = parent_of(reduced_of(inv.id) if inv.kind == REDUCE else inv.id)
         else:
             return
-        if ready:
+        if parent is not None and protocol.parent_ready(self.kv, wf, rid, parent):
             self.schedule_reduce(library, request, parent, republish=True)
 
     def fail(self, request: Request, inv: Invocation,
@@ -165,7 +164,7 @@ class Completion:
             "log": out.text(),
             "stderr": out.stderr_text() or None,
         }
-        if isinstance(failure, TimeLimitExceeded):
+        if isinstance(failure, TimeLimitExceeded) and failure.handler is not None:
             request.failure["time_limit_s"] = failure.handler.time_limit_s
         log.info("request %s/%s failed at invocation %s: %s", request.workflow, request.id,
                  inv.id, failure)
@@ -177,8 +176,9 @@ class Completion:
         """End the request; the one process that did notifies, and deletes its blobs when its
         data went with it (a failed request keeps its data, and blobs, until it expires)."""
         keep = self.keep_trace if self.settings.trace_retention_s > 0 else None
-        if not protocol.end_request(self.kv, request, invocations, self.settings.cleanup,
-                                    keep_trace=keep, unclaimed=unclaimed):
+        if not request_protocol.end_request(self.kv, request, invocations,
+                                            self.settings.cleanup, keep_trace=keep,
+                                            unclaimed=unclaimed):
             return False
         events.request_ended(self.notifier, request)
         if self.settings.cleanup and request.state == DONE:
@@ -191,8 +191,9 @@ class Completion:
 
     def keep_trace(self, request: Request, records: Iterable[bytes],
                    logs: dict[str, dict[int, str]]) -> None:
-        """Write the ended request's trace document (protocol.end_request calls this after
-        its transaction: its client is not kept waiting). A failure loses the trace only."""
+        """Write the ended request's trace document (request_protocol.end_request calls this
+        after its transaction: its client is not kept waiting). A failure loses the trace
+        only."""
         try:
             traces.write(self.workflow_fs(request.workflow), request, records, logs,
                          self.settings.trace_retention_s)

@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Callable
 
 from mr.config import Settings
-from mr.engine import events, lookup, protocol
+from mr.engine import events, lookup, request_protocol
 from mr.handlers.library import Library
 from mr.kv import keys
 from mr.kv.client import KV, cmp_absent, cmp_mod_revision, cmp_present, op_delete, op_put
@@ -64,7 +64,7 @@ def cancel(kv: KV, wf: str, rid: str, by: str, notifier: Notifier,
                        + (f": {reason[:MAX_REASON]}" if reason else "")}
     if reason:
         request.failure["why"] = reason[:MAX_REASON]
-    if not protocol.end_request(kv, request, [], cleanup=False):
+    if not request_protocol.end_request(kv, request, [], cleanup=False):
         raise ControlError(409, f"request {rid} ended before it could be cancelled")
     events.request_ended(notifier, request)
     return request
@@ -92,7 +92,7 @@ def retry(kv: KV, publisher: Publisher, library: Library, rid: str,
     request.state, request.failure, request.finished = RUNNING, None, None
     request.counts, request.expires, request.retries = None, None, request.retries + 1
     request.deadline = now + ((job.timeout_s if job else None) or settings.request_timeout_s)
-    if not protocol.reopen(kv, request, revision, previous_state, previous_expiry):
+    if not request_protocol.reopen(kv, request, revision, previous_state, previous_expiry):
         raise ControlError(409, f"request {rid} changed while being retried; try again")
     try:
         return request, requeue_unfinished(kv, publisher, library, rid)
@@ -110,7 +110,7 @@ def requeue_unfinished(kv: KV, publisher: Publisher, library: Library, rid: str)
     by_topic: dict[str, list[bytes]] = defaultdict(list)
 
     def flush() -> None:
-        if batch and not protocol.requeue(kv, wf, rid, batch):
+        if batch and not request_protocol.requeue(kv, wf, rid, batch):
             raise ControlError(409, f"request {rid} ended again while being retried")
         batch.clear()
         for name, bodies in by_topic.items():
@@ -127,7 +127,7 @@ def requeue_unfinished(kv: KV, publisher: Publisher, library: Library, rid: str)
             batch.append(inv)
         by_topic[topic_of(library, inv)].append(messages.encode(wf, rid, inv.id))
         count += 1
-        if len(batch) == protocol.REQUEUE_BATCH:
+        if len(batch) == request_protocol.REQUEUE_BATCH:
             flush()
     flush()
     return count

@@ -99,7 +99,8 @@ class DataSteps:
 
     def _split(self, library: Library, request: Request, inv: Invocation, step: Step,
                mapper: LoadedHandler, out: InvocationLog) -> None:
-        arguments = cast_argument(inv.arguments or [], "dict")
+        wfs = self.runner.workflow_fs(request.workflow)
+        arguments = cast_argument(blobs.load_arguments(wfs, inv.arguments), "dict")
         names = arguments.get("inputs")
         if not names:
             raise InputFailure(f"job {request.job} reads input files but names none: give "
@@ -107,7 +108,7 @@ class DataSteps:
                                f"(mr_kv_job_create --input)", mapper)
         size = arguments.get("split_bytes") or self.runner.settings.split_bytes
         try:
-            splits = inputs.make_splits(self.runner.workflow_fs(request.workflow), names, size,
+            splits = inputs.make_splits(wfs, names, size,
                                         allow_urls=arguments.get("allow_urls") is True)
         except inputs.InputError as exc:
             raise InputFailure(f"input of job {request.job}: {exc}", mapper) from None

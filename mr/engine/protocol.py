@@ -1,10 +1,13 @@
-"""The etcd transactions that move a request forward. Every invariant of DESIGN.md §4 that is
-about state lives here.
+"""The etcd transactions that move an invocation forward within a running request: claiming
+it, creating its children, storing its output and scheduling its parent's reduction. Every
+invariant of DESIGN.md §4 about an invocation's state lives here; a request's own beginning,
+end and reopening are mr.engine.request_protocol's.
 
 Exactly-once effect: an invocation's output key `out/<parent>/<iid>` is created only if absent,
 in the same transaction that marks it done, so a re-run or a duplicate message cannot count
-twice. Every write also requires the request's `live` key, so nothing is written into a
-request that has already ended (failed, timed out, or finished and cleaned up).
+twice. Every write also requires the request's `live` key (which request_protocol creates and
+deletes), so nothing is written into a request that has already ended (failed, timed out, or
+finished and cleaned up).
 
 Exactly one reducer run per parent: a parent is ready when it has recorded its number of
 children N (`fan/<parent>`) and N children have finished. A finishing child bumps one of
@@ -17,19 +20,16 @@ races to create the reduce invocation `<parent>.r` if absent; only its creator p
 """
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from mr import metrics
-from mr.engine import progress
-from mr.fs import traces
-from mr.kv import entities, keys
+from mr.kv import keys
 from mr.kv.client import (
     KV,
     MAX_TXN_OPS,
+    Compare,
     Entry,
-    TxnResult,
+    Op,
     cmp_absent,
     cmp_mod_revision,
     cmp_present,
@@ -39,32 +39,20 @@ from mr.kv.client import (
     op_put,
 )
 from mr.kv.codec import pack, unpack
-from mr.kv.keys import DONE_MARK, FAILED_MARK, STARTED, WAITING_MARK
-from mr.kv.models import (
-    DONE,
-    FAILED,
-    REDUCE,
-    RUNNING,
-    Invocation,
-    Request,
-    encode,
-    parent_of,
-    reduced_of,
-)
+from mr.kv.keys import DONE_MARK, STARTED, WAITING_MARK
+from mr.kv.models import Invocation, encode, parent_of
 
 CHILD_BATCH = MAX_TXN_OPS - 1  # one compare slot is taken by the request's live key
 FIRST_CHILD_BATCH = 16
 COUNTER_SLOTS = 16            # siblings finishing together rarely write the same key
 MAX_TXN_BYTES = 1024 * 1024   # etcd refuses requests over 1.5 MiB (--max-request-bytes)
-ATOMIC_CLEANUP_INVOCATIONS = 100  # bigger done requests lose their keys a page at a time
-PURGE_AFTER_S = 60.0              # ... and if their worker dies meanwhile, the sweeper ends it
 
 
 def _slot(iid: str) -> int:
     return int(iid.rsplit(".", 1)[1]) % COUNTER_SLOTS
 
 
-def _finished_children(entries) -> int:
+def _finished_children(entries: Iterable[Entry]) -> int:
     return sum(entry.version for entry in entries)
 
 
@@ -75,10 +63,10 @@ class Unclaimed:
     iid: str
     revision: int
 
-    def compare(self, wf: str, rid: str):
+    def compare(self, wf: str, rid: str) -> Compare:
         return cmp_mod_revision(keys.invocation(wf, rid, self.iid), self.revision)
 
-    def started(self, wf: str, rid: str):
+    def started(self, wf: str, rid: str) -> Op:
         return op_put(keys.mark(wf, rid, STARTED, self.iid), b"")
 
 
@@ -89,34 +77,15 @@ class Completion:
     parent_ready: bool = False
 
 
-def create_request(kv: KV, request: Request, root: Invocation, name_revision: int = 0) -> int:
-    """The request record, its live marker, indexes and root invocation, in one transaction.
-
-    A named request also (re)points its name at this request, if the name's key is still at
-    `name_revision` (0: absent); 0 when another request took the name meanwhile. Else the
-    revision that created the root invocation (its message may carry it: see claim()).
-    """
-    wf, rid = request.workflow, request.id
-    compare = [cmp_absent(request.key)]
-    ops = [op_put(request.key, encode(request)),
-           op_put(keys.live(wf, rid), b"1"),
-           op_put(keys.invocation(wf, rid, root.id), encode(root)),
-           op_put(keys.state_entry(wf, RUNNING, request.job, request.created, rid), b"")]
-    if request.deadline is not None:
-        ops.append(op_put(keys.deadline(wf, request.deadline, rid), b""))
-    if request.name is not None:
-        name_key = keys.name(wf, request.name)
-        compare.append(cmp_mod_revision(name_key, name_revision))
-        ops.append(op_put(name_key, pack({"request_id": rid, "digest": request.digest})))
-    root_key = keys.invocation(wf, rid, root.id)
-    result = kv.txn(compare, ops, [op_get(request.key, count_only=True),
-                                   op_get(root_key, keys_only=True)])
-    if result.succeeded:
-        return result.revision
-    # Ids are random, so an existing key is this very write: its reply was lost (an etcd
-    # member died after committing it) and the client's retry found it done.
-    found = result.entry(1) if result.count(0) > 0 else None
-    return found.mod_revision if found is not None else 0
+def read_invocation(kv: KV, wf: str, rid: str, iid: str, request_value: bool = False
+                    ) -> tuple[Entry | None, Entry | None, bool, bool]:
+    """One round trip, no proposal: (invocation entry, request entry (without its value
+    unless `request_value`), request is live, request is paused)."""
+    result = kv.txn([], [op_get(keys.invocation(wf, rid, iid)),
+                         op_get(keys.request(wf, rid), keys_only=not request_value),
+                         op_get(keys.live(wf, rid), count_only=True),
+                         op_get(keys.paused(wf, rid), count_only=True)])
+    return result.entry(0), result.entry(1), result.count(2) > 0, result.count(3) > 0
 
 
 def start(kv: KV, wf: str, rid: str, read_revision: int, inv: Invocation, *,
@@ -162,7 +131,9 @@ def create_children(kv: KV, wf: str, rid: str,
     crash) are left as they are. Returns each child's record and the revision that created
     it (0 for one that existed): their messages carry them (see claim()).
     """
-    created, chunk, size = [], [], 0
+    created: list[tuple[bytes, int]] = []
+    chunk: list[tuple[Invocation, bytes]] = []
+    size = 0
     for child in children:
         record = encode(child)
         if chunk and size + len(record) > MAX_TXN_BYTES:
@@ -217,10 +188,12 @@ def complete(kv: KV, wf: str, rid: str, finished: list[Invocation], output_of: s
     """Store the output of child invocation `output_of` and mark `finished` done, once.
 
     `finished` is the mapper itself (and, for a fan-out parent, its reduce invocation too).
-    The root has no parent: its output ends the request (end_request) instead. With
+    The root has no parent: its output ends the request (request_protocol.end_request). With
     `unclaimed` the same transaction claims the run (see Unclaimed).
     """
     parent = parent_of(output_of)
+    if parent is None:
+        raise ValueError(f"invocation {output_of} is a root: its output ends the request")
     live = keys.live(wf, rid)
     out_key = keys.output(wf, rid, parent, output_of)
     ops = [op_put(out_key, output)]
@@ -256,7 +229,7 @@ def parent_ready(kv: KV, wf: str, rid: str, parent: str) -> bool:
     return _ready(result.entry(0), result.entries(1))
 
 
-def _ready(fan_entry, counters) -> bool:
+def _ready(fan_entry: Entry | None, counters: Iterable[Entry]) -> bool:
     if fan_entry is None:
         return False  # the parent is still making children; its finish_fanout will check
     return _finished_children(counters) >= unpack(fan_entry.value)
@@ -270,114 +243,7 @@ def claim_reduce(kv: KV, wf: str, rid: str, iid: str, record: bytes) -> int:
     return result.revision if result.succeeded else 0
 
 
-# Given an ended request, its invocation records (as etcd holds them, in key order) and its
-# attempt logs by invocation and attempt: keeps its trace (mr.fs.traces).
-TraceKeeper = Callable[[Request, Iterable[bytes], dict[str, dict[int, str]]], None]
-
-
-def end_request(kv: KV, request: Request, invocations: list[Invocation], cleanup: bool,
-                keep_trace: TraceKeeper | None = None,
-                unclaimed: Unclaimed | None = None) -> bool:
-    """Write the request's final record and close it; False if it had already ended.
-
-    A done request's keys go when `cleanup` is on: in the same transaction for a small
-    request, else a page at a time right after it (entities.delete_request_data says why),
-    under a purge mark that lets the sweeper finish the job if this process dies first;
-    a failed or cancelled one keeps its invocations (for inspection and retry) until it
-    expires. The record keeps its final progress counts, and an unnamed one gets its expiry
-    time.
-
-    `keep_trace` gets the records before they go: read by the ending transaction itself for a
-    small request (a range op before its delete: no extra proposal, no extra round trip), a
-    page at a time before the page deletes for a bigger one. `unclaimed`: see Unclaimed.
-    """
-    wf, rid = request.workflow, request.id
-    if request.state == DONE and request.deadline and request.finished > request.deadline:
-        # Deadlines are strict: its client was told it timed out (etcd may have been down
-        # when the deadline passed, so nobody could record it then).
-        limit = request.deadline - request.created
-        request.state, request.result, request.result_path = FAILED, None, None
-        request.failure = {"reason": "timeout", "message": f"request timed out after "
-                           f"{limit:g}s (its result came "
-                           f"{request.finished - request.deadline:.1f}s late)"}
-    request.counts = progress.final_counts(kv, request, invocations)
-    keep = request.keep_s if request.state == DONE else request.keep_failed_s
-    request.expires = None if request.name or keep is None else request.finished + keep
-    ops = [op_put(request.key, encode(request)),
-           op_delete(keys.state_entry(wf, RUNNING, request.job, request.created, rid)),
-           op_put(keys.state_entry(wf, request.state, request.job, request.created, rid), b"")]
-    if request.deadline is not None:
-        ops.append(op_delete(keys.deadline(wf, request.deadline, rid)))
-    if request.expires is not None:
-        ops.append(op_put(keys.expiry(wf, request.expires, rid), b""))
-    remove = cleanup and request.state == DONE
-    big = sum(request.counts.values()) > ATOMIC_CLEANUP_INVOCATIONS
-    in_pages = remove and request.counts["done"] > ATOMIC_CLEANUP_INVOCATIONS
-    reads = [op_get(keys.invocations(wf, rid), prefix=True),
-             op_get(keys.request_attempt_logs(wf, rid), prefix=True)] \
-        if keep_trace is not None and not big and not in_pages else []
-    at = len(ops)
-    if remove and not in_pages:
-        ops += reads + [op_delete(keys.request_data(wf, rid), prefix=True)]
-    elif in_pages:
-        purge = keys.purge(wf, (request.finished or time.time()) + PURGE_AFTER_S, rid)
-        ops += [op_delete(keys.live(wf, rid)), op_put(purge, b"")]
-    else:
-        ops.append(op_delete(keys.live(wf, rid)))
-        if unclaimed is not None:
-            ops.append(unclaimed.started(wf, rid))
-        for inv in invocations:
-            ops.append(op_put(keys.invocation(wf, rid, inv.id), encode(inv)))
-            final = {DONE: DONE_MARK, FAILED: FAILED_MARK}.get(inv.state)
-            if final:
-                ops.append(op_put(keys.mark(wf, rid, final, inv.id), b""))
-            if inv.kind == REDUCE and inv.state == DONE:  # the root waits no more
-                ops.append(op_delete(keys.mark(wf, rid, WAITING_MARK, reduced_of(inv.id))))
-        at = len(ops)   # after the puts: the reads see the final records
-        ops += reads
-    compare = [cmp_present(keys.live(wf, rid))]
-    if unclaimed is not None:
-        compare.append(unclaimed.compare(wf, rid))
-    result = kv.txn(compare, ops)
-    ended = result.succeeded
-    if ended:
-        metrics.ENDED.labels(wf, request.job, request.state).inc()
-        if keep_trace is not None:
-            _keep(kv, request, invocations, keep_trace, result if reads else None, at)
-        if in_pages:  # nothing writes to it once `live` is gone
-            entities.delete_request_data(kv, wf, rid)
-            kv.delete(purge)
-    return ended
-
-
-def _keep(kv: KV, request: Request, final: list[Invocation], keep_trace: TraceKeeper,
-          read: TxnResult | None, at: int) -> None:
-    """Hand the ended request's records to `keep_trace`: from the ending transaction's reads
-    (ops `at`, `at+1`) or, for a big request, a page at a time from etcd. `final` are the
-    records this end wrote (or, when it deleted them, would have): they replace what was read.
-    """
-    wf, rid = request.workflow, request.id
-    log_prefix = keys.request_attempt_logs(wf, rid)
-    if read is not None:
-        records, logs = read.entries(at), read.entries(at + 1)
-    else:
-        records, logs = kv.scan(keys.invocations(wf, rid)), kv.scan(log_prefix)
-    latest = {keys.invocation(wf, rid, inv.id): encode(inv) for inv in final}
-    keep_trace(request, (latest.get(entry.key, entry.value) for entry in records),
-               traces.logs_by_invocation(logs, log_prefix))
-
-
-def read_invocation(kv: KV, wf: str, rid: str, iid: str, request_value: bool = False):
-    """One round trip, no proposal: (invocation entry, request entry (without its value
-    unless `request_value`), request is live, request is paused)."""
-    result = kv.txn([], [op_get(keys.invocation(wf, rid, iid)),
-                         op_get(keys.request(wf, rid), keys_only=not request_value),
-                         op_get(keys.live(wf, rid), count_only=True),
-                         op_get(keys.paused(wf, rid), count_only=True)])
-    return result.entry(0), result.entry(1), result.count(2) > 0, result.count(3) > 0
-
-
-def child_outputs(kv: KV, wf: str, rid: str, parent: str):
+def child_outputs(kv: KV, wf: str, rid: str, parent: str) -> Iterator[bytes]:
     """Each child's output (packed pairs), in key order, a page at a time."""
     for entry in kv.scan(keys.outputs(wf, rid, parent)):
         yield entry.value
@@ -389,32 +255,3 @@ def child_outputs_in_order(kv: KV, wf: str, rid: str, parent: str) -> list[bytes
     entries = list(kv.scan(keys.outputs(wf, rid, parent)))
     entries.sort(key=lambda entry: int(entry.key.rsplit(".", 1)[1]))
     return [entry.value for entry in entries]
-
-
-REQUEUE_BATCH = (MAX_TXN_OPS - 1) // 3
-
-
-def reopen(kv: KV, request: Request, read_revision: int, previous_state: str,
-           previous_expiry: float | None) -> bool:
-    """Make an ended request run again (retry): False if it changed since it was read."""
-    wf, rid = request.workflow, request.id
-    ops = [op_put(request.key, encode(request)),
-           op_put(keys.live(wf, rid), b"1"),
-           op_delete(keys.state_entry(wf, previous_state, request.job, request.created, rid)),
-           op_put(keys.state_entry(wf, RUNNING, request.job, request.created, rid), b"")]
-    if request.deadline is not None:
-        ops.append(op_put(keys.deadline(wf, request.deadline, rid), b""))
-    if previous_expiry is not None:
-        ops.append(op_delete(keys.expiry(wf, previous_expiry, rid)))
-    return kv.txn([cmp_mod_revision(request.key, read_revision), cmp_absent(keys.live(wf, rid))],
-                  ops).succeeded
-
-
-def requeue(kv: KV, wf: str, rid: str, invocations: list[Invocation]) -> bool:
-    """Put up to REQUEUE_BATCH unfinished invocations back to queued, marks and all."""
-    ops = []
-    for inv in invocations:
-        ops += [op_put(keys.invocation(wf, rid, inv.id), encode(inv)),
-                op_delete(keys.mark(wf, rid, STARTED, inv.id)),
-                op_delete(keys.mark(wf, rid, FAILED_MARK, inv.id))]
-    return kv.txn([cmp_present(keys.live(wf, rid))], ops).succeeded

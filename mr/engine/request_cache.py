@@ -40,9 +40,10 @@ class RequestCache:
                 self._items.move_to_end(entry.key)
                 return copy.copy(found[2])
         if not entry.value:
-            entry = fetch()
-            if entry is None:
+            fetched = fetch()
+            if fetched is None:
                 return None
+            entry = fetched
         request = decode(Request, entry.value)
         self._store(entry.key, entry.mod_revision, len(entry.value), request)
         return copy.copy(request)

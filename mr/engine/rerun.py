@@ -20,7 +20,7 @@ from __future__ import annotations
 import time
 
 from mr.config import Settings
-from mr.engine import protocol
+from mr.engine import request_protocol
 from mr.engine.control import ControlError, load_request, requeue_unfinished
 from mr.handlers.library import Library
 from mr.kv import keys
@@ -75,7 +75,7 @@ def rerun(kv: KV, publisher: Publisher, library: Library, rid: str, targets: lis
     request.counts, request.expires, request.retries = None, None, request.retries + 1
     request.deadline = time.time() + ((job.timeout_s if job else None)
                                       or settings.request_timeout_s)
-    if not protocol.reopen(kv, request, revision, previous_state, previous_expiry):
+    if not request_protocol.reopen(kv, request, revision, previous_state, previous_expiry):
         raise ControlError(409, f"request {rid} changed while being re-run; try again")
     try:
         requeue_unfinished(kv, publisher, library, rid)

@@ -23,7 +23,7 @@ from mr.fs import WorkflowFS
 from mr.kv import keys
 from mr.kv.client import KV
 from mr.kv.codec import pack
-from mr.kv.models import RESULT_WRITERS, Invocation, Request
+from mr.kv.models import RESULT_WRITERS, Invocation, Request, ResultWriter
 
 
 def result_file(request_id: str) -> str:
@@ -33,7 +33,7 @@ def result_file(request_id: str) -> str:
 
 def writes_file(request: Request, pairs: list, inline_limit: int) -> bool:
     """Whether write_result would write a file (one name per request) for these pairs."""
-    if request.result_writer != "inline":
+    if request.result_writer != ResultWriter.INLINE:
         return True
     try:
         return len(pack(pairs)) > inline_limit
@@ -46,12 +46,12 @@ def write_result(request: Request, pairs: list, wfs: WorkflowFS, result_dir: str
     """Set the result fields of `request` for its writer (files are written before returning)."""
     if request.result_writer not in RESULT_WRITERS:
         raise ValueError(f"unknown result writer {request.result_writer!r}")
-    if request.result_writer == "inline" and len(pack(pairs)) <= inline_limit:
+    if request.result_writer == ResultWriter.INLINE and len(pack(pairs)) <= inline_limit:
         request.result = pairs
         return
     data = json.dumps({"request_id": request.id, "job": request.job, "pairs": pairs}).encode()
     path = result_dir_path(result_dir, request.workflow, request.id)
-    if path is not None and request.result_writer == "file":
+    if path is not None and request.result_writer == ResultWriter.FILE:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         tmp.write_bytes(data)
@@ -67,7 +67,7 @@ def write_parts_result(request: Request, wfs: WorkflowFS, manifest_path: str,
                        inline_limit: int) -> None:
     """Point `request` at a data step's manifest, and keep a small result inline too."""
     request.result_path = _location(wfs, manifest_path)
-    if request.result_writer == "inline":
+    if request.result_writer == ResultWriter.INLINE:
         manifest = parts.read_manifest(wfs, request.id)
         if manifest["bytes"] <= inline_limit:
             request.result = list(parts.iter_pairs(wfs, manifest))
@@ -75,8 +75,8 @@ def write_parts_result(request: Request, wfs: WorkflowFS, manifest_path: str,
 
 def has_manifest(request: Request) -> bool:
     """A data step's result: part files listed by a manifest, read a page at a time."""
-    return bool(request.result_path) and request.result_path.endswith(
-        parts.manifest_path(request.id))
+    path = request.result_path
+    return path is not None and path.endswith(parts.manifest_path(request.id))
 
 
 def page(request: Request, wfs: WorkflowFS, offset: int, limit: int) -> tuple[list, int]:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from mr import fs, metrics
+from mr.config import Settings
 from mr.engine import blobs, faults, lookup, protocol
 from mr.engine.calls import HandlerFailure, call, guarded, pairs
 from mr.engine.claiming import Claimer, Run, Skip, claim_after_s
@@ -66,7 +67,7 @@ class RequestEnded(Exception):
 
 class Runner:
     def __init__(self, kv: KV, publisher: Publisher, libraries: dict[str, Library],
-                 worker_id: str, settings, worker_alive: Callable[[str], bool],
+                 worker_id: str, settings: Settings, worker_alive: Callable[[str], bool],
                  notifier: Notifier | None = None):
         self.kv = kv
         self.publisher = publisher
@@ -111,7 +112,8 @@ class Runner:
             taken = self.claimer.take(msg, message_id)
             if isinstance(taken, Run):
                 return self._invoke(library, taken, out, attempt)
-            if taken.outcome == Outcome.ALREADY_DONE:
+            if (taken.outcome == Outcome.ALREADY_DONE and taken.request is not None
+                    and taken.inv is not None):
                 self.completion.propagate(library, taken.request, taken.inv)
             return taken.outcome
         except Retry:
@@ -230,7 +232,8 @@ class Runner:
             first = next(items, None)
             if isinstance(first, MapTo):
                 own()
-                self._fan_out(library, request, inv, first.step, pairs(items, mapper), out)
+                self._fan_out(library, request, inv, mapper, first.step, pairs(items, mapper),
+                              out)
                 return None
             if not isinstance(first, Return):
                 got = "nothing" if first is None else repr(first)[:80]
@@ -245,22 +248,23 @@ class Runner:
         return self.run_handler(reducer, request, inv, step.name, out, attempt, inv.id,
                                 False, group(output), reducer_output)
 
-    def _fan_out(self, library: Library, request: Request, inv: Invocation, target: str,
-                 children: Iterator[list], out: InvocationLog) -> None:
+    def _fan_out(self, library: Library, request: Request, inv: Invocation,
+                 mapper: LoadedHandler, target: str, children: Iterator[list],
+                 out: InvocationLog) -> None:
+        """`inv` ran `mapper`, which mapped to step `target`: its `children`, one per pair."""
+        name = mapper.definition.name
         step = library.step(target)
         if step is None:
-            raise HandlerFailure(f"mapper {inv.handler} mapped to unknown step {target!r}",
-                                 library.handler(inv.handler))
+            raise HandlerFailure(f"mapper {name} mapped to unknown step {target!r}", mapper)
         if inv.id.count(".") + 1 > self.settings.max_depth:
-            raise HandlerFailure(f"mapper {inv.handler} would nest invocations deeper than "
+            raise HandlerFailure(f"mapper {name} would nest invocations deeper than "
                                  f"{self.settings.max_depth} levels (MR_MAX_DEPTH): does the "
-                                 f"step graph loop back to {target!r}?",
-                                 library.handler(inv.handler))
+                                 f"step graph loop back to {target!r}?", mapper)
         child_mapper = lookup.handler(library, step, "mapper")
         if child_mapper.definition.input_format:
-            raise HandlerFailure(f"mapper {inv.handler} mapped to step {target!r}, a data step "
+            raise HandlerFailure(f"mapper {name} mapped to step {target!r}, a data step "
                                  f"(its mapper reads input files): a data step is a job's "
-                                 f"initial step", library.handler(inv.handler))
+                                 f"initial step", mapper)
         wfs, threshold = self.workflow_fs(request.workflow), self.settings.blob_threshold_bytes
 
         def child(index: int, pair: list) -> Invocation:
@@ -275,7 +279,8 @@ class Runner:
               first_batch: int = protocol.FIRST_CHILD_BATCH) -> None:
         """Create and publish `inv`'s children in batches, then make `inv` wait for them."""
         wf, rid = request.workflow, request.id
-        count, batch = 0, []
+        count = 0
+        batch: list[Invocation] = []
 
         def flush() -> None:
             created = protocol.create_children(self.kv, wf, rid, batch)

@@ -7,8 +7,8 @@ import secrets
 import time
 
 from mr.config import Settings
-from mr.engine import events, protocol, registry
-from mr.handlers.library import Library
+from mr.engine import events, registry, request_protocol
+from mr.handlers.library import Library, LoadedHandler
 from mr.handlers.source import REQUEST_ARGUMENT_TYPES
 from mr.kv import keys
 from mr.kv.client import KV
@@ -19,6 +19,7 @@ from mr.kv.models import (
     ROOT_INVOCATION,
     RUNNING,
     Invocation,
+    Job,
     Request,
     decode,
     encode,
@@ -59,7 +60,8 @@ def check_arguments(arguments: dict, spec: dict | None) -> None:
                                    f"{type(value).__name__}")
 
 
-def data_arguments(job, mapper, inputs: list | None, split_bytes: int | None) -> list:
+def data_arguments(job: Job, mapper: LoadedHandler, inputs: list | None,
+                   split_bytes: int | None) -> list:
     """What a data step's root reads: the job's input files (the request's, when it names
     some) and split size. A request names paths inside the workflow's shared filesystem only;
     URLs (s3://, file:///...) are the job definition's to name, by an admin."""
@@ -121,7 +123,7 @@ def submit(kv: KV, publisher: Publisher, library: Library, job_name: str, argume
         raise SubmitError(404, f"job {job_name!r} not found in workflow {wf!r}")
     step = library.step(job.initial_step)
     mapper = library.handler(step.mapper) if step else None
-    if mapper is None:
+    if step is None or mapper is None:
         raise SubmitError(500, f"job {job_name!r} is misconfigured: its initial step "
                                f"{job.initial_step!r} or that step's mapper is missing")
     check_arguments(arguments, mapper.definition.request_arguments)
@@ -155,7 +157,7 @@ def submit(kv: KV, publisher: Publisher, library: Library, job_name: str, argume
                       keep_failed_s=None if name else settings.failed_retention_s,
                       expected_s=expected_s or mapper.expected_s)
     root = Invocation(id=ROOT_INVOCATION, step=step.name, arguments=data or pairs)
-    revision = protocol.create_request(kv, request, root, name_revision)
+    revision = request_protocol.create_request(kv, request, root, name_revision)
     if not revision:
         raise SubmitError(409, f"request name {name!r} was taken by another request at the "
                                f"same moment; repeat the POST to get that request")
@@ -188,4 +190,4 @@ def fail(kv: KV, request: Request, reason: str, message: str) -> bool:
     """End a running request with a failure that is not a handler's (timeout, queue down)."""
     request.state, request.finished = FAILED, time.time()
     request.failure = {"reason": reason, "message": message}
-    return protocol.end_request(kv, request, [], cleanup=True)
+    return request_protocol.end_request(kv, request, [], cleanup=True)

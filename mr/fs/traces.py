@@ -3,9 +3,10 @@ filesystem after etcd's records of the request are gone.
 
 etcd holds a done request's invocation records only while it runs (cleanup keeps etcd small),
 so the process that ends it writes them here, read in the very transaction that deletes them
-(mr.engine.protocol.end_request). One gzip'd JSON-lines file per request: a header line with
-the request record, then one line per invocation record as shown, with its attempt logs, in
-key order. Lines let a reader build a tree in bounded memory, as it does from etcd's pages.
+(mr.engine.request_protocol.end_request). One gzip'd JSON-lines file per request: a header
+line with the request record, then one line per invocation record as shown, with its attempt
+logs, in key order. Lines let a reader build a tree in bounded memory, as it does from etcd's
+pages.
 
     traces/<start>+<span>/<rid>.jsonl.gz   a request that ended in [start, start+span)
     traces/named/<rid>.jsonl.gz            a named request's: kept as long as the request

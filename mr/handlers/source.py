@@ -51,8 +51,10 @@ LANGUAGES = ("python", "subprocess")
 ARGUMENT_NAME = {"mapper": "arguments", "combiner": "results", "reducer": "results"}
 DATA_ARGUMENT = "records"   # a data mapper's argument: the records of its split
 ARGUMENT_TYPES = {None: None, "list": list, "dict": dict}
-REQUEST_ARGUMENT_TYPES = {"str": str, "int": int, "float": (int, float), "bool": bool,
-                          "list": list, "dict": dict, "any": object}
+# what isinstance() must accept of a request argument of each type
+REQUEST_ARGUMENT_TYPES: dict[str, type | tuple[type, ...]] = {
+    "str": str, "int": int, "float": (int, float), "bool": bool, "list": list, "dict": dict,
+    "any": object}
 
 
 class HandlerSourceError(ValueError):

@@ -14,6 +14,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import grpc
 from pyetcd import etcdrpc
@@ -49,8 +50,12 @@ def init_gevent() -> None:
 
 
 # --- operations and comparisons for transactions -----------------------------------------
+# They are etcd's protobuf messages, of which pyetcd ships no types: these names tell a reader
+# which a value is (to mypy they are Any).
+Op = Any        # an etcdrpc.RequestOp: a put, range or delete a transaction does
+Compare = Any   # an etcdrpc.Compare: a condition on one key that a transaction checks first
 
-def op_put(key: str, value: bytes, prev_kv: bool = False, lease: int = 0):
+def op_put(key: str, value: bytes, prev_kv: bool = False, lease: int = 0) -> Op:
     return etcdrpc.RequestOp(request_put=etcdrpc.PutRequest(
         key=key.encode(), value=value, prev_kv=prev_kv, lease=lease))
 
@@ -65,12 +70,12 @@ def _range_request(key: str, prefix: bool = False, count_only: bool = False,
 
 
 def op_get(key: str, prefix: bool = False, count_only: bool = False, keys_only: bool = False,
-           limit: int = 0):
+           limit: int = 0) -> Op:
     return etcdrpc.RequestOp(request_range=_range_request(
         key, prefix=prefix, count_only=count_only, keys_only=keys_only, limit=limit))
 
 
-def op_last_written(prefix: str):
+def op_last_written(prefix: str) -> Op:
     """A range op for the key under `prefix` written last (keys only: its mod_revision)."""
     request = _range_request(prefix, prefix=True, keys_only=True, limit=1)
     request.sort_order = etcdrpc.RangeRequest.DESCEND
@@ -78,7 +83,7 @@ def op_last_written(prefix: str):
     return etcdrpc.RequestOp(request_range=request)
 
 
-def op_delete(key: str, prefix: bool = False, end: str | None = None):
+def op_delete(key: str, prefix: bool = False, end: str | None = None) -> Op:
     """Delete `key`, every key under it (`prefix`), or the keys from it up to `end`."""
     raw = key.encode()
     range_end = end.encode() if end is not None else prefix_end(raw) if prefix else b""
@@ -86,23 +91,23 @@ def op_delete(key: str, prefix: bool = False, end: str | None = None):
         key=raw, range_end=range_end))
 
 
-def _compare(key: str, target, result, **value):
+def _compare(key: str, target, result, **value) -> Compare:
     return etcdrpc.Compare(key=key.encode(), target=target, result=result, **value)
 
 
-def cmp_absent(key: str):
+def cmp_absent(key: str) -> Compare:
     return _compare(key, etcdrpc.Compare.CREATE, etcdrpc.Compare.EQUAL, create_revision=0)
 
 
-def cmp_present(key: str):
+def cmp_present(key: str) -> Compare:
     return _compare(key, etcdrpc.Compare.CREATE, etcdrpc.Compare.GREATER, create_revision=0)
 
 
-def cmp_mod_revision(key: str, revision: int):
+def cmp_mod_revision(key: str, revision: int) -> Compare:
     return _compare(key, etcdrpc.Compare.MOD, etcdrpc.Compare.EQUAL, mod_revision=revision)
 
 
-def cmp_value(key: str, value: bytes):
+def cmp_value(key: str, value: bytes) -> Compare:
     return _compare(key, etcdrpc.Compare.VALUE, etcdrpc.Compare.EQUAL, value=value)
 
 
@@ -288,14 +293,15 @@ class KV:
             key=raw, range_end=prefix_end(raw) if prefix else b""))
         return reply.deleted
 
-    def txn(self, compare: list, success: list, failure: list | None = None) -> TxnResult:
+    def txn(self, compare: list[Compare], success: list[Op],
+            failure: list[Op] | None = None) -> TxnResult:
         if len(success) > MAX_TXN_OPS or len(failure or ()) > MAX_TXN_OPS:
             raise ValueError(f"a transaction holds at most {MAX_TXN_OPS} operations")
         request = etcdrpc.TxnRequest(compare=compare, success=success, failure=failure or [])
         return TxnResult.of(self._call(self._kv.Txn, request))
 
-    def submit(self, compare: list, success: list,
-               failure: list | None = None) -> Callable[[], TxnResult]:
+    def submit(self, compare: list[Compare], success: list[Op],
+               failure: list[Op] | None = None) -> Callable[[], TxnResult]:
         """txn() now; returns a waiter for its result (BatchingKV's runs in the background)."""
         result = self.txn(compare, success, failure)
         return lambda: result

@@ -14,6 +14,7 @@ from mr.kv.client import KV, MAX_TXN_OPS, cmp_absent, cmp_mod_revision, op_delet
 from mr.kv.codec import unpack
 from mr.kv.models import (
     HANDLER_TYPES,
+    RESULT_WRITERS,
     RUNNING,
     Handler,
     Job,
@@ -74,7 +75,7 @@ def check_job(kv: KV, job: Job) -> None:
     keys.check_name("job", job.name)
     if get(kv, Step, job.workflow, job.initial_step) is None:
         raise EntityError(f"job {job.name!r}: initial step {job.initial_step!r} does not exist")
-    if job.result_writer not in ("inline", "file"):
+    if job.result_writer not in RESULT_WRITERS:
         raise EntityError(f"job {job.name!r}: result writer must be inline or file")
 
 

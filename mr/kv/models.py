@@ -17,7 +17,6 @@ from mr.kv.codec import pack, unpack
 T = TypeVar("T")
 
 HANDLER_TYPES = ("mapper", "combiner", "reducer")
-RESULT_WRITERS = ("inline", "file")
 
 
 class State(StrEnum):
@@ -45,6 +44,16 @@ RUNNING, DONE, FAILED, CANCELLED = State.RUNNING, State.DONE, State.FAILED, Stat
 QUEUED, WAITING, STOPPED, PAUSED = State.QUEUED, State.WAITING, State.STOPPED, State.PAUSED
 REQUEST_STATES = (RUNNING, DONE, FAILED, CANCELLED)
 FINISHED_STATES = (DONE, FAILED)
+
+
+class ResultWriter(StrEnum):
+    """How a finished request hands back its pairs (mr.engine.results), chosen per job. A
+    str, like State: records and the JSON API hold the plain value."""
+    INLINE = "inline"   # kept on the request record (written as a file when too large)
+    FILE = "file"       # written to a JSON file; the request carries its path
+
+
+RESULT_WRITERS = tuple(ResultWriter)
 
 # Invocation kinds: a mapper, its step's reduction, and one partition of a data step's shuffle
 MAP, REDUCE, PARTITION = "map", "reduce", "partition"
@@ -94,7 +103,7 @@ class Job:
     name: str
     initial_step: str
     description: str = ""
-    result_writer: str = "inline"
+    result_writer: str = ResultWriter.INLINE
     timeout_s: float | None = None
     # A data job's input files (paths, globs, directories, fsspec URLs) and split size
     inputs: list | None = None
@@ -153,7 +162,7 @@ class Request:
     job: str
     arguments: list
     blocking: bool = True
-    result_writer: str = "inline"
+    result_writer: str = ResultWriter.INLINE
     context: dict = field(default_factory=dict)
     state: str = RUNNING
     created: float = field(default_factory=time.time)
@@ -182,7 +191,9 @@ class Invocation:
     step: str
     kind: str = MAP             # MAP | REDUCE | PARTITION
     state: str = QUEUED
-    arguments: list | None = None
+    # a mapper's argument pairs; a fan-out child's too big for etcd are in a blob, and this is
+    # the blob's reference (mr.engine.blobs.store_arguments)
+    arguments: list | str | None = None
     attempts: int = 0
     worker: str | None = None
     message_id: str | None = None   # the NSQ message that runs it: a redelivery may take over

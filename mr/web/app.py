@@ -40,7 +40,7 @@ from mr.handlers.library import Library
 from mr.kv import client as kv_client
 from mr.kv import keys
 from mr.kv.client import EtcdUnavailable
-from mr.kv.models import DONE, RUNNING, Request, decode
+from mr.kv.models import DONE, RUNNING, Request, ResultWriter, decode
 from mr.notify import Notifier
 from mr.queue.publisher import Publisher
 from mr.web import auth, controls, tracking, ui, ui_http
@@ -210,8 +210,9 @@ class FrontEnd:
                 "finished": request.finished, "name": request.name,
                 "retries": request.retries, "counts": request.counts}
         if request.state == DONE:
-            body["result"] = read_result(request) if request.result_writer == "inline" else None
-            if request.result_writer == "file" or has_manifest(request):
+            inline = request.result_writer == ResultWriter.INLINE
+            body["result"] = read_result(request) if inline else None
+            if request.result_writer == ResultWriter.FILE or has_manifest(request):
                 body["result_path"] = request.result_path
             if has_manifest(request):
                 body["result_pages"] = (f"/request/{request.workflow}/{request.id}/result"

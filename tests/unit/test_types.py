@@ -1,4 +1,4 @@
-"""mr type-checks with mypy (.mypy.ini), except the modules listed there as not yet clean.
+"""mr type-checks with mypy (.mypy.ini), every module of it.
 
 Runs the `mypy` pinned in setup.py's test extra over this checkout's `mr`, so a new module, or
 a change to a clean one, that mypy finds wrong fails here with mypy's report.

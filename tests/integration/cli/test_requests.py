@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from mr.cli import kv_invocation, kv_request, trace
-from mr.engine import protocol
+from mr.engine import protocol, request_protocol
 from mr.kv import keys
 from mr.kv.codec import pack
 from mr.kv.models import DONE, Invocation, Request
@@ -26,7 +26,7 @@ def test_help(cli, main):
 def running_request(kv, wf: str) -> Request:
     """A request with a root that fanned out to two children, one session key, one output."""
     request = Request(wf, uuid.uuid4().hex, "squares", [], deadline=time.time() + 60)
-    protocol.create_request(kv, request, Invocation("0", "squares"))
+    request_protocol.create_request(kv, request, Invocation("0", "squares"))
     assert protocol.create_children(kv, wf, request.id, [Invocation("0.0", "square"),
                                                          Invocation("0.1", "square")])
     kv.put(keys.session(wf, request.id, "0.0") + "seen", pack(1))
@@ -36,7 +36,7 @@ def running_request(kv, wf: str) -> Request:
 
 def finish(kv, request: Request, cleanup: bool) -> None:
     request.state, request.finished, request.result = DONE, time.time(), [["sum", 1]]
-    assert protocol.end_request(kv, request, [], cleanup)
+    assert request_protocol.end_request(kv, request, [], cleanup)
 
 
 def test_cleanup_simulate_then_remove(cli, kv, example_wf):

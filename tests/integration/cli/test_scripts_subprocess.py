@@ -17,7 +17,7 @@ from typing import NamedTuple
 import pytest
 
 from mr.cli.kv_handler import read_handler
-from mr.engine import control, protocol
+from mr.engine import control, request_protocol
 from mr.kv import entities
 from mr.kv.models import Invocation, Job, Request, Step, Workflow
 from tests.integration.cli.conftest import HERE, NESTED_FAILED_ID
@@ -200,8 +200,8 @@ def paused_request(kv, wf: str) -> str:
 def stuck_request(kv, wf: str) -> str:
     """A running request whose message was never published: it waits to be cancelled."""
     request = Request(workflow=wf, id=unique("stuck"), job="squares", arguments=[["n", 3]])
-    protocol.create_request(kv, request, Invocation(id="0", step="squares",
-                                                    arguments=request.arguments))
+    request_protocol.create_request(kv, request, Invocation(id="0", step="squares",
+                                                            arguments=request.arguments))
     return request.id
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy
 import time
 
-from mr.engine import protocol
+from mr.engine import protocol, request_protocol
 from mr.engine.claiming import _LazyClaim
 from mr.kv import keys
 from mr.kv.codec import pack, unpack
@@ -21,7 +21,7 @@ def new_request(kv) -> tuple[Request, Invocation, int]:
     request = Request(workflow=unique("one"), id=unique("r"), job="j", arguments=[],
                       created=time.time())
     root = Invocation(id="0", step="s", arguments=[])
-    revision = protocol.create_request(kv, request, root)
+    revision = request_protocol.create_request(kv, request, root)
     assert revision
     return request, root, revision
 
@@ -42,11 +42,12 @@ def test_of_two_runs_of_a_root_the_first_ends_the_request_and_the_other_changes_
     request, root, revision = new_request(kv)
     unclaimed = protocol.Unclaimed(root.id, revision)
     first, first_root = ended(request, root, [["sum", 1]])
-    assert protocol.end_request(kv, first, [first_root], cleanup=False, unclaimed=unclaimed)
+    assert request_protocol.end_request(kv, first, [first_root], cleanup=False,
+                                        unclaimed=unclaimed)
     before = kv.revision()
     second, second_root = ended(request, root, [["sum", 2]])
-    assert not protocol.end_request(kv, second, [second_root], cleanup=False,
-                                    unclaimed=unclaimed)
+    assert not request_protocol.end_request(kv, second, [second_root], cleanup=False,
+                                            unclaimed=unclaimed)
     assert kv.revision() == before  # a failed compare writes nothing
     stored = decode(Request, kv.get(request.key).value)
     assert stored.state == DONE and stored.result == [["sum", 1]]
@@ -59,11 +60,11 @@ def test_a_root_that_ends_with_cleanup_leaves_nothing_a_late_run_could_write_int
     request, root, revision = new_request(kv)
     unclaimed = protocol.Unclaimed(root.id, revision)
     first, first_root = ended(request, root, [["sum", 1]])
-    assert protocol.end_request(kv, first, [first_root], cleanup=True, unclaimed=unclaimed)
+    assert request_protocol.end_request(kv, first, [first_root], cleanup=True, unclaimed=unclaimed)
     before = kv.revision()
     second, second_root = ended(request, root, [["sum", 2]])
-    assert not protocol.end_request(kv, second, [second_root], cleanup=True,
-                                    unclaimed=unclaimed)
+    assert not request_protocol.end_request(kv, second, [second_root], cleanup=True,
+                                            unclaimed=unclaimed)
     assert kv.revision() == before
     assert decode(Request, kv.get(request.key).value).result == [["sum", 1]]
     assert kv.count(keys.request_data(request.workflow, request.id)) == 0

@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 
 from mr.config import Settings
-from mr.engine import protocol
+from mr.engine import protocol, request_protocol
 from mr.engine.sweeper import Sweeper
 from mr.handlers import sync
 from mr.handlers.library import Library
@@ -46,8 +46,8 @@ def running(kv, wf: str, count: int) -> list[str]:
     rids = [unique("r") for _ in range(count)]
     for rid in rids:
         request = Request(workflow=wf, id=rid, job="letters", arguments={"text": "ab"})
-        assert protocol.create_request(kv, request, Invocation(id="0", step="letters",
-                                                               arguments=request.arguments))
+        assert request_protocol.create_request(
+            kv, request, Invocation(id="0", step="letters", arguments=request.arguments))
     return rids
 
 

@@ -2,7 +2,7 @@
 keys a page at a time, against the real etcd."""
 import time
 
-from mr.engine import protocol
+from mr.engine import protocol, request_protocol
 from mr.engine.claiming import Claimer, Run
 from mr.kv import entities, keys
 from mr.kv.codec import pack
@@ -15,7 +15,7 @@ WF = "claims"
 
 def new_request(kv, children: int = 3) -> tuple[Request, list[tuple[bytes, int]]]:
     request = Request(workflow=WF, id=unique("claim"), job="j", arguments=[])
-    assert protocol.create_request(kv, request, Invocation(id="0", step="s"))
+    assert request_protocol.create_request(kv, request, Invocation(id="0", step="s"))
     created = protocol.create_children(kv, WF, request.id, [
         Invocation(id=f"0.{i}", step="s", arguments=[[i, i]]) for i in range(children)])
     return request, created
@@ -61,7 +61,7 @@ def test_a_forged_record_cannot_be_claimed(kv):
 def test_nothing_is_claimed_in_an_ended_request(kv):
     request, created = new_request(kv)
     request.state = "failed"
-    assert protocol.end_request(kv, request, [], cleanup=False)
+    assert request_protocol.end_request(kv, request, [], cleanup=False)
     record, revision = created[2]
     assert protocol.claim(kv, WF, request.id, revision, record, "0.2",
                           running(record, "w1")) is None
@@ -91,10 +91,10 @@ def test_data_is_deleted_a_page_at_a_time(kv):
 
 
 def test_a_big_done_request_loses_every_key(kv):
-    children = protocol.ATOMIC_CLEANUP_INVOCATIONS + 20
+    children = request_protocol.ATOMIC_CLEANUP_INVOCATIONS + 20
     request, _ = new_request(kv, children=children)
     request.state, request.finished = "done", time.time()
-    assert protocol.end_request(kv, request, [], cleanup=True)
+    assert request_protocol.end_request(kv, request, [], cleanup=True)
     assert kv.count(keys.request_data(WF, request.id)) == 0
     assert decode(Request, kv.get(request.key).value).counts["done"] == children + 1
     # its purge mark (for the sweeper, had this process died while deleting) is gone too
@@ -104,9 +104,9 @@ def test_a_big_done_request_loses_every_key(kv):
 def test_a_request_of_one_invocation_counts_it_without_reading(kv):
     request = Request(workflow=WF, id=unique("one"), job="j", arguments=[])
     root = Invocation(id="0", step="s")
-    assert protocol.create_request(kv, request, root)
+    assert request_protocol.create_request(kv, request, root)
     root.state, request.state = "done", "done"
-    assert protocol.end_request(kv, request, [root], cleanup=True)
+    assert request_protocol.end_request(kv, request, [root], cleanup=True)
     counts = decode(Request, kv.get(request.key).value).counts
     assert counts == {"queued": 0, "running": 0, "waiting": 0, "done": 1, "failed": 0,
                       "skipped": 0}

@@ -45,7 +45,7 @@ def texts():
 
 def word_count(topo: Topology, text: str) -> tuple[str, dict]:
     """(request id, counts). A create whose etcd reply was lost when a member died is
-    recognised on retry (protocol.create_request), so no request is refused for it."""
+    recognised on retry (request_protocol.create_request), so no request is refused for it."""
     reply = requests.post(f"{topo.url}/job/{topo.workflow}/wordcount", timeout=90,
                           json={"arguments": {"text": text, "lines_per_chunk": 20}})
     assert reply.status_code == 200, reply.text

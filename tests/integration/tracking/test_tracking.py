@@ -11,7 +11,7 @@ from pathlib import Path
 import requests
 
 from mr.cluster import wait_for
-from mr.engine import protocol
+from mr.engine import request_protocol
 from mr.kv import keys
 from mr.kv.codec import unpack
 from mr.kv.models import DONE, Invocation, Request, decode
@@ -396,8 +396,8 @@ def test_a_lost_message_is_published_again(engine):
     kv = engine.kv
     request = Request(workflow=engine.wf, id=unique("lost"), job="fan",
                       arguments=[["n", 3]], deadline=None)
-    assert protocol.create_request(kv, request, Invocation(id="0", step="track_root",
-                                                           arguments=request.arguments))
+    assert request_protocol.create_request(
+        kv, request, Invocation(id="0", step="track_root", arguments=request.arguments))
     ended = engine.wait_ended(engine.wf, request.id, timeout=60)
     assert ended["state"] == "done" and ended["result"] == [["total", 5]]
 

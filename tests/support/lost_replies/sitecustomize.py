@@ -3,7 +3,6 @@ LOSE_ETCD_REPLY names a key fragment, the first etcd transaction that puts a key
 commits, but its reply is lost (an UNAVAILABLE error, as when etcd dies after the commit), so
 the client's own retry meets its own write. Per key, once."""
 import os
-import sys
 
 LOSE = os.environ.get("LOSE_ETCD_REPLY", "").encode()
 
@@ -35,9 +34,10 @@ if LOSE:
         if key is None:
             return _real_call(self, method, request)
         _lost.add(key)
-        # to the process's own stdout: a handler thread's prints go to its invocation's log
-        print(f"lost_replies: the reply to the commit of {key.decode()} is lost", flush=True,
-              file=sys.__stdout__)
+        # to the process's stdout itself: the commit may run in an invocation's thread, whose
+        # sys.stdout goes to that invocation's log (mr.engine.context.capture_prints)
+        os.write(1, f"lost_replies: the reply to the commit of {key.decode()} is lost\n"
+                 .encode())
         sent = []
 
         def lossy(*args, **kwargs):
