@@ -26,11 +26,18 @@ from mr.queue import nsq_tcp
 log = logging.getLogger(__name__)
 
 POOL_SIZE = 4  # publishes in flight at once per process; a publish is one short round trip
+# A broker that restarts (a supervisor brings it back within a second or so) delays the
+# publishes meanwhile rather than failing them: tried again this long before PublishError.
+RETRY_S = 2.0
 HTTP_FALLBACK_S = 60.0  # a broker whose TCP port failed us is published to over HTTP this long
 
 
 class PublishError(RuntimeError):
     """No broker accepted the message."""
+
+
+class _Unreachable(PublishError):
+    """No broker could be reached (rather than one refusing the message): worth a retry."""
 
 
 class _Link(Protocol):
@@ -80,7 +87,7 @@ class Publisher:
     """
 
     def __init__(self, http_hosts: list[str], timeout: float = 5.0, pool_size: int = POOL_SIZE,
-                 tcp: bool = True):
+                 tcp: bool = True, retry_s: float = RETRY_S):
         if not http_hosts:
             raise ValueError("no nsqd HTTP address configured (MR_NSQD_HTTP_HOSTS)")
         if pool_size < 1:
@@ -89,6 +96,7 @@ class Publisher:
         self.timeout = timeout
         self.pool_size = pool_size
         self.tcp = tcp
+        self.retry_s = retry_s
         # HTTP host -> (its TCP port, None: over HTTP; until when that holds)
         self._routes: dict[str, tuple[int | None, float]] = {}
         self._slots: queue.LifoQueue | None = None
@@ -137,11 +145,20 @@ class Publisher:
 
     def _publish(self, topic: str, bodies: list[bytes]) -> None:
         slots = self._pool()
-        slot = slots.get()  # LIFO: the most recently used, connected slot comes first
-        try:
-            self._publish_with(slot, topic, bodies)
-        finally:
-            slots.put(slot)
+        deadline = time.monotonic() + self.retry_s
+        delay = 0.05
+        while True:
+            slot = slots.get()  # LIFO: the most recently used, connected slot comes first
+            try:
+                self._publish_with(slot, topic, bodies)
+                return
+            except _Unreachable:
+                if time.monotonic() + delay > deadline:
+                    raise
+            finally:
+                slots.put(slot)
+            time.sleep(delay)   # a message a lost reply makes twice is harmless: claims count
+            delay = min(delay * 2, 0.5)
 
     def _link(self, host: str) -> _Link:
         """A new connection to `host`: over TCP if it takes that (asked once per process)."""
@@ -161,7 +178,7 @@ class Publisher:
                 return
             errors.append(error)
             log.warning("publish to %s failed, trying the next broker", error)
-        raise PublishError("no NSQ broker reachable (" + "; ".join(errors) + ")")
+        raise _Unreachable("no NSQ broker reachable (" + "; ".join(errors) + ")")
 
     def _publish_to(self, slot: dict[str, _Link], host: str, topic: str,
                     bodies: list[bytes]) -> str | None:

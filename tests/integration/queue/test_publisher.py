@@ -115,7 +115,7 @@ def test_greenlets_share_a_few_connections(broker, topic, tcp):
 @pytest.mark.parametrize("tcp", [True, False], ids=["tcp", "http"])
 def test_reconnects_after_a_broker_restart(tmp_path, tcp):
     first = start_broker(tmp_path)
-    publisher = Publisher([first.http_address], timeout=2, tcp=tcp)
+    publisher = Publisher([first.http_address], timeout=2, tcp=tcp, retry_s=0)
     publisher.publish("restarts", b"before")
     first.stop()
     with pytest.raises(PublishError, match="no NSQ broker reachable"):
@@ -124,6 +124,27 @@ def test_reconnects_after_a_broker_restart(tmp_path, tcp):
     try:
         publisher.publish("restarts", b"after")  # the pooled connection was dropped
         publisher.publish_many("restarts", [b"one", b"two"])
+    finally:
+        again.stop()
+
+
+@pytest.mark.parametrize("tcp", [True, False], ids=["tcp", "http"])
+def test_a_publish_waits_out_a_broker_restart(tmp_path, tcp):
+    """Down for less than retry_s: the publish made meanwhile goes through once it is back;
+    down for longer: PublishError (the test above, with retry_s of 0)."""
+    first = start_broker(tmp_path)
+    publisher = Publisher([first.http_address], timeout=2, tcp=tcp, retry_s=30)
+    publisher.publish("restarts", b"before")
+    first.stop()
+    outcome: list = []
+    during = threading.Thread(target=lambda: outcome.append(
+        publisher.publish("restarted", b"while it restarts")))
+    during.start()
+    again = start_broker(tmp_path, ports=(first.tcp_port, first.http_port))
+    try:
+        during.join(30)
+        assert outcome == [None]
+        assert received(again, "restarted", 1) == [b"while it restarts"]
     finally:
         again.stop()
 
