@@ -8,8 +8,8 @@ from pathlib import Path
 
 from mr.handlers import sync
 from mr.kv import entities
-from mr.kv.client import KV
 from mr.kv.models import Job, Step, Workflow
+from mr.kv.store import Store
 
 WORKFLOW = "examples"
 WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")  # the same rule as handlers/wordcount/count_words.py
@@ -38,7 +38,7 @@ def jobs(workflow: str) -> list[Job]:
             Job(workflow, "squares", "squares", "sum of i*i for i < n")]
 
 
-def define(kv: KV, handlers_dir: Path, workflow: str = WORKFLOW) -> sync.SyncPlan:
+def define(kv: Store, handlers_dir: Path, workflow: str = WORKFLOW) -> sync.SyncPlan:
     """Create the workflow if needed, sync its handlers, then (re)write its steps and jobs."""
     if entities.get_workflow(kv, workflow) is None:
         entities.create_workflow(kv, Workflow(workflow, "examples shipped with mr"))

@@ -9,8 +9,8 @@ from collections.abc import Callable
 
 from mr.cli.output import Output, Script, add_workflow, fields_text, plain, script, table
 from mr.kv import entities
-from mr.kv.client import KV
 from mr.kv.models import Handler, Job, Step
+from mr.kv.store import Store
 
 KIND = entities.KIND_OF
 Definition = type[Job | Step | Handler]
@@ -30,7 +30,7 @@ def get_script(cls: Definition,
         _add_name(parser, cls)
         extra(parser)
 
-    def action(kv: KV, args: argparse.Namespace) -> Output:
+    def action(kv: Store, args: argparse.Namespace) -> Output:
         data = shown(plain(entities.require(kv, cls, args.workflow, args.name)), args)
         return Output(data, fields_text(data))
     return script(f"mr_kv_{kind}_get", f"Print one {kind} of a workflow.", arguments, action)
@@ -40,7 +40,7 @@ def list_script(cls: Definition, columns: list[str],
                 shown: Callable[[dict], dict] = lambda d: d) -> Script:
     kind = KIND[cls]
 
-    def action(kv: KV, args: argparse.Namespace) -> Output:
+    def action(kv: Store, args: argparse.Namespace) -> Output:
         entities.require_workflow(kv, args.workflow)
         rows = sorted((shown(plain(e)) for e in entities.list_all(kv, cls, args.workflow)),
                       key=lambda d: d["name"])
@@ -59,7 +59,7 @@ def delete_script(cls: Definition) -> Script:
                             help=f"delete even if {users} still refer to it" if users
                             else "accepted for symmetry; nothing refers to a job")
 
-    def action(kv: KV, args: argparse.Namespace) -> Output:
+    def action(kv: Store, args: argparse.Namespace) -> Output:
         entities.require_workflow(kv, args.workflow)
         referrers = entities.referrers(kv, cls, args.workflow, args.name)
         entities.delete(kv, cls, args.workflow, args.name, force=args.force)

@@ -14,8 +14,9 @@ from typing import Any
 import msgpack
 
 from mr.cli.output import Output, script
-from mr.kv.client import KV, Entry
+from mr.kv.client import Entry
 from mr.kv.codec import unpack
+from mr.kv.store import Store
 
 
 def decoded(raw: bytes) -> Any:
@@ -52,7 +53,7 @@ def _row(entry: Entry) -> dict:
     return {"key": entry.key, "mod_revision": entry.mod_revision, "value": decoded(entry.value)}
 
 
-def _dump(kv: KV, args: argparse.Namespace) -> Output:
+def _dump(kv: Store, args: argparse.Namespace) -> Output:
     if args.limit < 1:
         raise ValueError("--limit must be at least 1")
     if args.prefix:

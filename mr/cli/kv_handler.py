@@ -13,8 +13,8 @@ from mr.errors import UserError
 from mr.handlers.source import HandlerSourceError
 from mr.handlers.sync import LANGUAGES, handler_from_file, role_conflicts
 from mr.kv import entities
-from mr.kv.client import KV
 from mr.kv.models import Handler
+from mr.kv.store import Store
 
 
 def read_handler(workflow: str, path: Path, name: str | None = None) -> Handler:
@@ -37,7 +37,7 @@ def _create_args(parser: argparse.ArgumentParser) -> None:
                         help="overwrite a handler of that name (a new version)")
 
 
-def _create(kv: KV, args: argparse.Namespace) -> Output:
+def _create(kv: Store, args: argparse.Namespace) -> Output:
     entities.require_workflow(kv, args.workflow)
     handler = read_handler(args.workflow, args.file, args.name)
     old = entities.get(kv, Handler, args.workflow, handler.name)

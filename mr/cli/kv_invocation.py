@@ -10,8 +10,8 @@ from mr import config, fs
 from mr.cli.output import Output, add_request, fields_text, script, table
 from mr.engine.results import invocation_output, no_output_why
 from mr.kv import keys
-from mr.kv.client import KV
 from mr.kv.models import RUNNING, Invocation, decode
+from mr.kv.store import Store
 from mr.trace.store import require_trace, with_logs
 from mr.trace.tree import TraceError, sort_key
 
@@ -32,7 +32,7 @@ def _get_args(parser: argparse.ArgumentParser) -> None:
                         help="with --output: at most this many pairs (default 1000)")
 
 
-def _get(kv: KV, args: argparse.Namespace) -> Output:
+def _get(kv: Store, args: argparse.Namespace) -> Output:
     wfs = fs.workflow_fs(config.load(), args.workflow)
     _, found = require_trace(kv, args.workflow, args.request_id, wfs)
     data = found.record(args.invocation_id)
@@ -64,7 +64,7 @@ def _log_text(data: dict) -> str:
     return "".join(earlier) + last
 
 
-def _follow(kv: KV, args: argparse.Namespace) -> Output:
+def _follow(kv: Store, args: argparse.Namespace) -> Output:
     """Print the log as it grows (a line of the running attempt as soon as a worker writes it
     to etcd: every few seconds), until the invocation or its request ends."""
     shown, attempt = 0, None
@@ -88,7 +88,7 @@ def _follow(kv: KV, args: argparse.Namespace) -> Output:
         time.sleep(FOLLOW_EVERY_S)
 
 
-def _output(kv: KV, args: argparse.Namespace, inv: Invocation, wfs: fs.WorkflowFS) -> Output:
+def _output(kv: Store, args: argparse.Namespace, inv: Invocation, wfs: fs.WorkflowFS) -> Output:
     if args.offset < 0 or args.limit < 1:
         raise ValueError("--offset must be >= 0 and --limit >= 1")
     pairs = invocation_output(kv, wfs, args.workflow, args.request_id, inv)
@@ -111,7 +111,7 @@ def _list_args(parser: argparse.ArgumentParser) -> None:
 COLUMNS = ["id", "kind", "step", "handler", "state", "attempts", "worker"]
 
 
-def _list(kv: KV, args: argparse.Namespace) -> Output:
+def _list(kv: Store, args: argparse.Namespace) -> Output:
     _, found = require_trace(kv, args.workflow, args.request_id,
                              fs.workflow_fs(config.load(), args.workflow))
     rows = [{c: getattr(inv, c) for c in COLUMNS}

@@ -6,8 +6,8 @@ import argparse
 from mr.cli.kv_definitions import delete_script, get_script, list_script
 from mr.cli.output import Output, add_workflow, plain, script
 from mr.kv import entities
-from mr.kv.client import KV
 from mr.kv.models import RESULT_WRITERS, Job, ResultWriter
+from mr.kv.store import Store
 
 
 def _create_args(parser: argparse.ArgumentParser) -> None:
@@ -28,7 +28,7 @@ def _create_args(parser: argparse.ArgumentParser) -> None:
                         help="a data job's split size in MiB (default MR_SPLIT_BYTES, 32 MiB)")
 
 
-def _create(kv: KV, args: argparse.Namespace) -> Output:
+def _create(kv: Store, args: argparse.Namespace) -> Output:
     if args.timeout is not None and args.timeout <= 0:
         raise ValueError("--timeout must be a positive number of seconds")
     if args.split_mb is not None and args.split_mb <= 0:

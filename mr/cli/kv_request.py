@@ -12,14 +12,14 @@ from mr.data.files import delete_request_files, result_dir_path
 from mr.engine import listing, progress
 from mr.fs import traces
 from mr.kv import entities, keys
-from mr.kv.client import KV
 from mr.kv.models import FAILED, REQUEST_STATES
+from mr.kv.store import Store
 from mr.trace.store import load_request
 
 PREVIEW = 2000
 
 
-def _get(kv: KV, args: argparse.Namespace) -> Output:
+def _get(kv: Store, args: argparse.Namespace) -> Output:
     data = plain(load_request(kv, args.workflow, args.request_id))
     data["live"] = kv.count(keys.live(args.workflow, args.request_id)) > 0
     data["invocations_kept"] = kv.count(keys.invocations(args.workflow, args.request_id))
@@ -44,7 +44,7 @@ def _list_args(parser: argparse.ArgumentParser) -> None:
                              f"{listing.MAX_LIST})")
 
 
-def _list(kv: KV, args: argparse.Namespace) -> Output:
+def _list(kv: Store, args: argparse.Namespace) -> Output:
     entities.require_workflow(kv, args.workflow)
     found = listing.list_requests(kv, args.workflow, args.state, args.job, args.limit,
                                   args.name)
@@ -68,7 +68,7 @@ def _stats_args(parser: argparse.ArgumentParser) -> None:
                         help="print again every SECONDS until Ctrl-C (--json: a line each)")
 
 
-def _stats(kv: KV, args: argparse.Namespace) -> Output:
+def _stats(kv: Store, args: argparse.Namespace) -> Output:
     if args.watch is None:
         return _stats_now(kv, args.workflow)
     if args.watch <= 0:
@@ -80,7 +80,7 @@ def _stats(kv: KV, args: argparse.Namespace) -> Output:
         time.sleep(args.watch)
 
 
-def _stats_now(kv: KV, workflow: str | None) -> Output:
+def _stats_now(kv: Store, workflow: str | None) -> Output:
     if workflow is None:
         rows = [{"workflow": w.name, **listing.stats(kv, w.name)["requests"]["total"]}
                 for w in sorted(entities.list_workflows(kv), key=lambda w: w.name)]
@@ -116,7 +116,7 @@ KIND_NAMES = {"inv": "invocations", "out": "outputs", "fan": "fan-out counters",
               "request": "request records"}
 
 
-def _cleanup(kv: KV, args: argparse.Namespace) -> Output:
+def _cleanup(kv: Store, args: argparse.Namespace) -> Output:
     wf, rid = args.workflow, args.request_id
     entities.require_workflow(kv, wf)
     counts = entities.request_footprint(kv, wf, rid)

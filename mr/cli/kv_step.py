@@ -11,8 +11,8 @@ from mr.cli.kv_definitions import delete_script, get_script, list_script
 from mr.cli.output import Output, add_workflow, plain, script
 from mr.errors import UserError
 from mr.kv import entities
-from mr.kv.client import KV
 from mr.kv.models import HANDLER_TYPES, Step
+from mr.kv.store import Store
 
 
 def _create_args(parser: argparse.ArgumentParser) -> None:
@@ -30,7 +30,7 @@ def _create_args(parser: argparse.ArgumentParser) -> None:
                              "(default: a stable hash of the key)")
 
 
-def _create(kv: KV, args: argparse.Namespace) -> Output:
+def _create(kv: Store, args: argparse.Namespace) -> Output:
     if args.partitions is not None and args.partitions < 1:
         raise UserError(f"--partitions must be at least 1, not {args.partitions}")
     if args.partitioner is not None and ":" not in args.partitioner:
@@ -50,7 +50,7 @@ def _set_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-r", "--reducer", help="new reducer")
 
 
-def _set_handler(kv: KV, args: argparse.Namespace) -> Output:
+def _set_handler(kv: Store, args: argparse.Namespace) -> Output:
     if args.mapper is None and args.combiner is None and args.reducer is None:
         raise UserError("give at least one of -m/--mapper, -c/--combiner, -r/--reducer")
     step = entities.require(kv, Step, args.workflow, args.name)
@@ -76,7 +76,7 @@ def _update_args(parser: argparse.ArgumentParser) -> None:
                         help="only report which steps would change")
 
 
-def _update_handlers(kv: KV, args: argparse.Namespace) -> Output:
+def _update_handlers(kv: Store, args: argparse.Namespace) -> Output:
     changed = entities.rename_handler_references(kv, args.workflow, args.handler_type,
                                                  args.if_name, args.to_name, args.simulate_only)
     verb = "would update" if args.simulate_only else "updated"

@@ -6,8 +6,8 @@ import argparse
 from mr.cli.output import Output, add_workflow, fields_text, plain, script, table
 from mr.handlers.scope import check_path
 from mr.kv import entities
-from mr.kv.client import KV
 from mr.kv.models import Workflow
+from mr.kv.store import Store
 
 
 def _create_args(parser: argparse.ArgumentParser) -> None:
@@ -18,21 +18,21 @@ def _create_args(parser: argparse.ArgumentParser) -> None:
                              "scope, imported by workers at start (README: Scope factories)")
 
 
-def _create(kv: KV, args: argparse.Namespace) -> Output:
+def _create(kv: Store, args: argparse.Namespace) -> Output:
     factory = check_path(args.scope_factory) if args.scope_factory else None
     workflow = Workflow(args.name, args.description, scope_factory=factory)
     entities.create_workflow(kv, workflow)
     return Output(plain(workflow), f"created workflow {args.name}")
 
 
-def _get(kv: KV, args: argparse.Namespace) -> Output:
+def _get(kv: Store, args: argparse.Namespace) -> Output:
     data = plain(entities.require_workflow(kv, args.workflow))
     data["contents"] = entities.workflow_contents(kv, args.workflow)
     return Output(data, fields_text({**data, "contents": ", ".join(
         f"{n} {kind}" for kind, n in data["contents"].items())}))
 
 
-def _list(kv: KV, args: argparse.Namespace) -> Output:
+def _list(kv: Store, args: argparse.Namespace) -> Output:
     rows = sorted((plain(w) for w in entities.list_workflows(kv)), key=lambda d: d["name"])
     return Output(rows, table(rows, ["name", "description"], empty="(no workflows)"))
 
@@ -43,7 +43,7 @@ def _delete_args(parser: argparse.ArgumentParser) -> None:
                         help="delete even if it still holds jobs, steps, handlers or requests")
 
 
-def _delete(kv: KV, args: argparse.Namespace) -> Output:
+def _delete(kv: Store, args: argparse.Namespace) -> Output:
     entities.require_workflow(kv, args.workflow)
     contents = {k: n for k, n in entities.workflow_contents(kv, args.workflow).items() if n}
     described = ", ".join(f"{n} {kind}" for kind, n in contents.items())

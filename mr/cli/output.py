@@ -19,8 +19,8 @@ from mr.cli.common import run, setup_logging
 from mr.engine import listing
 from mr.errors import UserError
 from mr.kv import client as kv_client
-from mr.kv.client import KV
 from mr.kv.entities import EntityError
+from mr.kv.store import Store
 
 
 @dataclass
@@ -30,11 +30,11 @@ class Output:
     text: str | None = None
 
 
-Action = Callable[[KV, argparse.Namespace], Output]
+Action = Callable[[Store, argparse.Namespace], Output]
 Arguments = Callable[[argparse.ArgumentParser], None]
 
 
-def connect() -> KV:
+def connect() -> Store:
     settings = config.load()
     return kv_client.client(settings.etcd_hosts, settings.etcd_timeout_s)
 

@@ -17,8 +17,8 @@ from mr.engine import progress as tracker
 from mr.engine.results import page
 from mr.handlers.library import Library
 from mr.kv import entities, keys
-from mr.kv.client import KV
 from mr.kv.models import DONE, Request, decode
+from mr.kv.store import Store
 from mr.notify import Notifier
 from mr.queue.publisher import Publisher
 
@@ -47,7 +47,7 @@ def _status_args(parser: argparse.ArgumentParser) -> None:
                              "1-25%%, 26-75%%, 76-99%%, done, failed")
 
 
-def _status(kv: KV, args: argparse.Namespace) -> Output:
+def _status(kv: Store, args: argparse.Namespace) -> Output:
     entities.require_workflow(kv, args.workflow)
     try:
         if args.children:
@@ -70,7 +70,7 @@ def _status(kv: KV, args: argparse.Namespace) -> Output:
 CHILDREN_SHOWN = 10   # ids listed per bucket in text (--json has them all)
 
 
-def _children(kv: KV, args: argparse.Namespace) -> Output:
+def _children(kv: Store, args: argparse.Namespace) -> Output:
     found = buckets.by_progress(kv, args.workflow, args.request_id, args.invocation)
     lines = [f"{found['children']} children of {args.invocation}:"]
     for name, ids in found["buckets"].items():
@@ -97,7 +97,7 @@ def _retry_args(parser: argparse.ArgumentParser) -> None:
 
 
 @contextmanager
-def _publishing(kv: KV, args: argparse.Namespace
+def _publishing(kv: Store, args: argparse.Namespace
                 ) -> Iterator[tuple[Library, Publisher, config.Settings]]:
     """What re-queueing a request's work takes: the workflow's library (definitions only), a
     publisher (--nsqd-http-address, else MR_NSQD_HTTP_HOSTS) and the settings; a refusal is a
@@ -114,7 +114,7 @@ def _publishing(kv: KV, args: argparse.Namespace
         library.stop()
 
 
-def _retry(kv: KV, args: argparse.Namespace) -> Output:
+def _retry(kv: Store, args: argparse.Namespace) -> Output:
     with _publishing(kv, args) as (library, publisher, settings):
         request, requeued = control.retry(kv, publisher, library, args.request_id, settings)
     return Output({"request_id": request.id, "state": request.state, "requeued": requeued,
@@ -130,7 +130,7 @@ def _rerun_args(parser: argparse.ArgumentParser) -> None:
                         help="invocation ids whose subtrees run again (e.g. 0.2 0.1.3)")
 
 
-def _rerun(kv: KV, args: argparse.Namespace) -> Output:
+def _rerun(kv: Store, args: argparse.Namespace) -> Output:
     with _publishing(kv, args) as (library, publisher, settings):
         request, chosen = rerun.rerun(kv, publisher, library, args.request_id,
                                       args.invocations, settings)
@@ -140,7 +140,7 @@ def _rerun(kv: KV, args: argparse.Namespace) -> Output:
                   f"mr_request_status {args.workflow} {request.id} --watch")
 
 
-def _pause(kv: KV, args: argparse.Namespace) -> Output:
+def _pause(kv: Store, args: argparse.Namespace) -> Output:
     entities.require_workflow(kv, args.workflow)
     try:
         request = control.pause(kv, args.workflow, args.request_id)
@@ -151,7 +151,7 @@ def _pause(kv: KV, args: argparse.Namespace) -> Output:
                   f"go on with mr_request_resume {args.workflow} {request.id}")
 
 
-def _resume(kv: KV, args: argparse.Namespace) -> Output:
+def _resume(kv: Store, args: argparse.Namespace) -> Output:
     with _publishing(kv, args) as (library, publisher, _):
         request, published = control.resume(kv, publisher, library, args.request_id,
                                             lambda worker: registry.is_alive(kv, worker))
@@ -160,7 +160,7 @@ def _resume(kv: KV, args: argparse.Namespace) -> Output:
                   f"request {request.id} goes on: {published} invocation(s) published again")
 
 
-def _cancel(kv: KV, args: argparse.Namespace) -> Output:
+def _cancel(kv: Store, args: argparse.Namespace) -> Output:
     entities.require_workflow(kv, args.workflow)
     notifier = Notifier.from_settings(config.load())  # this script ends it, so it notifies
     try:
@@ -185,7 +185,7 @@ def _result_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, default=None, help="print at most this many")
 
 
-def _result(kv: KV, args: argparse.Namespace) -> Output:
+def _result(kv: Store, args: argparse.Namespace) -> Output:
     """Stream a done request's pairs to stdout, one JSON array [key, value] a line, a page
     at a time: a data job's result may be far bigger than memory."""
     if args.offset < 0 or (args.limit is not None and args.limit < 0):

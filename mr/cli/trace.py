@@ -13,8 +13,8 @@ from mr import config, fs
 from mr.cli.output import Output, add_request, fields_text, script, when
 from mr.fs import WorkflowFS
 from mr.kv import keys
-from mr.kv.client import KV
 from mr.kv.codec import unpack
+from mr.kv.store import Store
 from mr.trace import render
 from mr.trace.graphviz import render_image
 from mr.trace.store import load_tree, require_trace
@@ -38,7 +38,7 @@ def _request_header(request) -> str:
     return fields_text(header)
 
 
-def _graph(kv: KV, args: argparse.Namespace) -> Output:
+def _graph(kv: Store, args: argparse.Namespace) -> Output:
     request, tree = load_tree(kv, args.workflow, args.request_id, _wfs(args))
     text = (f"{_request_header(request)}\n\n{tree.size} invocation(s); times are relative to "
             f"the request's creation\n\n{render.detailed(tree, request.created)}")
@@ -52,7 +52,7 @@ def _graph(kv: KV, args: argparse.Namespace) -> Output:
                    "tree": render.as_json(tree)}, text)
 
 
-def _flat(kv: KV, args: argparse.Namespace) -> Output:
+def _flat(kv: Store, args: argparse.Namespace) -> Output:
     request, tree = load_tree(kv, args.workflow, args.request_id, _wfs(args))
     return Output(render.as_json(tree), render.flat(tree))
 
@@ -66,7 +66,7 @@ def _draw_args(parser: argparse.ArgumentParser) -> None:
                                                  'nodes carry class="failed")')
 
 
-def _draw(kv: KV, args: argparse.Namespace) -> Output:
+def _draw(kv: Store, args: argparse.Namespace) -> Output:
     request, tree = load_tree(kv, args.workflow, args.request_id, _wfs(args))
     source = render.dot(tree, request.id, request.workflow, request.job, request.state)
     written = []
@@ -82,7 +82,7 @@ def _draw(kv: KV, args: argparse.Namespace) -> Output:
     return Output({"dot": source, "written": written}, text)
 
 
-def _sessions(kv: KV, args: argparse.Namespace) -> Output:
+def _sessions(kv: Store, args: argparse.Namespace) -> Output:
     require_trace(kv, args.workflow, args.request_id)
     prefix = keys.sessions(args.workflow, args.request_id)
     grouped: dict[str, dict] = {}

@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import logging
 from dataclasses import replace
-from typing import cast
 
 from mr import config, fs, metrics
 from mr.cli.common import run, setup_logging
@@ -17,8 +16,8 @@ from mr.handlers.scope import HandlerScope, ScopeFactoryError, scope_for
 from mr.kv import client as kv_client
 from mr.kv import entities, keys
 from mr.kv.batching import BatchingKV
-from mr.kv.client import KV
 from mr.kv.models import Handler
+from mr.kv.store import Store
 from mr.notify import Notifier
 from mr.queue.publisher import Publisher
 from mr.queue.topics import topic
@@ -67,7 +66,7 @@ def settings_from(args: argparse.Namespace) -> config.Settings:
     return replace(settings, **{k: v for k, v in overrides.items() if v is not None})
 
 
-def load_scopes(kv: KV, settings: config.Settings) -> dict[str, HandlerScope | None]:
+def load_scopes(kv: Store, settings: config.Settings) -> dict[str, HandlerScope | None]:
     """Each workflow's scope factory, imported and called for its current handlers now: a
     broken one stops the worker here rather than failing requests later."""
     scopes: dict[str, HandlerScope | None] = {}
@@ -124,10 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         raise UserError(str(exc)) from None
     libraries = {wf: Library(kv, wf, scope=scopes[wf]).start() for wf in settings.workflow_names}
     worker_id = registry.new_worker_id()
-    # BatchingKV is a KV by delegation (txn() and submit() group-commit, every other call goes
-    # to the KV it wraps); the engine's signatures name KV.
-    batching = cast(KV, BatchingKV(kv))
-    runner = Runner(batching, Publisher.from_settings(settings), libraries, worker_id,
+    runner = Runner(BatchingKV(kv), Publisher.from_settings(settings), libraries, worker_id,
                     settings, lambda other: registry.is_alive(kv, other), notifier)
     metrics_port = (metrics.serve(settings.metrics_port, settings.nsqd_http_hosts)
                     if settings.metrics_port >= 0 else None)

@@ -6,7 +6,7 @@ import argparse
 from mr.cli.output import Output, script, table, when
 from mr.engine.registry import live_workers
 from mr.kv import entities, keys
-from mr.kv.client import KV
+from mr.kv.store import Store
 
 COLUMNS = ["id", "host", "pid", "workflows", "capabilities", "concurrency", "version",
            "started"]
@@ -17,7 +17,7 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--capability", help="only workers offering this capability")
 
 
-def _list(kv: KV, args: argparse.Namespace) -> Output:
+def _list(kv: Store, args: argparse.Namespace) -> Output:
     if args.workflow:
         entities.require_workflow(kv, keys.check_name("workflow", args.workflow))
     if args.capability:

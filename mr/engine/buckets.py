@@ -11,9 +11,10 @@ from collections import Counter
 
 from mr.engine.progress import ProgressUnavailable
 from mr.kv import keys
-from mr.kv.client import KV, op_get
+from mr.kv.client import op_get
 from mr.kv.keys import DONE_MARK, FAILED_MARK, STARTED
 from mr.kv.models import REDUCE_SUFFIX
+from mr.kv.store import Store
 
 BUCKETS = ("not started", "1-25%", "26-75%", "76-99%", "done", "failed")
 MAX_INVOCATIONS = 50_000
@@ -23,7 +24,7 @@ class TooBig(ValueError):
     """The subtree is too large to group child by child; its counts say how far it is."""
 
 
-def by_progress(kv: KV, wf: str, rid: str, iid: str = "0") -> dict:
+def by_progress(kv: Store, wf: str, rid: str, iid: str = "0") -> dict:
     """{"invocation", "children", "buckets": {bucket: [child ids]}} for `iid`'s children;
     ProgressUnavailable when `iid` is not there."""
     found = kv.txn([], [op_get(keys.invocation(wf, rid, iid), count_only=True),
@@ -61,7 +62,7 @@ def _bucket(created: int, started: int, done: int, failed: int) -> str:
     return "1-25%" if percent <= 25 else "26-75%" if percent <= 75 else "76-99%"
 
 
-def _per_child(kv: KV, prefix: str, iid: str) -> Counter:
+def _per_child(kv: Store, prefix: str, iid: str) -> Counter:
     """Keys under `prefix` counted by the child of `iid` whose subtree holds them."""
     counts: Counter = Counter()
     start = len(prefix) + len(iid) + 1

@@ -32,7 +32,7 @@ from mr.engine import protocol
 from mr.engine.outcome import Outcome
 from mr.engine.request_cache import RequestCache
 from mr.kv import keys
-from mr.kv.client import KV, Entry
+from mr.kv.client import Entry
 from mr.kv.models import (
     FINISHED_STATES,
     REDUCE,
@@ -43,6 +43,7 @@ from mr.kv.models import (
     decode,
     encode,
 )
+from mr.kv.store import Store
 from mr.queue.messages import InvocationMessage
 
 
@@ -84,7 +85,7 @@ HandlerOf = Callable[[str, Invocation], tuple[str | None, str | None]]
 
 
 class Claimer:
-    def __init__(self, kv: KV, worker_id: str, worker_alive: Callable[[str], bool],
+    def __init__(self, kv: Store, worker_id: str, worker_alive: Callable[[str], bool],
                  handler_of: HandlerOf = lambda wf, inv: (None, None)):
         """`handler_of(workflow, inv)`: the (name, version) of the handler it will run,
         written into the running record so that it shows while the invocation runs."""
@@ -176,7 +177,7 @@ class _LazyClaim:
     else an unclaimed run may go on, its completion being the test that counts (data plane).
     """
 
-    def __init__(self, kv: KV, wf: str, rid: str, read_revision: int, inv: Invocation,
+    def __init__(self, kv: Store, wf: str, rid: str, read_revision: int, inv: Invocation,
                  claim_to_own: bool = False):
         self._start = lambda: protocol.start(kv, wf, rid, read_revision, inv, under_way=True)
         self._unclaimed = protocol.Unclaimed(inv.id, read_revision)

@@ -22,7 +22,6 @@ from mr.engine.timelimit import TimeLimitExceeded
 from mr.fs import traces
 from mr.handlers.library import Library
 from mr.kv import keys
-from mr.kv.client import KV
 from mr.kv.codec import pack
 from mr.kv.models import (
     DONE,
@@ -38,6 +37,7 @@ from mr.kv.models import (
     reduce_id,
     reduced_of,
 )
+from mr.kv.store import Store
 from mr.notify import Notifier
 from mr.queue import messages
 from mr.queue.publisher import Publisher
@@ -58,7 +58,7 @@ def done(inv: Invocation, out: InvocationLog | None = None) -> Invocation:
 class Completion:
     """What a worker does when an invocation ends; one per runner."""
 
-    def __init__(self, kv: KV, publisher: Publisher, settings: Settings, notifier: Notifier,
+    def __init__(self, kv: Store, publisher: Publisher, settings: Settings, notifier: Notifier,
                  worker_id: str, workflow_fs: Callable[[str], fs.WorkflowFS]):
         self.kv = kv
         self.publisher = publisher

@@ -9,7 +9,7 @@ from mr.config import Settings
 from mr.engine import events, lookup, request_protocol
 from mr.handlers.library import Library
 from mr.kv import keys
-from mr.kv.client import KV, cmp_absent, cmp_mod_revision, cmp_present, op_delete, op_put
+from mr.kv.client import cmp_absent, cmp_mod_revision, cmp_present, op_delete, op_put
 from mr.kv.codec import pack, unpack
 from mr.kv.models import (
     CANCELLED,
@@ -23,6 +23,7 @@ from mr.kv.models import (
     decode,
     encode,
 )
+from mr.kv.store import Store
 from mr.notify import Notifier
 from mr.queue import messages
 from mr.queue.publisher import Publisher, PublishError
@@ -37,7 +38,7 @@ class ControlError(Exception):
         self.status = status
 
 
-def load_request(kv: KV, wf: str, rid: str) -> tuple[Request, int]:
+def load_request(kv: Store, wf: str, rid: str) -> tuple[Request, int]:
     entry = kv.get(keys.request(wf, rid))
     if entry is None:
         raise ControlError(404, f"request {rid!r} not found in workflow {wf!r}")
@@ -47,7 +48,7 @@ def load_request(kv: KV, wf: str, rid: str) -> tuple[Request, int]:
 MAX_REASON = 500   # characters of a cancel's reason kept in the record
 
 
-def cancel(kv: KV, wf: str, rid: str, by: str, notifier: Notifier,
+def cancel(kv: Store, wf: str, rid: str, by: str, notifier: Notifier,
            reason: str | None = None) -> Request:
     """End a running request as cancelled: queued work is dropped, running work discarded.
 
@@ -70,7 +71,7 @@ def cancel(kv: KV, wf: str, rid: str, by: str, notifier: Notifier,
     return request
 
 
-def retry(kv: KV, publisher: Publisher, library: Library, rid: str,
+def retry(kv: Store, publisher: Publisher, library: Library, rid: str,
           settings: Settings) -> tuple[Request, int]:
     """Run a failed or cancelled request again from where it stopped; (request, requeued).
 
@@ -102,7 +103,7 @@ def retry(kv: KV, publisher: Publisher, library: Library, rid: str,
                                 f"a broker is back (after MR_STALL_S)") from None
 
 
-def requeue_unfinished(kv: KV, publisher: Publisher, library: Library, rid: str) -> int:
+def requeue_unfinished(kv: Store, publisher: Publisher, library: Library, rid: str) -> int:
     """Every invocation of a reopened request that is not done goes back to queued (a waiting
     parent stays waiting) and is published; how many."""
     wf, count = library.workflow, 0
@@ -136,7 +137,7 @@ def requeue_unfinished(kv: KV, publisher: Publisher, library: Library, rid: str)
 REPUBLISH_BATCH = 500
 
 
-def republish_unfinished(kv: KV, publisher: Publisher, library: Library, rid: str,
+def republish_unfinished(kv: Store, publisher: Publisher, library: Library, rid: str,
                          worker_alive: Callable[[str], bool]) -> int:
     """Publish again every unfinished invocation of a running request that no live worker is
     running (waiting parents too: a worker checks whether their reduction is owed); how many.
@@ -160,7 +161,7 @@ def republish_unfinished(kv: KV, publisher: Publisher, library: Library, rid: st
     return sum(len(b) for b in by_topic.values())
 
 
-def pause(kv: KV, wf: str, rid: str) -> Request:
+def pause(kv: Store, wf: str, rid: str) -> Request:
     """Start nothing more of a running request: invocations already running finish; the
     messages of the others are dropped by the workers that get them (resume() publishes them
     again)."""
@@ -175,7 +176,7 @@ def pause(kv: KV, wf: str, rid: str) -> Request:
     return request
 
 
-def resume(kv: KV, publisher: Publisher, library: Library, rid: str,
+def resume(kv: Store, publisher: Publisher, library: Library, rid: str,
            worker_alive: Callable[[str], bool]) -> tuple[Request, int]:
     """Let a paused request go on: its deadline moves by the time it was paused, and what it
     had left is published again; (request, invocations published)."""

@@ -40,8 +40,8 @@ from mr.engine.timelimit import TimeLimit
 from mr.fs import WorkflowFS
 from mr.handlers.library import Library, LoadedHandler
 from mr.kv import keys
-from mr.kv.client import KV
 from mr.kv.models import DONE, PARTITION, Invocation, Request, Step, child_id, decode, reduced_of
+from mr.kv.store import Store
 from mr.queue.topics import topic
 
 MAX_SPLITS = 100_000     # each is an invocation: a split size of a few bytes is a mistake
@@ -55,7 +55,7 @@ class Runner(Protocol):
     (an import cycle)."""
 
     @property
-    def kv(self) -> KV: ...
+    def kv(self) -> Store: ...
 
     @property
     def settings(self) -> Settings: ...

@@ -15,15 +15,15 @@ import grpc
 
 from mr.engine.claiming import Skip
 from mr.kv import keys
-from mr.kv.client import KV
 from mr.kv.errors import EtcdUnavailable
 from mr.kv.models import FINISHED_STATES, RUNNING, WAITING, Invocation, Request, decode
+from mr.kv.store import Store
 from mr.queue.messages import InvocationMessage
 from mr.queue.publisher import PublishError
 
 UNREADABLE = "(unreadable record)"  # the step of a stand-in for a record that did not decode
 
-# gRPC codes that mean "not now" rather than "never" (KV already turns UNAVAILABLE and
+# gRPC codes that mean "not now" rather than "never" (Store already turns UNAVAILABLE and
 # DEADLINE_EXCEEDED into EtcdUnavailable once its own retries run out).
 TRANSIENT_GRPC = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
                             grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.ABORTED,
@@ -63,7 +63,7 @@ class EngineFailure(Exception):
         self.trace = "".join(traceback.format_exception(exc))
 
 
-def failed_at(kv: KV, msg: InvocationMessage,
+def failed_at(kv: Store, msg: InvocationMessage,
               taken: Skip | None) -> tuple[Request, Invocation, bool] | None:
     """Where an engine error that came before (or without) a run fails its request: the
     request, the invocation to name, and whether to mark that invocation failed; None when

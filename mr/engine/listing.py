@@ -10,20 +10,21 @@ import heapq
 
 from mr.engine import progress
 from mr.kv import keys
-from mr.kv.client import KV, op_get
+from mr.kv.client import op_get
 from mr.kv.codec import unpack
 from mr.kv.models import REQUEST_STATES, RUNNING, Request, decode
+from mr.kv.store import Store
 
 MAX_LIST = 1000
 STATS_RUNNING_LIMIT = 200  # running requests whose invocations the stats view adds up
 
 
-def _newest_keys(kv: KV, prefix: str, limit: int) -> list[str]:
+def _newest_keys(kv: Store, prefix: str, limit: int) -> list[str]:
     entries, _, _ = kv.range(prefix, limit=limit, keys_only=True, descending=True)
     return [e.key for e in entries]
 
 
-def request_id_of(kv: KV, wf: str, id_or_name: str) -> str:
+def request_id_of(kv: Store, wf: str, id_or_name: str) -> str:
     """The request id itself, or the id of the request a name holds (no work started).
 
     Request ids are 32 hex digits and names never are; anything else is looked up as a name
@@ -35,12 +36,12 @@ def request_id_of(kv: KV, wf: str, id_or_name: str) -> str:
     return unpack(entry.value)["request_id"] if entry else id_or_name
 
 
-def job_names(kv: KV, wf: str) -> list[str]:
+def job_names(kv: Store, wf: str) -> list[str]:
     prefix = keys.definitions_of(wf, "job")
     return [e.key[len(prefix):] for e in kv.scan(prefix, keys_only=True)]
 
 
-def list_requests(kv: KV, wf: str, state: str | None = None, job: str | None = None,
+def list_requests(kv: Store, wf: str, state: str | None = None, job: str | None = None,
                   limit: int = 100, name: str | None = None) -> list[Request]:
     """The newest `limit` requests (by creation), optionally of one state and/or job, or the
     one a name holds."""
@@ -60,7 +61,7 @@ def list_requests(kv: KV, wf: str, state: str | None = None, job: str | None = N
     return _load(kv, wf, [keys.request_id_of_state_entry(k) for k in newest])
 
 
-def _load(kv: KV, wf: str, request_ids: list[str]) -> list[Request]:
+def _load(kv: Store, wf: str, request_ids: list[str]) -> list[Request]:
     requests = []
     for start in range(0, len(request_ids), 100):
         chunk = request_ids[start:start + 100]
@@ -72,7 +73,7 @@ def _load(kv: KV, wf: str, request_ids: list[str]) -> list[Request]:
     return requests
 
 
-def stats(kv: KV, wf: str) -> dict:
+def stats(kv: Store, wf: str) -> dict:
     """Requests by state per job (exact), and invocations by state over running requests."""
     jobs = job_names(kv, wf)
     pairs = [(s, j) for s in REQUEST_STATES for j in jobs]

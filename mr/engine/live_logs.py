@@ -16,8 +16,9 @@ from dataclasses import dataclass
 
 from mr.engine.context import InvocationLog
 from mr.kv import keys
-from mr.kv.client import KV, cmp_present, op_put
+from mr.kv.client import cmp_present, op_put
 from mr.kv.errors import EtcdUnavailable
+from mr.kv.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ class _Running:
 
 
 class LiveLogs:
-    def __init__(self, kv: KV, every_s: float = EVERY_S, after_s: float = LIVE_AFTER_S):
+    def __init__(self, kv: Store, every_s: float = EVERY_S, after_s: float = LIVE_AFTER_S):
         self.kv, self.every_s, self.after_s = kv, every_s, after_s
         self._running: dict[str, _Running] = {}
         self._lock = threading.Lock()

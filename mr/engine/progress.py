@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 
 from mr.kv import keys
-from mr.kv.client import KV, TxnResult, op_get
+from mr.kv.client import TxnResult, op_get
 from mr.kv.keys import DONE_MARK, FAILED_MARK, STARTED, WAITING_MARK
 from mr.kv.models import (
     DONE,
@@ -33,6 +33,7 @@ from mr.kv.models import (
     Request,
     decode,
 )
+from mr.kv.store import Store
 
 STATES = ("queued", "running", "waiting", "done", "failed", "skipped")
 
@@ -97,7 +98,7 @@ def counts_of(created: int, started: int, waiting: int, done: int, failed: int,
             "failed": failed, "skipped": skipped}
 
 
-def read(kv: KV, wf: str, rid: str, iid: str = ROOT_INVOCATION) -> Progress:
+def read(kv: Store, wf: str, rid: str, iid: str = ROOT_INVOCATION) -> Progress:
     """The progress of request `rid` (iid "0") or of invocation `iid`'s subtree."""
     statuses = keys.statuses(wf, rid)
     result = kv.txn([], [op_get(keys.request(wf, rid)), op_get(keys.invocation(wf, rid, iid)),
@@ -182,7 +183,7 @@ def estimate(elapsed: float, done: int, total: int, expected: float | None) -> f
     return round(share * observed + (1 - share) * planned, 3)
 
 
-def final_counts(kv: KV, request: Request, invocations: list[Invocation]) -> dict:
+def final_counts(kv: Store, request: Request, invocations: list[Invocation]) -> dict:
     """Counts to keep in an ending request's record; `invocations` are being finished now."""
     wf, rid = request.workflow, request.id
     if request.state == DONE:
@@ -198,7 +199,7 @@ def final_counts(kv: KV, request: Request, invocations: list[Invocation]) -> dic
     return counts_of(created, started, waiting, done, failed, ended=True)
 
 
-def follow(kv: KV, wf: str, rid: str, iid: str = ROOT_INVOCATION,
+def follow(kv: Store, wf: str, rid: str, iid: str = ROOT_INVOCATION,
            interval: float = 0.25) -> Iterator[Progress]:
     """Progress now, then again after changes (at most every `interval` s) until it ends.
 

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 
 from mr.kv import keys
 from mr.kv.client import (
-    KV,
     MAX_TXN_OPS,
     Compare,
     Entry,
@@ -41,6 +40,7 @@ from mr.kv.client import (
 from mr.kv.codec import pack, unpack
 from mr.kv.keys import DONE_MARK, STARTED, WAITING_MARK
 from mr.kv.models import Invocation, encode, parent_of
+from mr.kv.store import Store
 
 CHILD_BATCH = MAX_TXN_OPS - 1  # one compare slot is taken by the request's live key
 FIRST_CHILD_BATCH = 16
@@ -77,7 +77,7 @@ class Completion:
     parent_ready: bool = False
 
 
-def read_invocation(kv: KV, wf: str, rid: str, iid: str, request_value: bool = False
+def read_invocation(kv: Store, wf: str, rid: str, iid: str, request_value: bool = False
                     ) -> tuple[Entry | None, Entry | None, bool, bool]:
     """One round trip, no proposal: (invocation entry, request entry (without its value
     unless `request_value`), request is live, request is paused)."""
@@ -88,7 +88,7 @@ def read_invocation(kv: KV, wf: str, rid: str, iid: str, request_value: bool = F
     return result.entry(0), result.entry(1), result.count(2) > 0, result.count(3) > 0
 
 
-def start(kv: KV, wf: str, rid: str, read_revision: int, inv: Invocation, *,
+def start(kv: Store, wf: str, rid: str, read_revision: int, inv: Invocation, *,
           under_way: bool = False) -> Callable[[], bool]:
     """Mark `inv` running if nobody changed it since we read it at `read_revision`.
 
@@ -106,7 +106,7 @@ def start(kv: KV, wf: str, rid: str, read_revision: int, inv: Invocation, *,
     return lambda: waiter().succeeded
 
 
-def claim(kv: KV, wf: str, rid: str, revision: int, record: bytes, iid: str,
+def claim(kv: Store, wf: str, rid: str, revision: int, record: bytes, iid: str,
           running: bytes) -> Entry | None:
     """Claim a just-published invocation without reading it first: `record` and `revision`
     come from its message. Holds only if etcd still has exactly that record, unchanged since
@@ -122,7 +122,7 @@ def claim(kv: KV, wf: str, rid: str, revision: int, record: bytes, iid: str,
     return result.entry(2) if result.succeeded else None
 
 
-def create_children(kv: KV, wf: str, rid: str,
+def create_children(kv: Store, wf: str, rid: str,
                     children: list[Invocation]) -> list[tuple[bytes, int]] | None:
     """Create up to CHILD_BATCH children; None if the request has ended.
 
@@ -147,7 +147,7 @@ def create_children(kv: KV, wf: str, rid: str,
     return created
 
 
-def _create_chunk(kv: KV, wf: str, rid: str, chunk: list[tuple[Invocation, bytes]],
+def _create_chunk(kv: Store, wf: str, rid: str, chunk: list[tuple[Invocation, bytes]],
                   created: list[tuple[bytes, int]]) -> bool:
     live = keys.live(wf, rid)
     child_keys = [keys.invocation(wf, rid, child.id) for child, _ in chunk]
@@ -168,7 +168,7 @@ def _create_chunk(kv: KV, wf: str, rid: str, chunk: list[tuple[Invocation, bytes
     return True
 
 
-def finish_fanout(kv: KV, wf: str, rid: str, parent: Invocation, children: int) -> Completion:
+def finish_fanout(kv: Store, wf: str, rid: str, parent: Invocation, children: int) -> Completion:
     """Record that `parent` made `children` children and is waiting; is it already ready?"""
     live = keys.live(wf, rid)
     result = kv.txn([cmp_present(live)], [
@@ -183,7 +183,7 @@ def finish_fanout(kv: KV, wf: str, rid: str, parent: Invocation, children: int) 
                       parent_ready=_finished_children(result.entries(3)) >= children)
 
 
-def complete(kv: KV, wf: str, rid: str, finished: list[Invocation], output_of: str,
+def complete(kv: Store, wf: str, rid: str, finished: list[Invocation], output_of: str,
              output: bytes, unclaimed: Unclaimed | None = None) -> Completion:
     """Store the output of child invocation `output_of` and mark `finished` done, once.
 
@@ -222,7 +222,7 @@ def complete(kv: KV, wf: str, rid: str, finished: list[Invocation], output_of: s
                                                       result.entries(len(ops) - 2)))
 
 
-def parent_ready(kv: KV, wf: str, rid: str, parent: str) -> bool:
+def parent_ready(kv: Store, wf: str, rid: str, parent: str) -> bool:
     """Re-check readiness from etcd alone (a redelivered message for a finished child)."""
     result = kv.txn([], [op_get(keys.fanout(wf, rid, parent)),
                          op_get(keys.counters(wf, rid, parent), prefix=True, keys_only=True)])
@@ -235,7 +235,7 @@ def _ready(fan_entry: Entry | None, counters: Iterable[Entry]) -> bool:
     return _finished_children(counters) >= unpack(fan_entry.value)
 
 
-def claim_reduce(kv: KV, wf: str, rid: str, iid: str, record: bytes) -> int:
+def claim_reduce(kv: Store, wf: str, rid: str, iid: str, record: bytes) -> int:
     """Create reduce invocation `iid` (`record`) if absent: its revision for exactly one
     caller, who publishes it; 0 for the others."""
     key = keys.invocation(wf, rid, iid)
@@ -243,13 +243,13 @@ def claim_reduce(kv: KV, wf: str, rid: str, iid: str, record: bytes) -> int:
     return result.revision if result.succeeded else 0
 
 
-def child_outputs(kv: KV, wf: str, rid: str, parent: str) -> Iterator[bytes]:
+def child_outputs(kv: Store, wf: str, rid: str, parent: str) -> Iterator[bytes]:
     """Each child's output (packed pairs), in key order, a page at a time."""
     for entry in kv.scan(keys.outputs(wf, rid, parent)):
         yield entry.value
 
 
-def child_outputs_in_order(kv: KV, wf: str, rid: str, parent: str) -> list[bytes]:
+def child_outputs_in_order(kv: Store, wf: str, rid: str, parent: str) -> list[bytes]:
     """Each child's output in the order its parent made them (a data step's splits: the
     input's order), which etcd's key order is not: child 10 sorts before child 2."""
     entries = list(kv.scan(keys.outputs(wf, rid, parent)))

@@ -15,9 +15,9 @@ from importlib import metadata
 from typing import TYPE_CHECKING
 
 from mr.kv import keys
-from mr.kv.client import KV
 from mr.kv.codec import pack, unpack
 from mr.kv.models import Step
+from mr.kv.store import Store
 
 if TYPE_CHECKING:
     from mr.handlers.library import Library
@@ -41,7 +41,7 @@ def package_version() -> str:
 
 
 class Registration:
-    def __init__(self, kv: KV, worker_id: str, info: dict):
+    def __init__(self, kv: Store, worker_id: str, info: dict):
         self.kv = kv
         self.worker_id = worker_id
         self.info = dict(info, id=worker_id, host=socket.gethostname(), pid=os.getpid(),
@@ -75,11 +75,11 @@ class Registration:
                 log.warning("worker lease keepalive failed: %s", exc)
 
 
-def is_alive(kv: KV, worker_id: str) -> bool:
+def is_alive(kv: Store, worker_id: str) -> bool:
     return kv.get(keys.worker(worker_id)) is not None
 
 
-def live_workers(kv: KV) -> list[dict]:
+def live_workers(kv: Store) -> list[dict]:
     """Every registered worker's record, by id."""
     prefix = keys.workers()
     workers = []
@@ -94,7 +94,7 @@ class _Directory:
     """The front-end's cached view of the live workers: one etcd read every CACHE_S at most,
     and a fresh read (at most every RECHECK_S) before refusing a request."""
 
-    def __init__(self, kv: KV):
+    def __init__(self, kv: Store):
         self.kv = kv
         self.workers: list[dict] = []
         self.read_at = float("-inf")
@@ -111,7 +111,7 @@ class _Directory:
 _directories: dict[int, _Directory] = {}
 
 
-def offered_capabilities(kv: KV, workflow: str, fresh_within: float = CACHE_S) -> set[str]:
+def offered_capabilities(kv: Store, workflow: str, fresh_within: float = CACHE_S) -> set[str]:
     """Capabilities that live workers serving `workflow` offer (cached per client)."""
     directory = _directories.get(id(kv))
     if directory is None or directory.kv is not kv:
@@ -119,7 +119,7 @@ def offered_capabilities(kv: KV, workflow: str, fresh_within: float = CACHE_S) -
     return directory.offered(workflow, fresh_within)
 
 
-def unserved_capability(kv: KV, library: Library, step: Step) -> str | None:
+def unserved_capability(kv: Store, library: Library, step: Step) -> str | None:
     """Why no live worker could start `step`, or None when its handlers are all served.
 
     Checks the handlers of the job's initial step only: the steps a mapper fans out to are

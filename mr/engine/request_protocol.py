@@ -13,7 +13,6 @@ from mr.engine.protocol import Unclaimed
 from mr.fs import traces
 from mr.kv import entities, keys
 from mr.kv.client import (
-    KV,
     MAX_TXN_OPS,
     Entry,
     Op,
@@ -28,13 +27,14 @@ from mr.kv.client import (
 from mr.kv.codec import pack
 from mr.kv.keys import DONE_MARK, FAILED_MARK, STARTED, WAITING_MARK
 from mr.kv.models import DONE, FAILED, REDUCE, RUNNING, Invocation, Request, encode, reduced_of
+from mr.kv.store import Store
 
 ATOMIC_CLEANUP_INVOCATIONS = 100  # bigger done requests lose their keys a page at a time
 PURGE_AFTER_S = 60.0              # ... and if their worker dies meanwhile, the sweeper ends it
 REQUEUE_BATCH = (MAX_TXN_OPS - 1) // 3
 
 
-def create_request(kv: KV, request: Request, root: Invocation, name_revision: int = 0) -> int:
+def create_request(kv: Store, request: Request, root: Invocation, name_revision: int = 0) -> int:
     """The request record, its live marker, indexes and root invocation, in one transaction.
 
     A named request also (re)points its name at this request, if the name's key is still at
@@ -72,7 +72,7 @@ _FINAL_MARKS: dict[str, str] = {DONE: DONE_MARK, FAILED: FAILED_MARK}
 TraceKeeper = Callable[[Request, Iterable[bytes], dict[str, dict[int, str]]], None]
 
 
-def end_request(kv: KV, request: Request, invocations: list[Invocation], cleanup: bool,
+def end_request(kv: Store, request: Request, invocations: list[Invocation], cleanup: bool,
                 keep_trace: TraceKeeper | None = None,
                 unclaimed: Unclaimed | None = None) -> bool:
     """Write the request's final record and close it; False if it had already ended.
@@ -149,7 +149,7 @@ def end_request(kv: KV, request: Request, invocations: list[Invocation], cleanup
     return ended
 
 
-def _keep(kv: KV, request: Request, final: list[Invocation], keep_trace: TraceKeeper,
+def _keep(kv: Store, request: Request, final: list[Invocation], keep_trace: TraceKeeper,
           read: TxnResult | None, at: int) -> None:
     """Hand the ended request's records to `keep_trace`: from the ending transaction's reads
     (ops `at`, `at+1`) or, for a big request, a page at a time from etcd. `final` are the
@@ -168,7 +168,7 @@ def _keep(kv: KV, request: Request, final: list[Invocation], keep_trace: TraceKe
                traces.logs_by_invocation(logs, log_prefix))
 
 
-def reopen(kv: KV, request: Request, read_revision: int, previous_state: str,
+def reopen(kv: Store, request: Request, read_revision: int, previous_state: str,
            previous_expiry: float | None) -> bool:
     """Make an ended request run again (retry): False if it changed since it was read."""
     wf, rid = request.workflow, request.id
@@ -184,7 +184,7 @@ def reopen(kv: KV, request: Request, read_revision: int, previous_state: str,
                   ops).succeeded
 
 
-def requeue(kv: KV, wf: str, rid: str, invocations: list[Invocation]) -> bool:
+def requeue(kv: Store, wf: str, rid: str, invocations: list[Invocation]) -> bool:
     """Put up to REQUEUE_BATCH unfinished invocations back to queued, marks and all."""
     ops: list[Op] = []
     for inv in invocations:

@@ -24,7 +24,7 @@ from mr.engine import request_protocol
 from mr.engine.control import ControlError, load_request, requeue_unfinished
 from mr.handlers.library import Library
 from mr.kv import keys
-from mr.kv.client import KV, MAX_TXN_OPS, op_delete, op_put
+from mr.kv.client import MAX_TXN_OPS, op_delete, op_put
 from mr.kv.codec import pack, unpack
 from mr.kv.models import (
     CANCELLED,
@@ -44,13 +44,14 @@ from mr.kv.models import (
     reduce_id,
     reduced_of,
 )
+from mr.kv.store import Store
 from mr.queue.publisher import Publisher, PublishError
 
 ENDED = (DONE, FAILED, CANCELLED)
 MAX_TARGETS = 1000
 
 
-def rerun(kv: KV, publisher: Publisher, library: Library, rid: str, targets: list[str],
+def rerun(kv: Store, publisher: Publisher, library: Library, rid: str, targets: list[str],
           settings: Settings) -> tuple[Request, list[str]]:
     """Re-run `targets` (invocation ids) of ended request `rid`; (request, the subtrees' roots
     that run again: the targets, without those inside another's subtree)."""
@@ -131,7 +132,7 @@ def _ancestors(iid: str) -> list[str]:
     return found
 
 
-def _reset(kv: KV, wf: str, rid: str, records: dict[str, Invocation], chosen: list[str],
+def _reset(kv: Store, wf: str, rid: str, records: dict[str, Invocation], chosen: list[str],
            ancestors: set[str], gone: set[str]) -> None:
     base = keys.request_data(wf, rid)
     counted = [iid for iid in [*chosen, *ancestors] if records[iid].state == DONE]
@@ -175,7 +176,7 @@ def _subtree_ops(base: str, root: str, keep_root: bool) -> list:
     return ops
 
 
-def _fanout_ops(kv: KV, wf: str, rid: str, finishing_again: list[str]) -> list:
+def _fanout_ops(kv: Store, wf: str, rid: str, finishing_again: list[str]) -> list:
     """Each parent's fan-out, raised by its children that will finish again (those that had
     finished: a child that never did is not in its parent's count yet)."""
     raised: dict[str, int] = {}

@@ -21,9 +21,9 @@ from mr.data.files import RESULT_FILE, result_dir_path
 from mr.engine import blobs
 from mr.fs import WorkflowFS
 from mr.kv import keys
-from mr.kv.client import KV
 from mr.kv.codec import pack
 from mr.kv.models import RESULT_WRITERS, Invocation, Request, ResultWriter
+from mr.kv.store import Store
 
 
 def result_file(request_id: str) -> str:
@@ -88,7 +88,7 @@ def page(request: Request, wfs: WorkflowFS, offset: int, limit: int) -> tuple[li
     return found[offset:offset + limit], len(found)
 
 
-def invocation_output(kv: KV, wfs: WorkflowFS, wf: str, rid: str,
+def invocation_output(kv: Store, wfs: WorkflowFS, wf: str, rid: str,
                       inv: Invocation) -> list | None:
     """What one invocation output, as a list, as its parent's reducer reads it (a data step's
     split or partition: the references to its files, the list's one item); None while it has

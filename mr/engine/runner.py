@@ -33,7 +33,6 @@ from mr.engine.timelimit import TimeLimit, Watchdog, time_limit_failure
 from mr.handlers.api import MapTo, Return
 from mr.handlers.library import Library, LoadedHandler
 from mr.kv import keys
-from mr.kv.client import KV
 from mr.kv.models import (
     PARTITION,
     REDUCE,
@@ -45,6 +44,7 @@ from mr.kv.models import (
     decode,
     reduced_of,
 )
+from mr.kv.store import Store
 from mr.notify import Notifier
 from mr.queue import messages
 from mr.queue.publisher import Publisher
@@ -66,7 +66,7 @@ class RequestEnded(Exception):
 
 
 class Runner:
-    def __init__(self, kv: KV, publisher: Publisher, libraries: dict[str, Library],
+    def __init__(self, kv: Store, publisher: Publisher, libraries: dict[str, Library],
                  worker_id: str, settings: Settings, worker_alive: Callable[[str], bool],
                  notifier: Notifier | None = None):
         self.kv = kv

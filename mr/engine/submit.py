@@ -11,7 +11,6 @@ from mr.engine import events, registry, request_protocol
 from mr.handlers.library import Library, LoadedHandler
 from mr.handlers.source import REQUEST_ARGUMENT_TYPES
 from mr.kv import keys
-from mr.kv.client import KV
 from mr.kv.codec import unpack
 from mr.kv.models import (
     DONE,
@@ -24,6 +23,7 @@ from mr.kv.models import (
     decode,
     encode,
 )
+from mr.kv.store import Store
 from mr.notify import Notifier
 from mr.queue import messages
 from mr.queue.publisher import Publisher, PublishError
@@ -104,7 +104,7 @@ def new_request_id() -> str:
     return secrets.token_hex(16)
 
 
-def submit(kv: KV, publisher: Publisher, library: Library, job_name: str, arguments: dict,
+def submit(kv: Store, publisher: Publisher, library: Library, job_name: str, arguments: dict,
            blocking: bool, context: dict, settings: Settings, request_id: str | None = None,
            name: str | None = None, recompute: bool = False,
            notifier: Notifier | None = None, inputs: list | None = None,
@@ -171,7 +171,7 @@ def submit(kv: KV, publisher: Publisher, library: Library, job_name: str, argume
     return request, False
 
 
-def _named(kv: KV, wf: str, name: str, digest: str) -> tuple[Request | None, int]:
+def _named(kv: Store, wf: str, name: str, digest: str) -> tuple[Request | None, int]:
     """The request a name holds now (None if none) and the name key's revision."""
     entry = kv.get(keys.name(wf, name))
     if entry is None:
@@ -186,7 +186,7 @@ def _named(kv: KV, wf: str, name: str, digest: str) -> tuple[Request | None, int
     return (decode(Request, found.value) if found else None), entry.mod_revision
 
 
-def fail(kv: KV, request: Request, reason: str, message: str) -> bool:
+def fail(kv: Store, request: Request, reason: str, message: str) -> bool:
     """End a running request with a failure that is not a handler's (timeout, queue down)."""
     request.state, request.finished = FAILED, time.time()
     request.failure = {"reason": reason, "message": message}

@@ -27,7 +27,6 @@ from mr.fs import traces
 from mr.handlers.library import Library
 from mr.kv import entities, keys
 from mr.kv.client import (
-    KV,
     MAX_TXN_OPS,
     EtcdUnavailable,
     cmp_absent,
@@ -36,6 +35,7 @@ from mr.kv.client import (
     op_put,
 )
 from mr.kv.models import RUNNING, Request, decode
+from mr.kv.store import Store
 from mr.notify import Notifier
 from mr.queue.publisher import Publisher
 from mr.queue.restarts import BrokerRestarts
@@ -47,7 +47,7 @@ BATCH = 500
 
 
 class Sweeper:
-    def __init__(self, kv: KV, publisher: Publisher, libraries: dict[str, Library],
+    def __init__(self, kv: Store, publisher: Publisher, libraries: dict[str, Library],
                  worker_id: str, settings: Settings, worker_alive: Callable[[str], bool],
                  notifier: Notifier | None = None):
         self.kv = kv

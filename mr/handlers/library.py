@@ -16,8 +16,9 @@ from typing import Any, TypeVar
 from mr.handlers import processors
 from mr.handlers.processors import LoadedHandler, ScopeOf
 from mr.kv import keys
-from mr.kv.client import KV, EtcdUnavailable
+from mr.kv.client import EtcdUnavailable
 from mr.kv.models import Handler, Job, Step, decode
+from mr.kv.store import Store
 from mr.kv.watch import Watch, WatchCompacted
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ class Snapshot:
 
 
 class Library:
-    def __init__(self, kv: KV, workflow: str, compile_code: bool = True,
+    def __init__(self, kv: Store, workflow: str, compile_code: bool = True,
                  scope: ScopeOf | None = None):
         self.kv = kv
         self.workflow = workflow

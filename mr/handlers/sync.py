@@ -15,8 +15,9 @@ from pathlib import Path
 from mr import config
 from mr.handlers.source import HandlerSourceError, parse
 from mr.kv import entities, keys
-from mr.kv.client import KV, MAX_TXN_OPS, op_delete, op_put
+from mr.kv.client import MAX_TXN_OPS, op_delete, op_put
 from mr.kv.models import HANDLER_TYPES, Handler, Step, encode
+from mr.kv.store import Store
 from mr.notify import Notifier
 
 # File suffixes that hold handlers: Python runs in the worker, the rest as subprocesses.
@@ -80,7 +81,7 @@ def handler_from_file(workflow: str, path: Path, name: str, stored_path: str) ->
         language=parsed.language, input_format=parsed.input_format)
 
 
-def role_conflicts(kv: KV, workflow: str, handlers: list[Handler]) -> list[str]:
+def role_conflicts(kv: Store, workflow: str, handlers: list[Handler]) -> list[str]:
     """Why storing `handlers` would break steps: one sentence per handler whose type differs
     from the role a step gives it (a worker would run, say, a reducer as that step's mapper)."""
     new_type = {h.name: h.handler_type for h in handlers}
@@ -101,7 +102,7 @@ def role_conflicts(kv: KV, workflow: str, handlers: list[Handler]) -> list[str]:
     return found
 
 
-def plan(kv: KV, workflow: str, directory: Path, force_update: bool = False) -> SyncPlan:
+def plan(kv: Store, workflow: str, directory: Path, force_update: bool = False) -> SyncPlan:
     """What a sync would change; EntityError if it would change the type of a handler that
     a step uses (nothing is written then)."""
     entities.require_workflow(kv, workflow)
@@ -128,7 +129,7 @@ def plan(kv: KV, workflow: str, directory: Path, force_update: bool = False) -> 
     return result
 
 
-def apply(kv: KV, workflow: str, sync: SyncPlan, notifier=None) -> int:
+def apply(kv: Store, workflow: str, sync: SyncPlan, notifier=None) -> int:
     """Write the plan; each handler is one key, so a worker sees each whole version or none.
 
     Returns the revision of the last write (0 when nothing changed). A change is announced

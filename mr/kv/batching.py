@@ -16,10 +16,11 @@ queued for the committers, as behind any commit in flight.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
 
 from mr.kv.client import KV, MAX_TXN_OPS, TxnResult
+from mr.kv.entry import Entry
+from mr.kv.watch import Watch
 
 
 class _Pending:
@@ -77,8 +78,45 @@ class BatchingKV:
             threading.Thread(target=self._commit_loop, name=f"group-commit-{n}",
                              daemon=True).start()
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._kv, name)
+    # --- what is not a transaction goes straight to the wrapped KV (a Store, mr.kv.store)
+    def get(self, key: str) -> Entry | None:
+        return self._kv.get(key)
+
+    def range(self, prefix: str, limit: int = 0, start: str | None = None,
+              keys_only: bool = False, revision: int = 0, descending: bool = False,
+              by_mod_revision: bool = False) -> tuple[list[Entry], bool, int]:
+        return self._kv.range(prefix, limit, start, keys_only, revision, descending,
+                              by_mod_revision)
+
+    def scan(self, prefix: str, page: int = 500, keys_only: bool = False,
+             revision: int = 0) -> Iterator[Entry]:
+        return self._kv.scan(prefix, page, keys_only, revision)
+
+    def count(self, prefix: str, revision: int = 0) -> int:
+        return self._kv.count(prefix, revision)
+
+    def revision(self) -> int:
+        return self._kv.revision()
+
+    def put(self, key: str, value: bytes, lease: int = 0) -> int:
+        return self._kv.put(key, value, lease)
+
+    def delete(self, key: str, prefix: bool = False) -> int:
+        return self._kv.delete(key, prefix)
+
+    def lease_grant(self, ttl: int) -> int:
+        return self._kv.lease_grant(ttl)
+
+    def lease_keepalive(self, lease_id: int) -> int:
+        return self._kv.lease_keepalive(lease_id)
+
+    def lease_revoke(self, lease_id: int) -> None:
+        self._kv.lease_revoke(lease_id)
+
+    def watch_prefix(self, prefix: str, start_revision: int) -> Watch:
+        return self._kv.watch_prefix(prefix, start_revision)
+
+    # --- transactions ------------------------------------------------------------------
 
     def txn(self, compare: list, success: list, failure: list | None = None) -> TxnResult:
         with self._lock:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from mr.kv import keys
-from mr.kv.client import KV, MAX_TXN_OPS, cmp_absent, cmp_mod_revision, op_delete, op_get, op_put
+from mr.kv.client import MAX_TXN_OPS, cmp_absent, cmp_mod_revision, op_delete, op_get, op_put
 from mr.kv.codec import unpack
 from mr.kv.models import (
     HANDLER_TYPES,
@@ -24,6 +24,7 @@ from mr.kv.models import (
     decode,
     encode,
 )
+from mr.kv.store import Store
 
 T = TypeVar("T")
 KIND_OF = {Job: "job", Step: "step", Handler: "handler"}
@@ -33,45 +34,45 @@ class EntityError(ValueError):
     """A definition that refers to something missing, or a name that is taken or unknown."""
 
 
-def get_workflow(kv: KV, name: str) -> Workflow | None:
+def get_workflow(kv: Store, name: str) -> Workflow | None:
     entry = kv.get(keys.workflow(name))
     return decode(Workflow, entry.value) if entry else None
 
 
-def require_workflow(kv: KV, name: str) -> Workflow:
+def require_workflow(kv: Store, name: str) -> Workflow:
     found = get_workflow(kv, name)
     if found is None:
         raise EntityError(f"workflow {name!r} does not exist")
     return found
 
 
-def list_workflows(kv: KV) -> list[Workflow]:
+def list_workflows(kv: Store) -> list[Workflow]:
     return [decode(Workflow, e.value) for e in kv.scan(keys.workflows())]
 
 
-def create_workflow(kv: KV, workflow: Workflow) -> None:
+def create_workflow(kv: Store, workflow: Workflow) -> None:
     keys.check_name("workflow", workflow.name, keys.MAX_TOPIC_PART)
     if not kv.txn([cmp_absent(workflow.key)], [op_put(workflow.key, encode(workflow))]).succeeded:
         raise EntityError(f"workflow {workflow.name!r} already exists")
 
 
-def delete_workflow(kv: KV, name: str) -> None:
+def delete_workflow(kv: Store, name: str) -> None:
     """The workflow and everything stored under it."""
     require_workflow(kv, name)
     kv.txn([], [op_delete(keys.workflow(name)),
                 op_delete(keys.workflow_data(name), prefix=True)])
 
 
-def get(kv: KV, cls: type[T], workflow: str, name: str) -> T | None:
+def get(kv: Store, cls: type[T], workflow: str, name: str) -> T | None:
     entry = kv.get(keys.definition(workflow, KIND_OF[cls], name))
     return decode(cls, entry.value) if entry else None
 
 
-def list_all(kv: KV, cls: type[T], workflow: str) -> list[T]:
+def list_all(kv: Store, cls: type[T], workflow: str) -> list[T]:
     return [decode(cls, e.value) for e in kv.scan(keys.definitions_of(workflow, KIND_OF[cls]))]
 
 
-def check_job(kv: KV, job: Job) -> None:
+def check_job(kv: Store, job: Job) -> None:
     keys.check_name("job", job.name)
     if get(kv, Step, job.workflow, job.initial_step) is None:
         raise EntityError(f"job {job.name!r}: initial step {job.initial_step!r} does not exist")
@@ -79,7 +80,7 @@ def check_job(kv: KV, job: Job) -> None:
         raise EntityError(f"job {job.name!r}: result writer must be inline or file")
 
 
-def check_step(kv: KV, step: Step) -> None:
+def check_step(kv: Store, step: Step) -> None:
     keys.check_name("step", step.name)
     for role, name in (("mapper", step.mapper), ("combiner", step.combiner),
                        ("reducer", step.reducer)):
@@ -95,10 +96,10 @@ def check_step(kv: KV, step: Step) -> None:
                               f"not a {role}")
 
 
-def save(kv: KV, entity: Job | Step | Handler, create_only: bool = False) -> None:
+def save(kv: Store, entity: Job | Step | Handler, create_only: bool = False) -> None:
     """Write a job or step after checking what it refers to."""
     require_workflow(kv, entity.workflow)
-    checks: dict[type, Callable[[KV, Any], None]] = {
+    checks: dict[type, Callable[[Store, Any], None]] = {
         Job: check_job, Step: check_step, Handler: lambda *_: None}
     checks[type(entity)](kv, entity)
     compare = [cmp_absent(entity.key)] if create_only else []
@@ -107,7 +108,7 @@ def save(kv: KV, entity: Job | Step | Handler, create_only: bool = False) -> Non
                           f"workflow {entity.workflow!r}")
 
 
-def referrers(kv: KV, cls: type, workflow: str, name: str) -> list[str]:
+def referrers(kv: Store, cls: type, workflow: str, name: str) -> list[str]:
     """What refers to a step (jobs, and handlers whose source maps to it) or a handler
     (steps): deleting it would break them."""
     if cls is Step:
@@ -121,7 +122,7 @@ def referrers(kv: KV, cls: type, workflow: str, name: str) -> list[str]:
     return []
 
 
-def delete(kv: KV, cls: type, workflow: str, name: str, force: bool = False) -> None:
+def delete(kv: Store, cls: type, workflow: str, name: str, force: bool = False) -> None:
     if get(kv, cls, workflow, name) is None:
         raise EntityError(f"{KIND_OF[cls]} {name!r} does not exist in workflow {workflow!r}")
     users = referrers(kv, cls, workflow, name)
@@ -133,7 +134,7 @@ def delete(kv: KV, cls: type, workflow: str, name: str, force: bool = False) -> 
 
 # --- additions for the admin scripts ---------------------------------------------------------
 
-def require(kv: KV, cls: type[T], workflow: str, name: str) -> T:
+def require(kv: Store, cls: type[T], workflow: str, name: str) -> T:
     """The definition, or an EntityError naming what is missing (workflow first)."""
     require_workflow(kv, workflow)
     found = get(kv, cls, workflow, name)
@@ -142,7 +143,7 @@ def require(kv: KV, cls: type[T], workflow: str, name: str) -> T:
     return found
 
 
-def workflow_contents(kv: KV, name: str) -> dict[str, int]:
+def workflow_contents(kv: Store, name: str) -> dict[str, int]:
     """How many definitions and requests a workflow holds (count-only reads)."""
     counts = {f"{kind}s": kv.count(keys.definitions_of(name, kind))
               for kind in ("job", "step", "handler")}
@@ -150,7 +151,7 @@ def workflow_contents(kv: KV, name: str) -> dict[str, int]:
     return counts
 
 
-def rename_handler_references(kv: KV, workflow: str, role: str, old: str, new: str,
+def rename_handler_references(kv: Store, workflow: str, role: str, old: str, new: str,
                               simulate: bool = False) -> list[str]:
     """Point every step whose `role` handler is `old` at `new`; returns the steps changed.
 
@@ -178,7 +179,7 @@ def rename_handler_references(kv: KV, workflow: str, role: str, old: str, new: s
     return [step.name for step, _ in changed]
 
 
-def request_footprint(kv: KV, workflow: str, rid: str) -> dict[str, int]:
+def request_footprint(kv: Store, workflow: str, rid: str) -> dict[str, int]:
     """Keys a request owns, counted per kind (inv, out, fan, sess, live, request).
 
     Reads keys only, a page at a time: a request with many invocations costs no memory.
@@ -195,7 +196,7 @@ def request_footprint(kv: KV, workflow: str, rid: str) -> dict[str, int]:
 DELETE_PAGE = 1000
 
 
-def delete_request_data(kv: KV, workflow: str, rid: str, page: int = DELETE_PAGE) -> int:
+def delete_request_data(kv: Store, workflow: str, rid: str, page: int = DELETE_PAGE) -> int:
     """Delete what request `rid` owns under its data prefix, `page` keys per transaction;
     how many keys went.
 
@@ -212,7 +213,7 @@ def delete_request_data(kv: KV, workflow: str, rid: str, page: int = DELETE_PAGE
         deleted += len(entries)
 
 
-def cleanup_request(kv: KV, workflow: str, rid: str) -> bool:
+def cleanup_request(kv: Store, workflow: str, rid: str) -> bool:
     """Delete a request: its record, its data, and its entries in the state, deadline and
     expiry timelines and the name index (the data a page at a time, then the rest in one
     transaction; False if it changed meanwhile)."""
@@ -223,7 +224,7 @@ def cleanup_request(kv: KV, workflow: str, rid: str) -> bool:
     return kv.txn(compare, ops).succeeded
 
 
-def cleanup_requests(kv: KV, workflow: str, rids: list[str],
+def cleanup_requests(kv: Store, workflow: str, rids: list[str],
                      keep_running: bool = True) -> tuple[list[str], list[str]]:
     """Delete many requests in few transactions; (removed, running ones left alone).
 
@@ -255,7 +256,7 @@ def cleanup_requests(kv: KV, workflow: str, rids: list[str],
     return removed, running
 
 
-def _removal(kv: KV, workflow: str, rid: str, entry) -> tuple[list, list]:
+def _removal(kv: Store, workflow: str, rid: str, entry) -> tuple[list, list]:
     """The compares and deletes that remove request `rid` (its record `entry`, if any)."""
     compare, ops = [], [op_delete(keys.request_data(workflow, rid), prefix=True)]
     if entry is not None:

@@ -11,8 +11,9 @@ from collections.abc import Iterable, Iterator
 from mr.fs import WorkflowFS
 from mr.fs.traces import Document, open_document
 from mr.kv import entities, keys
-from mr.kv.client import KV, op_get
+from mr.kv.client import op_get
 from mr.kv.models import Invocation, Request, as_shown, decode
+from mr.kv.store import Store
 from mr.trace.tree import TraceError, Tree, build
 
 CLEANED_UP = ("request {rid} ended ({state}) and was cleaned up, and no trace document of it "
@@ -21,7 +22,7 @@ CLEANED_UP = ("request {rid} ended ({state}) and was cleaned up, and no trace do
 BATCH = 100   # invocations read by id in one transaction
 
 
-def load_request(kv: KV, workflow: str, rid: str, wfs: WorkflowFS | None = None) -> Request:
+def load_request(kv: Store, workflow: str, rid: str, wfs: WorkflowFS | None = None) -> Request:
     """The request's record; with `wfs`, its trace document's copy once the record is gone."""
     entities.require_workflow(kv, workflow)
     entry = kv.get(keys.request(workflow, rid))
@@ -33,13 +34,13 @@ def load_request(kv: KV, workflow: str, rid: str, wfs: WorkflowFS | None = None)
     return kept.request
 
 
-def invocations(kv: KV, request: Request) -> Iterator[Invocation]:
+def invocations(kv: Store, request: Request) -> Iterator[Invocation]:
     """The request's invocations in key order, read a page at a time, as shown (`as_shown`)."""
     for entry in kv.scan(keys.invocations(request.workflow, request.id)):
         yield as_shown(decode(Invocation, entry.value), request.state)
 
 
-def attempt_logs(kv: KV, workflow: str, rid: str, iid: str) -> dict[int, str]:
+def attempt_logs(kv: Store, workflow: str, rid: str, iid: str) -> dict[int, str]:
     """Attempt number -> what it printed, for attempts retried after a failure and for one
     running long (mr.engine.live_logs); the record's `log` is the last finished attempt's."""
     prefix = keys.attempt_logs(workflow, rid, iid)
@@ -47,7 +48,7 @@ def attempt_logs(kv: KV, workflow: str, rid: str, iid: str) -> dict[int, str]:
             for e in kv.scan(prefix)}
 
 
-def with_logs(kv: KV, workflow: str, rid: str, inv: Invocation) -> dict:
+def with_logs(kv: Store, workflow: str, rid: str, inv: Invocation) -> dict:
     """The record as a dict, its `log` so far while it runs, and `attempt_logs`."""
     logs = attempt_logs(kv, workflow, rid, inv.id)
     data = dict(vars(inv))
@@ -60,7 +61,7 @@ def with_logs(kv: KV, workflow: str, rid: str, inv: Invocation) -> dict:
 class Source:
     """Where a request's invocations are read: etcd, or its document when `kept` is set."""
 
-    def __init__(self, kv: KV, request: Request, kept: Document | None = None):
+    def __init__(self, kv: Store, request: Request, kept: Document | None = None):
         self.kv, self.request, self.kept = kv, request, kept
 
     def invocations(self) -> Iterator[Invocation]:
@@ -101,7 +102,7 @@ class Source:
         return with_logs(self.kv, self.request.workflow, self.request.id, inv)
 
 
-def source(kv: KV, request: Request, wfs: WorkflowFS | None) -> Source | None:
+def source(kv: Store, request: Request, wfs: WorkflowFS | None) -> Source | None:
     """etcd's records while any exist (count-only read), else the request's kept document;
     None when neither is there."""
     if kv.count(keys.invocations(request.workflow, request.id)) > 0:
@@ -110,7 +111,7 @@ def source(kv: KV, request: Request, wfs: WorkflowFS | None) -> Source | None:
     return Source(kv, request, kept) if kept is not None else None
 
 
-def require_trace(kv: KV, workflow: str, rid: str,
+def require_trace(kv: Store, workflow: str, rid: str,
                   wfs: WorkflowFS | None = None) -> tuple[Request, Source]:
     """The request and where its trace is read; TraceError (CLEANED_UP) when it has none."""
     request = load_request(kv, workflow, rid, wfs)
@@ -120,7 +121,7 @@ def require_trace(kv: KV, workflow: str, rid: str,
     return request, found
 
 
-def load_tree(kv: KV, workflow: str, rid: str,
+def load_tree(kv: Store, workflow: str, rid: str,
               wfs: WorkflowFS | None = None) -> tuple[Request, Tree]:
     request, found = require_trace(kv, workflow, rid, wfs)
     return request, build(found.invocations())

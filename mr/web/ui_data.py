@@ -15,7 +15,7 @@ from mr.engine import listing
 from mr.engine import progress as tracker
 from mr.engine.registry import live_workers
 from mr.kv import keys
-from mr.kv.client import KV, op_get
+from mr.kv.client import op_get
 from mr.kv.models import (
     REDUCE_SUFFIX,
     REQUEST_STATES,
@@ -27,6 +27,7 @@ from mr.kv.models import (
     parent_of,
     reduce_id,
 )
+from mr.kv.store import Store
 from mr.metrics import QueueDepth
 from mr.queue.topics import PREFIX as TOPIC_PREFIX
 from mr.trace.store import Source
@@ -100,7 +101,7 @@ def path_to(iid: str | None) -> list[str]:
 
 
 # --- the overview -----------------------------------------------------------------------
-def state_counts(kv: KV, wf: str) -> dict[str, int]:
+def state_counts(kv: Store, wf: str) -> dict[str, int]:
     """Requests by state: one count-only range per state, in one transaction."""
     result = kv.txn([], [op_get(keys.by_state(wf, s), prefix=True, count_only=True)
                          for s in REQUEST_STATES])
@@ -117,7 +118,7 @@ class Row:
         return self.request.id
 
 
-def row(kv: KV, request: Request) -> Row:
+def row(kv: Store, request: Request) -> Row:
     """A request with its progress: counted now while it runs, its kept counts once ended."""
     if request.state == RUNNING:
         try:
@@ -138,7 +139,7 @@ def ended_progress(request: Request) -> tracker.Progress | None:
                             (request.finished or request.created) - request.created)
 
 
-def recent(kv: KV, wf: str, limit: int = RECENT) -> list[Row]:
+def recent(kv: Store, wf: str, limit: int = RECENT) -> list[Row]:
     return [row(kv, r) for r in listing.list_requests(kv, wf, limit=limit)]
 
 
@@ -169,7 +170,7 @@ def in_flight(info: dict) -> float | None:
     return float(match.group(1)) if match else None
 
 
-def workers(kv: KV, wf: str) -> list[WorkerView]:
+def workers(kv: Store, wf: str) -> list[WorkerView]:
     """Live workers serving `wf`, with what they run now (asked of their /metrics at once)."""
     serving = [w for w in live_workers(kv) if wf in w.get("workflows", ())]
     if not serving:

@@ -25,9 +25,9 @@ from typing import Any
 
 from mr.engine import progress as tracker
 from mr.kv import keys
-from mr.kv.client import KV
 from mr.kv.models import ROOT_INVOCATION as ROOT
 from mr.kv.models import RUNNING, Request, decode
+from mr.kv.store import Store
 from mr.web import ui_data, ui_render
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ class Feed:
             kill()
         self._stops[key] = stop
 
-    def watch(self, key: str, kv: KV, prefix: str, revision: int) -> None:
+    def watch(self, key: str, kv: Store, prefix: str, revision: int) -> None:
         watch = kv.watch_prefix(prefix, revision + 1)
         self.add(key, watch, watch.cancel)
 
@@ -128,7 +128,7 @@ def _lasting(feed: Feed, events: Callable[[], Iterator[bytes]]) -> Iterator[byte
 # --- the overview ------------------------------------------------------------------------
 class _Overview:
     def __init__(self, front_end, wf: str):
-        self.kv: KV = front_end.kv
+        self.kv: Store = front_end.kv
         self.settings = front_end.settings
         self.wf = wf
         self.feed = Feed()
@@ -238,7 +238,7 @@ def overview_stream(front_end, wf: str) -> Iterator[bytes]:
 
 # --- one request -------------------------------------------------------------------------
 def request_stream(front_end, wf: str, rid: str) -> Iterator[bytes]:
-    kv: KV = front_end.kv
+    kv: Store = front_end.kv
     feed = Feed()
 
     def events() -> Iterator[bytes]:
@@ -266,7 +266,7 @@ def request_stream(front_end, wf: str, rid: str) -> Iterator[bytes]:
     return _lasting(feed, events)
 
 
-def _request_event(kv: KV, wf: str, rid: str) -> bytes:
+def _request_event(kv: Store, wf: str, rid: str) -> bytes:
     entry = kv.get(keys.request(wf, rid))
     if entry is None:
         return sse("gone", {"id": rid})

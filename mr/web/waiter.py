@@ -9,8 +9,9 @@ import logging
 import threading
 
 from mr.kv import keys
-from mr.kv.client import KV, EtcdUnavailable
+from mr.kv.client import EtcdUnavailable
 from mr.kv.models import RUNNING, Request, decode
+from mr.kv.store import Store
 from mr.kv.watch import Watch, WatchCompacted
 
 log = logging.getLogger(__name__)
@@ -23,7 +24,7 @@ class _Ticket:
 
 
 class RequestWaiter:
-    def __init__(self, kv: KV, workflow: str):
+    def __init__(self, kv: Store, workflow: str):
         self.kv = kv
         self.workflow = workflow
         self._tickets: dict[str, _Ticket] = {}
