@@ -108,6 +108,7 @@ class ClientConnection(Handshake, asyncio.Protocol):
 
     # -- asyncio.Protocol --------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # asyncio names a BaseTransport; a stream connection is always given a Transport
         self.transport = transport  # type: ignore[assignment]
         peer = transport.get_extra_info("peername") or ("", 0)
         self.remote_address = f"{peer[0]}:{peer[1]}"
