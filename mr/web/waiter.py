@@ -31,6 +31,7 @@ class RequestWaiter:
         self._revision = kv.revision()
         self._watch: Watch | None = None
         self._stopped = threading.Event()
+        self._watching = threading.Lock()   # stop() and a watch being opened: one at a time
         threading.Thread(target=self._follow, name=f"waiter-{workflow}", daemon=True).start()
 
     def expect(self, request_id: str) -> _Ticket:
@@ -51,9 +52,10 @@ class RequestWaiter:
             self.forget(request_id)
 
     def stop(self) -> None:
-        self._stopped.set()
-        if self._watch is not None:
-            self._watch.cancel()
+        with self._watching:
+            self._stopped.set()
+            if self._watch is not None:
+                self._watch.cancel()
 
     def _wake(self, request: Request) -> None:
         ticket = self._tickets.get(request.id)
@@ -65,8 +67,11 @@ class RequestWaiter:
         delay = 0.1
         while not self._stopped.is_set():
             try:
-                self._watch = watch = self.kv.watch_prefix(keys.requests(self.workflow),
-                                                           self._revision + 1)
+                with self._watching:   # else a stop() just before this would miss its watch
+                    if self._stopped.is_set():
+                        return
+                    self._watch = watch = self.kv.watch_prefix(keys.requests(self.workflow),
+                                                               self._revision + 1)
                 for revision, events in watch:
                     for event in events:
                         # decoded only when waited for: every front-end process sees every
