@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 from dataclasses import dataclass
 
@@ -50,9 +51,18 @@ def run_script(etcd):
         if shutil.which(argv[0]) is None:
             pytest.fail(f"{argv[0]} is not on PATH: run `pip install -e .` to install the "
                         f"console scripts")
-        env = {**os.environ, "MR_ETCD_HOSTS": etcd.address}
-        done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
-        return Ran(done.returncode, done.stdout, done.stderr)
+        # PYTHONFAULTHANDLER: a script that hangs is sent SIGABRT, which makes it print every
+        # thread's stack, and the failure shows where it was stuck
+        env = {**os.environ, "MR_ETCD_HOSTS": etcd.address, "PYTHONFAULTHANDLER": "1"}
+        proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        try:
+            out, err = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGABRT)
+            out, err = proc.communicate(timeout=30)
+            pytest.fail(f"{' '.join(argv)} still ran after 60 s; its threads:\n{err[-6000:]}")
+        return Ran(proc.returncode, out, err)
     return call
 
 
