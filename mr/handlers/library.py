@@ -7,6 +7,7 @@ written), with the values the workflow's scope factory gives each of them.
 """
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from collections.abc import Callable
@@ -48,19 +49,28 @@ class Library:
         self._stopped = threading.Event()
         self._watch: Watch | None = None
         self._watching = threading.Lock()   # stop() and a watch being opened: one at a time
+        self._thread: threading.Thread | None = None
 
     def start(self) -> Library:
         """Load everything now (so the first request finds its handlers), then follow changes."""
         self._reload()
-        threading.Thread(target=self._follow, name=f"library-{self.workflow}",
-                         daemon=True).start()
+        self._thread = threading.Thread(target=self._follow, name=f"library-{self.workflow}",
+                                        daemon=True)
+        self._thread.start()
         return self
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 5.0) -> None:
+        """Cancel the watch and wait for its thread: a watch stream still referenced when the
+        interpreter exits is collected while daemon threads are frozen, and gRPC's clean-up
+        can then wait forever on a lock one of them held (a script hung at exit so)."""
         with self._watching:
             self._stopped.set()
             if self._watch is not None:
                 self._watch.cancel()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+        self._watch = None
+        gc.collect()   # the stream sits in a cycle inside gRPC: collect it while threads run
 
     # --- lookups -------------------------------------------------------------------------
     def job(self, name: str) -> Job | None:

@@ -33,6 +33,12 @@ class Event:
     entry: Entry
 
 
+def _requests(pending: queue.Queue) -> Iterator:
+    """What the watch sends etcd, until a None."""
+    while (item := pending.get()) is not None:
+        yield item
+
+
 class Watch:
     """One watch stream over a prefix; iterate for (revision, [Event]); cancel() to stop."""
 
@@ -42,15 +48,11 @@ class Watch:
         self._requests: queue.Queue = queue.Queue()
         self._requests.put(etcdrpc.WatchRequest(create_request=etcdrpc.WatchCreateRequest(
             key=raw, range_end=prefix_end(raw), start_revision=start_revision)))
-        self._stream = stub.Watch(self._request_iter(), metadata=auth.stream_metadata())
+        # the request generator must not hold the Watch: a cycle through gRPC's call leaves
+        # the stream for the garbage collector, which may run it at interpreter exit, when
+        # gRPC's frozen daemon threads can hold the lock its clean-up waits for (a hang)
+        self._stream = stub.Watch(_requests(self._requests), metadata=auth.stream_metadata())
         self._closed = threading.Event()
-
-    def _request_iter(self):
-        while True:
-            item = self._requests.get()
-            if item is None:
-                return
-            yield item
 
     def __iter__(self) -> Iterator[tuple[int, list[Event]]]:
         try:

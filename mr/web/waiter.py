@@ -5,6 +5,7 @@ its last revision after any break) cannot miss the request's end.
 """
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 
@@ -32,7 +33,9 @@ class RequestWaiter:
         self._watch: Watch | None = None
         self._stopped = threading.Event()
         self._watching = threading.Lock()   # stop() and a watch being opened: one at a time
-        threading.Thread(target=self._follow, name=f"waiter-{workflow}", daemon=True).start()
+        self._thread = threading.Thread(target=self._follow, name=f"waiter-{workflow}",
+                                        daemon=True)
+        self._thread.start()
 
     def expect(self, request_id: str) -> _Ticket:
         ticket = self._tickets[request_id] = _Ticket()
@@ -51,11 +54,16 @@ class RequestWaiter:
         finally:
             self.forget(request_id)
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 5.0) -> None:
+        """Cancel the watch and wait for its thread (see mr.handlers.library.Library.stop)."""
         with self._watching:
             self._stopped.set()
             if self._watch is not None:
                 self._watch.cancel()
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+        self._watch = None
+        gc.collect()   # the stream sits in a cycle inside gRPC: collect it while threads run
 
     def _wake(self, request: Request) -> None:
         ticket = self._tickets.get(request.id)
