@@ -10,10 +10,11 @@ from dataclasses import dataclass
 
 from benchmarks import systems
 
-NAMES = ("mr", "spark", "ray", "dask", "plain")
+NAMES = ("mr", "spark", "spark-textbook", "ray", "dask", "plain")
 INSTALL = "pip install -e '.[bigdata]' (scripts/bench does it into .venv)"
-MODULES = {"mr": [], "spark": ["pyspark"], "ray": ["ray"], "dask": ["dask", "distributed"],
-           "plain": []}
+MODULES = {"mr": [], "spark": ["pyspark"], "spark-textbook": ["pyspark"], "ray": ["ray"],
+           "dask": ["dask", "distributed"], "plain": []}
+ONLY = {"spark-textbook": ("wordcount",)}   # systems that run some jobs only
 
 
 @dataclass(frozen=True)
@@ -27,14 +28,20 @@ def missing(name: str) -> list[str]:
     """What system `name` lacks here, each with the command that installs it."""
     problems = [f"{name}: Python package {module!r} is not installed: {INSTALL}"
                 for module in MODULES[name] if importlib.util.find_spec(module) is None]
-    if name == "spark" and not (shutil.which("java") or shutil.which("java", path="/usr/bin")):
-        problems.append("spark: java is not installed: apt-get install openjdk-17-jre-headless "
+    if name.startswith("spark") and not (shutil.which("java")
+                                         or shutil.which("java", path="/usr/bin")):
+        problems.append(f"{name}: java is not installed: apt-get install openjdk-17-jre-headless "
                         "(scripts/bench does it)")
     if name == "mr":
         problems += systems.missing("mr")
         if importlib.util.find_spec("mr.data.parts") is None:
             problems.append("mr: this checkout's engine has no data jobs yet (mr.data.parts)")
     return problems
+
+
+def runs(name: str, job: str) -> bool:
+    """Whether system `name` runs `job`."""
+    return job in ONLY.get(name, (job,))
 
 
 def create(name: str, options: Options):
@@ -45,6 +52,9 @@ def create(name: str, options: Options):
     if name == "spark":
         from benchmarks.systems.bigdata_spark import SparkPeer
         return SparkPeer(options)
+    if name == "spark-textbook":
+        from benchmarks.systems.bigdata_spark import SparkTextbook
+        return SparkTextbook(options)
     if name == "ray":
         from benchmarks.systems.bigdata_ray import RayPeer
         return RayPeer(options)

@@ -10,7 +10,14 @@ from collections import Counter
 import pytest
 
 from benchmarks import bigdata_corpus as corpus
-from benchmarks import bigdata_driver, bigdata_jobs, bigdata_report, bigdata_splits, bigdata_usage
+from benchmarks import (
+    bigdata_driver,
+    bigdata_jobs,
+    bigdata_report,
+    bigdata_splits,
+    bigdata_systems,
+    bigdata_usage,
+)
 from benchmarks.bigdata_systems import Options
 from benchmarks.systems.bigdata_plain import Plain
 from mr.cluster import wait_for
@@ -146,6 +153,7 @@ ROWS = [
     row("wordcount", 64, "mr", 60.0, (200, 210), etcd_proposals=2, etcd_wal_bytes=40960),
     row("wordcount", 1024, "mr", 55.0, (230, 240), etcd_proposals=20, etcd_wal_bytes=327680),
     row("wordcount", 1024, "ray", 50.0), row("wordcount", 1024, "spark", 20.0),
+    row("wordcount", 1024, "spark-textbook", 5.0),
     row("wordcount", 1024, "plain", 30.0),
     row("index", 64, "mr", 10.0, (300, 310), etcd_proposals=4, etcd_wal_bytes=81920),
     row("index", 64, "dask", 12.0),
@@ -158,11 +166,13 @@ def test_ratios_and_goals_are_judged_at_the_largest_size():
     ratios = {(r["job"], r["size_mb"], r["peer"]): r["ratio"]
               for r in bigdata_report.ratios(ROWS)}
     assert ratios == {("wordcount", 1024, "ray"): 1.1, ("wordcount", 1024, "spark"): 2.75,
+                      ("wordcount", 1024, "spark-textbook"): 11.0,
                       ("wordcount", 1024, "plain"): 1.83, ("index", 64, "dask"): 0.83}
     judged = {g["goal"].split(" (")[0]: g["met"] for g in bigdata_report.goals(ROWS)}
     assert judged == {
         "wordcount 1024 MB: mr >= 1x ray": True,
         "wordcount 1024 MB: mr >= 3x spark": False,
+        "wordcount 1024 MB: mr >= 3x spark-textbook": True,
         "wordcount 1024 MB: mr >= 1.7x plain": True,
         "wordcount: mr MB/s at 1024 MB >= 90% of at 64 MB": True,
         "wordcount 1024 MB: every mr worker's peak RSS <= 512 MiB": True,
@@ -177,7 +187,7 @@ def test_ratios_and_goals_are_judged_at_the_largest_size():
 
 def test_the_table_shows_failures_and_skips_warm_ups():
     text = bigdata_report.table(ROWS)
-    assert "index     64    spark  ERROR Py4JError: gone" in text
+    assert "index     64    spark          ERROR Py4JError: gone" in text
     assert "2.75x" in text and "230 240" in text
     assert "     1 " not in text.split("\n", 1)[1]  # the warm-up row
 
@@ -204,3 +214,10 @@ def test_a_workers_data_processes_count_in_its_memory_and_cpu(tmp_path):
         worker.wait()
     assert usage["trees_mib"]["worker1"] > 0
     assert usage["cpu_s"] >= 0.45, usage
+
+
+def test_the_textbook_spark_runs_the_word_count_only():
+    assert bigdata_systems.runs("spark-textbook", "wordcount")
+    assert not bigdata_systems.runs("spark-textbook", "index")
+    assert all(bigdata_systems.runs(name, job) for name in ("mr", "spark", "ray", "dask", "plain")
+               for job in bigdata_jobs.JOBS)
