@@ -2,7 +2,7 @@
 
     python -m benchmarks.bigdata [--sizes 64 256 1024] [--jobs wordcount index]
                                  [--systems mr spark spark-textbook ray dask plain]
-                                 [--workdir DIR] [--json]
+                                 [--repeat N] [--workdir DIR] [--json]
 
 Jobs (benchmarks/bigdata_jobs.py), the same semantics on every system, each answer checked
 equal to the plain process's (a difference fails the run):
@@ -34,8 +34,11 @@ Reported per job, size and system: seconds, MB/s, mr's throughput over the peer'
 seconds of all the system's processes (steadier than wall time on a shared host), the peak
 RSS of the largest process and of all of them together; for mr also etcd's proposals and WAL
 bytes written during the job, proposals per split and each worker's peak RSS; then the goals
-of the comparison, judged. The defaults take about 25 minutes on a 2-core VM; the 1 GB index
-holds its answer (about 120 million ids) in each driver: some 5 GB, 12 GB in all for Dask.
+of the comparison, judged. With --repeat N each system runs each job N times in a row and
+the fastest run is reported (this VM's neighbours move wall and CPU times by a third within
+minutes; the fastest run is the one they disturbed least). The defaults take about 30
+minutes on a 2-core VM; the 1 GB index holds its answer (about 120 million ids) in each
+driver: some 5 GB, 12 GB in all for Dask.
 """
 from __future__ import annotations
 
@@ -76,6 +79,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--partitions", type=positive, default=4,
                    help="reduce partitions of mr and Spark (default 4)")
     p.add_argument("--seed", type=int, default=1, help="corpus seed (default 1)")
+    p.add_argument("--repeat", type=positive, default=1,
+                   help="time each job N times on each system and report the fastest run "
+                        "(default 1)")
     p.add_argument("--json", action="store_true", help="print one JSON document")
     return p
 
@@ -89,6 +95,7 @@ def prepare(args: argparse.Namespace, workdir: Path, progress) -> list[dict]:
                 path = bigdata_corpus.ensure(workdir / "corpus", bigdata_jobs.INPUT_KIND[job],
                                              size, args.seed, progress)
                 cells.append({"job": job, "size_mb": size, "path": str(path), "warm": warm,
+                              "repeat": 1 if warm else args.repeat,
                               "answer": str(workdir / "answers" / f"{path.stem}.{job}.pickle")})
     (workdir / "answers").mkdir(parents=True, exist_ok=True)
     return cells
@@ -138,7 +145,8 @@ def run(args: argparse.Namespace, workdir: Path, progress) -> dict:
     chosen = [name for name in ORDER if name in wanted and not skipped[name]]
     result = {"command": "python -m benchmarks.bigdata " + " ".join(sys.argv[1:]),
               "machine": measure.machine(), "load_before": measure.load_average(),
-              "started": time.strftime("%Y-%m-%d %H:%M:%S %z"), "options": options.__dict__,
+              "started": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+              "options": {**options.__dict__, "repeat": args.repeat},
               "skipped": {name: why for name, why in skipped.items() if why},
               "systems": [], "rows": []}
     for name, why in result["skipped"].items():
@@ -167,6 +175,8 @@ def render(result: dict) -> str:
               for s in result["systems"]]
     parts += [f"{name}: SKIPPED: " + "; ".join(why) for name, why in result["skipped"].items()]
     parts += ["", bigdata_report.table(result["rows"])]
+    if result["options"].get("repeat", 1) > 1:
+        parts.append(f"(seconds: the fastest of {result['options']['repeat']} runs of each)")
     if result["ratios"]:
         parts += ["", bigdata_report.ratio_table(result["ratios"])]
     parts += ["", "each system's largest processes: peak RSS MiB / CPU s",

@@ -20,6 +20,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from benchmarks import measure
@@ -88,18 +89,10 @@ class Load:
         self._open = 0
 
     def run(self, result: Round) -> None:
-        start = threading.Barrier(len(self.clients) + 1)
-        threads = [threading.Thread(target=self._one, args=(client, start, result), daemon=True)
-                   for client in self.clients]
-        for thread in threads:
-            thread.start()
-        start.wait()
-        began = time.perf_counter()
-        for thread in threads:
-            thread.join()
-        result.seconds = round(time.perf_counter() - began, 2)
+        result.seconds = round(measure.released_together(
+            [partial(self._one, client, result=result) for client in self.clients]), 2)
 
-    def _one(self, client: Client, start: threading.Barrier, result: Round) -> None:
+    def _one(self, client: Client, start: threading.Barrier, *, result: Round) -> None:
         start.wait()
         with self._lock:
             self._open += 1

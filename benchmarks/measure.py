@@ -1,12 +1,16 @@
 """What the benchmarks read off the running processes: etcd's and the broker's own counters,
-percentiles, and peak resident memory from /proc (no extra package needed)."""
+percentiles, peak resident memory from /proc (no extra package needed), and the wall time of
+clients released together."""
 from __future__ import annotations
 
 import json
 import math
 import os
 import platform
+import threading
+import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -29,6 +33,22 @@ def broker_messages(http_address: str) -> int:
     with urllib.request.urlopen(f"http://{http_address}/stats?format=json", timeout=5) as reply:
         stats = json.load(reply)
     return sum(t["message_count"] for t in stats["topics"])
+
+
+def released_together(clients: list[Callable[[threading.Barrier], None]],
+                      timeout: float | None = None) -> float:
+    """Run each client in a thread of its own, given a barrier to wait on once it is ready;
+    the seconds from the moment all are released until the last one ends."""
+    release = threading.Barrier(len(clients) + 1, timeout=timeout)
+    threads = [threading.Thread(target=client, args=(release,), name=f"client-{n}", daemon=True)
+               for n, client in enumerate(clients)]
+    for thread in threads:
+        thread.start()
+    release.wait()
+    began = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - began
 
 
 def percentile(values: list[float], fraction: float) -> float:

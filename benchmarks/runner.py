@@ -8,6 +8,7 @@ import statistics
 import threading
 import time
 from dataclasses import dataclass
+from functools import partial
 
 from benchmarks import measure, workloads
 from benchmarks.workloads import Workload
@@ -117,11 +118,10 @@ def under_load(system, workload: Workload, requests: int, seconds: list[float]) 
     connection opened), then all start together. The wall seconds of the timed part."""
     clients = workload.clients
     each = max(requests // clients, 1)
-    ready = threading.Barrier(clients + 1, timeout=300)
     errors: list[BaseException] = []
     lock = threading.Lock()
 
-    def client(number: int) -> None:
+    def client(number: int, ready: threading.Barrier) -> None:
         mine: list[float] = []
         try:
             check(workload, system.single(number), number * number)
@@ -142,15 +142,7 @@ def under_load(system, workload: Workload, requests: int, seconds: list[float]) 
         with lock:
             seconds.extend(mine)
 
-    threads = [threading.Thread(target=client, args=(n,), name=f"client-{n}", daemon=True)
-               for n in range(clients)]
-    for thread in threads:
-        thread.start()
-    ready.wait()
-    started = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    wall = time.perf_counter() - started
+    wall = measure.released_together([partial(client, n) for n in range(clients)], timeout=300)
     if errors:
         raise errors[0]
     return wall

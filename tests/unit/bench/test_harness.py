@@ -1,6 +1,8 @@
 """The comparison harness's own logic: workloads, answer checks, agreement, table, ratios and
 goals (benchmarks/). No peer system is needed."""
 import importlib.util
+import time
+from functools import partial
 
 import pytest
 
@@ -106,6 +108,23 @@ def test_percentile_is_nearest_rank():
     values = list(range(1, 201))
     assert measure.percentile(values, 0.5) == 100 and measure.percentile(values, 0.99) == 198
     assert measure.percentile([5.0], 0.99) == 5.0
+
+
+def test_clients_released_together_are_timed_from_the_release_to_the_last_end():
+    events = []
+
+    def client(number, release):
+        events.append(("ready", number))
+        release.wait()
+        busy_until = time.perf_counter() + 0.05 * number   # the last one runs longest
+        while time.perf_counter() < busy_until:
+            pass
+        events.append(("done", number))
+
+    wall = measure.released_together([partial(client, n) for n in range(3)])
+    assert sorted(events[:3]) == [("ready", 0), ("ready", 1), ("ready", 2)]
+    assert sorted(events[3:]) == [("done", 0), ("done", 1), ("done", 2)]
+    assert wall >= 0.1
 
 
 def test_table_has_a_line_per_row_with_errors_shown():
