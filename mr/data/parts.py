@@ -21,6 +21,8 @@ from itertools import chain, islice
 from operator import itemgetter
 from typing import IO, Any
 
+import orjson
+
 from mr.data.shuffle import check_path_part, flush_durably
 from mr.fs.base import WorkflowFS
 
@@ -31,6 +33,9 @@ LONG_LIST = 65536   # a value list this long is encoded a slice at a time, not i
 READ_LINES = 1024
 _JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
 _STRING = json.encoder.encode_basestring   # what _JSON does to a str, without its set-up
+# Lists of these orjson writes as _JSON does, four times as fast (an index's id lists); it
+# writes a float NaN as null, so floats always take the json module's strict path.
+_ORJSON_EXACT = frozenset((int, str))
 
 
 @dataclass
@@ -139,11 +144,11 @@ class PartWriter:
             if not piece:
                 continue
             try:
-                items = _JSON(piece)[1:-1]   # the slice's elements, without its brackets
+                items = _array_items(piece)
             except (TypeError, ValueError):
                 _line(key, piece)   # raises the error that names the key and the type
                 raise
-            self._emit(separator + items.encode("utf-8"))
+            self._emit(separator + items)
             separator = b","
         self._emit(b"]]\n")
         self._pairs += 1
@@ -166,9 +171,24 @@ class PartWriter:
             pass
 
 
+def _array_items(values: list | tuple) -> bytes:
+    """The JSON of `values`' elements, without the array's brackets."""
+    if _ORJSON_EXACT.issuperset(map(type, values)):
+        try:
+            return orjson.dumps(values)[1:-1]
+        except orjson.JSONEncodeError:   # an int past 64 bits, a lone surrogate: json decides
+            pass
+    return _JSON(values)[1:-1].encode("utf-8")
+
+
 def _line(key: Any, value: Any) -> str:
     if type(key) is str and type(value) is int:   # the common case, about ten times faster
         return f"[{_STRING(key)},{value}]"
+    if type(key) is str and type(value) is list and _ORJSON_EXACT.issuperset(map(type, value)):
+        try:
+            return orjson.dumps([key, value]).decode()
+        except orjson.JSONEncodeError:
+            pass
     try:
         return _JSON([key, value])
     except (TypeError, ValueError) as exc:
@@ -214,8 +234,17 @@ def iter_pairs(wfs: WorkflowFS, manifest: dict, offset: int = 0
             lines = islice(file, offset, None)
             while batch := list(islice(lines, READ_LINES)):
                 # one parse for many lines: each is a JSON value, so they join into an array
-                yield from json.loads(b"[" + b",".join(batch) + b"]")
+                yield from _loads(b"[" + b",".join(batch) + b"]")
         offset = 0
+
+
+def _loads(data: bytes) -> Any:
+    """JSON parsed by orjson (three times as fast), or by json where orjson refuses (an int
+    past 64 bits)."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)
 
 
 def page(wfs: WorkflowFS, manifest: dict, offset: int, limit: int) -> list[list]:

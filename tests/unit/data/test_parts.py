@@ -45,7 +45,8 @@ def test_commit_publishes_json_lines(wfs):
 
 def test_every_line_is_what_the_json_module_writes(wfs):
     tricky = ['a"b\\c', "new\nline\t", "\u2028 é ü 😀", "\x00\x1f", ""]
-    pairs = [(key, value) for key in tricky for value in (5, -2**70, True, None, 1.5, key)]
+    pairs = [(key, value) for key in tricky for value in (5, -2**70, True, None, 1.5, key,
+                                                          [key, 5], [key, -2**70], [True])]
     writer = PartWriter(wfs, "req", 0)
     writer.write_many(pairs)
     lines = wfs.read_bytes(writer.commit()["path"]).decode("utf-8").split("\n")
@@ -67,12 +68,13 @@ def test_a_long_list_value_is_the_line_json_would_write(wfs):
     """Written a slice at a time, it reads back as one line, whatever its key holds."""
     long = list(range(2 * parts.LONG_LIST + 3))
     pairs = [("before", 1), ('a key with ",[" in it', long), (["k", [1]], tuple(long[:-2])),
-             ("exact", long[:parts.LONG_LIST + 1]), ("after", [1, 2])]
+             ("exact", long[:parts.LONG_LIST + 1]), ("big", [*long, 2**64, -2**70]),
+             ("words", ["é\n", '"', *long]), ("after", [1, 2])]
     writer = PartWriter(wfs, "req", 0)
     writer.write_many(pairs)
     entry = writer.commit()
     lines = wfs.read_bytes(entry["path"]).decode("utf-8").split("\n")
-    assert lines == [json.dumps([key, value], separators=(",", ":"))
+    assert lines == [json.dumps([key, value], ensure_ascii=False, separators=(",", ":"))
                      for key, value in pairs] + [""]
     assert entry["pairs"] == len(pairs) and entry["bytes"] == len(wfs.read_bytes(entry["path"]))
 
@@ -168,6 +170,15 @@ def test_iter_pairs_from_every_offset(wfs):
     expected = all_pairs(sizes)
     for offset in range(len(expected) + 2):
         assert list(iter_pairs(wfs, manifest, offset)) == expected[offset:]
+
+
+def test_iter_pairs_reads_what_only_the_json_module_parses(wfs):
+    """Pairs are parsed a batch at a time by orjson, which refuses ints past 64 bits."""
+    writer = PartWriter(wfs, "req", 0)
+    writer.write_many([("small", [1, "é"]), ("big", [2**64, -2**70]), ("after", 3)])
+    write_manifest(wfs, "req", "count", [writer.commit()])
+    assert list(iter_pairs(wfs, read_manifest(wfs, "req"))) == [
+        ["small", [1, "é"]], ["big", [2**64, -2**70]], ["after", 3]]
 
 
 def test_iter_pairs_skips_whole_parts_unread(wfs):
