@@ -33,8 +33,9 @@ LONG_LIST = 65536   # a value list this long is encoded a slice at a time, not i
 READ_LINES = 1024
 _JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
 _STRING = json.encoder.encode_basestring   # what _JSON does to a str, without its set-up
-# Lists of these orjson writes as _JSON does, four times as fast (an index's id lists); it
-# writes a float NaN as null, so floats always take the json module's strict path.
+# orjson writes lists of exactly these types as _JSON does, four times as fast (an index's
+# id lists). Not floats: it writes NaN as null where the strict path refuses it; nor enums,
+# dataclasses, datetimes or UUIDs, which it writes and the json module refuses.
 _ORJSON_EXACT = frozenset((int, str))
 
 
@@ -171,24 +172,29 @@ class PartWriter:
             pass
 
 
+def _exact_json(values: list | tuple) -> bytes | None:
+    """orjson's encoding of `values` where it is the json module's, else None."""
+    if not _ORJSON_EXACT.issuperset(map(type, values)):
+        return None
+    try:
+        return orjson.dumps(values)
+    except orjson.JSONEncodeError:   # an int past 64 bits, a lone surrogate: json decides
+        return None
+
+
 def _array_items(values: list | tuple) -> bytes:
     """The JSON of `values`' elements, without the array's brackets."""
-    if _ORJSON_EXACT.issuperset(map(type, values)):
-        try:
-            return orjson.dumps(values)[1:-1]
-        except orjson.JSONEncodeError:   # an int past 64 bits, a lone surrogate: json decides
-            pass
-    return _JSON(values)[1:-1].encode("utf-8")
+    data = _exact_json(values)
+    return data[1:-1] if data is not None else _JSON(values)[1:-1].encode("utf-8")
 
 
 def _line(key: Any, value: Any) -> str:
     if type(key) is str and type(value) is int:   # the common case, about ten times faster
         return f"[{_STRING(key)},{value}]"
-    if type(key) is str and type(value) is list and _ORJSON_EXACT.issuperset(map(type, value)):
-        try:
-            return orjson.dumps([key, value]).decode()
-        except orjson.JSONEncodeError:
-            pass
+    if type(key) is str and type(value) is list:
+        data = _exact_json(value)
+        if data is not None:
+            return f"[{_STRING(key)},{data.decode()}]"
     try:
         return _JSON([key, value])
     except (TypeError, ValueError) as exc:

@@ -2,7 +2,9 @@
 a time, and strict JSON with errors that name the pair."""
 from __future__ import annotations
 
+import enum
 import json
+import uuid
 
 import pytest
 
@@ -131,10 +133,16 @@ def test_two_attempts_of_one_partition_do_not_collide(wfs):
     assert len(paths) == 2
 
 
+class Colour(enum.Enum):
+    RED = 1
+
+
 @pytest.mark.parametrize("key, value, named", [
     ("k", b"raw", "value of type bytes"),
     ("k", float("nan"), "value of type float"),
     ("k", [1, float("inf")], "value of type list"),
+    ("k", [1, Colour.RED], "value of type list"),
+    ("k", [uuid.UUID(int=1)], "value of type list"),
     (b"key", 1, "key of type bytes"),
     ("k", {1, 2}, "value of type set"),
 ])
