@@ -18,6 +18,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Protocol
 
+import orjson
+
+from mr.data import json_codec
 from mr.data.input_files import URL, InputError, expand
 from mr.fs.base import WorkflowFS
 
@@ -223,15 +226,37 @@ def _lines(split: Split, offset: int, block: bytes) -> list[str]:
 
 def _json_values(split: Split, blocks: Iterator[tuple[int, bytes]]) -> Iterator:
     for offset, block in blocks:
-        for index, line in enumerate(_lines(split, offset, block)):
-            if line and not line.isspace():
-                try:
-                    yield json.loads(line)
-                except ValueError as exc:
-                    at = offset
-                    for _ in range(index):
-                        at = block.index(b"\n", at - offset) + 1 + offset
-                    raise InputError(f"{_where(split, at)} is not JSON: {exc}") from None
+        if not json_codec.orjson_reads_exactly(block):
+            yield from _json_values_slowly(split, offset, block)
+            continue
+        for index, line in enumerate(block.split(b"\n")):
+            try:
+                yield orjson.loads(line)   # JSON's whitespace takes a \r before the \n
+            except orjson.JSONDecodeError:   # blank, or bad: the json module says which
+                yield from _json_values_slowly(split, offset, block, index, line)
+
+
+def _json_values_slowly(split: Split, offset: int, block: bytes, first: int = 0,
+                        only: bytes | None = None) -> Iterator:
+    """The JSON values of the block's lines from `first` on (or of its line `first` only,
+    the bytes `only`), read by the json module: its errors name the line."""
+    lines = _lines(split, offset, block)[first:] if only is None else [
+        _lines(split, offset + _line_start(block, first), only)[0] if only.strip() else ""]
+    for index, line in enumerate(lines, first):
+        if line and not line.isspace():
+            try:
+                yield json.loads(line)
+            except ValueError as exc:
+                raise InputError(f"{_where(split, offset + _line_start(block, index))} is "
+                                 f"not JSON: {exc}") from None
+
+
+def _line_start(block: bytes, index: int) -> int:
+    """Where line `index` of `block` starts, from the block's start."""
+    at = 0
+    for _ in range(index):
+        at = block.index(b"\n", at) + 1
+    return at
 
 
 def _where(split: Split, offset: int) -> str:

@@ -21,8 +21,7 @@ from itertools import chain, islice
 from operator import itemgetter
 from typing import IO, Any
 
-import orjson
-
+from mr.data import json_codec
 from mr.data.shuffle import check_path_part, flush_durably
 from mr.fs.base import WorkflowFS
 
@@ -33,10 +32,6 @@ LONG_LIST = 65536   # a value list this long is encoded a slice at a time, not i
 READ_LINES = 1024
 _JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
 _STRING = json.encoder.encode_basestring   # what _JSON does to a str, without its set-up
-# orjson writes lists of exactly these types as _JSON does, four times as fast (an index's
-# id lists). Not floats: it writes NaN as null where the strict path refuses it; nor enums,
-# dataclasses, datetimes or UUIDs, which it writes and the json module refuses.
-_ORJSON_EXACT = frozenset((int, str))
 
 
 @dataclass
@@ -172,19 +167,9 @@ class PartWriter:
             pass
 
 
-def _exact_json(values: list | tuple) -> bytes | None:
-    """orjson's encoding of `values` where it is the json module's, else None."""
-    if not _ORJSON_EXACT.issuperset(map(type, values)):
-        return None
-    try:
-        return orjson.dumps(values)
-    except orjson.JSONEncodeError:   # an int past 64 bits, a lone surrogate: json decides
-        return None
-
-
 def _array_items(values: list | tuple) -> bytes:
     """The JSON of `values`' elements, without the array's brackets."""
-    data = _exact_json(values)
+    data = json_codec.dumps_list(values)
     return data[1:-1] if data is not None else _JSON(values)[1:-1].encode("utf-8")
 
 
@@ -192,7 +177,7 @@ def _line(key: Any, value: Any) -> str:
     if type(key) is str and type(value) is int:   # the common case, about ten times faster
         return f"[{_STRING(key)},{value}]"
     if type(key) is str and type(value) is list:
-        data = _exact_json(value)
+        data = json_codec.dumps_list(value)
         if data is not None:
             return f"[{_STRING(key)},{data.decode()}]"
     try:
@@ -240,17 +225,8 @@ def iter_pairs(wfs: WorkflowFS, manifest: dict, offset: int = 0
             lines = islice(file, offset, None)
             while batch := list(islice(lines, READ_LINES)):
                 # one parse for many lines: each is a JSON value, so they join into an array
-                yield from _loads(b"[" + b",".join(batch) + b"]")
+                yield from json_codec.loads(b"[" + b",".join(batch) + b"]")
         offset = 0
-
-
-def _loads(data: bytes) -> Any:
-    """JSON parsed by orjson (three times as fast), or by json where orjson refuses (an int
-    past 64 bits)."""
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return json.loads(data)
 
 
 def page(wfs: WorkflowFS, manifest: dict, offset: int, limit: int) -> list[list]:

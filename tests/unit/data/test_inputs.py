@@ -256,6 +256,28 @@ def test_jsonl_skips_blank_lines_and_names_a_bad_one(wfs):
         read(wfs, ["bad.jsonl.gz"], 1000, "jsonl")
 
 
+TRICKY_JSON = [b'{"a":1,"a":2}', b"18446744073709551617", b"-9223372036854775809",
+               b"[1e400, NaN, -Infinity]", b'"\\ud800"', b"12345678901234567890.5", b"-0.0",
+               b'{"k": [1, "\xc3\xa9", null, true]}\r']
+
+
+@pytest.mark.parametrize("block_bytes", [16, 1 << 16])
+def test_jsonl_values_are_what_the_json_module_reads(wfs, block_bytes, monkeypatch):
+    """orjson reads most blocks; wherever it would read differently (an int past 64 bits,
+    NaN, a lone surrogate) the json module does, line by line or for the whole block."""
+    monkeypatch.setattr("mr.data.inputs._LINE_BLOCK_BYTES", block_bytes)
+    wfs.write_bytes("tricky.jsonl", b"\n".join([b"1", *TRICKY_JSON, b"", b"2"]) + b"\n")
+    values = read(wfs, ["tricky.jsonl"], 1000, "jsonl")
+    expected = [1, *(json.loads(line.decode()) for line in TRICKY_JSON), 2]
+    assert repr(values) == repr(expected)   # repr: 2**64 + 1 as an int, not a float equal to it
+
+
+def test_jsonl_must_be_utf8_and_says_where(wfs):
+    wfs.write_bytes("latin1.jsonl", b'"fine"\n"caf\xe9"\n')
+    with pytest.raises(InputError, match=r"latin1.jsonl: the line at byte 7 is not UTF-8"):
+        read(wfs, ["latin1.jsonl"], 1000, "jsonl")
+
+
 def test_text_must_be_utf8(wfs):
     wfs.write_bytes("latin1.txt", b"fine\ncaf\xe9\n")
     with pytest.raises(InputError, match=r"latin1.txt: the line at byte 5 is not UTF-8.*'raw'"):
