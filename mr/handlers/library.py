@@ -7,11 +7,11 @@ written), with the values the workflow's scope factory gives each of them.
 """
 from __future__ import annotations
 
-import gc
 import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any, TypeVar
 
 from mr.handlers import processors
@@ -20,7 +20,7 @@ from mr.kv import keys
 from mr.kv.client import EtcdUnavailable
 from mr.kv.models import Handler, Job, Step, decode
 from mr.kv.store import Store
-from mr.kv.watch import Watch, WatchCompacted
+from mr.kv.watch import Follower, WatchCompacted
 
 log = logging.getLogger(__name__)
 V = TypeVar("V")
@@ -46,31 +46,17 @@ class Library:
         self.snapshot = Snapshot()
         self._compiled: dict[tuple[str, str], LoadedHandler] = {}
         self._lock = threading.Lock()
-        self._stopped = threading.Event()
-        self._watch: Watch | None = None
-        self._watching = threading.Lock()   # stop() and a watch being opened: one at a time
-        self._thread: threading.Thread | None = None
+        self._follower = Follower(f"library-{workflow}", self._follow)
 
     def start(self) -> Library:
         """Load everything now (so the first request finds its handlers), then follow changes."""
         self._reload()
-        self._thread = threading.Thread(target=self._follow, name=f"library-{self.workflow}",
-                                        daemon=True)
-        self._thread.start()
+        self._follower.start()
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Cancel the watch and wait for its thread: a watch stream still referenced when the
-        interpreter exits is collected while daemon threads are frozen, and gRPC's clean-up
-        can then wait forever on a lock one of them held (a script hung at exit so)."""
-        with self._watching:
-            self._stopped.set()
-            if self._watch is not None:
-                self._watch.cancel()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout)
-        self._watch = None
-        gc.collect()   # the stream sits in a cycle inside gRPC: collect it while threads run
+        """Stop following changes (mr.kv.watch.Follower.stop)."""
+        self._follower.stop(timeout)
 
     # --- lookups -------------------------------------------------------------------------
     def job(self, name: str) -> Job | None:
@@ -107,23 +93,23 @@ class Library:
     def _follow(self) -> None:
         revision = self.snapshot.revision
         delay = 0.1
-        while not self._stopped.is_set():
+        stopped = self._follower.stopped
+        while not stopped.is_set():
             try:
-                with self._watching:   # else a stop() just before this would miss its watch
-                    if self._stopped.is_set():
-                        return
-                    self._watch = watch = self.kv.watch_prefix(
-                        keys.definitions(self.workflow), revision + 1)
+                watch = self._follower.open(
+                    partial(self.kv.watch_prefix, keys.definitions(self.workflow), revision + 1))
+                if watch is None:
+                    return
                 for rev, events in watch:
                     self._apply([(e.kind, e.entry.key, e.entry.value) for e in events], rev)
                     revision, delay = rev, 0.1
             except WatchCompacted:
                 revision = self._reload()
             except EtcdUnavailable as exc:
-                if self._stopped.is_set():
+                if stopped.is_set():
                     return
                 log.warning("handler watch for %s lost (%s); retrying", self.workflow, exc)
-                self._stopped.wait(delay)
+                stopped.wait(delay)
                 delay = min(delay * 2, 5.0)
                 try:
                     revision = self._reload()

@@ -6,9 +6,10 @@ again from the revision of that read.
 """
 from __future__ import annotations
 
+import gc
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import grpc
@@ -76,3 +77,41 @@ class Watch:
         self._closed.set()
         self._requests.put(None)
         self._stream.cancel()
+
+
+class Follower:
+    """The daemon thread that follows a prefix with watches, and the one way to stop it.
+
+    stop() cancels the open watch, waits for the thread and collects garbage: a watch stream
+    sits in a reference cycle inside gRPC, and when the collector first meets it at
+    interpreter exit, gRPC's daemon threads are frozen and its clean-up can wait forever on
+    a lock one of them holds (a script hung at exit so). Watches are opened under the lock
+    stop() takes, so a stop() just before one opens cannot miss it.
+    """
+
+    def __init__(self, name: str, follow: Callable[[], None]):
+        self.stopped = threading.Event()
+        self._watch: Watch | None = None
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=follow, name=name, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def open(self, watch: Callable[[], Watch]) -> Watch | None:
+        """The watch `watch()` opens, or None once stop() was called (the thread should end)."""
+        with self._lock:
+            if self.stopped.is_set():
+                return None
+            self._watch = watch()
+            return self._watch
+
+    def stop(self, timeout: float = 5.0) -> None:
+        with self._lock:
+            self.stopped.set()
+            if self._watch is not None:
+                self._watch.cancel()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+        self._watch = None
+        gc.collect()   # while every thread runs: see above

@@ -5,15 +5,15 @@ its last revision after any break) cannot miss the request's end.
 """
 from __future__ import annotations
 
-import gc
 import logging
 import threading
+from functools import partial
 
 from mr.kv import keys
 from mr.kv.client import EtcdUnavailable
 from mr.kv.models import RUNNING, Request, decode
 from mr.kv.store import Store
-from mr.kv.watch import Watch, WatchCompacted
+from mr.kv.watch import Follower, WatchCompacted
 
 log = logging.getLogger(__name__)
 
@@ -30,12 +30,8 @@ class RequestWaiter:
         self.workflow = workflow
         self._tickets: dict[str, _Ticket] = {}
         self._revision = kv.revision()
-        self._watch: Watch | None = None
-        self._stopped = threading.Event()
-        self._watching = threading.Lock()   # stop() and a watch being opened: one at a time
-        self._thread = threading.Thread(target=self._follow, name=f"waiter-{workflow}",
-                                        daemon=True)
-        self._thread.start()
+        self._follower = Follower(f"waiter-{workflow}", self._follow)
+        self._follower.start()
 
     def expect(self, request_id: str) -> _Ticket:
         ticket = self._tickets[request_id] = _Ticket()
@@ -55,15 +51,8 @@ class RequestWaiter:
             self.forget(request_id)
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Cancel the watch and wait for its thread (see mr.handlers.library.Library.stop)."""
-        with self._watching:
-            self._stopped.set()
-            if self._watch is not None:
-                self._watch.cancel()
-        if self._thread is not threading.current_thread():
-            self._thread.join(timeout)
-        self._watch = None
-        gc.collect()   # the stream sits in a cycle inside gRPC: collect it while threads run
+        """Stop following requests (mr.kv.watch.Follower.stop)."""
+        self._follower.stop(timeout)
 
     def _wake(self, request: Request) -> None:
         ticket = self._tickets.get(request.id)
@@ -73,13 +62,13 @@ class RequestWaiter:
 
     def _follow(self) -> None:
         delay = 0.1
-        while not self._stopped.is_set():
+        stopped = self._follower.stopped
+        while not stopped.is_set():
             try:
-                with self._watching:   # else a stop() just before this would miss its watch
-                    if self._stopped.is_set():
-                        return
-                    self._watch = watch = self.kv.watch_prefix(keys.requests(self.workflow),
-                                                               self._revision + 1)
+                watch = self._follower.open(partial(
+                    self.kv.watch_prefix, keys.requests(self.workflow), self._revision + 1))
+                if watch is None:
+                    return
                 for revision, events in watch:
                     for event in events:
                         # decoded only when waited for: every front-end process sees every
@@ -89,10 +78,10 @@ class RequestWaiter:
                             self._wake(decode(Request, event.entry.value))
                     self._revision, delay = revision, 0.1
             except (WatchCompacted, EtcdUnavailable) as exc:
-                if self._stopped.is_set():
+                if stopped.is_set():
                     return
                 log.warning("request watch for %s interrupted (%s); resuming", self.workflow, exc)
-                self._stopped.wait(delay)
+                stopped.wait(delay)
                 delay = min(delay * 2, 5.0)
                 if isinstance(exc, WatchCompacted):
                     self._recover()
