@@ -231,18 +231,19 @@ def _json_values(split: Split, blocks: Iterator[tuple[int, bytes]]) -> Iterator:
             continue
         for index, line in enumerate(block.split(b"\n")):
             try:
-                yield orjson.loads(line)   # JSON's whitespace takes a \r before the \n
-            except orjson.JSONDecodeError:   # blank, or bad: the json module says which
-                yield from _json_values_slowly(split, offset, block, index, line)
+                value = orjson.loads(line)   # JSON's whitespace takes a \r before the \n
+            except orjson.JSONDecodeError:
+                if line.strip():   # not blank (as the block's last, after its newline, is)
+                    yield from _json_values_slowly(
+                        split, offset + _line_start(block, index), line)
+                continue
+            yield value
 
 
-def _json_values_slowly(split: Split, offset: int, block: bytes, first: int = 0,
-                        only: bytes | None = None) -> Iterator:
-    """The JSON values of the block's lines from `first` on (or of its line `first` only,
-    the bytes `only`), read by the json module: its errors name the line."""
-    lines = _lines(split, offset, block)[first:] if only is None else [
-        _lines(split, offset + _line_start(block, first), only)[0] if only.strip() else ""]
-    for index, line in enumerate(lines, first):
+def _json_values_slowly(split: Split, offset: int, block: bytes) -> Iterator:
+    """The values of the non-blank lines of `block` (whole lines, from byte `offset`), read
+    by the json module, whose errors name the line."""
+    for index, line in enumerate(_lines(split, offset, block)):
         if line and not line.isspace():
             try:
                 yield json.loads(line)

@@ -15,17 +15,16 @@ from typing import Any
 import orjson
 
 LONG_DIGITS = 19   # every integer of fewer digits fits orjson's 64 bits
-# Digits become "0", all else " ": then a long number is a plain substring (ten times as
-# fast to find as with a regular expression).
-_DIGITS_ONLY = bytes(b"0"[0] if chr(byte).isdigit() and byte < 128 else b" "[0]
-                     for byte in range(256))
+# Every digit becomes "0": then a long number is a plain substring (ten times as fast to
+# find as with a regular expression).
+_DIGITS_AS_ZEROS = bytes.maketrans(b"123456789", b"000000000")
 _LONG_NUMBER = b"0" * LONG_DIGITS
 _EXACT_TYPES = frozenset((int, str))
 
 
 def orjson_reads_exactly(data: bytes) -> bool:
     """Whether orjson.loads of `data` (or of any of its lines) is the json module's."""
-    return _LONG_NUMBER not in data.translate(_DIGITS_ONLY)
+    return _LONG_NUMBER not in data.translate(_DIGITS_AS_ZEROS)
 
 
 def loads(data: bytes) -> Any:

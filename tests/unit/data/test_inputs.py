@@ -242,7 +242,8 @@ def test_urls_are_read_when_allowed(wfs, tmp_path):
 
 
 def test_jsonl_skips_blank_lines_and_names_a_bad_one(wfs):
-    wfs.write_bytes("ok.jsonl", b'{"a": 1}\n\n  \n[2, "\xc3\xa9"]\r\n"s"')
+    # blank lines: empty, spaces, a no-break space (\xc2\xa0)
+    wfs.write_bytes("ok.jsonl", b'{"a": 1}\n\n  \n\xc2\xa0\n[2, "\xc3\xa9"]\r\n"s"')
     assert read(wfs, ["ok.jsonl"], 3, "jsonl") == [{"a": 1}, [2, "é"], "s"]
     wfs.write_bytes("bad.jsonl", b'{"a": 1}\n{"b": \n3\n')
     with pytest.raises(InputError, match=r"bad.jsonl: the line at byte 9 is not JSON"):
