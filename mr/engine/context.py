@@ -144,7 +144,7 @@ class SessionReadOnly(PermissionError):
 
 
 class SessionKV(Protocol):
-    """What a Session uses of etcd: a Store (mr.kv.client), or in a data process one that
+    """What a Session uses of etcd: a Store (mr.kv.store), or in a data process one that
     connects on first use (mr.engine.data_process)."""
 
     def txn(self, compare: list, success: list) -> TxnResult: ...

@@ -23,7 +23,7 @@ from mr.queue.publisher import PublishError
 
 UNREADABLE = "(unreadable record)"  # the step of a stand-in for a record that did not decode
 
-# gRPC codes that mean "not now" rather than "never" (Store already turns UNAVAILABLE and
+# gRPC codes that mean "not now" rather than "never" (KV already turns UNAVAILABLE and
 # DEADLINE_EXCEEDED into EtcdUnavailable once its own retries run out).
 TRANSIENT_GRPC = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
                             grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.ABORTED,
