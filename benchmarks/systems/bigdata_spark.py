@@ -67,13 +67,15 @@ class SparkPeer:
     def run(self, job: str, path: str) -> tuple[dict, dict]:
         count = len(splits.ranges(os.path.getsize(path), self.options.split_bytes))
         lines = self.context.textFile("file://" + os.path.abspath(path), minPartitions=count)
+        return dict(self.pairs(job, lines).collect()), {"partitions": lines.getNumPartitions()}
+
+    def pairs(self, job: str, lines):
+        """The RDD of the job's answer pairs over the RDD of the corpus's lines."""
         if job == "wordcount":
-            pairs = lines.mapPartitions(count_partition).reduceByKey(
+            return lines.mapPartitions(count_partition).reduceByKey(
                 operator.add, self.options.partitions)
-        else:
-            pairs = lines.mapPartitions(index_partition).reduceByKey(
-                jobs.extend_ids, self.options.partitions).mapValues(sorted)
-        return dict(pairs.collect()), {"partitions": lines.getNumPartitions()}
+        return lines.mapPartitions(index_partition).reduceByKey(
+            jobs.extend_ids, self.options.partitions).mapValues(sorted)
 
 
 class SparkTextbook(SparkPeer):
@@ -85,9 +87,6 @@ class SparkTextbook(SparkPeer):
                 f"flatMap(split).map((word, 1)).reduceByKey(add) into "
                 f"{self.options.partitions} partitions")
 
-    def run(self, job: str, path: str) -> tuple[dict, dict]:
-        count = len(splits.ranges(os.path.getsize(path), self.options.split_bytes))
-        lines = self.context.textFile("file://" + os.path.abspath(path), minPartitions=count)
-        pairs = lines.flatMap(str.split).map(one).reduceByKey(operator.add,
-                                                               self.options.partitions)
-        return dict(pairs.collect()), {"partitions": lines.getNumPartitions()}
+    def pairs(self, job: str, lines):
+        return lines.flatMap(str.split).map(one).reduceByKey(operator.add,
+                                                              self.options.partitions)
