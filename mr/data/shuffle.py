@@ -37,7 +37,7 @@ CHUNK_PAIRS = 4096
 CHUNK_BYTES = 1 << 20
 CHUNK_ITEMS = 16384   # elements of container values a chunk is cut at: 32 runs' chunks held by
                       # a merge stay small (an index's id lists: 40 bytes an id, unpacked)
-_CONTAINERS = (list, tuple, dict)
+_CONTAINERS = frozenset((list, tuple, dict))
 BATCH_PAIRS = 65536      # add_many partitions this many pairs per pass
 _MSGPACK_INT = (-(1 << 63), 1 << 64)
 _KEY = itemgetter(0)
@@ -168,18 +168,18 @@ class RunWriter:
         if self._partitioner is not None:
             self._take(mapping.items(), mapping)
             return
-        try:
-            parts = [crc32(key.encode()) % self.partitions for key in mapping]
+        keys: list[list] = [[] for _ in range(self.partitions)]
+        appends, partitions = [found.append for found in keys], self.partitions
+        try:   # one pass: hashing and bucketing in two cost a split's map a tenth more
+            for key in mapping:
+                appends[crc32(key.encode()) % partitions](key)
         except (AttributeError, UnicodeEncodeError):   # not all str: the general path
             self._take(mapping.items(), mapping)
             return
         self._spill()
-        keys: list[list] = [[] for _ in range(self.partitions)]
-        appends = [found.append for found in keys]
-        for key, partition in zip(mapping, parts):
-            appends[partition](key)
         self._sort_all(keys, key=None)
-        self._write_spill([((piece, [mapping[key] for key in piece]) for piece in _pieces(found))
+        value_of = mapping.__getitem__
+        self._write_spill([((piece, list(map(value_of, piece))) for piece in _pieces(found))
                            for found in keys], [len(found) for found in keys])
 
     def commit(self) -> dict:
@@ -314,6 +314,8 @@ def _cuts(values: list) -> list[int]:
     """Where to cut a piece's values so that each part holds about CHUNK_ITEMS elements of
     container values (the end included); a value that big alone is a part of its own, which
     a merge can leave packed until the reducer reads it (mr.data.shuffle_merge)."""
+    if _CONTAINERS.isdisjoint(map(type, values)):   # scalars (counts ...): one part
+        return [len(values)]
     cuts, weight = [], 0
     for index, value in enumerate(values):
         if type(value) in _CONTAINERS:

@@ -20,6 +20,15 @@ from tests.unit.fs.test_workflow_fs import wfs  # noqa: F401  (the backend fixtu
 KEYS = ["apple", "", "héllo", 42, -1, 1.5, b"raw", ("a", 1), None, 2.0, True, ("x", (1, 2))]
 
 
+@pytest.fixture(autouse=True, params=["grouped in memory", "streamed"])
+def merge_path(request, monkeypatch):
+    """Every test twice: a merge groups a partition that fits in a dict there, and streams a
+    bigger one through sorted batches; the two must not differ in anything but speed."""
+    if request.param == "streamed":
+        monkeypatch.setattr(shuffle_merge, "IN_MEMORY_BYTES", 0)
+    return request.param
+
+
 def merged(wfs, refs, partitions):
     """Every partition's merge output as one dict, checking each key comes once, in order,
     in the partition partition_of gives it."""
@@ -228,6 +237,19 @@ def test_key_types_mixed_across_attempts_fail_the_merge(wfs):
         refs.append(writer.commit())
     with pytest.raises(ShuffleError, match="mutually orderable.*'int' and 'str'|'str' and 'int'"):
         list(merge(wfs, refs, 0))
+
+
+def test_equal_keys_of_other_types_are_one_key_the_first_runs(wfs):
+    """1, 1.0 and True are one key (they compare and hash equal); it comes out as the first
+    run wrote it, its values in the runs' order."""
+    refs = []
+    for attempt, key in enumerate([1, 1.0, True, 1]):
+        writer = RunWriter(wfs, "req", f"0.{attempt}", 1)
+        writer.add_many([(key, attempt), (0.5, attempt)])
+        refs.append(writer.commit())
+    got = list(merge(wfs, refs, 0))
+    assert got == [(0.5, [0, 1, 2, 3]), (1, [0, 1, 2, 3])]
+    assert type(got[1][0]) is int
 
 
 def test_tuple_keys_stay_tuples_and_values_keep_lists(wfs):
