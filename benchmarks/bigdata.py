@@ -34,9 +34,10 @@ Reported per job, size and system: seconds, MB/s, mr's throughput over the peer'
 seconds of all the system's processes (steadier than wall time on a shared host), the peak
 RSS of the largest process and of all of them together; for mr also etcd's proposals and WAL
 bytes written during the job, proposals per split and each worker's peak RSS; then the goals
-of the comparison, judged. With --repeat N each system runs each job N times in a row and
-the fastest run is reported (this VM's neighbours move wall and CPU times by a third within
-minutes; the fastest run is the one they disturbed least). The defaults take about 30
+of the comparison, judged. With --repeat N the systems run in N rounds, taking turns (mr,
+Ray, mr, Ray ...), and each job's fastest run is reported: this VM's neighbours move wall and
+CPU times by a third for minutes at a time, so runs in a row would let one slow phase fall
+on one system alone; the fastest run is the one they disturbed least. The defaults take about 30
 minutes on a 2-core VM; the 1 GB index holds its answer (about 120 million ids) in each
 driver: some 5 GB, 12 GB in all for Dask.
 """
@@ -53,7 +54,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks import bigdata_corpus, bigdata_jobs, bigdata_report, bigdata_systems, measure
+from benchmarks import (
+    bigdata_corpus,
+    bigdata_driver,
+    bigdata_jobs,
+    bigdata_report,
+    bigdata_systems,
+    measure,
+)
 from benchmarks.compare import positive
 
 REPO = Path(__file__).resolve().parents[1]
@@ -80,8 +88,8 @@ def parser() -> argparse.ArgumentParser:
                    help="reduce partitions of mr and Spark (default 4)")
     p.add_argument("--seed", type=int, default=1, help="corpus seed (default 1)")
     p.add_argument("--repeat", type=positive, default=1,
-                   help="time each job N times on each system and report the fastest run "
-                        "(default 1)")
+                   help="run the systems N times, in turns, and report each job's fastest "
+                        "run (default 1)")
     p.add_argument("--json", action="store_true", help="print one JSON document")
     return p
 
@@ -95,7 +103,6 @@ def prepare(args: argparse.Namespace, workdir: Path, progress) -> list[dict]:
                 path = bigdata_corpus.ensure(workdir / "corpus", bigdata_jobs.INPUT_KIND[job],
                                              size, args.seed, progress)
                 cells.append({"job": job, "size_mb": size, "path": str(path), "warm": warm,
-                              "repeat": 1 if warm else args.repeat,
                               "answer": str(workdir / "answers" / f"{path.stem}.{job}.pickle")})
     (workdir / "answers").mkdir(parents=True, exist_ok=True)
     return cells
@@ -155,12 +162,22 @@ def run(args: argparse.Namespace, workdir: Path, progress) -> dict:
     if "plain" not in chosen and not all(Path(c["answer"]).exists() for c in cells):
         progress("plain: computing the expected answers (not reported)")
         drive("plain", cells, options, workdir, True, progress)
+    rounds: dict[str, list[list[dict]]] = {name: [] for name in chosen}
+    for turn in range(args.repeat):
+        for name in chosen:
+            progress(f"{name}: starting" + (f" (round {turn + 1} of {args.repeat})"
+                                            if args.repeat > 1 else ""))
+            mine = [cell for cell in cells if bigdata_systems.runs(name, cell["job"])]
+            facts, rows = drive(name, mine, options, workdir, name == "plain" and not turn,
+                                progress)
+            if not turn:
+                result["systems"].append(facts)
+            rounds[name].append(rows)
     for name in chosen:
-        progress(f"{name}: starting")
-        mine = [cell for cell in cells if bigdata_systems.runs(name, cell["job"])]
-        facts, rows = drive(name, mine, options, workdir, name == "plain", progress)
-        result["systems"].append(facts)
-        result["rows"] += rows
+        result["rows"] += [bigdata_driver.fastest(list(runs)) for runs in zip(*rounds[name])]
+    for row in result["rows"]:
+        if "runs_s" in row:
+            progress(bigdata_driver.brief(row))
     result["load_after"] = measure.load_average()
     result["ratios"] = bigdata_report.ratios(result["rows"])
     result["goals"] = bigdata_report.goals(result["rows"])

@@ -141,33 +141,18 @@ def test_the_driver_records_the_plain_answer_and_fails_a_different_one(tmp_path)
     assert wrong["error"].startswith("WrongAnswer: wordcount 1 MB on wrong")
 
 
-class Timed(Plain):
-    """Plain, reporting the seconds it is given, one run after another."""
-    name = "timed"
-
-    def __init__(self, options, seconds):
-        super().__init__(options)
-        self.seconds = list(seconds)
-
-    def run(self, job, path):
-        answer, facts = super().run(job, path)
-        return answer, {**facts, "seconds": self.seconds.pop(0)}
-
-
-def test_a_repeated_cell_reports_its_fastest_run_or_its_first_failure(tmp_path):
-    path = tmp_path / "words.txt"
-    path.write_text("a b a\nc a\n" * 50)
-    cell = {"job": "wordcount", "size_mb": 1, "path": str(path), "repeat": 3,
-            "answer": str(tmp_path / "words.pickle")}
-    options = Options(split_bytes=64, partitions=2)
-    bigdata_driver.run_cell(Plain(options), cell, options, record=True)
-    best = bigdata_driver.fastest(Timed(options, [3.0, 1.0, 2.0]), cell, options, record=False)
+def test_repeated_rounds_report_each_cells_fastest_run_or_its_first_failure():
+    timed = [{**row("wordcount", 64, "mr", 64 / s), "seconds": s, "checked": True, "warm": False}
+             for s in (3.0, 1.0, 2.0)]
+    best = bigdata_driver.fastest(timed)
     assert best["seconds"] == 1.0 and best["runs_s"] == [3.0, 1.0, 2.0] and best["checked"]
     assert "fastest of 3.00, 1.00, 2.00 s" in bigdata_driver.brief(best)
-    once = bigdata_driver.fastest(Timed(options, [3.0]), {**cell, "repeat": 1}, options, False)
-    assert once["seconds"] == 3.0 and "runs_s" not in once
-    wrong = bigdata_driver.fastest(Wrong(options), cell, options, record=False)
-    assert wrong["error"].startswith("WrongAnswer") and "runs_s" not in wrong
+    assert "runs_s" not in timed[1]   # the rounds' own rows stay as they were
+    assert "runs_s" not in bigdata_driver.fastest(timed[:1])
+    failed = {"job": "wordcount", "seconds": 0.5, "error": "WrongAnswer: ..."}
+    assert bigdata_driver.fastest([timed[0], failed, timed[1]]) is failed
+    died = {"job": "wordcount", "error": "driver exited with status 1"}
+    assert bigdata_driver.fastest([died, timed[1]]) is died
 
 
 def row(job, size, system, mb_per_s, workers=(), **more):
