@@ -176,7 +176,7 @@ def run(args: argparse.Namespace, workdir: Path, progress) -> dict:
     for name in chosen:
         result["rows"] += [bigdata_driver.fastest(list(runs)) for runs in zip(*rounds[name])]
     for row in result["rows"]:
-        if "runs_s" in row:
+        if "runs_s" in row and not row["warm"]:
             progress(bigdata_driver.brief(row))
     result["load_after"] = measure.load_average()
     result["ratios"] = bigdata_report.ratios(result["rows"])
