@@ -28,7 +28,8 @@ STEPS = {"wc": ("words", None, "sum_counts", 3),
          "held_reduce": ("words", None, "held_sum", 2),
          "spin": ("spin_words", None, "sum_counts", 1),
          "loud": ("loud_words", None, "sum_counts", 1),
-         "wc_here": ("words_here", "sum_combiner", "sum_counts", 2)}
+         "wc_here": ("words_here", "sum_combiner", "sum_counts", 2),
+         "script": ("main_script", None, "sum_counts", 1)}
 
 
 @contextlib.contextmanager

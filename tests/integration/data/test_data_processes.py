@@ -6,7 +6,9 @@ shows as running."""
 from __future__ import annotations
 
 import os
+import sys
 import time
+from pathlib import Path
 
 import requests
 
@@ -107,3 +109,24 @@ def test_a_worker_may_run_data_handlers_in_its_own_threads(data):
     assert dict(all_pairs(data, reply.json()["request_id"], limit=500)) == dict(expected)
     ran_in = {pid_of(mark) for mark in (data.shared / "here").glob("ran-in.*")}
     assert ran_in == {worker.pid}, (ran_in, worker.pid)
+
+
+def test_a_worker_run_by_its_console_script_does_not_rerun_it_in_data_processes(data):
+    """As in production: `mr_worker` is a script, and multiprocessing runs the main script
+    again in each process it starts, importing the whole worker for every split."""
+    before = data.kv.count(keys.workers())
+    worker = cluster.Service("script-worker", [str(Path(sys.executable).parent / "mr_worker"),
+                                               "--capability", "script"],
+                             data.tmp / "script-worker.log", env=data.env).start()
+    try:
+        cluster.wait_for(lambda: data.kv.count(keys.workers()) > before, timeout=30,
+                         message="the console script's worker registered")
+        (data.shared / "script").mkdir(parents=True, exist_ok=True)
+        (data.shared / "script" / "a.txt").write_text("one\n" * 1000)
+        reply = requests.post(f"{data.web.url}/job/{data.wf}/script",
+                              json={"arguments": {}, "inputs": ["script/a.txt"],
+                                    "split_bytes": 1000}, timeout=60)
+        assert reply.status_code == 200, reply.text
+        assert reply.json()["result"] == [["ran_main_script_again", 0]], reply.json()
+    finally:
+        worker.stop()
