@@ -26,6 +26,7 @@ def merge_path(request, monkeypatch):
     bigger one through sorted batches; the two must not differ in anything but speed."""
     if request.param == "streamed":
         monkeypatch.setattr(shuffle_merge, "IN_MEMORY_BYTES", 0)
+        monkeypatch.setattr(shuffle_merge, "IN_MEMORY_PAIRS", 0)
     return request.param
 
 
