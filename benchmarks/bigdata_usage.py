@@ -15,14 +15,13 @@ its parent's CPU time of waited-for children, not through the samples of it.
 """
 from __future__ import annotations
 
-import os
 import threading
 from pathlib import Path
 
 from benchmarks import measure
+from benchmarks.measure import TICKS, cpu_ticks
 
 INTERVAL_S = 0.2
-TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def status_kib(pid: int) -> dict[str, int]:
@@ -35,16 +34,6 @@ def status_kib(pid: int) -> dict[str, int]:
     except OSError:
         return {}
     return found
-
-
-def cpu_ticks(pid: int) -> tuple[int, int] | None:
-    """User + system CPU time the process has used, and that of its children it has waited
-    for, in clock ticks (None once it has gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14])
 
 
 def describe(pid: int) -> str:

@@ -15,8 +15,11 @@ its last one answered: 400 requests), wordcount (the licence texts of
 /usr/share/common-licenses in 200 chunks). latency and load run in 3 series, each series on
 every system in turn. Every answer is checked, and the systems' answers must agree.
 
-Prints a table (parts/s, chunks/s, p50/p99 ms; for mr etcd writes and NSQ messages per
-invocation; workers' peak RSS), the ratios of mr against each peer and the goals.
+Prints a table (parts/s, chunks/s, p50/p99 ms, the system's CPU ms per part; for mr etcd
+writes and NSQ messages per invocation; workers' peak RSS), each row's CPU by process, the
+ratios of mr against each peer and the goals. CPU counts every process a system started
+(etcd, the broker, the workers and gunicorn; Redis and the Celery worker; Dask's worker
+processes), not the benchmark's own, which holds every system's clients and Dask's scheduler.
 Celery and Dask are optional: `pip install -e '.[bench]'` and `apt-get install
 redis-server`, or run scripts/bench, which installs both and runs this.
 """
@@ -99,6 +102,9 @@ def render(result: dict) -> str:
     parts += [f"{s['system']}: {s.get('describe', '')} (started in {s.get('start_s', '?')} s)"
               for s in result["systems"]]
     parts += ["", report.table(result["rows"])]
+    parts += ["", "CPU ms per part by process (each with its descendants; not the benchmark's "
+              "own process: its clients, and Dask's scheduler and nannies):",
+              report.cpu_table(result["rows"])]
     if result["ratios"]:
         parts += ["", report.ratio_table(result["ratios"])]
     if result["goals"]:

@@ -60,6 +60,30 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(max(rank, 1), len(ordered)) - 1]
 
 
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_ticks(pid: int) -> tuple[int, int] | None:
+    """User + system CPU time the process has used, and that of its children it has waited
+    for, in clock ticks (None once it has gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14])
+
+
+def cpu_by_process(roots: dict[str, int]) -> dict[str, float]:
+    """CPU seconds each named process and all its descendants have used so far, the children
+    they waited for included, so that a process which ended meanwhile (a data process, a pool
+    worker) still counts through its parent: take the difference over a workload."""
+    spent = {}
+    for name, root in roots.items():
+        ticks = [cpu_ticks(pid) for pid in [root, *descendants(root)]]
+        spent[name] = sum(own + waited for own, waited in filter(None, ticks)) / TICKS
+    return spent
+
+
 def children(pid: int) -> list[int]:
     """Every descendant of `pid` (a Celery worker's pool processes)."""
     return list(descendants(pid))

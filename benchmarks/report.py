@@ -13,7 +13,8 @@ COLUMNS = [  # (header, row key, width)
     ("workload", "workload", 24), ("system", "system", 7), ("runs", "runs", 4),
     ("parts/s", "parts_per_s", 9), ("chunks/s", "chunks_per_s", 9),
     ("req/s", "requests_per_s", 7), ("p50 ms", "p50_ms", 9),
-    ("p99 ms", "p99_ms", 9), ("etcd w/inv", "etcd_writes_per_invocation", 10),
+    ("p99 ms", "p99_ms", 9), ("CPU ms/part", "cpu_ms_per_part", 11),
+    ("etcd w/inv", "etcd_writes_per_invocation", 10),
     ("nsq/inv", "nsq_messages_per_invocation", 8), ("peak RSS MiB", "worker_peak_rss_mib", 12),
     ("load", "load_1m", 5),  # the machine's 1-minute load average as the row started
 ]
@@ -49,6 +50,18 @@ def table(rows: list[dict]) -> str:
             continue
         lines.append(" ".join(f"{_cell(row, k):>{w}}" if i > 1 else f"{_cell(row, k):<{w}}"
                               for i, (_h, k, w) in enumerate(COLUMNS)))
+    return "\n".join(lines)
+
+
+def cpu_table(rows: list[dict]) -> str:
+    """Each row's CPU per part by process, largest first."""
+    lines = []
+    for row in rows:
+        spent = row.get("cpu_ms_per_part_by_process")
+        if spent:
+            shares = ", ".join(f"{name} {ms:.2f}" for name, ms in
+                               sorted(spent.items(), key=lambda item: -item[1]))
+            lines.append(f"{row['workload']:<24} {row['system']:<7} {shares}")
     return "\n".join(lines)
 
 

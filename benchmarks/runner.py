@@ -68,6 +68,8 @@ def run_one(system, workload: Workload, chunks: list[str], options: Options) -> 
     pids = system.worker_pids()
     rss_reset = measure.reset_peak_rss(pids)
     before = system.counters()
+    processes = system.named_processes()
+    cpu_before = measure.cpu_by_process(processes)
     seconds: list[float] = []
     row = {"workload": workload.label, "kind": workload.kind, "parts": workload.parts,
            "system": system.name, "load_1m": measure.load_average()[0]}
@@ -106,9 +108,20 @@ def run_one(system, workload: Workload, chunks: list[str], options: Options) -> 
             (after["etcd_proposals"] - before["etcd_proposals"]) / invocations, 3)
         row["nsq_messages_per_invocation"] = round(
             (after["nsq_messages"] - before["nsq_messages"]) / invocations, 3)
+    if sent:
+        row.update(_cpu_per_part(measure.cpu_by_process(processes), cpu_before,
+                                 sent * workload.parts))
     row["worker_peak_rss_mib"] = measure.peak_rss_mib(pids)
     row["peak_rss_since"] = "workload" if rss_reset else "start"
     return row
+
+
+def _cpu_per_part(after: dict[str, float], before: dict[str, float], parts: int) -> dict:
+    """The system's CPU per part (a request's one part, a chunk): in all and by process."""
+    by_process = {name: round((after[name] - before.get(name, 0.0)) * 1000 / parts, 3)
+                  for name in after}
+    return {"cpu_ms_per_part": round(sum(by_process.values()), 2),
+            "cpu_ms_per_part_by_process": by_process}
 
 
 def under_load(system, workload: Workload, requests: int, seconds: list[float]) -> float:

@@ -88,6 +88,10 @@ class CeleryPeer:
             return []
         return [self.worker.pid, *measure.children(self.worker.pid)]
 
+    def named_processes(self) -> dict[str, int]:
+        """Redis and the Celery worker (its pool processes count as its descendants)."""
+        return {s.name: s.pid for s in self.services if s.alive()}
+
     def counters(self) -> dict[str, int]:
         return {}
 

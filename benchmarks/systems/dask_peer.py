@@ -49,6 +49,11 @@ class DaskPeer:
             return []
         return list(self.client.run(os.getpid).values())
 
+    def named_processes(self) -> dict[str, int]:
+        """The worker processes; the scheduler and the nannies run in the benchmark's own
+        process, with the clients, and are not counted."""
+        return {f"worker{n}": pid for n, pid in enumerate(self.worker_pids(), 1)}
+
     def counters(self) -> dict[str, int]:
         return {}
 

@@ -142,6 +142,10 @@ class MrEngine:
     def worker_pids(self) -> list[int]:
         return [w.pid for w in self.workers if w.alive()]
 
+    def named_processes(self) -> dict[str, int]:
+        """Every process of the cluster by name (each counts with its descendants)."""
+        return {s.name: s.pid for s in self.services if s.alive()}
+
     def counters(self) -> dict[str, int]:
         """Cumulative etcd proposals and broker messages; the runner takes differences."""
         return {"etcd_proposals": measure.etcd_proposals(self.etcd.address),

@@ -29,8 +29,15 @@ def test_runs_every_workload_on_mr_and_checks_the_answers():
         assert "error" not in r and r["system"] == "mr" and r["answer"]
         assert r["etcd_writes_per_invocation"] > 0 and r["nsq_messages_per_invocation"] >= 1
         assert r["worker_peak_rss_mib"] > 0
+        spent = r["cpu_ms_per_part_by_process"]   # every process of the cluster, by name
+        assert {"etcd", "broker", "worker1", "worker2", "gunicorn"} <= set(spent), spent
+        assert r["cpu_ms_per_part"] == pytest.approx(sum(spent.values()), abs=0.01)
+        assert min(spent.values()) >= 0
     assert rows["fanout 50"]["parts_per_s"] > 0 and rows["latency 1 part"]["runs"] == 5
     assert rows["wordcount 200 chunks"]["chunks_per_s"] > 0
+    # CPU is counted in clock ticks (10 ms): a five-request row may show none, the run not
+    spent = [r["cpu_ms_per_part_by_process"] for r in rows.values()]
+    assert sum(s["etcd"] for s in spent) > 0 and sum(s["worker1"] for s in spent) > 0
     assert result["disagreements"] == [] and result["ratios"] == []
     assert any(g["goal"].startswith("etcd writes per invocation") for g in result["goals"])
 

@@ -1,6 +1,8 @@
 """The comparison harness's own logic: workloads, answer checks, agreement, table, ratios and
 goals (benchmarks/). No peer system is needed."""
 import importlib.util
+import subprocess
+import sys
 import time
 from functools import partial
 
@@ -157,3 +159,33 @@ def test_goals_are_judged_from_the_same_run():
     assert judged["etcd writes per invocation <= 2"] == ("0.25", True)
     text = report.goal_table(report.goals(ROWS))
     assert "NOT met" in text and "met " in text
+
+
+BURNS_IN_A_CHILD = """
+import os, sys, time
+sys.stdin.readline()
+pid = os.fork()
+if pid == 0:
+    end = time.process_time() + 0.3
+    while time.process_time() < end:
+        pass
+    os._exit(0)
+os.waitpid(pid, 0)
+print("done", flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_cpu_by_process_counts_a_descendant_that_ended_through_its_parent():
+    proc = subprocess.Popen([sys.executable, "-c", BURNS_IN_A_CHILD], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        before = measure.cpu_by_process({"parent": proc.pid})
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        assert proc.stdout.readline() == "done\n"
+        spent = measure.cpu_by_process({"parent": proc.pid})["parent"] - before["parent"]
+        assert spent >= 0.29   # the child's 0.3 s of CPU, though it is gone
+    finally:
+        proc.kill()
+        proc.wait()
