@@ -270,8 +270,8 @@ def _grouped_in_memory(runs: list[Iterator[tuple[tuple, list]]]
     """What _grouped(_batches(runs)) yields, for a partition small enough to hold: each run
     read whole into one dict of key -> values, then the keys sorted once: a dict step per
     pair costs a third of what sorting every batch and grouping it does (a word count's
-    partition of 32 runs: 0.35 s -> 0.13 s). The dict keeps the first key of equal ones, as a stable sort
-    would, and values keep the order of the runs."""
+    partition of 32 runs: 0.35 s -> 0.13 s). The dict keeps the first key of equal ones, as
+    a stable sort would, and values keep the order of the runs."""
     groups: dict[Any, list] = {}
     found = groups.get
     packed = False
