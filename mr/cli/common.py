@@ -4,12 +4,20 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable
 
 from mr.config import ConfigError
 from mr.errors import UserError
 from mr.kv.client import EtcdSecurityError, EtcdUnavailable
+
+
+def stop_on_ctrl_c() -> None:
+    """Let SIGINT end a script that follows something until Ctrl-C, however it was started:
+    a shell starts a background job with SIGINT ignored, Python then installs no handler of
+    its own, and `kill -INT` would be lost on a `--watch` loop."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def setup_logging(level: str = "INFO") -> None:

@@ -7,6 +7,7 @@ import json
 import time
 
 from mr import config, fs
+from mr.cli.common import stop_on_ctrl_c
 from mr.cli.output import Output, add_request, fields_text, script, table
 from mr.engine.results import invocation_output, no_output_why
 from mr.kv import keys
@@ -68,6 +69,7 @@ def _follow(kv: Store, args: argparse.Namespace) -> Output:
     """Print the log as it grows (a line of the running attempt as soon as a worker writes it
     to etcd: every few seconds), until the invocation or its request ends."""
     shown, attempt = 0, None
+    stop_on_ctrl_c()
     while True:
         request, _ = require_trace(kv, args.workflow, args.request_id)
         entry = kv.get(keys.invocation(args.workflow, args.request_id, args.invocation_id))

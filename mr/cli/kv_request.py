@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from mr import config, fs
+from mr.cli.common import stop_on_ctrl_c
 from mr.cli.output import Output, add_request, add_workflow, fields_text, plain, script, table
 from mr.data.files import delete_request_files, result_dir_path
 from mr.engine import listing, progress
@@ -73,6 +74,7 @@ def _stats(kv: Store, args: argparse.Namespace) -> Output:
         return _stats_now(kv, args.workflow)
     if args.watch <= 0:
         raise ValueError("--watch takes a positive number of seconds")
+    stop_on_ctrl_c()
     while True:   # until Ctrl-C (exit 130)
         now = _stats_now(kv, args.workflow)
         print(json.dumps(now.data) if args.json

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from mr import config, fs
+from mr.cli.common import stop_on_ctrl_c
 from mr.cli.output import Output, add_request, fields_text, script
 from mr.cli.progress_bar import ProgressLine, duration
 from mr.engine import buckets, control, registry, rerun
@@ -55,6 +56,7 @@ def _status(kv: Store, args: argparse.Namespace) -> Output:
         if not args.watch or args.json:
             found = tracker.read(kv, args.workflow, args.request_id, args.invocation)
             return Output(found.as_dict(), _status_text(found))
+        stop_on_ctrl_c()
         line = ProgressLine()
         latest: tracker.Progress | None = None
         for latest in tracker.follow(kv, args.workflow, args.request_id, args.invocation):

@@ -228,7 +228,9 @@ def test_a_reader_that_goes_away_ends_a_script_quietly(etcd, world):
 
 
 def test_stats_watch_repeats_until_ctrl_c(etcd, world):
-    watch = subprocess.Popen(["mr_request_stats", world["wf"], "--watch", "0.2", "--json"],
+    """Even started as a shell starts a background job, with SIGINT ignored."""
+    watch = subprocess.Popen(["bash", "-c", 'trap "" INT; exec "$@"', "bash", "mr_request_stats",
+                              world["wf"], "--watch", "0.2", "--json"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              env={**os.environ, "MR_ETCD_HOSTS": etcd.address})
     try:
