@@ -238,8 +238,12 @@ def _batches(runs: list[Iterator[tuple[tuple, list]]]) -> Iterator[tuple[list[tu
                 batch.sort(key=_KEY)
             yield batch, packed
     except TypeError as exc:
-        raise ShuffleError(f"{ORDERABLE}; the map attempts being merged have keys that "
-                           f"cannot be compared: {exc}") from None
+        raise _unorderable(exc) from None
+
+
+def _unorderable(exc: TypeError) -> ShuffleError:
+    return ShuffleError(f"{ORDERABLE}; the map attempts being merged have keys that cannot be "
+                        f"compared: {exc}")
 
 
 def _grouped(batches: Iterator[tuple[list[tuple], bool]]
@@ -287,8 +291,7 @@ def _grouped_in_memory(runs: list[Iterator[tuple[tuple, list]]]
     try:
         order = sorted(groups)
     except TypeError as exc:
-        raise ShuffleError(f"{ORDERABLE}; the map attempts being merged have keys that "
-                           f"cannot be compared: {exc}") from None
+        raise _unorderable(exc) from None
     hand = _handed if packed else _as_is
     for key in order:
         yield hand((key, groups.pop(key)))
