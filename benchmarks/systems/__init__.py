@@ -43,6 +43,12 @@ def stop_services(services: list) -> None:
         services.clear()
 
 
+def running_services(services: list) -> dict[str, int]:
+    """Each running service's pid by its name: the processes a system's CPU is counted over
+    (each with its descendants)."""
+    return {service.name: service.pid for service in services if service.alive()}
+
+
 def create(name: str, concurrency: int = 64):
     """A stopped instance of system `name`."""
     if name == "mr":

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from benchmarks import measure, workloads
-from benchmarks.systems import stop_services
+from benchmarks.systems import running_services, stop_services
 from mr import cluster
 
 REPO = Path(__file__).resolve().parents[2]
@@ -90,7 +90,7 @@ class CeleryPeer:
 
     def named_processes(self) -> dict[str, int]:
         """Redis and the Celery worker (its pool processes count as its descendants)."""
-        return {s.name: s.pid for s in self.services if s.alive()}
+        return running_services(self.services)
 
     def counters(self) -> dict[str, int]:
         return {}

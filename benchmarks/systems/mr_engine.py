@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 
 from benchmarks import measure, workloads
-from benchmarks.systems import stop_services
+from benchmarks.systems import running_services, stop_services
 from mr import cluster, examples
 from mr.handlers import sync
 from mr.kv import client as kv_client
@@ -144,7 +144,7 @@ class MrEngine:
 
     def named_processes(self) -> dict[str, int]:
         """Every process of the cluster by name (each counts with its descendants)."""
-        return {s.name: s.pid for s in self.services if s.alive()}
+        return running_services(self.services)
 
     def counters(self) -> dict[str, int]:
         """Cumulative etcd proposals and broker messages; the runner takes differences."""
