@@ -13,7 +13,10 @@ The child loads the handlers from their stored definitions, runs mr.engine.data_
 sends back one reply: the committed files' reference, or the handler failure (class, message,
 traceback) that the worker raises as its own, with what the handler logged. The child
 ignores SIGINT and SIGTERM (a worker's graceful stop lets its invocations finish) and is
-killed when its server process ends, which it does when the worker dies.
+killed when its server process ends, which it does when the worker dies. While it runs, the
+worker asks etcd every END_CHECK_S whether its request still runs, and kills it when the
+request has ended (cancelled, failed by another split, timed out): a gigabyte split does not
+keep a core for minutes after its request was given up. Its files go with the request's.
 """
 from __future__ import annotations
 
@@ -38,6 +41,7 @@ from mr.config import Settings
 from mr.engine import data_work
 from mr.engine.calls import HandlerFailure, InputFailure, StorageFailure
 from mr.engine.context import Context, InvocationLog, Session, capture_prints
+from mr.engine.outcome import RequestEnded
 from mr.engine.timelimit import TimeLimit, TimeLimitExceeded, Watchdog, time_limit_failure
 from mr.handlers import processors
 from mr.handlers.processors import LoadedHandler
@@ -59,6 +63,7 @@ _PR_SET_PDEATHSIG = 1
 # them again and again and finds no garbage: 15 % of an index job's time. A run's process is
 # its own and short-lived, so it collects cycles a hundred times less often.
 GC_THRESHOLDS = (100_000, 20, 100)
+END_CHECK_S = 1.0   # how often a worker asks whether a running child's request has ended
 
 
 class ReplyKind(StrEnum):
@@ -66,6 +71,7 @@ class ReplyKind(StrEnum):
     DONE = "done"       # "value": the committed files' reference
     FAILED = "failed"   # the handler failed: its failure's "class", "message", "trace", ...
     DIED = "died"       # no reply: the process ended first ("message"; made by the worker)
+    ENDED = "ended"     # the request ended meanwhile: the worker killed the child
     ERROR = "error"     # the engine's code failed in the child ("message", "trace")
 
 
@@ -111,10 +117,13 @@ class DataProcesses:
         forkserver.ensure_running()
 
     def run(self, task: DataTask, handlers: dict[str, LoadedHandler], out: InvocationLog,
-            after: tuple[float, Callable[[], None]] | None = None) -> dict:
+            after: tuple[float, Callable[[], None]] | None = None,
+            ended: Callable[[], bool] | None = None) -> dict:
         """Run `task` in a child; its reply, or its failure raised as the worker's own.
 
         `after` = (seconds, callback): call it once if the child is still running then.
+        `ended()`, asked every END_CHECK_S while the child runs: True kills the child and
+        raises RequestEnded.
         """
         context = self._start_method()
         receiver, sender = context.Pipe(duplex=False)
@@ -123,7 +132,7 @@ class DataProcesses:
         child.start()
         sender.close()
         try:
-            reply = _wait(child, receiver, after)
+            reply = _wait(child, receiver, after, ended)
         finally:
             receiver.close()
             child.join(5)
@@ -135,6 +144,8 @@ class DataProcesses:
         kind = reply["kind"]
         if kind == ReplyKind.DONE:
             return reply["value"]
+        if kind == ReplyKind.ENDED:
+            raise RequestEnded()
         if kind == ReplyKind.FAILED:
             cls = FAILURES.get(reply["class"], HandlerFailure)
             owner = next((h for h in handlers.values()
@@ -148,15 +159,27 @@ class DataProcesses:
 
 
 def _wait(child: BaseProcess, receiver: Connection,
-          after: tuple[float, Callable[[], None]] | None) -> dict:
+          after: tuple[float, Callable[[], None]] | None,
+          ended: Callable[[], bool] | None) -> dict:
     started = time.monotonic()
+    check_at = started + END_CHECK_S
     while True:
-        timeout = None if after is None else max(after[0] - (time.monotonic() - started), 0)
+        due = [started + after[0]] if after is not None else []
+        if ended is not None:
+            due.append(check_at)
+        timeout = max(min(due) - time.monotonic(), 0) if due else None
         ready = wait([receiver, child.sentinel], timeout)
         if not ready:
-            assert after is not None   # wait() without a timeout returns something ready
-            after[1]()
-            after = None
+            now = time.monotonic()
+            if after is not None and now >= started + after[0]:
+                after[1]()
+                after = None
+            if ended is not None and now >= check_at:
+                check_at = now + END_CHECK_S
+                if ended():
+                    child.kill()
+                    child.join()
+                    return {"kind": ReplyKind.ENDED}
             continue
         if receiver in ready or receiver.poll():
             try:

@@ -29,7 +29,7 @@ from typing import Protocol
 
 from mr.config import Settings
 from mr.data import inputs, parts
-from mr.engine import blobs, data_work, lookup, protocol
+from mr.engine import blobs, data_work, faults, lookup, protocol
 from mr.engine.calls import InputFailure
 from mr.engine.completion import Completion, done
 from mr.engine.context import Context, InvocationLog
@@ -153,7 +153,7 @@ class DataSteps:
             task = DataTask(self.runner.settings, request.workflow, request.id, step, inv,
                             attempt, {role: h.definition for role, h in handlers.items()},
                             scope, refs or [], mapped)
-            return self.processes.run(task, handlers, out, claim)
+            return self.processes.run(task, handlers, out, claim, self._ended(request))
         env = _RunnerEnv(self.runner, request, inv, step.name, out, attempt)
         with _claiming(claim):
             if inv.split is not None:
@@ -162,6 +162,19 @@ class DataSteps:
                                            data_work.partitioner(step))
             return data_work.reduce_partition(env, request.id, inv, handlers["reducer"],
                                               refs or [], mapped)
+
+    def _ended(self, request: Request) -> Callable[[], bool]:
+        """Whether `request` has ended; an etcd outage says no (the commit decides later)."""
+        kv, wf, rid = self.runner.kv, request.workflow, request.id
+
+        def ended() -> bool:
+            try:
+                return not protocol.request_live(kv, wf, rid)
+            except Exception as exc:
+                if faults.transient(exc):
+                    return False
+                raise
+        return ended
 
     # --- reductions ----------------------------------------------------------------------
     def partition(self, library: Library, request: Request, inv: Invocation, step: Step,

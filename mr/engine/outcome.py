@@ -2,6 +2,7 @@
 
 The worker acts on one of them (a workflow it does not serve is logged as dropped); logs and
 tests read the rest. Members are strings (StrEnum), equal to the words they always were.
+RequestEnded, raised anywhere in a run, ends it as REQUEST_ENDED.
 """
 from __future__ import annotations
 
@@ -19,3 +20,8 @@ class Outcome(StrEnum):
     PAUSED = "paused"  # dropped: resuming the request publishes what is left
     # a message for a workflow this worker does not serve
     NOT_MANAGED = "not-managed"
+
+
+class RequestEnded(Exception):
+    """The request failed, timed out, was cancelled or finished meanwhile: nothing is left
+    to do (the run ends as Outcome.REQUEST_ENDED)."""

@@ -88,6 +88,12 @@ def read_invocation(kv: Store, wf: str, rid: str, iid: str, request_value: bool 
     return result.entry(0), result.entry(1), result.count(2) > 0, result.count(3) > 0
 
 
+def request_live(kv: Store, wf: str, rid: str) -> bool:
+    """Whether the request still runs (one read, no proposal): not done, failed, cancelled,
+    timed out or removed."""
+    return kv.count(keys.live(wf, rid)) > 0
+
+
 def start(kv: Store, wf: str, rid: str, read_revision: int, inv: Invocation, *,
           under_way: bool = False) -> Callable[[], bool]:
     """Mark `inv` running if nobody changed it since we read it at `read_revision`.

@@ -26,7 +26,7 @@ from mr.engine.completion import Completion, done
 from mr.engine.context import Context, InvocationLog, Session, capture_prints
 from mr.engine.data_steps import DataSteps
 from mr.engine.live_logs import LiveLogs
-from mr.engine.outcome import Outcome
+from mr.engine.outcome import Outcome, RequestEnded
 from mr.engine.pairs import cast_argument, group, reducer_output
 from mr.engine.results import writes_file
 from mr.engine.timelimit import TimeLimit, Watchdog, time_limit_failure
@@ -59,10 +59,6 @@ class Retry(Exception):
     def __init__(self, reason: str, delay: float = 1.0):
         super().__init__(reason)
         self.delay = delay
-
-
-class RequestEnded(Exception):
-    """The request failed, timed out or finished meanwhile: nothing is left to do."""
 
 
 class Runner:

@@ -1,8 +1,9 @@
 """Each split's map and partition's reduce runs in a process of its own (mr.engine.data_process)
 and is claimed in etcd only if it runs long (mr.engine.claiming): on real processes, a time
 limit kills a handler stuck in its own loop, a killed data process fails its invocation
-saying so, what a handler prints or logs reaches the request's record, and a long split
-shows as running."""
+saying so, what a handler prints or logs reaches the request's record, a long split
+shows as running, and a request that ends (cancelled, or failed by another split) ends the
+data processes still running for it."""
 from __future__ import annotations
 
 import os
@@ -10,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
 from mr import cluster
@@ -57,6 +59,38 @@ def test_a_killed_data_process_fails_its_invocation_saying_so(data, release):
     assert body["state"] == "failed", body
     assert "was killed by SIGKILL" in body["failure"]["message"], body["failure"]
     assert body["failure"]["handler"] == "held_words"
+
+
+def data_processes_end(data, kind: str) -> None:
+    """Every held `kind` handler's process ends (none is let go: only the engine ends it)."""
+    cluster.wait_for(lambda: not any(chaos.alive(pid_of(mark)) for mark in held(data, kind)),
+                     timeout=15, message=f"the held {kind} processes ended")
+
+
+@pytest.mark.parametrize("job, kind", [("held_map", "map"), ("held_reduce", "reduce")])
+def test_cancelling_a_request_ends_its_running_data_processes(data, release, job, kind):
+    (data.shared / "cancel").mkdir(exist_ok=True)
+    (data.shared / "cancel" / "a.txt").write_text("one two\n")
+    request_id = start(data, job, ["cancel/a.txt"])
+    cluster.wait_for(lambda: held(data, kind), timeout=30, message=f"the {kind} running")
+    reply = requests.delete(f"{data.web.url}/request/{data.wf}/{request_id}", timeout=30)
+    assert reply.status_code == 200, reply.text
+    data_processes_end(data, kind)
+    body = requests.get(f"{data.web.url}/request/{data.wf}/{request_id}", timeout=30).json()
+    assert body["state"] == "cancelled", body
+    assert body["failure"]["reason"] == "cancelled", body["failure"]
+
+
+def test_a_request_failed_by_one_split_ends_its_other_running_splits(data, release):
+    (data.shared / "sibling").mkdir(exist_ok=True)
+    (data.shared / "sibling" / "a.txt").write_text("hold this split\n")
+    (data.shared / "sibling" / "b.txt").write_text("fail this one\n")
+    request_id = start(data, "held_or_failing", ["sibling/a.txt", "sibling/b.txt"])
+    body = data.wait_ended(data.wf, request_id, timeout=60)
+    assert body["state"] == "failed", body
+    assert "this split fails on purpose" in body["failure"]["message"], body["failure"]
+    assert held(data, "map"), "the other split was running when the request failed"
+    data_processes_end(data, "map")
 
 
 def test_what_a_data_handler_prints_and_logs_reaches_the_request(data):
