@@ -5,16 +5,19 @@ A split owns exactly the lines that *start* inside its byte range (Hadoop's rule
 can be cut anywhere without reading them and every line is read once: a reader skips the
 partial line it starts in and reads past its end to finish its last line. Only `\\n` bytes
 delimit lines, so a multi-byte UTF-8 character is never cut. Reading streams in blocks of
-about BLOCK_BYTES, whatever the split's size.
+about BLOCK_BYTES, whatever the split's size. A compressed file (gzip, bzip2 or xz, by its
+suffix) is one split, read through its decompressor: a stream cannot be entered mid-way.
 """
 from __future__ import annotations
 
+import bz2
 import gzip
 import itertools
 import json
+import lzma
 import sys
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Protocol
 
@@ -28,14 +31,12 @@ FORMATS = ("text", "jsonl", "raw")
 BLOCK_BYTES = 1 << 20
 _LINE_BLOCK_BYTES = 1 << 16   # decoding and splitting blocks this small stays in the CPU cache
 _SMALL_READ = 1 << 16   # reads while skipping a partial line or growing a very long one
-_GZIP = (".gz", ".gzip")
 
 
 @dataclass(frozen=True)
 class Split:
     """A byte range of one input file: a path relative to the workflow's shared-fs root, or a
-    full URL. `end` is exclusive, and -1 for a whole file (always so for gzip, which cannot be
-    entered mid-stream)."""
+    full URL. `end` is exclusive, and -1 for a whole file (always so for a compressed one)."""
 
     path: str
     start: int
@@ -48,9 +49,10 @@ class Split:
                 self.end > self.start or (self.end == -1 and self.start == 0)):
             raise InputError(f"split of {self.path}: byte range {self.start!r}..{self.end!r} "
                              f"is not 0 <= start < end (or start 0, end -1 for a whole file)")
-        if _gzipped(self.path) and self.end != -1:
-            raise InputError(f"split of {self.path}: a gzip file is read whole (start 0, "
-                             f"end -1), not from byte {self.start} to {self.end}")
+        codec = _codec(self.path)
+        if codec is not None and self.end != -1:
+            raise InputError(f"split of {self.path}: a {codec.name} file is read whole (start "
+                             f"0, end -1), not from byte {self.start} to {self.end}")
 
     def to_record(self) -> dict:
         return {"path": self.path, "start": self.start, "end": self.end}
@@ -67,8 +69,45 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _gzipped(path: str) -> bool:
-    return path.lower().endswith(_GZIP)
+class _Readable(Protocol):
+    """What _owned reads: an input file, or the decompressed stream over one."""
+
+    def read(self, size: int, /) -> bytes: ...
+
+    def seek(self, offset: int, /) -> int: ...
+
+
+@dataclass(frozen=True)
+class _Codec:
+    name: str
+    open: Callable[[IO[bytes]], _Readable]
+    corrupt: Callable[[Exception], bool]   # whether its reader raised this for bad data
+
+
+def _bad_bz2(exc: Exception) -> bool:
+    """bz2 says "Invalid data stream" with a bare OSError (an I/O error has an errno)."""
+    return isinstance(exc, EOFError) or (type(exc) is OSError and not exc.errno)
+
+
+_CODECS = {".gz": _Codec("gzip", lambda file: gzip.GzipFile(fileobj=file, mode="rb"),
+                         lambda exc: isinstance(exc, (gzip.BadGzipFile, EOFError, zlib.error))),
+           ".bz2": _Codec("bzip2", lambda file: bz2.BZ2File(file, "rb"), _bad_bz2),
+           ".xz": _Codec("xz", lambda file: lzma.LZMAFile(file, "rb"),
+                         lambda exc: isinstance(exc, (lzma.LZMAError, EOFError)))}
+_CODECS[".gzip"] = _CODECS[".gz"]
+# compressed or archived by what Python does not read: refused, not read as garbage
+_UNREADABLE = {".zst": "zstd", ".zstd": "zstd", ".lz4": "LZ4", ".sz": "Snappy",
+               ".snappy": "Snappy", ".br": "Brotli", ".lzo": "LZO", ".zip": "zip",
+               ".7z": "7-Zip"}
+
+
+def _suffix(path: str) -> str:
+    name = path.rsplit("/", 1)[-1].lower()
+    return name[name.rfind("."):] if "." in name else ""
+
+
+def _codec(path: str) -> _Codec | None:
+    return _CODECS.get(_suffix(path))
 
 
 # ---------------------------------------------------------------------------- making splits
@@ -98,7 +137,11 @@ def make_splits(wfs: WorkflowFS, inputs: list[str], split_bytes: int,
 def _cut(path: str, size: int, split_bytes: int) -> list[Split]:
     if size == 0:
         return []
-    if _gzipped(path):
+    unreadable = _UNREADABLE.get(_suffix(path))
+    if unreadable:
+        raise InputError(f"input {path} is {unreadable}-compressed, which mr does not read: "
+                         f"decompress it, or compress it with gzip, bzip2 or xz")
+    if _codec(path) is not None:
         return [Split(path, 0, -1)]
     return [Split(path, start, min(start + split_bytes, size))
             for start in range(0, size, split_bytes)]
@@ -124,16 +167,18 @@ def read_records(wfs: WorkflowFS, split: Split, fmt: str) -> Iterator:
 
 
 def _blocks(wfs: WorkflowFS, split: Split, size: int) -> Iterator[tuple[int, bytes]]:
+    codec = _codec(split.path)
     with _open(wfs, split) as file:
-        if not _gzipped(split.path):
+        if codec is None:
             yield from _owned(file, split.start, split.end, size)
             return
         try:
-            with gzip.GzipFile(fileobj=file, mode="rb") as unzipped:
-                yield from _owned(unzipped, 0, -1, size)
-        except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
-            raise InputError(f"input {split.path} is not a valid gzip file ({exc}); rename it "
-                             f"if it is not compressed") from None
+            yield from _owned(codec.open(file), 0, -1, size)
+        except Exception as exc:
+            if not codec.corrupt(exc):
+                raise   # the file could not be read (an outage), or a bug: not bad data
+            raise InputError(f"input {split.path} is not a valid {codec.name} file ({exc}); "
+                             f"rename it if it is not compressed") from None
 
 
 def _open(wfs: WorkflowFS, split: Split) -> IO[bytes]:
@@ -147,14 +192,6 @@ def _open(wfs: WorkflowFS, split: Split) -> IO[bytes]:
             ImportError) as exc:
         raise InputError(f"cannot open input {split.path}: {exc} (was it removed or replaced "
                          f"after the job started?)") from None
-
-
-class _Readable(Protocol):
-    """What _owned reads: an input file, or the gzip stream over one."""
-
-    def read(self, size: int, /) -> bytes: ...
-
-    def seek(self, offset: int, /) -> int: ...
 
 
 def _owned(file: _Readable, start: int, end: int, size: int) -> Iterator[tuple[int, bytes]]:
@@ -261,5 +298,5 @@ def _line_start(block: bytes, index: int) -> int:
 
 
 def _where(split: Split, offset: int) -> str:
-    unit = "uncompressed byte" if _gzipped(split.path) else "byte"
+    unit = "uncompressed byte" if _codec(split.path) else "byte"
     return f"input {split.path}: the line at {unit} {offset}"

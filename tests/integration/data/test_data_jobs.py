@@ -3,8 +3,10 @@ partitioned shuffle through the shared filesystem, part-file results read a page
 and the bad inputs a user can send."""
 from __future__ import annotations
 
+import bz2
 import gzip
 import json
+import lzma
 import os
 import random
 import subprocess
@@ -111,6 +113,22 @@ def test_bulk_mapper_with_combiner_gzip_and_no_final_newline(data):
     reply = post(data, "wc_bulk", ["bulk/*.txt", "bulk/*.gz"], split_bytes=1000)
     assert reply.status_code == 200, reply.text
     assert dict(all_pairs(data, reply.json()["request_id"], limit=1000)) == dict(expected)
+
+
+def test_bzip2_and_xz_files_are_read_and_zstd_is_refused(data):
+    folder = data.shared / "packed"
+    expected = write_corpus(folder, seed=8, files=1)
+    for suffix, compress in (("bz2", bz2.compress), ("xz", lzma.compress)):
+        text = f"{suffix} épée\nlast {suffix} line without newline"
+        (folder / f"extra.txt.{suffix}").write_bytes(compress(text.encode()))
+        expected.update(text.split())
+    reply = post(data, "wc", ["packed"], split_bytes=1000)
+    assert reply.status_code == 200, reply.text
+    assert dict(all_pairs(data, reply.json()["request_id"], limit=1000)) == dict(expected)
+    (folder / "more.txt.zst").write_bytes(b"\x28\xb5\x2f\xfd")
+    reply = post(data, "wc", ["packed"])
+    assert reply.status_code == 422, reply.text
+    assert "packed/more.txt.zst is zstd-compressed" in reply.json()["error"]
 
 
 def test_inverted_index_over_json_lines(data):

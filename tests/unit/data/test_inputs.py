@@ -5,8 +5,10 @@ The central property: over all the splits of a file, every line is read exactly 
 split it starts in, whatever the split size."""
 from __future__ import annotations
 
+import bz2
 import gzip
 import json
+import lzma
 import os
 import random
 import uuid
@@ -138,21 +140,42 @@ def test_random_files_and_split_sizes_match_a_plain_read(wfs):
         assert b"".join(read(wfs, [f"r/{round_}.txt"], size, "raw")) == data
 
 
-def test_gzip_file_is_one_split_in_every_format(wfs):
+COMPRESSORS = {"gz": gzip.compress, "GZIP": gzip.compress, "bz2": bz2.compress,
+               "xz": lzma.compress}
+
+
+@pytest.mark.parametrize("suffix", COMPRESSORS)
+def test_a_compressed_file_is_one_split_in_every_format(wfs, suffix):
     rows = [{"n": i, "w": "wörd"} for i in range(2000)]
     data = b"".join(json.dumps(row).encode() + b"\n" for row in rows)
-    wfs.write_bytes("d/rows.jsonl.gz", gzip.compress(data))
-    splits = make_splits(wfs, ["d/rows.jsonl.gz"], 100, False)
-    assert splits == [Split("d/rows.jsonl.gz", 0, -1)]
+    path = f"d/rows.jsonl.{suffix}"
+    wfs.write_bytes(path, COMPRESSORS[suffix](data))
+    splits = make_splits(wfs, [path], 100, False)
+    assert splits == [Split(path, 0, -1)]
     assert list(read_records(wfs, splits[0], "jsonl")) == rows
     assert b"".join(read_records(wfs, splits[0], "raw")) == data
     assert list(read_records(wfs, splits[0], "text")) == lines_of(data)
+    with pytest.raises(InputError, match="is read whole"):
+        Split(path, 0, 100)
 
 
-def test_a_gzip_name_on_plain_data_is_an_input_error(wfs):
-    wfs.write_bytes("fake.gz", b"not compressed\n")
-    with pytest.raises(InputError, match="fake.gz is not a valid gzip file"):
-        read(wfs, ["fake.gz"], 10)
+@pytest.mark.parametrize("suffix, name", [("gz", "gzip"), ("bz2", "bzip2"), ("xz", "xz")])
+def test_a_compressed_name_on_other_data_is_an_input_error(wfs, suffix, name):
+    wfs.write_bytes(f"fake.{suffix}", b"not compressed\n")
+    with pytest.raises(InputError, match=f"fake.{suffix} is not a valid {name} file"):
+        read(wfs, [f"fake.{suffix}"], 10)
+    wfs.write_bytes(f"cut.{suffix}", COMPRESSORS[suffix](b"a whole line\n" * 1000)[:-20])
+    with pytest.raises(InputError, match=f"cut.{suffix} is not a valid {name} file"):
+        read(wfs, [f"cut.{suffix}"], 10)
+
+
+@pytest.mark.parametrize("path, name", [("a.zst", "zstd"), ("d/B.LZ4", "LZ4"),
+                                        ("x.txt.snappy", "Snappy"), ("y.zip", "zip")])
+def test_a_compression_mr_does_not_read_is_refused_saying_so(wfs, path, name):
+    wfs.write_bytes(path, b"\x28\xb5\x2f\xfd whatever\n")
+    with pytest.raises(InputError, match=f"{path} is {name}-compressed, which mr does not "
+                                         f"read: decompress it, or compress it with gzip"):
+        make_splits(wfs, [path], 100, False)
 
 
 def test_directory_is_read_recursively_skipping_hidden_names(wfs):
