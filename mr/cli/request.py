@@ -87,7 +87,8 @@ def _status_text(p: tracker.Progress) -> str:
              "progress": f"{p.percent:.1f}% ({p.counts['done']} of {p.total} invocations done)",
              **{k: v for k, v in p.counts.items()},
              "started": p.started, "elapsed": duration(p.elapsed_s),
-             "eta": duration(p.eta_s) if p.eta_s is not None else None}
+             "eta": duration(p.eta_s) if p.eta_s is not None else None,
+             **{f"tally {name}": n for name, n in (p.tallies or {}).items()}}
     return fields_text(shown)
 
 

@@ -22,6 +22,8 @@ from mr.kv.models import Invocation
 
 MAX_LOG_BYTES = 64 * 1024
 MAX_STATUS = 200   # characters of a status message
+MAX_TALLIES = 100      # distinct tally names of one run: names, not ids
+MAX_TALLY_NAME = 100   # characters of a tally's name
 _TRUNCATED = "\n[log truncated: {} more bytes dropped]\n"
 
 
@@ -55,13 +57,33 @@ class _Bounded:
 class InvocationLog:
     """What one invocation logs or prints (bounded), and apart from it what it writes to
     stderr: a subprocess handler's stderr, Python's sys.stderr (warnings, a library's
-    complaints), so that a handler's own messages are not lost among them."""
+    complaints), so that a handler's own messages are not lost among them. And what it
+    tallied (ctx.tally): kept with the run only if the run commits."""
 
     def __init__(self, limit: int = MAX_LOG_BYTES):
         self.limit = limit
         self._out = _Bounded(limit)
         self._err = _Bounded(limit)
         self.status: str | None = None   # ctx.status's last message (mr.engine.live_logs)
+        self.tallies: dict[str, int] = {}
+        self._tally_lock = threading.Lock()
+
+    def tally(self, name: str, n: int = 1) -> None:
+        if not isinstance(name, str) or not 0 < len(name) <= MAX_TALLY_NAME:
+            raise ValueError(f"a tally's name is a string of 1-{MAX_TALLY_NAME} characters, "
+                             f"not {name!r:.120}")
+        if not isinstance(n, int) or isinstance(n, bool):
+            raise TypeError(f"tally {name!r} adds an int, not {type(n).__name__} {n!r:.80}")
+        with self._tally_lock:
+            if name not in self.tallies and len(self.tallies) >= MAX_TALLIES:
+                raise ValueError(f"tally {name!r} would be this run's {MAX_TALLIES + 1}th: "
+                                 f"tally by kinds of things (a few names), not by ids")
+            self.tallies[name] = self.tallies.get(name, 0) + n
+
+    def add_tallies(self, tallies: dict[str, int] | None) -> None:
+        """Another process's tallies of this run (a data process's reply)."""
+        for name, n in (tallies or {}).items():
+            self.tally(name, n)
 
     def write(self, text: str) -> None:
         self._out.write(text)
@@ -95,8 +117,10 @@ class InvocationLog:
         return self._err.text()
 
     def keep_in(self, inv: Invocation) -> None:
-        """Onto the invocation's record: its log and its stderr, each when not empty."""
+        """Onto the invocation's record: its log, its stderr and its tallies, each when not
+        empty."""
         inv.log, inv.stderr = self.text() or None, self.stderr_text() or None
+        inv.tallies = dict(self.tallies) or None
 
     @property
     def written(self) -> int:
@@ -208,6 +232,7 @@ class Context:
     log      the invocation's captured log (info/warning/error/exception, and what it prints)
     logger   a logging.Logger writing into the same log (for libraries that want one)
     status(message)  what it is doing now, shown with the request's progress
+    tally(name, n=1)  add to the request's tally `name`: summed over the runs that commit
     metrics  counter(name, **labels).inc(), timer(name, **labels): on the worker's /metrics
     session  set/get/delete/items: the mapper invocation's durable namespace (read-only in
              its reducer)
@@ -248,6 +273,12 @@ class Context:
         """Say what the handler is doing ("downloading 3/10"): shown with its progress while
         it runs, and kept after. Written to etcd at most every 2 s, however often it is set."""
         self.log.status = str(message)[:MAX_STATUS]
+
+    def tally(self, name: str, n: int = 1) -> None:
+        """Add `n` to tally `name` ("bad_lines"): the request's tallies sum what its
+        invocations' committed runs tallied, so a run that fails or is run twice counts once
+        or not at all. Shown with its progress while it runs, kept in its record after."""
+        self.log.tally(name, n)
 
     def notify(self, subject: str, **details: Any) -> None:
         """A "custom" notification, sent when MR_NOTIFY_EVENTS includes custom."""

@@ -141,6 +141,7 @@ class DataProcesses:
                 child.join()
         out.write(reply.get("log") or "")
         out.write_stderr(reply.get("stderr") or "")
+        out.add_tallies(reply.get("tallies"))
         kind = reply["kind"]
         if kind == ReplyKind.DONE:
             return reply["value"]
@@ -250,7 +251,8 @@ class _Reply:
             if not self._sent:
                 self._sent = True
                 self._sender.send({**reply, "log": self._out.text(),
-                                   "stderr": self._out.stderr_text()})
+                                   "stderr": self._out.stderr_text(),
+                                   "tallies": self._out.tallies})
 
 
 class _ChildEnv:

@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 
+from mr.engine import tallies
 from mr.kv import keys
 from mr.kv.client import TxnResult, op_get
 from mr.kv.keys import DONE_MARK, FAILED_MARK, STARTED, WAITING_MARK
@@ -61,6 +62,7 @@ class Progress:
     #                              expected duration (expected_s) says how long it takes
     # status messages of the subtree's handlers (ctx.status), the newest first
     status: list[dict] = field(default_factory=list)
+    tallies: dict | None = None  # what the subtree's committed runs tallied (ctx.tally)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -106,7 +108,8 @@ def read(kv: Store, wf: str, rid: str, iid: str = ROOT_INVOCATION) -> Progress:
                     + _count_ops(wf, rid, iid)
                     + [op_get(statuses + iid),
                        op_get(statuses + iid + ".", prefix=True, limit=STATUS_READ),
-                       op_get(keys.paused(wf, rid), count_only=True)])
+                       op_get(keys.paused(wf, rid), count_only=True)]
+                    + tallies.reads(wf, rid, iid))
     req_entry, inv_entry = result.entry(0), result.entry(1)
     if req_entry is None:
         raise ProgressUnavailable(f"request {rid!r} not found in workflow {wf!r}")
@@ -129,7 +132,9 @@ def read(kv: Store, wf: str, rid: str, iid: str = ROOT_INVOCATION) -> Progress:
     state = request.state if iid == ROOT_INVOCATION else _subtree_state(inv, request)
     if state == RUNNING and result.count(15):
         state = PAUSED
-    return replace(_progress(request, iid, state, counts, created, begun, end), status=status)
+    tallied = tallies.total(result.entries(16) + result.entries(17), keys.tallies(wf, rid))
+    return replace(_progress(request, iid, state, counts, created, begun, end), status=status,
+                   tallies=tallied)
 
 
 def _status(entries: list, prefix: str) -> list[dict]:
@@ -149,8 +154,8 @@ def _finished(request: Request, kept: dict) -> Progress:
     """An ended request's progress from the counts kept in its record (`kept`)."""
     counts = dict(kept)
     total = sum(counts.values())
-    return _progress(request, ROOT_INVOCATION, request.state, counts, total, request.created,
-                     request.finished)
+    return replace(_progress(request, ROOT_INVOCATION, request.state, counts, total,
+                             request.created, request.finished), tallies=request.tallies)
 
 
 def _progress(request: Request, iid: str, state: str, counts: dict, total: int,
@@ -183,20 +188,27 @@ def estimate(elapsed: float, done: int, total: int, expected: float | None) -> f
     return round(share * observed + (1 - share) * planned, 3)
 
 
-def final_counts(kv: Store, request: Request, invocations: list[Invocation]) -> dict:
-    """Counts to keep in an ending request's record; `invocations` are being finished now."""
+def final(kv: Store, request: Request, invocations: list[Invocation]
+          ) -> tuple[dict, dict | None]:
+    """The progress counts and the tallies to keep in an ending request's record, in one
+    read; `invocations` are being finished now."""
     wf, rid = request.workflow, request.id
     if request.state == DONE:
         # a root that returned without children was the request's only invocation: no read
-        alone = ([inv.id for inv in invocations] == [ROOT_INVOCATION]
-                 and not invocations[0].children)
-        total = 1 if alone else kv.count(keys.invocations(wf, rid))
-        return counts_of(total, total, 0, total, 0, ended=True)
-    created, started, waiting, done, failed = _sums(kv.txn([], _count_ops(wf, rid,
-                                                                        ROOT_INVOCATION)), 0)
+        if [inv.id for inv in invocations] == [ROOT_INVOCATION] and not invocations[0].children:
+            return counts_of(1, 1, 0, 1, 0, ended=True), tallies.total([], "", invocations)
+        result = kv.txn([], [op_get(keys.invocations(wf, rid), prefix=True, count_only=True),
+                             op_get(keys.tallies(wf, rid), prefix=True)])
+        total = result.count(0)
+        return (counts_of(total, total, 0, total, 0, ended=True),
+                tallies.total(result.entries(1), keys.tallies(wf, rid), invocations))
+    result = kv.txn([], _count_ops(wf, rid, ROOT_INVOCATION)
+                    + [op_get(keys.tallies(wf, rid), prefix=True)])
+    created, started, waiting, done, failed = _sums(result, 0)
     failed += sum(1 for inv in invocations if inv.state == FAILED)
     done += sum(1 for inv in invocations if inv.state == DONE)
-    return counts_of(created, started, waiting, done, failed, ended=True)
+    return (counts_of(created, started, waiting, done, failed, ended=True),
+            tallies.total(result.entries(10), keys.tallies(wf, rid), invocations))
 
 
 def follow(kv: Store, wf: str, rid: str, iid: str = ROOT_INVOCATION,

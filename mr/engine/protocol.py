@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
+from mr.engine import tallies
 from mr.kv import keys
 from mr.kv.client import (
     MAX_TXN_OPS,
@@ -182,6 +183,7 @@ def finish_fanout(kv: Store, wf: str, rid: str, parent: Invocation, children: in
         op_put(keys.invocation(wf, rid, parent.id), encode(parent)),
         op_put(keys.mark(wf, rid, WAITING_MARK, parent.id), b""),
         op_get(keys.counters(wf, rid, parent.id), prefix=True, keys_only=True),
+        *tallies.puts(wf, rid, [parent]),
     ])
     if not result.succeeded:
         return Completion(False, False)
@@ -211,6 +213,7 @@ def complete(kv: Store, wf: str, rid: str, finished: list[Invocation], output_of
     if unclaimed is not None:
         compare.append(unclaimed.compare(wf, rid))
         ops.append(unclaimed.started(wf, rid))
+    ops += tallies.puts(wf, rid, finished)
     ops += [op_put(keys.counter(wf, rid, parent, _slot(output_of)), b""),
             op_get(keys.counters(wf, rid, parent), prefix=True, keys_only=True),
             op_get(keys.fanout(wf, rid, parent))]

@@ -99,7 +99,7 @@ def end_request(kv: Store, request: Request, invocations: list[Invocation], clea
         request.failure = {"reason": "timeout", "message": f"request timed out after "
                            f"{limit:g}s (its result came "
                            f"{finished - request.deadline:.1f}s late)"}
-    request.counts = progress.final_counts(kv, request, invocations)
+    request.counts, request.tallies = progress.final(kv, request, invocations)
     keep = request.keep_s if request.state == DONE else request.keep_failed_s
     request.expires = None if request.name or keep is None else finished + keep
     ops = [op_put(request.key, encode(request)),

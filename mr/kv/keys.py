@@ -12,6 +12,8 @@
     /mr/w/<wf>/r/<rid>/cnt/<iid>/<slot>       finished children of <iid>: the sum of the
                                               versions of its (at most 16) slot keys
     /mr/w/<wf>/r/<rid>/sess/<iid>/<key>       session of mapper invocation <iid>
+    /mr/w/<wf>/r/<rid>/tally/<iid>            what <iid>'s committed run tallied (ctx.tally),
+                                              written with its completion
     /mr/w/<wf>/r/<rid>/ix/<mark>/<iid>        progress marks (started, waiting, done, failed):
                                               count-only ranges give a subtree's counts
     /mr/w/<wf>/state/<state>/<job>/<ms>.<rid> requests by state and job, in creation order
@@ -161,6 +163,14 @@ def sessions(wf: str, rid: str) -> str:
 
 def session(wf: str, rid: str, iid: str) -> str:
     return f"{ROOT}w/{wf}/r/{rid}/sess/{iid}/"
+
+
+def tallies(wf: str, rid: str) -> str:
+    return f"{ROOT}w/{wf}/r/{rid}/tally/"
+
+
+def tally(wf: str, rid: str, iid: str) -> str:
+    return f"{ROOT}w/{wf}/r/{rid}/tally/{iid}"
 
 
 # Progress marks: an invocation has each mark at most once (a re-run puts the same key), so

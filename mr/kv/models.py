@@ -178,6 +178,7 @@ class Request:
     expires: float | None = None    # when the sweeper removes it (set when it ends)
     retries: int = 0                # times it was retried after failing
     counts: dict | None = None      # final progress counts, kept when it ends
+    tallies: dict | None = None     # what its done invocations tallied, summed when it ends
     expected_s: float | None = None  # how long it should take: its ETA before anything ends
 
     @property
@@ -206,6 +207,7 @@ class Invocation:
     error: str | None = None
     log: str | None = None          # what the handler printed or logged (bounded), if anything
     stderr: str | None = None       # what it wrote to stderr (a subprocess's), kept apart
+    tallies: dict | None = None     # what the run tallied (ctx.tally), name -> int
     split: dict | None = None       # a data step's mapper: the input split it reads
     partitions: int | None = None   # a data step's mappers: how many partitions they write
     partition: int | None = None    # a PARTITION invocation: which one it reduces

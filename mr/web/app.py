@@ -209,6 +209,8 @@ class FrontEnd:
                 "state": request.state, "created": request.created,
                 "finished": request.finished, "name": request.name,
                 "retries": request.retries, "counts": request.counts}
+        if request.tallies:
+            body["tallies"] = request.tallies
         if request.state == DONE:
             inline = request.result_writer == ResultWriter.INLINE
             body["result"] = read_result(request) if inline else None

@@ -65,9 +65,12 @@ def release(data):
 
 
 def finish(data, request_id: str, expected: Counter) -> None:
+    """The request is done with the exact result, its tallies count each word and each key
+    once (only the runs that committed count), and its shuffle files are gone."""
     body = data.wait_ended(data.wf, request_id, timeout=90)
     assert body["state"] == "done", body
     assert dict(all_pairs(data, request_id, limit=500)) == dict(expected)
+    assert body["tallies"] == {"keys": len(expected), "words": sum(expected.values())}, body
     wait_for(lambda: not shuffle_dir(data, request_id).exists(), timeout=10,
              message="shuffle files removed")
 

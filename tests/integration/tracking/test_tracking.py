@@ -18,7 +18,7 @@ from mr.kv.models import DONE, Invocation, Request, decode
 from mr.queue.topics import topic
 from tests.support.cluster import unique
 
-LEAF_RAISE_LINE = 27  # the `raise` in handlers/track_leaf.py
+LEAF_RAISE_LINE = 28  # the `raise` in handlers/track_leaf.py
 
 
 def url(engine, path: str) -> str:
@@ -80,6 +80,7 @@ def test_progress_during_and_after_a_nested_request(engine):
     assert seen["counts"]["skipped"] == 0 and seen["counts"]["failed"] == 0
     assert seen["eta_s"] is not None and 0 < seen["eta_s"] < 120
     assert 0 < seen["percent"] < 100 and seen["elapsed_s"] > 0
+    assert seen["tallies"]["roots"] == 1 and 0 < seen["tallies"]["leaves"] <= 24, seen
 
     ended = engine.wait_ended(engine.wf, rid)
     assert ended["result"] == [["total", sum((m * 100 + j) ** 2 for m in range(3)
@@ -88,11 +89,13 @@ def test_progress_during_and_after_a_nested_request(engine):
     # root + 3 middles + 24 leaves + a reduction per fan-out parent (3 middles, the root)
     assert final["total"] == 32 and final["counts"]["done"] == 32
     assert final["percent"] == 100 and final["eta_s"] is None and final["state"] == "done"
+    assert final["tallies"] == ended["tallies"] == {"leaves": 24, "mids": 3, "roots": 1}
     grouped = requests.get(url(engine, f"/request/{engine.wf}/{rid}/children"),
                            timeout=30).json()
     assert grouped["children"] == 3 and grouped["buckets"]["done"] == ["0.0", "0.1", "0.2"]
     subtree = progress(engine, rid, "0.1").json()
     assert subtree["total"] == 10 and subtree["counts"]["done"] == 10   # mid, 8 leaves, its .r
+    assert subtree["tallies"] == {"leaves": 8, "mids": 1}
     missing = progress(engine, rid, "0.9")
     assert missing.status_code == 404 and "not found" in missing.json()["error"]
 
@@ -130,6 +133,8 @@ def test_retry_reruns_only_what_did_not_finish(engine):
     done_before = {decode(Invocation, e.value).id for e in kv.scan(keys.invocations(engine.wf,
                                                                                     rid))
                    if decode(Invocation, e.value).state == DONE}
+    # only the runs that committed count: not the failed leaf's, which tallied too
+    assert reply.json()["tallies"] == {"leaves": len(done_before), "roots": 1}
     # The root's record stays waiting (the retry goes on from it), but it is shown as stopped.
     root = requests.get(url(engine, f"/request/{engine.wf}/{rid}/invocation/0"), timeout=30)
     assert root.json()["state"] == "stopped"
@@ -154,6 +159,10 @@ def test_retry_reruns_only_what_did_not_finish(engine):
     assert retried.status_code == 200, retried.text
     assert retried.json()["result"] == [["total", sum(i * i for i in range(6))]]
     assert retried.json()["retries"] == 1
+    assert retried.json()["tallies"] == {"leaves": 6, "roots": 1}
+    status = subprocess.run(["mr_request_status", engine.wf, rid], env={**os.environ,
+                            **engine.env}, capture_output=True, text=True, timeout=60)
+    assert re.search(r"^tally leaves: +6$", status.stdout, re.M), status.stdout
     runs = leaf_runs(engine, rid)
     for iid in done_before:
         if iid.count(".") == 1 and not iid.endswith(".r"):

@@ -13,10 +13,10 @@ from pathlib import Path
 import requests
 
 from mr.cluster import wait_for
+from tests.integration.tracking.test_tracking import LEAF_RAISE_LINE
 from tests.support.cluster import REPO
 
 SCREENSHOTS = REPO / "docs" / "screenshots"
-LEAF_RAISE_LINE = 27  # the `raise` in handlers/track_leaf.py
 
 
 CSS = "css selector"  # selenium's locator (not imported here: the fixture says what is missing)

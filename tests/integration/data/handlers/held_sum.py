@@ -1,4 +1,4 @@
-"""Sum counts like `sum_counts`, but first announce this partition (with the pid of the
+"""Sum (and tally) counts like `sum_counts`, but first announce this partition (with the pid of the
 process running it) and wait until the test lets it go: a test can kill its worker mid-reduce.
 
 **
@@ -17,4 +17,5 @@ def handle(ctx, results):
     while not ctx.fs.exists("held/go-reduce"):
         time.sleep(0.02)
     for word, counts in results:
+        ctx.tally("keys")
         yield word, sum(counts)

@@ -1,6 +1,6 @@
-"""Count words like `words`, but first announce this split in the shared filesystem (with the
-pid of the process running it) and wait there until the test lets it go: a test can kill its
-worker mid-map.
+"""Count (and tally) words like `words`, but first announce this split in the shared
+filesystem (with the pid of the process running it) and wait there until the test lets it
+go: a test can kill its worker mid-map.
 
 **
 handler_type: mapper
@@ -17,5 +17,7 @@ def handle(ctx, records):
     while not ctx.fs.exists("held/go"):
         time.sleep(0.02)
     for line in records:
-        for word in line.split():
+        words = line.split()
+        ctx.tally("words", len(words))
+        for word in words:
             yield word, 1

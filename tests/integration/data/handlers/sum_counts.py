@@ -1,4 +1,4 @@
-"""Sum each word's counts.
+"""Sum each word's counts, tallying the words.
 
 **
 handler_type: reducer
@@ -10,4 +10,5 @@ argument_spec:
 
 def handle(ctx, results):
     for word, counts in results:
+        ctx.tally("keys")
         yield word, sum(counts)

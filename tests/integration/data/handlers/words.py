@@ -1,4 +1,4 @@
-"""Count the words of one split, one pair per word (the per-pair path).
+"""Count the words of one split, one pair per word (the per-pair path), tallying them.
 
 **
 handler_type: mapper
@@ -9,5 +9,7 @@ input: text
 
 def handle(ctx, records):
     for line in records:
-        for word in line.split():
+        words = line.split()
+        ctx.tally("words", len(words))
+        for word in words:
             yield word, 1

@@ -1,6 +1,6 @@
-"""Print, log its run, sleep, and return i*i (plus the number in its request's "bonus" file
-in $MR_DATA_DIR, if there is one); leaf `fail_at` raises until its request's "fixed" file
-exists there.
+"""Tally itself, print, log its run, sleep, and return i*i (plus the number in its
+request's "bonus" file in $MR_DATA_DIR, if there is one); leaf `fail_at` raises until its
+request's "fixed" file exists there.
 
 **
 handler_type: mapper
@@ -18,6 +18,7 @@ from mr.handlers.api import Return
 def handle(ctx, arguments):
     data = Path(os.environ["MR_DATA_DIR"])
     data.mkdir(parents=True, exist_ok=True)
+    ctx.tally("leaves")   # a run that then fails must not count
     for _key, value in arguments:
         with open(data / "leaf_runs.log", "a") as runs:
             runs.write(f"{ctx.request_id} {value['i']}\n")

@@ -1,4 +1,4 @@
-"""A middle mapper: n leaves numbered m*100 + j.
+"""A middle mapper: n leaves numbered m*100 + j (it tallies itself).
 
 **
 handler_type: mapper
@@ -10,6 +10,7 @@ from mr.handlers.api import MapTo
 
 
 def handle(ctx, arguments):
+    ctx.tally("mids")
     yield MapTo("track_leaf")
     for _key, value in arguments:
         for j in range(value["n"]):

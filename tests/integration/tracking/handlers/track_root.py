@@ -1,4 +1,4 @@
-"""Fan out n leaves, or `mids` middle mappers of n leaves each.
+"""Fan out n leaves, or `mids` middle mappers of n leaves each (it tallies itself).
 
 **
 handler_type: mapper
@@ -10,6 +10,7 @@ from mr.handlers.api import MapTo
 
 
 def handle(ctx, arguments):
+    ctx.tally("roots")
     options = {"sleep": arguments.get("sleep", 0), "fail_at": arguments.get("fail_at")}
     if arguments.get("mids"):
         yield MapTo("track_mid")
