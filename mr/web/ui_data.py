@@ -136,7 +136,8 @@ def ended_progress(request: Request) -> tracker.Progress | None:
     return tracker.Progress(request.workflow, request.id, ROOT_INVOCATION, request.state,
                             counts, total, round(100.0 * counts.get("done", 0) / total, 1)
                             if total else 0.0, request.created, request.finished,
-                            (request.finished or request.created) - request.created)
+                            (request.finished or request.created) - request.created,
+                            tallies=request.tallies)
 
 
 def recent(kv: Store, wf: str, limit: int = RECENT) -> list[Row]:

@@ -181,8 +181,10 @@ def progress_panel(progress: Progress | None) -> str:
               f"ETA {duration(progress.eta_s) if progress.eta_s is not None else '-'}"]
     status = "".join(f'<li><code>{h(s["invocation"])}</code> {h(s["message"])}</li>'
                      for s in progress.status)
+    tallies = " · ".join(f"{h(name)} <b>{n:,}</b>" for name, n in (progress.tallies or {}).items())
     return (f'<div class="progress" data-state="{h(progress.state)}">{bar(progress, True)}'
             f'<p class="stats">{" · ".join(parts)}</p>'
+            + (f'<p class="tallies">tallies: {tallies}</p>' if tallies else "")
             + (f'<ul class="status">{status}</ul>' if status else "") + '</div>')
 
 

@@ -50,6 +50,7 @@ def test_request_page_shows_the_root_and_its_first_page(engine, wide):
     shown = ids(page.text)
     assert shown[0] == "0" and len(shown) == 1 + ui_data.PAGE
     assert 'data-percent="100"' in page.text and "252 done" in page.text
+    assert "tallies: leaves <b>250</b> · roots <b>1</b>" in page.text
     assert "graph.svg" in page.text and 'src="/ui/static/request.js"' in page.text
     total = sum(j * j for j in range(250))
     assert f'<td><code>&quot;total&quot;</code></td><td><code>{total}</code></td>' in page.text
