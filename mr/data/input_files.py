@@ -3,11 +3,15 @@
 absolute path; in the workflow's shared filesystem, on local disk, or in any fsspec store.
 
 Directories and wildcards skip names starting with '.' or '_' (hidden files and markers)
-unless the pattern names them. mr.data.inputs cuts the files found into splits.
+unless the pattern names them. A directory that holds a data job's result (its manifest) is
+read as the parts the manifest lists, so one job reads another's output, and never a part
+that a dead or duplicate reducer attempt left beside them. mr.data.inputs cuts the files
+found into splits.
 """
 from __future__ import annotations
 
 import fnmatch
+import json
 import os
 import posixpath
 import re
@@ -15,6 +19,7 @@ import stat
 from collections.abc import Callable
 from typing import Any
 
+from mr.data.parts import MANIFEST
 from mr.fs.base import PathEscape, WorkflowFS, relative
 from mr.fs.remote import FsspecFS
 
@@ -67,6 +72,9 @@ class _Tree:
         """(is a directory, size) of `rel`, None when it does not exist."""
         raise NotImplementedError
 
+    def read(self, rel: str) -> bytes:
+        raise NotImplementedError
+
     def _list(self, full: str) -> list[tuple[str, bool, int]]:
         raise NotImplementedError
 
@@ -80,6 +88,10 @@ class _OsTree(_Tree):
         if stat.S_ISDIR(info.st_mode):
             return True, 0
         return (False, info.st_size) if stat.S_ISREG(info.st_mode) else None
+
+    def read(self, rel: str) -> bytes:
+        with open(self.full(rel), "rb") as file:
+            return file.read()
 
     def _list(self, full: str) -> list[tuple[str, bool, int]]:
         try:
@@ -104,6 +116,9 @@ class _FsspecTree(_Tree):
         except FileNotFoundError:
             return None
         return (True, 0) if info["type"] == "directory" else (False, info.get("size") or 0)
+
+    def read(self, rel: str) -> bytes:
+        return self.fs.cat_file(self.full(rel))
 
     def _list(self, full: str) -> list[tuple[str, bool, int]]:
         try:
@@ -188,7 +203,29 @@ def _walk(tree: _Tree, rel: str, parts: list[str], known: tuple[bool, int] | Non
                 _walk(tree, _join(rel, name), rest, (is_dir, size), hits)
 
 
+def _result_parts(tree: _Tree, rel: str) -> dict[str, int] | None:
+    """The parts that the manifest of the result in directory `rel` lists, or None when
+    `rel` holds no result (no manifest, or some other file of that name)."""
+    listed = {name: size for name, is_dir, size in tree.entries(rel) if not is_dir}
+    if MANIFEST not in listed:
+        return None
+    try:
+        manifest = json.loads(tree.read(_join(rel, MANIFEST)))
+        names = [posixpath.basename(part["path"]) for part in manifest["parts"]]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+    missing = [name for name in names if name not in listed]
+    if missing:
+        raise InputError(f"the result in {rel or '.'} lists part {missing[0]}, which is not "
+                         f"there: was it removed?")
+    return {_join(rel, name): listed[name] for name in names}
+
+
 def _files_under(tree: _Tree, rel: str) -> dict[str, int]:
+    """Every file under directory `rel`; of a result, the parts its manifest lists."""
+    parts = _result_parts(tree, rel)
+    if parts is not None:
+        return parts
     files: dict[str, int] = {}
     for name, is_dir, size in tree.entries(rel):
         if not _hidden(name):

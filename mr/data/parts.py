@@ -26,6 +26,7 @@ from mr.data.shuffle import check_path_part, flush_durably
 from mr.fs.base import WorkflowFS
 
 RESULTS_DIR = "results"
+MANIFEST = "manifest.json"
 BATCH_LINES = 8192
 BATCH_CHARS = 1024 * 1024   # or fewer lines, when they are long (a value's long list)
 LONG_LIST = 65536   # a value list this long is encoded a slice at a time, not in one string
@@ -47,7 +48,7 @@ def results_dir(request_id: str) -> str:
 
 
 def manifest_path(request_id: str) -> str:
-    return f"{results_dir(request_id)}/manifest.json"
+    return f"{results_dir(request_id)}/{MANIFEST}"
 
 
 class PartWriter:

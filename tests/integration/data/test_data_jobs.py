@@ -131,6 +131,19 @@ def test_bzip2_and_xz_files_are_read_and_zstd_is_refused(data):
     assert "packed/more.txt.zst is zstd-compressed" in reply.json()["error"]
 
 
+def test_a_job_reads_another_jobs_result(data):
+    expected = write_corpus(data.shared / "chain", seed=9)
+    first = post(data, "wc", ["chain"], split_bytes=1000)
+    assert first.status_code == 200, first.text
+    counted = first.json()["request_id"]
+    # what a reducer attempt that lost could leave beside the parts: never read
+    (data.shared / "results" / counted / "part-00000.stray.jsonl").write_text('["x", 1000]\n')
+    second = post(data, "totals", [f"results/{counted}"])
+    assert second.status_code == 200, second.text
+    assert dict(all_pairs(data, second.json()["request_id"])) == {
+        "words": sum(expected.values()), "distinct": len(expected)}
+
+
 def test_inverted_index_over_json_lines(data):
     rng = random.Random(4)
     docs = [{"id": n, "text": " ".join(rng.choice(WORDS) for _ in range(8))}

@@ -188,6 +188,27 @@ def test_directory_is_read_recursively_skipping_hidden_names(wfs):
     assert [s.path for s in make_splits(wfs, ["d/_logs"], 100, False)] == ["d/_logs/x.txt"]
 
 
+def test_a_result_directory_is_read_as_the_parts_its_manifest_lists(wfs):
+    """One job reads another's result: its listed parts in partition order, not its manifest,
+    nor a part a dead or duplicate reducer attempt left beside them."""
+    listed = ["part-00000.aa.jsonl", "part-00001.bb.jsonl"]
+    for name in [*listed, "part-00001.cc.jsonl"]:
+        wfs.write_bytes(f"results/r1/{name}", f'["{name}", 1]\n'.encode())
+    wfs.write_bytes("results/r1/part-00002.dd.jsonl", b"")   # an empty partition's part
+    manifest = {"request_id": "r1", "job": "wc",
+                "parts": [{"path": f"results/r1/{name}", "partition": index}
+                          for index, name in enumerate([*listed, "part-00002.dd.jsonl"])]}
+    wfs.write_bytes("results/r1/manifest.json", json.dumps(manifest).encode())
+    assert read(wfs, ["results/r1"], 100, "jsonl") == [[name, 1] for name in listed]
+    assert read(wfs, ["results"], 100, "jsonl") == [[name, 1] for name in listed]
+    wfs.write_bytes("mine/manifest.json", b"not a result's manifest\n")
+    wfs.write_bytes("mine/a.txt", b"a\n")
+    assert sorted(read(wfs, ["mine"], 100)) == ["a", "not a result's manifest"]
+    wfs.delete("results/r1/part-00000.aa.jsonl")
+    with pytest.raises(InputError, match="lists part part-00000.aa.jsonl, which is not there"):
+        make_splits(wfs, ["results/r1/"], 100, False)
+
+
 def test_globs(wfs):
     for path in ["logs/2024/a.log", "logs/2024/b.txt", "logs/2025/deep/c.log", "logs/d.log",
                  "logs/_e.log", "logs/.f.log", "logs/2024/g1.log", "logs/2024/g2.log"]:
