@@ -28,6 +28,9 @@ from mr.data.input_files import URL, InputError, expand
 from mr.fs.base import WorkflowFS
 
 FORMATS = ("text", "jsonl", "raw")
+MALFORMED = ("fail", "skip")   # what a line that is not UTF-8 (or not JSON, in jsonl) does
+# Given the error a malformed line would raise: skips the line instead (None: it raises)
+Malformed = Callable[[InputError], None] | None
 BLOCK_BYTES = 1 << 20
 _LINE_BLOCK_BYTES = 1 << 16   # decoding and splitting blocks this small stays in the CPU cache
 _SMALL_READ = 1 << 16   # reads while skipping a partial line or growing a very long one
@@ -149,9 +152,12 @@ def _cut(path: str, size: int, split_bytes: int) -> list[Split]:
 
 # ---------------------------------------------------------------------------- reading
 
-def read_records(wfs: WorkflowFS, split: Split, fmt: str) -> Iterator:
+def read_records(wfs: WorkflowFS, split: Split, fmt: str,
+                 malformed: Malformed = None) -> Iterator:
     """The records of `split`: lines as str ("text"), parsed JSON values of non-blank lines
     ("jsonl"), or bytes blocks of whole lines ("raw", about BLOCK_BYTES each, to split fast).
+    A line that is not UTF-8, or not JSON in "jsonl", raises InputError naming it, or with
+    `malformed` is skipped after `malformed` gets that error.
 
     The file is opened when iteration starts and closed when it ends.
     """
@@ -161,9 +167,9 @@ def read_records(wfs: WorkflowFS, split: Split, fmt: str) -> Iterator:
         return (block for _, block in _blocks(wfs, split, BLOCK_BYTES))
     blocks = _blocks(wfs, split, _LINE_BLOCK_BYTES)
     if fmt == "text":   # chained in C: no Python frame per line
-        return itertools.chain.from_iterable(_lines(split, offset, block)
+        return itertools.chain.from_iterable(_lines(split, offset, block, malformed)
                                              for offset, block in blocks)
-    return _json_values(split, blocks)
+    return _json_values(split, blocks, malformed)
 
 
 def _blocks(wfs: WorkflowFS, split: Split, size: int) -> Iterator[tuple[int, bytes]]:
@@ -245,14 +251,12 @@ def _owned(file: _Readable, start: int, end: int, size: int) -> Iterator[tuple[i
         held_bytes = len(chunk) - last - 1
 
 
-def _lines(split: Split, offset: int, block: bytes) -> list[str]:
+def _lines(split: Split, offset: int, block: bytes, malformed: Malformed) -> list[str]:
     """The lines of a block of whole lines, without their line endings."""
     try:
         text = block.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        bad = offset + block.rfind(b"\n", 0, exc.start) + 1
-        raise InputError(f"{_where(split, bad)} is not UTF-8 ({exc.reason}); read non-UTF-8 "
-                         f"data with format 'raw'") from None
+    except UnicodeDecodeError:
+        return list(_decoded_lines(split, offset, block, malformed))
     if "\r" in text:
         text = text.replace("\r\n", "\n")
     lines = text.split("\n")
@@ -261,10 +265,30 @@ def _lines(split: Split, offset: int, block: bytes) -> list[str]:
     return lines
 
 
-def _json_values(split: Split, blocks: Iterator[tuple[int, bytes]]) -> Iterator:
+def _decoded_lines(split: Split, offset: int, block: bytes,
+                   malformed: Malformed) -> Iterator[str]:
+    """The lines of `block` decoded one at a time, each that is not UTF-8 refused."""
+    at = offset
+    for raw in block.split(b"\n")[:-1 if block.endswith(b"\n") else None]:
+        start, at = at, at + len(raw) + 1
+        try:
+            yield raw.decode("utf-8").removesuffix("\r")
+        except UnicodeDecodeError as exc:
+            _refuse(InputError(f"{_where(split, start)} is not UTF-8 ({exc.reason}); read "
+                               f"non-UTF-8 data with format 'raw'"), malformed)
+
+
+def _refuse(error: InputError, malformed: Malformed) -> None:
+    if malformed is None:
+        raise error
+    malformed(error)
+
+
+def _json_values(split: Split, blocks: Iterator[tuple[int, bytes]],
+                 malformed: Malformed) -> Iterator:
     for offset, block in blocks:
         if not json_codec.orjson_reads_exactly(block):
-            yield from _json_values_slowly(split, offset, block)
+            yield from _json_values_slowly(split, offset, block, malformed)
             continue
         for index, line in enumerate(block.split(b"\n")):
             try:
@@ -272,21 +296,24 @@ def _json_values(split: Split, blocks: Iterator[tuple[int, bytes]]) -> Iterator:
             except orjson.JSONDecodeError:
                 if line.strip():   # not blank (as the block's last, after its newline, is)
                     yield from _json_values_slowly(
-                        split, offset + _line_start(block, index), line)
+                        split, offset + _line_start(block, index), line, malformed)
                 continue
             yield value
 
 
-def _json_values_slowly(split: Split, offset: int, block: bytes) -> Iterator:
+def _json_values_slowly(split: Split, offset: int, block: bytes,
+                        malformed: Malformed) -> Iterator:
     """The values of the non-blank lines of `block` (whole lines, from byte `offset`), read
     by the json module, whose errors name the line."""
-    for index, line in enumerate(_lines(split, offset, block)):
+    at = offset
+    for raw in block.split(b"\n"):
+        start, at = at, at + len(raw) + 1
+        line = next(_decoded_lines(split, start, raw, malformed), None)
         if line and not line.isspace():
             try:
                 yield json.loads(line)
             except ValueError as exc:
-                raise InputError(f"{_where(split, offset + _line_start(block, index))} is "
-                                 f"not JSON: {exc}") from None
+                _refuse(InputError(f"{_where(split, start)} is not JSON: {exc}"), malformed)
 
 
 def _line_start(block: bytes, index: int) -> int:

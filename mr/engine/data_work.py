@@ -34,6 +34,7 @@ from mr.kv.models import Invocation, Step
 # values are long lists holds a few of them at a time, never its whole partition's answer
 CHUNK_ITEMS = 100_000
 FULL_DISK = (errno.ENOSPC, errno.EDQUOT)
+MALFORMED_LOGGED = 10   # skipped malformed lines of a split whose place is logged
 
 Partitioner = Callable[[Any, int], int]
 
@@ -62,7 +63,8 @@ def map_split(env: Env, request_id: str, inv: Invocation, mapper: LoadedHandler,
     try:
         with env.limited(mapper) as limit:
             ctx = env.context(mapper, inv.id, True, limit)
-            produced = call(mapper, ctx, inputs.read_records(env.fs, split, fmt))
+            skipping = _skipping(ctx) if mapper.malformed == "skip" else None
+            produced = call(mapper, ctx, inputs.read_records(env.fs, split, fmt, skipping))
             if isinstance(produced, Mapping) and not combiner:   # keys already unique
                 _shuffled(writer.add_mapping, produced, mapper)
             else:
@@ -74,6 +76,18 @@ def map_split(env: Env, request_id: str, inv: Invocation, mapper: LoadedHandler,
     except BaseException:
         writer.abort()
         raise
+
+
+def _skipping(ctx: Context) -> Callable[[inputs.InputError], None]:
+    """What a mapper whose metadata says `malformed: skip` does with a malformed line: tally
+    it ("malformed_lines") and log where the first few were."""
+    def skip(error: inputs.InputError) -> None:
+        ctx.tally("malformed_lines")
+        skipped = ctx.log.tallies["malformed_lines"]
+        if skipped <= MALFORMED_LOGGED:
+            ctx.log.warning("skipped: %s%s", error,
+                            " (no more are logged)" if skipped == MALFORMED_LOGGED else "")
+    return skip
 
 
 def _combine(env: Env, combiner: LoadedHandler, session_of: str, chunk: list) -> list:

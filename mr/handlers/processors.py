@@ -31,6 +31,7 @@ class LoadedHandler:
     error: str | None = None  # why it could not be loaded on this process
     time_limit_s: float | None = None
     expected_s: float | None = None
+    malformed: str = "fail"   # a data mapper's malformed input lines: fail or skip
 
 
 def load(handler: Handler, scope: ScopeOf | None = None) -> LoadedHandler:
@@ -50,7 +51,7 @@ def load(handler: Handler, scope: ScopeOf | None = None) -> LoadedHandler:
                   handler.version, exc)
         return LoadedHandler(handler, None, f"{exc.__class__.__name__}: {exc}")
     return LoadedHandler(handler, function, time_limit_s=parsed.time_limit_s,
-                         expected_s=parsed.expected_s)
+                         expected_s=parsed.expected_s, malformed=parsed.malformed)
 
 
 def _parse_path(handler: Handler) -> str:

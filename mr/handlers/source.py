@@ -42,11 +42,12 @@ from dataclasses import dataclass
 import yaml
 
 from mr.data.inputs import FORMATS as INPUT_FORMATS
+from mr.data.inputs import MALFORMED
 from mr.kv.models import HANDLER_TYPES
 
 REQUIRED_KEYS = {"handler_type", "required_capability", "argument_spec"}
 OPTIONAL_KEYS = {"request_arguments", "retries", "time_limit_s", "expected_s", "language",
-                 "command", "input"}
+                 "command", "input", "malformed"}
 LANGUAGES = ("python", "subprocess")
 ARGUMENT_NAME = {"mapper": "arguments", "combiner": "results", "reducer": "results"}
 DATA_ARGUMENT = "records"   # a data mapper's argument: the records of its split
@@ -80,6 +81,7 @@ class ParsedHandler:
     time_limit_s: float | None = None
     input_format: str | None = None   # a data mapper: text, jsonl or raw records
     expected_s: float | None = None   # how long a request it starts usually takes (its ETA)
+    malformed: str = "fail"           # a data mapper's malformed input lines: fail or skip
 
 
 def version_of(source: str) -> str:
@@ -165,7 +167,19 @@ def _from_metadata(source: str, description: str, meta: dict, path: str, meta_li
         command=_command(meta.get("command"), language, path, meta_line),
         time_limit_s=_seconds(meta, "time_limit_s", path, meta_line),
         expected_s=_seconds(meta, "expected_s", path, meta_line),
-        input_format=input_format)
+        input_format=input_format, malformed=_malformed(meta, input_format, path, meta_line))
+
+
+def _malformed(meta: dict, input_format: str | None, path: str, line: int) -> str:
+    value = meta.get("malformed", "fail")
+    if "malformed" in meta and input_format in (None, "raw"):
+        raise HandlerSourceError(path, line, "malformed is for data mappers reading text or "
+                                             "jsonl: it says what a line that is not UTF-8 "
+                                             "(or not JSON) does")
+    if value not in MALFORMED:
+        raise HandlerSourceError(path, line, f"malformed must be one of {', '.join(MALFORMED)}"
+                                             f", not {value!r}")
+    return value
 
 
 def _input_format(meta: dict, path: str, line: int) -> str | None:

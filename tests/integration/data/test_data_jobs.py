@@ -18,6 +18,7 @@ import requests
 
 from mr.cluster import wait_for
 from mr.kv import keys
+from tests.support.cluster import unique
 
 WORDS = ["alpha", "beta", "gamma", "delta", "épée", "naïve", "日本語", "x", "zeta", "ωμέγα"]
 
@@ -142,6 +143,23 @@ def test_a_job_reads_another_jobs_result(data):
     assert second.status_code == 200, second.text
     assert dict(all_pairs(data, second.json()["request_id"])) == {
         "words": sum(expected.values()), "distinct": len(expected)}
+
+
+def test_a_mapper_may_skip_malformed_lines_and_tally_them(data):
+    (data.shared / "dirty").mkdir(parents=True, exist_ok=True)
+    (data.shared / "dirty" / "a.jsonl").write_bytes(
+        b'{"text": "one two"}\n{"text": \n{"text": "caf\xe9"}\n{"text": "two"}\n')
+    reply = requests.post(f"{data.web.url}/job/{data.wf}/tolerant",
+                          params={"name": unique("dirty")},
+                          json={"arguments": {}, "inputs": ["dirty/a.jsonl"]}, timeout=60)
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    assert dict(all_pairs(data, body["request_id"])) == {"one": 1, "two": 2}
+    assert body["tallies"] == {"keys": 2, "malformed_lines": 2}
+    split = requests.get(f"{data.web.url}/request/{data.wf}/{body['request_id']}/invocation/0.0",
+                         timeout=30).json()
+    assert "skipped: input dirty/a.jsonl: the line at byte 20 is not JSON" in split["log"]
+    assert "the line at byte 30 is not UTF-8" in split["log"]
 
 
 def test_inverted_index_over_json_lines(data):

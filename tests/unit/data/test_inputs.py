@@ -330,6 +330,28 @@ def test_text_must_be_utf8(wfs):
     assert read(wfs, ["latin1.txt"], 1000, "raw") == [b"fine\ncaf\xe9\n"]
 
 
+@pytest.mark.parametrize("split_bytes", [1, 1000])
+def test_malformed_lines_may_be_skipped_each_said(wfs, split_bytes):
+    wfs.write_bytes("dirty.jsonl", b'1\n{"b": \n\n"caf\xe9"\r\n[2]\r\n  \nnope')
+    wfs.write_bytes("dirty.txt", b"fine\ncaf\xe9\r\nok\r\n\xff\nlast")
+    said: list[str] = []
+
+    def skipping(inputs, fmt):
+        return [record for split in make_splits(wfs, inputs, split_bytes, False)
+                for record in read_records(wfs, split, fmt, lambda e: said.append(str(e)))]
+    assert skipping(["dirty.jsonl"], "jsonl") == [1, [2]]
+    assert said == ["input dirty.jsonl: the line at byte 2 is not JSON: Expecting value: "
+                    "line 1 column 7 (char 6)",
+                    "input dirty.jsonl: the line at byte 10 is not UTF-8 (invalid continuation "
+                    "byte); read non-UTF-8 data with format 'raw'",
+                    "input dirty.jsonl: the line at byte 26 is not JSON: Expecting value: "
+                    "line 1 column 1 (char 0)"]
+    said.clear()
+    assert skipping(["dirty.txt"], "text") == ["fine", "ok", "last"]
+    assert [e.split(" is ")[0] for e in said] == ["input dirty.txt: the line at byte 5",
+                                                  "input dirty.txt: the line at byte 15"]
+
+
 def test_unknown_format_and_bad_split_size(wfs):
     wfs.write_bytes("f", b"x\n")
     with pytest.raises(InputError, match="text, jsonl, raw"):

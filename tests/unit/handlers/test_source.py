@@ -61,3 +61,31 @@ def test_errors_name_file_and_line(broken, line, message):
 def test_missing_handle_function():
     with pytest.raises(HandlerSourceError, match="no top-level function handle"):
         parse(MAPPER.replace("def handle(", "def other("), "x.py")
+
+
+DATA_MAPPER = '''"""Count words.
+
+**
+handler_type: mapper
+required_capability: general
+input: jsonl
+malformed: skip
+"""
+
+
+def handle(ctx, records):
+    return {}
+'''
+
+
+def test_a_data_mapper_may_skip_malformed_lines():
+    assert parse(DATA_MAPPER, "count.py").malformed == "skip"
+    assert parse(DATA_MAPPER.replace("malformed: skip\n", ""), "count.py").malformed == "fail"
+    for broken, message in [
+            (DATA_MAPPER.replace("malformed: skip", "malformed: ignore"),
+             "malformed must be one of fail, skip, not 'ignore'"),
+            (DATA_MAPPER.replace("input: jsonl", "input: raw"), "malformed is for data mappers"),
+            (MAPPER.replace("required_capability: none", "required_capability: none\n"
+                            "malformed: skip"), "malformed is for data mappers")]:
+        with pytest.raises(HandlerSourceError, match=message):
+            parse(broken, "count.py")
