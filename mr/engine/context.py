@@ -239,6 +239,7 @@ class Context:
     fs       the workflow's shared filesystem (mr.fs.WorkflowFS; paths relative to its root)
     time_limit  `remaining()` seconds of the handler's time_limit_s (None: no limit)
     notify(subject, **details)  send a "custom" notification (never raises)
+    split    a data mapper's input split: {"path", "start", "end"}, to tell inputs apart
     """
 
     def __init__(self, *, workflow: str, request_id: str, invocation_id: str, step: str,
@@ -258,6 +259,8 @@ class Context:
         self._notifier = notifier
         self._logger: logging.Logger | None = None
         self.metrics = METRICS.bound(workflow, handler)
+        # a data mapper's input split: {"path", "start", "end"} (end -1: the whole file)
+        self.split: dict | None = None
 
     @property
     def logger(self) -> logging.Logger:

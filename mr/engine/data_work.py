@@ -63,6 +63,7 @@ def map_split(env: Env, request_id: str, inv: Invocation, mapper: LoadedHandler,
     try:
         with env.limited(mapper) as limit:
             ctx = env.context(mapper, inv.id, True, limit)
+            ctx.split = split.to_record()
             skipping = _skipping(ctx) if mapper.malformed == "skip" else None
             produced = call(mapper, ctx, inputs.read_records(env.fs, split, fmt, skipping))
             if isinstance(produced, Mapping) and not combiner:   # keys already unique

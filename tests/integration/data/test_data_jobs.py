@@ -162,6 +162,22 @@ def test_a_mapper_may_skip_malformed_lines_and_tally_them(data):
     assert "the line at byte 30 is not UTF-8" in split["log"]
 
 
+def test_a_mapper_tells_its_inputs_apart_for_a_join(data):
+    """ctx.split names the file a split reads: a reduce-side join of two inputs."""
+    folder = data.shared / "join"
+    folder.mkdir(parents=True, exist_ok=True)
+    customers = {1: "ann", 2: "bob", 3: "cy"}
+    orders = [(1, 5), (2, 7), (1, 11), (4, 2), (2, 1), (1, 3)]
+    (folder / "customers.jsonl").write_text("".join(
+        json.dumps({"id": cid, "name": name}) + "\n" for cid, name in customers.items()))
+    (folder / "orders.jsonl").write_text("".join(
+        json.dumps({"customer": cid, "amount": amount}) + "\n" for cid, amount in orders))
+    reply = post(data, "join", ["join/customers.jsonl", "join/orders.jsonl"], split_bytes=60)
+    assert reply.status_code == 200, reply.text
+    assert dict(all_pairs(data, reply.json()["request_id"])) == {
+        1: ["ann", 19], 2: ["bob", 8], 3: ["cy", 0], 4: [None, 2]}
+
+
 def test_inverted_index_over_json_lines(data):
     rng = random.Random(4)
     docs = [{"id": n, "text": " ".join(rng.choice(WORDS) for _ in range(8))}
