@@ -10,7 +10,7 @@ from mr import config, fs
 from mr.cli.common import stop_on_ctrl_c
 from mr.cli.output import Output, add_request, add_workflow, fields_text, plain, script, table
 from mr.data.files import delete_request_files, result_dir_path
-from mr.engine import listing, progress
+from mr.engine import listing, progress, protocol
 from mr.fs import traces
 from mr.kv import entities, keys
 from mr.kv.models import FAILED, REQUEST_STATES
@@ -22,7 +22,7 @@ PREVIEW = 2000
 
 def _get(kv: Store, args: argparse.Namespace) -> Output:
     data = plain(load_request(kv, args.workflow, args.request_id))
-    data["live"] = kv.count(keys.live(args.workflow, args.request_id)) > 0
+    data["live"] = protocol.request_live(kv, args.workflow, args.request_id)
     data["invocations_kept"] = kv.count(keys.invocations(args.workflow, args.request_id))
     shown = dict(data)
     failure = shown.pop("failure", None) or {}

@@ -270,12 +270,21 @@ def _decoded_lines(split: Split, offset: int, block: bytes,
     """The lines of `block` decoded one at a time, each that is not UTF-8 refused."""
     at = offset
     for raw in block.split(b"\n")[:-1 if block.endswith(b"\n") else None]:
-        start, at = at, at + len(raw) + 1
-        try:
-            yield raw.decode("utf-8").removesuffix("\r")
-        except UnicodeDecodeError as exc:
-            _refuse(InputError(f"{_where(split, start)} is not UTF-8 ({exc.reason}); read "
-                               f"non-UTF-8 data with format 'raw'"), malformed)
+        line = _decoded(split, at, raw, malformed)
+        at += len(raw) + 1
+        if line is not None:
+            yield line
+
+
+def _decoded(split: Split, offset: int, raw: bytes, malformed: Malformed) -> str | None:
+    """One line (starting at byte `offset`) without its \\r, or None if it is not UTF-8 and
+    `malformed` skips it."""
+    try:
+        return raw.decode("utf-8").removesuffix("\r")
+    except UnicodeDecodeError as exc:
+        _refuse(InputError(f"{_where(split, offset)} is not UTF-8 ({exc.reason}); read "
+                           f"non-UTF-8 data with format 'raw'"), malformed)
+        return None
 
 
 def _refuse(error: InputError, malformed: Malformed) -> None:
@@ -308,7 +317,7 @@ def _json_values_slowly(split: Split, offset: int, block: bytes,
     at = offset
     for raw in block.split(b"\n"):
         start, at = at, at + len(raw) + 1
-        line = next(_decoded_lines(split, start, raw, malformed), None)
+        line = _decoded(split, start, raw, malformed)
         if line and not line.isspace():
             try:
                 yield json.loads(line)

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from mr import fs
 from mr.config import Settings
 from mr.data.files import delete_request_files, result_dir_path
-from mr.engine import control, events, submit
+from mr.engine import control, events, protocol, submit
 from mr.fs import traces
 from mr.handlers.library import Library
 from mr.kv import entities, keys
@@ -166,7 +166,7 @@ class Sweeper:
         """Big done requests whose worker died while deleting their keys (end_request)."""
         for key in self._due(keys.purges(wf), now):
             rid = keys.request_id_of(key)
-            if not self.kv.count(keys.live(wf, rid)):
+            if not protocol.request_live(self.kv, wf, rid):
                 removed = entities.delete_request_data(self.kv, wf, rid)
                 log.info("request %s/%s: %d key(s) left by its worker removed", wf, rid,
                          removed)

@@ -19,11 +19,16 @@ from mr.kv.entry import Entry
 from mr.kv.models import DONE, WAITING, Invocation
 
 
+def _committed(inv: Invocation) -> bool:
+    """Whether `inv` has tallies of a run that committed (done, or waiting on the children
+    it made)."""
+    return bool(inv.tallies) and inv.state in (DONE, WAITING)
+
+
 def puts(wf: str, rid: str, invocations: Iterable[Invocation]) -> list[Op]:
-    """The writes of the tallies of `invocations` whose run committed (done, or waiting on
-    the children it made)."""
+    """The writes of the tallies of `invocations` whose run committed."""
     return [op_put(keys.tally(wf, rid, inv.id), pack(inv.tallies)) for inv in invocations
-            if inv.tallies and inv.state in (DONE, WAITING)]
+            if _committed(inv)]
 
 
 def reads(wf: str, rid: str, iid: str) -> list[Op]:
@@ -37,8 +42,7 @@ def total(entries: Iterable[Entry], prefix: str,
     """The sum of the tallies read (`entries`, keys under `prefix`) and of those of `also`
     being committed now (each invocation once); None when nothing was tallied."""
     by_invocation = {entry.key[len(prefix):]: unpack(entry.value) for entry in entries}
-    by_invocation.update({inv.id: inv.tallies for inv in also
-                          if inv.tallies and inv.state in (DONE, WAITING)})
+    by_invocation.update({inv.id: inv.tallies for inv in also if _committed(inv)})
     sums: dict[str, int] = {}
     for tallies in by_invocation.values():
         for name, n in tallies.items():
