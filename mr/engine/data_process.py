@@ -202,6 +202,7 @@ def _child(task: DataTask, sender: Connection) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     with contextlib.suppress(OSError, AttributeError):   # not Linux: it outlives the worker
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    _let_the_server_end()
     gc.set_threshold(*GC_THRESHOLDS)
     out = InvocationLog()
     reply = _Reply(sender, out)
@@ -214,6 +215,20 @@ def _child(task: DataTask, sender: Connection) -> None:
     except BaseException as exc:
         reply.send({"kind": ReplyKind.ERROR, "message": f"{exc.__class__.__name__}: {exc}",
                     "trace": traceback.format_exc()})
+
+
+def _let_the_server_end() -> None:
+    """Close this child's copy of the pipe whose end tells the server process that the worker
+    is gone. multiprocessing hands every child one, so that it could start children of its
+    own through the same server; but while any child holds it, the server outlives a killed
+    worker, and so do its children (their parent-death signal waits for the server): a dead
+    worker's splits would run on and commit files that nothing records."""
+    server = forkserver._forkserver
+    fd = getattr(server, "_forkserver_alive_fd", None)
+    if fd is not None:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+        server._forkserver_alive_fd = None  # type: ignore[attr-defined]  # not in typeshed
 
 
 def _work(task: DataTask, out: InvocationLog, reply: _Reply) -> dict:
