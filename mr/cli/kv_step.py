@@ -20,7 +20,9 @@ def _create_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", help="step name (what a mapper's MapTo names)")
     parser.add_argument("mapper", help="mapper handler")
     parser.add_argument("combiner", help="combiner handler, or '' for none")
-    parser.add_argument("reducer", help="reducer handler")
+    parser.add_argument("reducer", help="reducer handler, or '' for none: a map-only data "
+                                        "step, whose splits each write a part of the result "
+                                        "in input order")
     parser.add_argument("--description", default="")
     parser.add_argument("--partitions", type=int, metavar="R",
                         help="a data step's shuffle: R reducers run in parallel, one per "
@@ -35,7 +37,7 @@ def _create(kv: Store, args: argparse.Namespace) -> Output:
         raise UserError(f"--partitions must be at least 1, not {args.partitions}")
     if args.partitioner is not None and ":" not in args.partitioner:
         raise UserError(f"--partitioner {args.partitioner!r}: give package.module:function")
-    step = Step(args.workflow, args.name, mapper=args.mapper, reducer=args.reducer,
+    step = Step(args.workflow, args.name, mapper=args.mapper, reducer=args.reducer or None,
                 combiner=args.combiner or None, description=args.description,
                 partitions=args.partitions, partitioner=args.partitioner)
     entities.save(kv, step, create_only=True)
@@ -47,7 +49,8 @@ def _set_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", help="step name")
     parser.add_argument("-m", "--mapper", help="new mapper")
     parser.add_argument("-c", "--combiner", help="new combiner ('' removes it)")
-    parser.add_argument("-r", "--reducer", help="new reducer")
+    parser.add_argument("-r", "--reducer", help="new reducer ('' removes it: a map-only data "
+                                                "step)")
 
 
 def _set_handler(kv: Store, args: argparse.Namespace) -> Output:

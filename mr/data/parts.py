@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from itertools import chain, islice
 from operator import itemgetter
@@ -76,6 +76,9 @@ class PartWriter:
 
     def write(self, key: Any, value: Any) -> None:
         self.write_many([(key, value)])
+
+    def write_mapping(self, mapping: Mapping) -> None:
+        self.write_many(mapping.items())
 
     def write_many(self, pairs: Iterable) -> None:
         self._check_open()

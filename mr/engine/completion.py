@@ -110,7 +110,7 @@ class Completion:
             if entry is None:
                 return
             step_name = decode(Invocation, entry.value).step
-        reducer = lookup.handler(library, lookup.step(library, step_name), "reducer")
+        reducer = lookup.reduction_handler(library, lookup.step(library, step_name))
         reduce_inv = Invocation(id=reduce_id(parent), step=step_name, kind=REDUCE)
         record = encode(reduce_inv)
         revision = protocol.claim_reduce(self.kv, wf, rid, reduce_inv.id, record)

@@ -210,7 +210,7 @@ def topic_of(library: Library, inv: Invocation) -> str:
     step = library.step(inv.step)
     if step is None:
         raise ControlError(409, f"step {inv.step!r} of invocation {inv.id} no longer exists")
-    name = getattr(step, lookup.role_of(inv))
+    name = getattr(step, lookup.role_of(inv, step))
     handler = library.handler(name)
     if handler is None:
         raise ControlError(409, f"handler {name!r} of step {step.name} no longer exists")

@@ -11,6 +11,10 @@ invocation tree, for N splits and R partitions:
              file (mr.data.parts)
     0.r.r    gathers the parts into a manifest: the request's result
 
+A map-only step (no reducer; partitions 0 in its invocations) shuffles nothing: split 0.i
+writes its pairs, in the order its mapper gave them, as part i of the result, and 0.r gathers
+the parts, so the result keeps the input's order.
+
 Every file reference reaches etcd in the transaction that marks its invocation done, and
 only the first such transaction per invocation commits (protocol.complete), so the files of
 a dead or duplicate attempt are never read; the losing attempt deletes its own files, and the
@@ -40,7 +44,17 @@ from mr.engine.timelimit import TimeLimit
 from mr.fs import WorkflowFS
 from mr.handlers.library import Library, LoadedHandler
 from mr.kv import keys
-from mr.kv.models import DONE, PARTITION, Invocation, Request, Step, child_id, decode, reduced_of
+from mr.kv.models import (
+    DONE,
+    PARTITION,
+    REDUCE,
+    Invocation,
+    Request,
+    Step,
+    child_id,
+    decode,
+    reduced_of,
+)
 from mr.kv.store import Store
 from mr.queue.topics import topic
 
@@ -117,7 +131,7 @@ class DataSteps:
                                f"{size} bytes, more than {MAX_SPLITS}: give a bigger "
                                f"split_bytes", mapper)
         data_work.partitioner(step)  # one that does not import fails here, not per split
-        inv.partitions = step.partitions or 1
+        inv.partitions = (step.partitions or 1) if step.reducer else 0
         children = (Invocation(id=child_id(inv.id, index), step=step.name,
                                split=split.to_record(), partitions=inv.partitions)
                     for index, split in enumerate(splits))
@@ -135,14 +149,15 @@ class DataSteps:
             handlers["combiner"] = lookup.handler(library, step, "combiner")
         ref = self._run(library, request, inv, step, handlers, out, attempt, claim)
         wfs = self.runner.workflow_fs(request.workflow)
+        field = "path" if inv.partitions == 0 else "dir"   # a map-only split's part, or runs
         try:
             own()
         except BaseException:
-            wfs.delete(ref["dir"])   # another run owns the split: these files are unread
+            wfs.delete(ref[field])   # another run owns the split: these files are unread
             raise
         if not self.runner.completion.complete(library, request, [done(inv, out)], inv.id,
                                     ref):
-            self._discard_unless_stored(request, inv, ref, "dir")
+            self._discard_unless_stored(request, inv, ref, field)
 
     def _run(self, library: Library, request: Request, inv: Invocation, step: Step,
              handlers: dict[str, LoadedHandler], out: InvocationLog, attempt: int,
@@ -221,19 +236,23 @@ class DataSteps:
 
     def gather(self, request: Request, stage: Invocation, inv: Invocation,
                out: InvocationLog) -> None:
-        """Every partition is reduced: their parts, in a manifest, are the request's result."""
+        """Every part is written: their manifest is the request's result. `stage`'s children
+        wrote them: the partitions of the step's reduction, or a map-only step's splits (then
+        `stage` is the step's root)."""
         runner, wf, rid = self.runner, request.workflow, request.id
         wfs = runner.workflow_fs(wf)
         found = [blobs.load_output(wfs, stored)
                  for stored in protocol.child_outputs(runner.kv, wf, rid, stage.id)]
-        entry = runner.kv.get(keys.invocation(wf, rid, reduced_of(stage.id)))
-        if entry is None:
-            return  # the request was cleaned up meanwhile
+        finished = [stage]
+        if stage.kind == REDUCE:
+            entry = runner.kv.get(keys.invocation(wf, rid, reduced_of(stage.id)))
+            if entry is None:
+                return  # the request was cleaned up meanwhile
+            finished.insert(0, decode(Invocation, entry.value))
         manifest_path = parts.write_manifest(wfs, rid, request.job, found)
         request.state, request.finished = DONE, time.time()
         write_parts_result(request, wfs, manifest_path, runner.settings.blob_threshold_bytes)
-        runner.completion.end(request, [done(decode(Invocation, entry.value)), done(stage),
-                                        done(inv, out)])
+        runner.completion.end(request, [done(each) for each in finished] + [done(inv, out)])
 
 
 

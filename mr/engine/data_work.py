@@ -27,7 +27,7 @@ from mr.engine.timelimit import TimeLimit
 from mr.fs import WorkflowFS
 from mr.handlers.api import MapTo, Return
 from mr.handlers.processors import LoadedHandler
-from mr.kv.models import Invocation, Step
+from mr.kv.models import Invocation, Step, index_of
 
 # what a handler hands on at once (to a combiner, the run files or a part): this many pairs,
 # fewer when their values are big containers (each element counts), so a reducer whose
@@ -59,7 +59,14 @@ def map_split(env: Env, request_id: str, inv: Invocation, mapper: LoadedHandler,
         raise InputFailure(f"invocation {inv.id}: {exc}", mapper) from None
     fmt = mapper.definition.input_format
     assert fmt is not None   # a data step's mapper is the one that names an input format
-    writer = shuffle.RunWriter(env.fs, request_id, inv.id, inv.partitions or 1, partitioner)
+    writer: shuffle.RunWriter | parts.PartWriter
+    if inv.partitions == 0:   # a map-only step: the split's pairs are a part of the result
+        writer = parts.PartWriter(env.fs, request_id, index_of(inv.id))
+        store, add, add_mapping = _written, writer.write_many, writer.write_mapping
+    else:
+        writer = shuffle.RunWriter(env.fs, request_id, inv.id, inv.partitions or 1,
+                                   partitioner)
+        store, add, add_mapping = _shuffled, writer.add_many, writer.add_mapping
     try:
         with env.limited(mapper) as limit:
             ctx = env.context(mapper, inv.id, True, limit)
@@ -67,13 +74,13 @@ def map_split(env: Env, request_id: str, inv: Invocation, mapper: LoadedHandler,
             skipping = _skipping(ctx) if mapper.malformed == "skip" else None
             produced = call(mapper, ctx, inputs.read_records(env.fs, split, fmt, skipping))
             if isinstance(produced, Mapping) and not combiner:   # keys already unique
-                _shuffled(writer.add_mapping, produced, mapper)
+                store(add_mapping, produced, mapper)
             else:
                 for chunk in _chunks(produced, mapper, limit):
                     if combiner:
                         chunk = _combine(env, combiner, inv.id, chunk)
-                    _shuffled(writer.add_many, chunk, mapper)
-        return _shuffled(writer.commit, None, mapper)
+                    store(add, chunk, mapper)
+        return store(writer.commit, None, mapper)
     except BaseException:
         writer.abort()
         raise

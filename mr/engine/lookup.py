@@ -17,6 +17,10 @@ def step(library: Library, name: str) -> Step:
 def handler(library: Library, of: Step, role: str) -> LoadedHandler:
     """The step's handler in `role` (mapper, combiner, reducer), loaded and of that type."""
     name = getattr(of, role)
+    if name is None:
+        raise HandlerFailure(f"step {of.name!r} has no {role}: only a step whose mapper reads "
+                             f"input files may be map-only; give it a {role} "
+                             f"(mr_kv_step_set_handler), then mr_request_retry")
     loaded = library.handler(name)
     if loaded is None:
         raise HandlerFailure(f"handler {name!r} does not exist in workflow {library.workflow}")
@@ -32,14 +36,22 @@ def handler(library: Library, of: Step, role: str) -> LoadedHandler:
     return loaded
 
 
-def role_of(inv: Invocation) -> str:
-    """Which of its step's handlers an invocation runs."""
-    return "reducer" if inv.kind in (REDUCE, PARTITION) else "mapper"
+def role_of(inv: Invocation, of: Step) -> str:
+    """Which of its step's handlers an invocation runs (or, for a map-only step's reduction,
+    which only gathers the splits' parts, whose capability it needs)."""
+    if inv.kind == PARTITION or (inv.kind == REDUCE and of.reducer):
+        return "reducer"
+    return "mapper"
+
+
+def reduction_handler(library: Library, of: Step) -> LoadedHandler:
+    """The handler whose capability a reduction of `of` needs: see role_of."""
+    return handler(library, of, "reducer" if of.reducer else "mapper")
 
 
 def named_handler(library: Library, inv: Invocation) -> tuple[str | None, LoadedHandler | None]:
     """The name of the handler `inv` runs as its step names it now, and that handler; None
     for what is missing (without failing anything: running the invocation says why)."""
     found = library.step(inv.step)
-    name = getattr(found, role_of(inv)) if found else None
+    name = getattr(found, role_of(inv, found)) if found else None
     return name, library.handler(name) if name else None

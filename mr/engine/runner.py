@@ -305,12 +305,15 @@ class Runner:
                 attempt: int) -> None:
         wf, rid, target = request.workflow, request.id, reduced_of(inv.id)
         step = lookup.step(library, inv.step)
-        reducer = lookup.handler(library, step, "reducer")
-        inv.handler, inv.version = reducer.definition.name, reducer.definition.version
         entry = self.kv.get(keys.invocation(wf, rid, target))
         if entry is None:
             return  # the request was cleaned up meanwhile
         mapper = decode(Invocation, entry.value)
+        if mapper.partitions == 0:  # a map-only data step: its splits wrote the parts
+            self.data.gather(request, mapper, inv, out)
+            return
+        reducer = lookup.handler(library, step, "reducer")
+        inv.handler, inv.version = reducer.definition.name, reducer.definition.version
         if mapper.partitions is not None:  # a data step: one reducer per partition
             self.data.partition(library, request, inv, step, reducer, mapper, out)
             return

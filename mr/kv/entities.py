@@ -82,11 +82,12 @@ def check_job(kv: Store, job: Job) -> None:
 
 def check_step(kv: Store, step: Step) -> None:
     keys.check_name("step", step.name)
+    found: dict[str, Handler] = {}
     for role, name in (("mapper", step.mapper), ("combiner", step.combiner),
                        ("reducer", step.reducer)):
         if not name:
-            if role != "combiner":
-                raise EntityError(f"step {step.name!r} needs a {role}")
+            if role == "mapper":
+                raise EntityError(f"step {step.name!r} needs a mapper")
             continue
         handler = get(kv, Handler, step.workflow, name)
         if handler is None:
@@ -94,6 +95,25 @@ def check_step(kv: Store, step: Step) -> None:
         if handler.handler_type != role:
             raise EntityError(f"step {step.name!r}: {name!r} is a {handler.handler_type}, "
                               f"not a {role}")
+        found[role] = handler
+    if not step.reducer:
+        _check_map_only(step, found["mapper"])
+
+
+def _check_map_only(step: Step, mapper: Handler) -> None:
+    """A step without a reducer writes each input split's pairs as a part of the result, in
+    input order: only a data step can, and nothing of a shuffle applies to it."""
+    if not mapper.input_format:
+        raise EntityError(f"step {step.name!r} needs a reducer: only a step whose mapper "
+                          f"reads input files (metadata input: text, jsonl or raw) may be "
+                          f"map-only, and {mapper.name!r} reads none")
+    shuffle = [what for what, given in (("a combiner", step.combiner),
+                                        ("partitions", step.partitions),
+                                        ("a partitioner", step.partitioner)) if given]
+    if shuffle:
+        raise EntityError(f"step {step.name!r} has no reducer (map-only: each split writes "
+                          f"its own part, nothing is shuffled), so it cannot have "
+                          f"{' or '.join(shuffle)}: give a reducer, or leave them out")
 
 
 def save(kv: Store, entity: Job | Step | Handler, create_only: bool = False) -> None:

@@ -119,7 +119,7 @@ class Step:
     workflow: str
     name: str
     mapper: str
-    reducer: str
+    reducer: str | None         # None: a map-only data step, each split's pairs are a part
     combiner: str | None = None
     description: str = ""
     # A data step's shuffle: reducers run in parallel, one per partition (DESIGN.md §3b)
@@ -209,7 +209,9 @@ class Invocation:
     stderr: str | None = None       # what it wrote to stderr (a subprocess's), kept apart
     tallies: dict | None = None     # what the run tallied (ctx.tally), name -> int
     split: dict | None = None       # a data step's mapper: the input split it reads
-    partitions: int | None = None   # a data step's mappers: how many partitions they write
+    # a data step's mappers: how many partitions they write; 0 in a map-only step, whose
+    # splits each write a part of the result instead
+    partitions: int | None = None
     partition: int | None = None    # a PARTITION invocation: which one it reduces
 
     @property
@@ -239,6 +241,11 @@ def child_id(parent: str, index: int) -> str:
 
 def parent_of(iid: str) -> str | None:
     return iid.rsplit(".", 1)[0] if "." in iid else None
+
+
+def index_of(child_iid: str) -> int:
+    """Which of its parent's children an invocation is (child_id's index)."""
+    return int(child_iid.rsplit(".", 1)[1])
 
 
 def reduce_id(mapper_iid: str) -> str:

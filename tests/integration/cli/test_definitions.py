@@ -100,6 +100,28 @@ def test_step_create_checks_handlers(cli, kv, example_wf):
     assert {s["name"] for s in listed} >= {"sq_comb", "sq_plain", "square", "squares"}
 
 
+def test_a_map_only_step_needs_a_data_mapper_and_no_shuffle(cli, kv, example_wf):
+    made = cli(kv_step.create, example_wf, "extract", "wordcount_count_file", "", "")
+    assert made.code == 0, made.err
+    assert entities.get(kv, Step, example_wf, "extract").reducer is None
+    small = cli(kv_step.create, example_wf, "bad", "numbers_square", "", "")
+    assert small.code == 2
+    assert "step 'bad' needs a reducer: only a step whose mapper reads input files" in small.err
+    for extra, named in ((["--partitions", "2"], "partitions"),
+                         (["--partitioner", "m:f"], "a partitioner")):
+        shuffled = cli(kv_step.create, example_wf, "bad", "wordcount_count_file", "", "", *extra)
+        assert shuffled.code == 2 and f"so it cannot have {named}" in shuffled.err
+    combined = cli(kv_step.create, example_wf, "bad", "wordcount_count_file",
+                   "wordcount_sum_combiner", "")
+    assert combined.code == 2 and "so it cannot have a combiner" in combined.err
+    assert entities.get(kv, Step, example_wf, "bad") is None
+    dropped = cli(kv_step.set_handler, example_wf, "square", "-r", "")
+    assert dropped.code == 2 and "step 'square' needs a reducer" in dropped.err
+    assert entities.get(kv, Step, example_wf, "square").reducer == "numbers_total"
+    back = cli(kv_step.set_handler, example_wf, "extract", "-r", "wordcount_sum_reducer")
+    assert back.code == 0 and "extract: reducer - -> wordcount_sum_reducer" in back.out
+
+
 def test_step_delete_names_referring_jobs(cli, kv, example_wf):
     refused = cli(kv_step.delete, example_wf, "squares")
     assert refused.code == 2

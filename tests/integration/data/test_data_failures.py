@@ -88,12 +88,26 @@ def finish(data, request_id: str, expected: Counter) -> None:
              message="shuffle files removed")
 
 
+def finish_map_only(data, request_id: str, expected: Counter) -> None:
+    """A map-only word count (held_words without a reducer) is done with each word's every
+    occurrence once, split by split, and one part per split: none left by a run that lost."""
+    body = data.wait_ended(data.wf, request_id, timeout=90)
+    assert body["state"] == "done", body
+    pairs = all_pairs(data, request_id, limit=500)
+    assert Counter(word for word, _ in pairs) == expected
+    assert body["tallies"] == {"words": sum(expected.values())}, body
+    results = data.shared / "results" / request_id
+    parts = sorted(path.name.split(".")[0] for path in results.glob("part-*"))
+    assert parts == [f"part-{n:05d}" for n in range(body["counts"]["done"] - 2)], parts
+
+
 @pytest.mark.parametrize("job, kind, go", [("held_map", "map", "go"),
-                                             ("held_reduce", "reduce", "go-reduce")])
+                                             ("held_reduce", "reduce", "go-reduce"),
+                                             ("held_map_only", "map", "go")])
 def test_sigkill_mid_map_and_mid_reduce(data, release, job, kind, go):
     """The worker running a split's mapper (or a partition's reducer) is SIGKILLed there."""
-    expected = write_corpus(data.shared / f"kill_{kind}", seed=len(kind))
-    request_id = start(data, job, [f"kill_{kind}/*.txt"], split_bytes=2000)
+    expected = write_corpus(data.shared / f"kill_{job}", seed=len(kind))
+    request_id = start(data, job, [f"kill_{job}/*.txt"], split_bytes=2000)
     mark = wait_for(lambda: next(iter(held(data, kind)), None), timeout=30,
                     message=f"a {kind} handler running")
     chaos.sigkill(worker_of(data, mark))
@@ -101,15 +115,16 @@ def test_sigkill_mid_map_and_mid_reduce(data, release, job, kind, go):
              message="the killed worker's data process killed with it")
     data.start_workers(1)
     (release / go).touch()
-    finish(data, request_id, expected)
+    (finish_map_only if job == "held_map_only" else finish)(data, request_id, expected)
 
 
-def test_a_split_run_twice_counts_once(data, release):
+@pytest.mark.parametrize("job", ["held_map", "held_map_only"])
+def test_a_split_run_twice_counts_once(data, release, job):
     """Two runs of one split: its worker frozen until its registration lapses, a copy of the
     split's message taken by the other worker, then the first thawed; both finish their map.
     Only the run whose output committed first is read; the other's files are removed."""
-    expected = write_corpus(data.shared / "twice", seed=13, files=1)
-    request_id = start(data, "held_map", ["twice/*.txt"])          # one split
+    expected = write_corpus(data.shared / f"twice_{job}", seed=13, files=1)
+    request_id = start(data, job, [f"twice_{job}/*.txt"])          # one split
     first = wait_for(lambda: next(iter(held(data, "map")), None), timeout=30,
                      message="the split's mapper running")
     iid = first.name.split("-", 1)[1].rsplit(".", 1)[0]
@@ -127,7 +142,7 @@ def test_a_split_run_twice_counts_once(data, release):
     finally:
         (release / "go").touch()
         chaos.thaw(frozen)
-    finish(data, request_id, expected)
+    (finish_map_only if job == "held_map_only" else finish)(data, request_id, expected)
 
 
 def test_a_partition_delivered_twice_is_reduced_once(data, release):

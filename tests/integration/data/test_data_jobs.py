@@ -145,6 +145,52 @@ def test_a_job_reads_another_jobs_result(data):
         "words": sum(expected.values()), "distinct": len(expected)}
 
 
+def test_a_map_only_job_writes_each_splits_pairs_in_input_order(data):
+    """No reducer: every split's pairs are a part of the result, nothing is shuffled, and
+    the result keeps the input's order, across files and splits."""
+    folder = data.shared / "etl"
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(21)
+    expected, dropped = [], 0
+    for name in ("a.jsonl", "b.jsonl", "c.jsonl"):
+        rows = [{"id": f"{name[0]}{n}", "name": f"  {rng.choice(WORDS)} {rng.choice(WORDS)} ",
+                 "amount": rng.randint(-500, 5000) / 100} for n in range(150)]
+        (folder / name).write_text("".join(json.dumps(row) + "\n" for row in rows))
+        for row in rows:
+            if row["amount"] < 0:
+                dropped += 1
+                continue
+            expected.append([row["id"], {"name": row["name"].strip().title(),
+                                         "cents": round(row["amount"] * 100)}])
+    reply = post(data, "clean", ["etl/*.jsonl"], split_bytes=700)
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    assert all_pairs(data, body["request_id"], limit=100) == expected
+    assert body["tallies"] == {"kept": len(expected), "dropped": dropped}
+    manifest = json.loads(Path(body["result_path"]).read_text())
+    splits = body["counts"]["done"] - 2        # the root and its reduction gather the parts
+    assert splits > 3 * 10
+    assert [part["partition"] for part in manifest["parts"]] == list(range(splits))
+    assert manifest["pairs"] == len(expected)
+    assert not shuffle_dir(data, body["request_id"]).exists()
+    streamed = subprocess.run(["mr_request_result", data.wf, body["request_id"]],
+                              env={**os.environ, **data.env}, capture_output=True, text=True,
+                              timeout=60)
+    assert [json.loads(line) for line in streamed.stdout.splitlines()] == expected
+
+
+def test_a_map_only_bulk_mapper_writes_its_mapping_per_split(data):
+    expected = write_corpus(data.shared / "per_split", seed=22, files=2)
+    reply = post(data, "split_counts", ["per_split"], split_bytes=2000)
+    assert reply.status_code == 200, reply.text
+    pairs = all_pairs(data, reply.json()["request_id"], limit=1000)
+    summed: Counter = Counter()
+    for word, count in pairs:
+        summed[word] += count
+    assert summed == expected
+    assert len(pairs) > len(expected)          # one count per word per split, not merged
+
+
 def test_a_mapper_may_skip_malformed_lines_and_tally_them(data):
     (data.shared / "dirty").mkdir(parents=True, exist_ok=True)
     (data.shared / "dirty" / "a.jsonl").write_bytes(
