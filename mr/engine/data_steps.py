@@ -32,7 +32,8 @@ from contextlib import AbstractContextManager
 from typing import Protocol
 
 from mr.config import Settings
-from mr.data import inputs, parts
+from mr.data import parts, splits
+from mr.data.input_files import InputError
 from mr.engine import blobs, data_work, faults, lookup, protocol
 from mr.engine.calls import InputFailure
 from mr.engine.completion import Completion, done
@@ -122,19 +123,19 @@ class DataSteps:
                                f"(mr_kv_job_create --input)", mapper)
         size = arguments.get("split_bytes") or self.runner.settings.split_bytes
         try:
-            splits = inputs.make_splits(wfs, names, size,
-                                        allow_urls=arguments.get("allow_urls") is True)
-        except inputs.InputError as exc:
+            cut = splits.make_splits(wfs, names, size,
+                                     allow_urls=arguments.get("allow_urls") is True)
+        except InputError as exc:
             raise InputFailure(f"input of job {request.job}: {exc}", mapper) from None
-        if len(splits) > MAX_SPLITS:
-            raise InputFailure(f"input of job {request.job} makes {len(splits)} splits of "
+        if len(cut) > MAX_SPLITS:
+            raise InputFailure(f"input of job {request.job} makes {len(cut)} splits of "
                                f"{size} bytes, more than {MAX_SPLITS}: give a bigger "
                                f"split_bytes", mapper)
         data_work.partitioner(step)  # one that does not import fails here, not per split
         inv.partitions = (step.partitions or 1) if step.reducer else 0
         children = (Invocation(id=child_id(inv.id, index), step=step.name,
                                split=split.to_record(), partitions=inv.partitions)
-                    for index, split in enumerate(splits))
+                    for index, split in enumerate(cut))
         # Full batches from the first: a split runs for seconds, so starting a few early gains
         # nothing, and up to 128 splits cost one etcd write to create.
         self.runner.spawn(library, request, inv, children,

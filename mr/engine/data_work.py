@@ -19,7 +19,8 @@ from contextlib import AbstractContextManager
 from itertools import islice
 from typing import Any, Protocol
 
-from mr.data import inputs, parts, shuffle, shuffle_merge
+from mr.data import inputs, parts, shuffle, shuffle_merge, splits
+from mr.data.input_files import InputError
 from mr.engine.calls import HandlerFailure, InputFailure, StorageFailure, call, guarded, pairs
 from mr.engine.context import Context
 from mr.engine.pairs import group, reducer_output
@@ -54,8 +55,8 @@ def map_split(env: Env, request_id: str, inv: Invocation, mapper: LoadedHandler,
               combiner: LoadedHandler | None, partitioner: Partitioner | None) -> dict:
     """Run the mapper over the split's records; the committed runs' reference."""
     try:
-        split = inputs.Split.from_record(inv.split)
-    except inputs.InputError as exc:
+        split = splits.Split.from_record(inv.split)
+    except InputError as exc:
         raise InputFailure(f"invocation {inv.id}: {exc}", mapper) from None
     fmt = mapper.definition.input_format
     assert fmt is not None   # a data step's mapper is the one that names an input format
@@ -86,10 +87,10 @@ def map_split(env: Env, request_id: str, inv: Invocation, mapper: LoadedHandler,
         raise
 
 
-def _skipping(ctx: Context) -> Callable[[inputs.InputError], None]:
+def _skipping(ctx: Context) -> Callable[[InputError], None]:
     """What a mapper whose metadata says `malformed: skip` does with a malformed line: tally
     it ("malformed_lines") and log where the first few were."""
-    def skip(error: inputs.InputError) -> None:
+    def skip(error: InputError) -> None:
         ctx.tally("malformed_lines")
         skipped = ctx.log.tallies["malformed_lines"]
         if skipped <= MALFORMED_LOGGED:

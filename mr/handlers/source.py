@@ -11,7 +11,7 @@
     def handle(ctx, arguments): ...
 
 Optional metadata: `input` (a data mapper: the format of the input records it reads, one of
-text, jsonl or raw; its argument is then `records` and argument_spec may be left out),
+text, jsonl, csv or raw; its argument is then `records` and argument_spec may be left out),
 `request_arguments` (for a job's first mapper: the names and types a POST
 must carry), `retries` (re-runs before a failure fails the request), `time_limit_s` (an
 invocation running the handler longer fails), `expected_s` (for a job's first mapper: how long
@@ -79,7 +79,7 @@ class ParsedHandler:
     language: str = "python"
     command: list | None = None       # subprocess handlers: argv run before the script's path
     time_limit_s: float | None = None
-    input_format: str | None = None   # a data mapper: text, jsonl or raw records
+    input_format: str | None = None   # a data mapper: text, jsonl, csv or raw records
     expected_s: float | None = None   # how long a request it starts usually takes (its ETA)
     malformed: str = "fail"           # a data mapper's malformed input lines: fail or skip
 

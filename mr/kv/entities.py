@@ -105,7 +105,7 @@ def _check_map_only(step: Step, mapper: Handler) -> None:
     input order: only a data step can, and nothing of a shuffle applies to it."""
     if not mapper.input_format:
         raise EntityError(f"step {step.name!r} needs a reducer: only a step whose mapper "
-                          f"reads input files (metadata input: text, jsonl or raw) may be "
+                          f"reads input files (metadata input: text, jsonl, csv or raw) may be "
                           f"map-only, and {mapper.name!r} reads none")
     shuffle = [what for what, given in (("a combiner", step.combiner),
                                         ("partitions", step.partitions),

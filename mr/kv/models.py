@@ -148,7 +148,7 @@ class Handler:
     request_arguments: dict | None = None
     retries: int = 0
     language: str = "python"
-    input_format: str | None = None   # a data mapper's records: text, jsonl or raw
+    input_format: str | None = None   # a data mapper's records: text, jsonl, csv or raw
 
     @property
     def key(self) -> str:

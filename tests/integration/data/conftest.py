@@ -34,6 +34,7 @@ STEPS = {"wc": ("words", None, "sum_counts", 3),
          "loud": ("loud_words", None, "sum_counts", 1),
          "wc_here": ("words_here", "sum_combiner", "sum_counts", 2),
          "script": ("main_script", None, "sum_counts", 1),
+         "by_city": ("city_cents", None, "sum_counts", 2),
          "clean": ("clean_rows", None, None, None),          # map-only: no reducer
          "split_counts": ("words_bulk", None, None, None),
          "held_map_only": ("held_words", None, None, None)}

@@ -4,7 +4,9 @@ and the bad inputs a user can send."""
 from __future__ import annotations
 
 import bz2
+import csv
 import gzip
+import io
 import json
 import lzma
 import os
@@ -143,6 +145,30 @@ def test_a_job_reads_another_jobs_result(data):
     assert second.status_code == 200, second.text
     assert dict(all_pairs(data, second.json()["request_id"])) == {
         "words": sum(expected.values()), "distinct": len(expected)}
+
+
+def test_a_group_by_over_csv_files_each_with_its_header(data):
+    """Columns in another order in each file, quoted commas, CRLF, a gzip file."""
+    folder = data.shared / "sales"
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(31)
+    cities = ["Oslo", "São Paulo", "Washington, D.C.", 'The "Big" Apple']
+    expected: Counter = Counter()
+    for name, columns in (("a.csv", ["city", "cents", "id"]), ("b.csv", ["id", "cents", "city"]),
+                          ("c.csv.gz", ["cents", "city", "id"])):
+        buffer = io.StringIO(newline="")
+        writer = csv.DictWriter(buffer, columns, lineterminator="\r\n")
+        writer.writeheader()
+        for n in range(300):
+            row = {"id": n, "city": rng.choice(cities), "cents": rng.randint(1, 10_000)}
+            writer.writerow(row)
+            expected[row["city"]] += row["cents"]
+        data_bytes = buffer.getvalue().encode()
+        (folder / name).write_bytes(gzip.compress(data_bytes) if name.endswith(".gz")
+                                    else data_bytes)
+    reply = post(data, "by_city", ["sales"], split_bytes=500)
+    assert reply.status_code == 200, reply.text
+    assert dict(all_pairs(data, reply.json()["request_id"])) == dict(expected)
 
 
 def test_a_map_only_job_writes_each_splits_pairs_in_input_order(data):

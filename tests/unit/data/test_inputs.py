@@ -6,7 +6,9 @@ split it starts in, whatever the split size."""
 from __future__ import annotations
 
 import bz2
+import csv
 import gzip
+import io
 import json
 import lzma
 import os
@@ -15,7 +17,8 @@ import uuid
 
 import pytest
 
-from mr.data.inputs import BLOCK_BYTES, FORMATS, InputError, Split, make_splits, read_records
+from mr.data.inputs import BLOCK_BYTES, FORMATS, InputError, read_records
+from mr.data.splits import Split, make_splits
 from mr.fs import LocalFS
 from mr.fs.remote import FsspecFS
 
@@ -352,11 +355,59 @@ def test_malformed_lines_may_be_skipped_each_said(wfs, split_bytes):
                                                   "input dirty.txt: the line at byte 15"]
 
 
+def test_csv_rows_are_what_csv_reads_whatever_the_split_size(wfs):
+    """Each file's header names the fields of every split's rows: quoted commas, doubled
+    quotes, CRLF, a byte-order mark, blank lines, no final newline."""
+    rng = random.Random(5)
+    cells = ["plain", "with, comma", 'say "hi"', "", "naïve 日本", " spaced "]
+    rows = [{"id": str(n), "city": rng.choice(cells), "note": rng.choice(cells)}
+            for n in range(60)]
+    buffer = io.StringIO(newline="")
+    writer = csv.DictWriter(buffer, ["id", "city", "note"], lineterminator="\r\n")
+    writer.writeheader()
+    for index, row in enumerate(rows):
+        writer.writerow(row)
+        if index % 17 == 0:
+            buffer.write("\r\n")
+    data = buffer.getvalue().rstrip("\r\n")
+    wfs.write_bytes("t/a.csv", b"\xef\xbb\xbf" + data.encode())
+    wfs.write_bytes("t/b.csv.gz", gzip.compress(b"id,city,note\n1,x,y\n"))
+    expected = rows + [{"id": "1", "city": "x", "note": "y"}]
+    for size in (1, 7, 100, 10_000):
+        assert read(wfs, ["t/a.csv", "t/b.csv.gz"], size, "csv") == expected, size
+
+
+def test_a_csv_line_that_is_not_a_row_is_said_or_skipped(wfs):
+    wfs.write_bytes("m.csv", b'a,b\n1,2\n3\n"open,4\nstill",5\n6,\xff\n7,8\n')
+    with pytest.raises(InputError, match=r"m.csv: the line at byte 8 has 1 CSV fields, its "
+                                         r"header 2"):
+        read(wfs, ["m.csv"], 1000, "csv")
+    said: list[str] = []
+    got = [row for split in make_splits(wfs, ["m.csv"], 3, False)
+           for row in read_records(wfs, split, "csv", lambda e: said.append(str(e)))]
+    # a quote inside an unquoted field is kept, as the csv module keeps it
+    assert got == [{"a": "1", "b": "2"}, {"a": 'still"', "b": "5"}, {"a": "7", "b": "8"}]
+    assert [e.split(" (")[0] for e in said] == [
+        "input m.csv: the line at byte 8 has 1 CSV fields, its header 2",
+        "input m.csv: the line at byte 10 is not a CSV row",
+        "input m.csv: the line at byte 27 is not UTF-8"]
+
+
+@pytest.mark.parametrize("head, says", [(b"\n", "header, is empty"),
+                                        (b"a,b,a\n", "names a more than once"),
+                                        (b'"a,b\n', "is not a CSV header")])
+def test_a_csv_file_needs_a_header(wfs, head, says):
+    wfs.write_bytes("h.csv", head + b"1,2\n" * 20)
+    for size in (1000, 5):
+        with pytest.raises(InputError, match=says):
+            read(wfs, ["h.csv"], size, "csv")
+
+
 def test_unknown_format_and_bad_split_size(wfs):
     wfs.write_bytes("f", b"x\n")
-    with pytest.raises(InputError, match="text, jsonl, raw"):
-        read_records(wfs, Split("f", 0, 2), "csv")
-    assert FORMATS == ("text", "jsonl", "raw")
+    with pytest.raises(InputError, match="text, jsonl, csv, raw"):
+        read_records(wfs, Split("f", 0, 2), "tsv")
+    assert FORMATS == ("text", "jsonl", "csv", "raw")
     for size in (0, -5, True, 1.5):
         with pytest.raises(InputError, match="split_bytes"):
             make_splits(wfs, ["f"], size, False)
