@@ -16,6 +16,8 @@ stderr  is kept as the invocation's stderr, apart from its log (shown apart by t
         tools and the web view).
 exit    0 is success; anything else fails the invocation, its message ending with the tail of
         stderr. At the handler's time limit the process (and its process group) is killed.
+        It is killed too when its worker dies (util-linux's setpriv sets its parent-death
+        signal), so a killed worker's scripts do not run on unseen.
 
 The environment holds MR_WORKFLOW, MR_REQUEST_ID, MR_INVOCATION_ID, MR_STEP, MR_HANDLER,
 MR_HANDLER_VERSION, MR_ATTEMPT, MR_FS_ROOT (the workflow's shared directory, when the shared
@@ -42,6 +44,10 @@ from mr.kv.models import Handler
 
 PASSED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ")
 STDERR_TAIL_LINES = 20
+# The script gets SIGKILL when the worker thread that started it ends: with the worker. The
+# thread that starts a script reads it to its end, so only the worker's death ends it sooner.
+_DIES_WITH_WORKER = (["setpriv", "--pdeathsig", "KILL", "--"] if shutil.which("setpriv")
+                     else [])
 
 
 class ScriptFailed(Exception):
@@ -118,10 +124,13 @@ class ScriptHandler:
         return env
 
     def _run(self, ctx, payload: bytes) -> Iterator:
+        env = self._environment(ctx)
         try:
-            proc = subprocess.Popen(self.argv + [str(self.path)], stdin=subprocess.PIPE,
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    env=self._environment(ctx), start_new_session=True)
+            if shutil.which(self.argv[0], path=env.get("PATH")) is None:   # setpriv would say
+                raise FileNotFoundError(f"no executable {self.argv[0]!r} here")  # it less well
+            proc = subprocess.Popen(_DIES_WITH_WORKER + self.argv + [str(self.path)],
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, env=env, start_new_session=True)
         except OSError as exc:
             raise ScriptFailed(f"handler {self.name}: cannot run {' '.join(self.argv)}: "
                                f"{exc}") from None

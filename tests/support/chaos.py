@@ -37,6 +37,19 @@ def alive(pid: int) -> bool:
     return True
 
 
+def running(pid: int) -> bool:
+    """Whether process `pid` still runs: a zombie (dead, not yet reaped) does not."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+def parent_pid(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
 def freeze(service: cluster.Service) -> None:
     """SIGSTOP: the process keeps its sockets open but answers nothing (a hung host)."""
     os.kill(service.pid, signal.SIGSTOP)

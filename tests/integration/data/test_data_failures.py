@@ -39,26 +39,12 @@ def worker_of(data, mark: Path):
     pid = pid_of(mark)
     workers = {w.pid: w for w in data.workers}
     while pid not in workers:
-        pid = parent_pid(pid)
+        pid = chaos.parent_pid(pid)
     return workers[pid]
-
-
-def parent_pid(pid: int) -> int:
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    return int(stat.rsplit(")", 1)[1].split()[1])
 
 
 def pid_of(mark: Path) -> int:
     return int(mark.name.rsplit(".", 1)[1])
-
-
-def running(pid: int) -> bool:
-    """Whether process `pid` still runs (a zombie waiting to be reaped does not)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state not in ("Z", "X")
 
 
 def worker_id_of(data, worker) -> str:
@@ -111,7 +97,7 @@ def test_sigkill_mid_map_and_mid_reduce(data, release, job, kind, go):
     mark = wait_for(lambda: next(iter(held(data, kind)), None), timeout=30,
                     message=f"a {kind} handler running")
     chaos.sigkill(worker_of(data, mark))
-    wait_for(lambda: not running(pid_of(mark)), timeout=10,
+    wait_for(lambda: not chaos.running(pid_of(mark)), timeout=10,
              message="the killed worker's data process killed with it")
     data.start_workers(1)
     (release / go).touch()

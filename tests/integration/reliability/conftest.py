@@ -89,10 +89,11 @@ def build(tmp: Path, etcd_address: str, workers: int = 2,
                      Step(wf, "long", "long_run", "tally"),
                      Step(wf, "bad_pairs", "bad_pairs", "tally"),
                      Step(wf, "unstorable", "unstorable", "pass_through"),
-                     Step(wf, "to_nowhere", "to_nowhere", "tally")]:
+                     Step(wf, "to_nowhere", "to_nowhere", "tally"),
+                     Step(wf, "held_sh", "held_sh", "pass_through")]:
             entities.save(engine.kv, step)
         for job in ("tree:root", "long:long", "bad_pairs:bad_pairs", "unstorable:unstorable",
-                    "to_nowhere:to_nowhere"):
+                    "to_nowhere:to_nowhere", "held_sh:held_sh"):
             entities.save(engine.kv, Job(wf, *job.split(":")))
         engine.start_workers(workers)
         engine.start_web()

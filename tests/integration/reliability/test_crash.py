@@ -9,6 +9,8 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import requests
+
 from mr.cluster import wait_for
 from mr.queue.topics import topic
 from tests.integration.reliability.conftest import (
@@ -38,6 +40,31 @@ def test_sigkill_a_worker_at_random_moments(rel):
         suspects.add(chaos.sigkill(rng.choice(alive_workers(rel))))
         rel.start_workers(1)  # a replacement; the survivor carries on meanwhile
         assert_tree_done(rel, request_id, suspects)
+
+
+def test_a_killed_workers_script_handler_dies_with_it(rel):
+    """A subprocess handler leads its own session (so a time limit can kill its group), so it
+    would outlive a SIGKILLed worker: its parent-death signal ends it with the worker."""
+    shared = Path(rel.env["MR_DATA_DIR"]) / "shared" / rel.wf
+    go = shared / "held_sh.go"
+    go.unlink(missing_ok=True)
+    reply = requests.post(f"{rel.web.url}/job/{rel.wf}/held_sh", params={"blocking": "false"},
+                          json={"arguments": {}}, timeout=30)
+    assert reply.status_code == 202, reply.text
+    request_id = reply.json()["request_id"]
+    mark = wait_for(lambda: next(shared.glob(f"held_sh.{request_id}.*.pid"), None),
+                    timeout=30, message="the script running")
+    script = int(mark.read_text())
+    worker = next(w for w in rel.workers if w.pid == chaos.parent_pid(script))
+    try:
+        chaos.sigkill(worker)
+        wait_for(lambda: not chaos.running(script), timeout=10,
+                 message=f"script process {script} killed with its worker")
+        rel.start_workers(1)
+    finally:
+        go.touch()
+    ended = rel.wait_ended(rel.wf, request_id, timeout=60)
+    assert ended["state"] == "done" and ended["result"] == [["held", 1]], ended
 
 
 def test_frozen_worker_messages_come_back_after_the_msg_timeout(rel):
