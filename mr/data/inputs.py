@@ -22,8 +22,8 @@ from mr.data.splits import SMALL_READ, Split, blocks, codec_of
 from mr.fs.base import WorkflowFS
 
 FORMATS = ("text", "jsonl", "csv", "raw")
-# what a line that is not UTF-8 (or not JSON in jsonl, not a row of the header's width in csv)
-# does
+# what a malformed line does: one not UTF-8, not JSON (jsonl) or not a row as wide as its
+# header (csv)
 MALFORMED = ("fail", "skip")
 # Given the error a malformed line would raise: skips the line instead (None: it raises)
 Malformed = Callable[[InputError], None] | None

@@ -1,7 +1,8 @@
 """The work of one data-plane invocation, wherever it runs (DESIGN.md §3b).
 
     map_split         a split's records through the user's mapper (and combiner) into the
-                      partitioned, sorted run files of this attempt (mr.data.shuffle)
+                      partitioned, sorted run files of this attempt (mr.data.shuffle), or in
+                      a map-only step into one part file of the result (mr.data.parts)
     reduce_partition  partition p of every split's runs, merged through the reducer into one
                       part file (mr.data.parts)
 
@@ -53,7 +54,7 @@ class Env(Protocol):
 
 def map_split(env: Env, request_id: str, inv: Invocation, mapper: LoadedHandler,
               combiner: LoadedHandler | None, partitioner: Partitioner | None) -> dict:
-    """Run the mapper over the split's records; the committed runs' reference."""
+    """Run the mapper over the split's records; the committed runs' (or part's) reference."""
     try:
         split = splits.Split.from_record(inv.split)
     except InputError as exc:
