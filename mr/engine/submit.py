@@ -7,7 +7,9 @@ import secrets
 import time
 
 from mr.config import Settings
-from mr.engine import events, registry, request_protocol
+from mr.data import parts
+from mr.engine import events, listing, registry, request_protocol
+from mr.engine.results import has_manifest
 from mr.handlers.library import Library, LoadedHandler
 from mr.handlers.source import REQUEST_ARGUMENT_TYPES
 from mr.kv import keys
@@ -28,6 +30,8 @@ from mr.notify import Notifier
 from mr.queue import messages
 from mr.queue.publisher import Publisher, PublishError
 from mr.queue.topics import topic
+
+RESULT_INPUT = "result:"   # an input that names a done data request's result
 
 
 class SubmitError(Exception):
@@ -60,11 +64,13 @@ def check_arguments(arguments: dict, spec: dict | None) -> None:
                                    f"{type(value).__name__}")
 
 
-def data_arguments(job: Job, mapper: LoadedHandler, inputs: list | None,
+def data_arguments(kv: Store, job: Job, mapper: LoadedHandler, inputs: list | None,
                    split_bytes: int | None) -> list:
     """What a data step's root reads: the job's input files (the request's, when it names
     some) and split size. A request names paths inside the workflow's shared filesystem only;
-    URLs (s3://, file:///...) are the job definition's to name, by an admin."""
+    URLs (s3://, file:///...) are the job definition's to name, by an admin. An input
+    `result:<name or request id>` is a done data request's result, resolved now: a retry
+    reads the same result, whatever the name holds by then."""
     if not mapper.definition.input_format:
         if inputs is not None or split_bytes is not None:
             raise SubmitError(422, f"job {job.name!r} does not read input files (its initial "
@@ -89,8 +95,27 @@ def data_arguments(job: Job, mapper: LoadedHandler, inputs: list | None,
         raise SubmitError(422, f"job {job.name!r} reads input files but names none: give "
                                f"\"inputs\" in the body, e.g. {{\"arguments\": {{}}, "
                                f"\"inputs\": [\"data/*.txt\"]}}")
+    names = [_result_dir(kv, job.workflow, name) if name.startswith(RESULT_INPUT) else name
+             for name in names]
     return [["inputs", names], ["split_bytes", split_bytes or job.split_bytes],
             ["allow_urls", inputs is None]]
+
+
+def _result_dir(kv: Store, wf: str, input_name: str) -> str:
+    wanted = input_name[len(RESULT_INPUT):]
+    entry = kv.get(keys.request(wf, listing.request_id_of(kv, wf, wanted)))
+    if entry is None:
+        raise SubmitError(422, f"input {input_name!r}: no request of workflow {wf!r} has the "
+                               f"name or id {wanted!r}")
+    found = decode(Request, entry.value)
+    if found.state != DONE:
+        raise SubmitError(409, f"input {input_name!r}: request {found.id} is {found.state}; "
+                               f"only a done request's result can be read (GET /request/{wf}/"
+                               f"{found.id}?wait=60 waits for it to end)")
+    if not has_manifest(found):
+        raise SubmitError(422, f"input {input_name!r}: request {found.id} (job {found.job}) "
+                               f"is not a data job's: its result has no part files to read")
+    return parts.results_dir(found.id)
 
 
 def request_digest(job: str, arguments: dict) -> str:
@@ -127,7 +152,7 @@ def submit(kv: Store, publisher: Publisher, library: Library, job_name: str, arg
         raise SubmitError(500, f"job {job_name!r} is misconfigured: its initial step "
                                f"{job.initial_step!r} or that step's mapper is missing")
     check_arguments(arguments, mapper.definition.request_arguments)
-    data = data_arguments(job, mapper, inputs, split_bytes)
+    data = data_arguments(kv, job, mapper, inputs, split_bytes)
     unserved = registry.unserved_capability(kv, library, step)  # initial step only
     if unserved:
         raise SubmitError(503, unserved)

@@ -37,16 +37,25 @@ def shell_blocks(readme: Path) -> list[Block]:
 
 
 def _body(lines: list[str], at: int) -> tuple[list[str], int]:
-    """The indented lines after a `::` paragraph, dedented; and where they start."""
+    """The lines after a `::` paragraph indented deeper than it (as in a list item), dedented
+    by the first one's indent; and where they start."""
+    paragraph = _indent(lines[at - 1])
     while at < len(lines) and not lines[at].strip():
         at += 1
+    indent = _indent(lines[at]) if at < len(lines) else 0
+    if indent <= paragraph:
+        return [], at
     start, body = at, []
-    while at < len(lines) and (not lines[at].strip() or lines[at].startswith("    ")):
-        body.append(lines[at][4:])
+    while at < len(lines) and (not lines[at].strip() or _indent(lines[at]) >= indent):
+        body.append(lines[at][indent:])
         at += 1
     while body and not body[-1].strip():
         body.pop()
     return body, start
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
 
 
 def _commands(body: list[str]) -> list[str]:

@@ -51,10 +51,10 @@ def test_workflow_bad_name_and_unknown(cli):
 def test_workflow_delete_refuses_unless_forced(cli, kv, example_wf):
     refused = cli(kv_workflow.delete, example_wf)
     assert refused.code == 2
-    assert "3 jobs, 5 steps, 10 handlers" in refused.err and "--force" in refused.err
+    assert "3 jobs, 5 steps, 11 handlers" in refused.err and "--force" in refused.err
     assert entities.get_workflow(kv, example_wf) is not None
     forced = cli(kv_workflow.delete, example_wf, "--force", "--json")
-    assert forced.code == 0 and forced.json()["contents"]["handlers"] == 10
+    assert forced.code == 0 and forced.json()["contents"]["handlers"] == 11
     assert kv.count(f"/mr/w/{example_wf}/") == 0
 
 

@@ -13,6 +13,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import requests
 
 from mr.cli import dev_cluster
 from tests.support.cluster import REPO
@@ -65,6 +66,11 @@ def test_every_readme_shell_block_runs_as_written(dev):
     assert ran, "no README block is run"
     for block in ran:
         run_block(block, dev)
+    # the map-only example kept its input's order, and the job after it read its result
+    tokens = requests.get(f"http://127.0.0.1:{dev_cluster.HTTP_PORT}/request/examples/"
+                          f"books-tokens", timeout=30).json()
+    assert tokens.get("result") == [["books/one.txt", ["the", "cat", "and", "the", "hat"]],
+                                ["books/two.txt", ["a", "cat"]]], tokens
 
 
 def run_block(block: Block, env: dict) -> None:
@@ -93,6 +99,8 @@ def test_readme_shell_blocks_are_found_and_the_marks_say_why():
     blocks = shell_blocks(REPO / "README.rst")
     commands = [c for block in blocks for c in block.commands]
     assert any(c.startswith("curl -s localhost:8080/job/examples/squares") for c in commands)
+    # a block inside a list item, indented deeper than the item's text, is found too
+    assert any(c.startswith("mr_kv_step_create examples tokenize ") for c in commands)
     assert all(block.not_run.strip() for block in blocks if block.not_run is not None)
 
 

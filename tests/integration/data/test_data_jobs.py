@@ -141,10 +141,36 @@ def test_a_job_reads_another_jobs_result(data):
     counted = first.json()["request_id"]
     # what a reducer attempt that lost could leave beside the parts: never read
     (data.shared / "results" / counted / "part-00000.stray.jsonl").write_text('["x", 1000]\n')
+    totals = {"words": sum(expected.values()), "distinct": len(expected)}
     second = post(data, "totals", [f"results/{counted}"])
     assert second.status_code == 200, second.text
-    assert dict(all_pairs(data, second.json()["request_id"])) == {
-        "words": sum(expected.values()), "distinct": len(expected)}
+    assert dict(all_pairs(data, second.json()["request_id"])) == totals
+    # the same by the request's id, and by its name
+    named = unique("counted")
+    first_named = requests.post(f"{data.web.url}/job/{data.wf}/wc", params={"name": named},
+                                json={"arguments": {}, "inputs": ["chain"]}, timeout=60)
+    assert first_named.status_code == 200, first_named.text
+    for reference in (f"result:{counted}", f"result:{named}"):
+        third = post(data, "totals", [reference])
+        assert third.status_code == 200, third.text
+        assert dict(all_pairs(data, third.json()["request_id"])) == totals
+
+
+def test_a_result_input_must_be_a_done_data_requests(data):
+    (data.shared / "bad_sales").mkdir(parents=True, exist_ok=True)
+    (data.shared / "bad_sales" / "a.csv").write_text("city,cents\nOslo,1,2\n")
+    failed = post(data, "by_city", ["bad_sales"])
+    assert failed.status_code == 422, failed.text
+    failed_id = failed.json()["request_id"]
+    plain = post(data, "plain", arguments={"a": 1})
+    assert plain.status_code == 200, plain.text
+    for reference, status, says in (
+            ("result:no-such-name", 422, "has the name or id 'no-such-name'"),
+            (f"result:{failed_id}", 409, f"request {failed_id} is failed; only a done"),
+            (f"result:{plain.json()['request_id']}", 422, "is not a data job's")):
+        reply = post(data, "totals", [reference])
+        assert reply.status_code == status, reply.text
+        assert says in reply.json()["error"], reply.text
 
 
 def test_a_group_by_over_csv_files_each_with_its_header(data):
