@@ -9,9 +9,9 @@ front-ends behind nginx) serving the example workflow and the soak's own (the fa
 handlers, tests/integration/reliability/handlers: a nested fan-out whose reducer notes each
 run, and whose leaf fails on purpose when asked). Clients post nested fan-outs, named
 requests (posted again once done: the kept result), requests that fail on purpose, cancels,
-squares, word counts of a text and of files (the data plane); benchmarks/chaos_faults.py
-injects one fault at a time meanwhile. After --minutes the faults stop and every request is
-followed to its end.
+squares, word counts of a text and of files, and a map-only tokenizing of a file (the data
+plane); benchmarks/chaos_faults.py injects one fault at a time meanwhile. After --minutes
+the faults stop and every request is followed to its end.
 
 It prints how many requests ended exactly as they must (the exact result, or the failure
 they cause on purpose, or cancelled), how many were wrong, lost or still running at the end
@@ -32,7 +32,15 @@ from collections import Counter
 from pathlib import Path
 
 from benchmarks.chaos_faults import Faults
-from benchmarks.chaos_load import CHAOS, Load, Outcome
+from benchmarks.chaos_load import (
+    CHAOS,
+    TOKENS_INPUT,
+    TOKENS_JOB,
+    TOKENS_SPLIT_BYTES,
+    Load,
+    Outcome,
+)
+from mr import examples
 from mr.handlers import sync
 from mr.kv import entities
 from mr.kv.models import Job, Step, Workflow
@@ -63,6 +71,12 @@ class SoakTopology(Topology):
             for step in ("root", "group", "leaf"):
                 entities.save(kv, Step(CHAOS, step, mapper=f"tree_{step}", reducer="tally"))
             entities.save(kv, Job(CHAOS, "tree", "root", "a nested fan-out"))
+            # a map-only data step of the example handlers (so in their workflow)
+            entities.save(kv, Step(examples.WORKFLOW, TOKENS_JOB, "wordcount_tokenize_lines",
+                                   None))
+            entities.save(kv, Job(examples.WORKFLOW, TOKENS_JOB, TOKENS_JOB,
+                                  inputs=[TOKENS_INPUT.as_uri()],
+                                  split_bytes=TOKENS_SPLIT_BYTES))
         finally:
             kv.close()
         self.create_topics(CHAOS)

@@ -20,6 +20,10 @@ from mr import examples
 CHAOS = "chaos"          # the soak's own workflow (benchmarks/handlers/chaos)
 RETRY_S = 0.5            # between attempts when a front-end or etcd is away
 WAIT_S = 10              # one long poll of GET /request/...?wait=
+# the mix's map-only data job: one licence text cut into small splits, each line's words
+TOKENS_JOB = "tokenize_licence"
+TOKENS_INPUT = examples.CORPUS_DIR / "Apache-2.0"
+TOKENS_SPLIT_BYTES = 2048
 
 
 @dataclass
@@ -69,11 +73,22 @@ def plan(kind: str, rng: random.Random, serial: int, text: str) -> Planned:
     if kind == "files":
         return Planned(kind, examples.WORKFLOW, "wordcount_files", {},
                        result=examples.count_locally(text))
+    if kind == "tokens":
+        return Planned(kind, examples.WORKFLOW, TOKENS_JOB, {}, result=tokens_locally())
     raise ValueError(f"unknown kind {kind!r}")
 
 
 KINDS = {"tree": 4, "named": 2, "failing": 2, "cancel": 1, "squares": 3, "wordcount": 2,
-         "files": 1}
+         "files": 1, "tokens": 1}
+
+
+def tokens_locally() -> list:
+    """What the map-only job must give: each non-blank line's words with the file they come
+    from, in the file's order, however its splits ran (handlers/wordcount/tokenize_lines.py)."""
+    path = TOKENS_INPUT.as_uri()
+    lines = TOKENS_INPUT.read_text(encoding="utf-8").split("\n")
+    return [[path, words] for words in (examples.WORD.findall(line.lower()) for line in lines)
+            if words]
 
 
 @dataclass
