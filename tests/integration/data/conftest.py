@@ -37,7 +37,8 @@ STEPS = {"wc": ("words", None, "sum_counts", 3),
          "by_city": ("city_cents", None, "sum_counts", 2),
          "clean": ("clean_rows", None, None, None),          # map-only: no reducer
          "split_counts": ("words_bulk", None, None, None),
-         "held_map_only": ("held_words", None, None, None)}
+         "held_map_only": ("held_words", None, None, None),
+         "shout": ("shout_lines", None, None, None)}
 
 
 @contextlib.contextmanager

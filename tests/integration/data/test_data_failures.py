@@ -193,3 +193,27 @@ def test_a_full_shared_disk_fails_the_request_clearly(data, release, tmp_path):
                             f"/retry", params={"blocking": "true"}, timeout=90)
     assert retried.status_code == 200, retried.text
     assert dict(all_pairs(data, reply.json()["request_id"], limit=1000)) == dict(expected)
+
+
+def test_a_retry_runs_a_failed_map_only_split_again(data):
+    """The splits done before the failure keep their parts; the failed one runs again, and
+    the result is whole and in order, each line tallied once."""
+    folder = data.shared / "flaky"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    lines = [f"line {n}" for n in range(300)]
+    lines[150] = "boom"
+    (folder / "in.txt").write_text("\n".join(lines) + "\n")
+    reply = requests.post(f"{data.web.url}/job/{data.wf}/shout",
+                          json={"arguments": {}, "inputs": ["flaky/in.txt"],
+                                "split_bytes": 400}, timeout=90)
+    assert reply.status_code == 500, reply.text
+    assert "boom, on purpose" in reply.json()["failure"]["message"]
+    request_id = reply.json()["request_id"]
+    (folder / "fixed").touch()
+    retried = requests.post(f"{data.web.url}/request/{data.wf}/{request_id}/retry",
+                            params={"blocking": "true"}, timeout=90)
+    assert retried.status_code == 200, retried.text
+    assert all_pairs(data, request_id, limit=100) == [[line.upper(), len(line)]
+                                                      for line in lines]
+    assert data.wait_ended(data.wf, request_id)["tallies"] == {"lines": len(lines)}
