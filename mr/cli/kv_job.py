@@ -22,7 +22,8 @@ def _create_args(parser: argparse.ArgumentParser) -> None:
                         help="request timeout for this job (default: MR_REQUEST_TIMEOUT_S)")
     parser.add_argument("--input", action="append", dest="inputs", metavar="PATH",
                         help="a data job's input: a file, directory or glob in the workflow's "
-                             "shared filesystem, or any fsspec URL (repeatable; a request's "
+                             "shared filesystem, any fsspec URL, or result:NAME (a done data "
+                             "request's result, by its name or id; repeatable; a request's "
                              "\"inputs\" replace these)")
     parser.add_argument("--split-mb", type=float, metavar="MB",
                         help="a data job's split size in MiB (default MR_SPLIT_BYTES, 32 MiB)")
