@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 from mr.engine import tallies
 from mr.kv import keys
-from mr.kv.client import TxnResult, op_get
+from mr.kv.client import TxnResult, cmp_unchanged_since, op_get
 from mr.kv.keys import DONE_MARK, FAILED_MARK, STARTED, WAITING_MARK
 from mr.kv.models import (
     DONE,
@@ -189,26 +189,35 @@ def estimate(elapsed: float, done: int, total: int, expected: float | None) -> f
 
 
 def final(kv: Store, request: Request, invocations: list[Invocation]
-          ) -> tuple[dict, dict | None]:
+          ) -> tuple[dict, dict | None, int]:
     """The progress counts and the tallies to keep in an ending request's record, in one
-    read; `invocations` are being finished now."""
+    read, and that read's revision; `invocations` are being finished now."""
     wf, rid = request.workflow, request.id
     if request.state == DONE:
         # a root that returned without children was the request's only invocation: no read
         if [inv.id for inv in invocations] == [ROOT_INVOCATION] and not invocations[0].children:
-            return counts_of(1, 1, 0, 1, 0, ended=True), tallies.total([], "", invocations)
+            return counts_of(1, 1, 0, 1, 0, ended=True), tallies.total([], "", invocations), 0
         result = kv.txn([], [op_get(keys.invocations(wf, rid), prefix=True, count_only=True),
                              op_get(keys.tallies(wf, rid), prefix=True)])
         total = result.count(0)
         return (counts_of(total, total, 0, total, 0, ended=True),
-                tallies.total(result.entries(1), keys.tallies(wf, rid), invocations))
+                tallies.total(result.entries(1), keys.tallies(wf, rid), invocations),
+                result.revision)
     result = kv.txn([], _count_ops(wf, rid, ROOT_INVOCATION)
                     + [op_get(keys.tallies(wf, rid), prefix=True)])
     created, started, waiting, done, failed = _sums(result, 0)
     failed += sum(1 for inv in invocations if inv.state == FAILED)
     done += sum(1 for inv in invocations if inv.state == DONE)
     return (counts_of(created, started, waiting, done, failed, ended=True),
-            tallies.total(result.entries(10), keys.tallies(wf, rid), invocations))
+            tallies.total(result.entries(10), keys.tallies(wf, rid), invocations),
+            result.revision)
+
+
+def unchanged_since(wf: str, rid: str, revision: int) -> list:
+    """Compares that hold while no invocation of the request has been marked or tallied
+    since `revision`: what `final` read then is still the whole story."""
+    return [cmp_unchanged_since(keys.marks_of(wf, rid), revision),
+            cmp_unchanged_since(keys.tallies(wf, rid), revision)]
 
 
 def follow(kv: Store, wf: str, rid: str, iid: str = ROOT_INVOCATION,

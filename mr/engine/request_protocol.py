@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from typing import NamedTuple
 
 from mr import metrics
 from mr.engine import progress
@@ -31,6 +32,7 @@ from mr.kv.store import Store
 
 ATOMIC_CLEANUP_INVOCATIONS = 100  # bigger done requests lose their keys a page at a time
 PURGE_AFTER_S = 60.0              # ... and if their worker dies meanwhile, the sweeper ends it
+END_READS = 20   # a failed request's final reads while its invocations still commit; then as is
 REQUEUE_BATCH = (MAX_TXN_OPS - 1) // 3
 
 
@@ -99,9 +101,45 @@ def end_request(kv: Store, request: Request, invocations: list[Invocation], clea
         request.failure = {"reason": "timeout", "message": f"request timed out after "
                            f"{limit:g}s (its result came "
                            f"{finished - request.deadline:.1f}s late)"}
-    request.counts, request.tallies = progress.final(kv, request, invocations)
-    keep = request.keep_s if request.state == DONE else request.keep_failed_s
-    request.expires = None if request.name or keep is None else finished + keep
+    live = keys.live(wf, rid)
+    for read in range(END_READS):
+        request.counts, request.tallies, read_at = progress.final(kv, request, invocations)
+        keep = request.keep_s if request.state == DONE else request.keep_failed_s
+        request.expires = None if request.name or keep is None else finished + keep
+        ending = _ending(request, invocations, finished, cleanup, keep_trace, unclaimed)
+        compare = [cmp_present(live)]
+        if unclaimed is not None:
+            compare.append(unclaimed.compare(wf, rid))
+        # A failed or cancelled request ends while other invocations may still commit: the
+        # record keeps what the read saw only if none has since (none runs when one is done)
+        if request.state != DONE and read < END_READS - 1:
+            compare += progress.unchanged_since(wf, rid, read_at)
+        result = kv.txn(compare, ending.ops)
+        if result.succeeded or request.state == DONE or kv.get(live) is None:
+            break
+    ended = result.succeeded
+    if ended:
+        metrics.ENDED.labels(wf, request.job, request.state).inc()
+        if keep_trace is not None:
+            _keep(kv, request, invocations, keep_trace, result if ending.reads else None,
+                  ending.at)
+        if ending.purge is not None:  # nothing writes to it once `live` is gone
+            entities.delete_request_data(kv, wf, rid)
+            kv.delete(ending.purge)
+    return ended
+
+
+class _Ending(NamedTuple):
+    ops: list
+    reads: list        # of the records, for keep_trace: ops `at` and `at + 1`
+    at: int
+    purge: str | None  # the purge mark of a request whose keys go a page at a time after
+
+
+def _ending(request: Request, invocations: list[Invocation], finished: float, cleanup: bool,
+            keep_trace: TraceKeeper | None, unclaimed: Unclaimed | None) -> _Ending:
+    """The operations of the transaction that ends `request` as its record now says."""
+    wf, rid = request.workflow, request.id
     ops = [op_put(request.key, encode(request)),
            op_delete(keys.state_entry(wf, RUNNING, request.job, request.created, rid)),
            op_put(keys.state_entry(wf, request.state, request.job, request.created, rid), b"")]
@@ -109,13 +147,16 @@ def end_request(kv: Store, request: Request, invocations: list[Invocation], clea
         ops.append(op_delete(keys.deadline(wf, request.deadline, rid)))
     if request.expires is not None:
         ops.append(op_put(keys.expiry(wf, request.expires, rid), b""))
+    counts = request.counts
+    assert counts is not None   # end_request has just read them
     remove = cleanup and request.state == DONE
-    big = sum(request.counts.values()) > ATOMIC_CLEANUP_INVOCATIONS
-    in_pages = remove and request.counts["done"] > ATOMIC_CLEANUP_INVOCATIONS
+    big = sum(counts.values()) > ATOMIC_CLEANUP_INVOCATIONS
+    in_pages = remove and counts["done"] > ATOMIC_CLEANUP_INVOCATIONS
     reads = [op_get(keys.invocations(wf, rid), prefix=True),
              op_get(keys.request_attempt_logs(wf, rid), prefix=True)] \
         if keep_trace is not None and not big and not in_pages else []
     at = len(ops)
+    purge = None
     if remove and not in_pages:
         ops += reads + [op_delete(keys.request_data(wf, rid), prefix=True)]
     elif in_pages:
@@ -134,19 +175,7 @@ def end_request(kv: Store, request: Request, invocations: list[Invocation], clea
                 ops.append(op_delete(keys.mark(wf, rid, WAITING_MARK, reduced_of(inv.id))))
         at = len(ops)   # after the puts: the reads see the final records
         ops += reads
-    compare = [cmp_present(keys.live(wf, rid))]
-    if unclaimed is not None:
-        compare.append(unclaimed.compare(wf, rid))
-    result = kv.txn(compare, ops)
-    ended = result.succeeded
-    if ended:
-        metrics.ENDED.labels(wf, request.job, request.state).inc()
-        if keep_trace is not None:
-            _keep(kv, request, invocations, keep_trace, result if reads else None, at)
-        if in_pages:  # nothing writes to it once `live` is gone
-            entities.delete_request_data(kv, wf, rid)
-            kv.delete(purge)
-    return ended
+    return _Ending(ops, reads, at, purge)
 
 
 def _keep(kv: Store, request: Request, final: list[Invocation], keep_trace: TraceKeeper,

@@ -107,6 +107,14 @@ def cmp_mod_revision(key: str, revision: int) -> Compare:
     return _compare(key, etcdrpc.Compare.MOD, etcdrpc.Compare.EQUAL, mod_revision=revision)
 
 
+def cmp_unchanged_since(prefix: str, revision: int) -> Compare:
+    """No key under `prefix` written after `revision` (etcd checks every key of the range;
+    none holds too)."""
+    raw = prefix.encode()
+    return etcdrpc.Compare(key=raw, range_end=prefix_end(raw), target=etcdrpc.Compare.MOD,
+                           result=etcdrpc.Compare.LESS, mod_revision=revision + 1)
+
+
 def cmp_value(key: str, value: bytes) -> Compare:
     return _compare(key, etcdrpc.Compare.VALUE, etcdrpc.Compare.EQUAL, value=value)
 

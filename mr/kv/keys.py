@@ -179,8 +179,13 @@ STARTED, WAITING_MARK, DONE_MARK, FAILED_MARK = "s", "w", "d", "f"
 MARKS = (STARTED, WAITING_MARK, DONE_MARK, FAILED_MARK)
 
 
+def marks_of(wf: str, rid: str) -> str:
+    """Every progress mark of a request."""
+    return f"{ROOT}w/{wf}/r/{rid}/ix/"
+
+
 def marks(wf: str, rid: str, mark: str) -> str:
-    return f"{ROOT}w/{wf}/r/{rid}/ix/{mark}/"
+    return f"{marks_of(wf, rid)}{mark}/"
 
 
 def mark(wf: str, rid: str, mark_name: str, iid: str) -> str:

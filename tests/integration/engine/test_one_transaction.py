@@ -7,12 +7,13 @@ from __future__ import annotations
 import copy
 import time
 
-from mr.engine import protocol, request_protocol
+from mr.engine import progress, protocol, request_protocol
 from mr.engine.claiming import _LazyClaim
 from mr.kv import keys
+from mr.kv.client import op_put
 from mr.kv.codec import pack, unpack
 from mr.kv.keys import DONE_MARK, STARTED
-from mr.kv.models import DONE, RUNNING, Invocation, Request, decode
+from mr.kv.models import DONE, FAILED, RUNNING, Invocation, Request, decode
 from tests.support.cluster import unique
 
 
@@ -140,3 +141,30 @@ def test_a_mapper_claims_before_an_effect_beyond_its_outcome(kv):
     again = _LazyClaim(kv, request.workflow, request.id, revision, copy.deepcopy(child),
                        claim_to_own=True)
     assert not again.owned()  # a second copy read the same revision: its claim fails
+
+
+def test_a_failing_end_keeps_what_a_leaf_committed_after_its_first_read(kv, monkeypatch):
+    """A request fails while another of its leaves still runs. If that leaf commits between
+    the ending's read of the counts and tallies and the ending's transaction, the record must
+    count it: the ending sees the request changed since it read, and reads again."""
+    request, root, _ = new_request(kv)
+    wf, rid = request.workflow, request.id
+    reads = []
+    real_final = progress.final
+
+    def final_then_a_leaf_commits(*args):
+        found = real_final(*args)
+        reads.append(found)
+        if len(reads) == 1:   # what a leaf's completion writes: its done mark and tallies
+            kv.txn([], [op_put(keys.mark(wf, rid, DONE_MARK, "0.1"), b""),
+                        op_put(keys.tally(wf, rid, "0.1"), pack({"leaves": 1}))])
+        return found
+    monkeypatch.setattr(progress, "final", final_then_a_leaf_commits)
+    failing = copy.deepcopy(request)
+    failing.state, failing.finished = FAILED, time.time()
+    leaf = Invocation(id="0.2", step="s", state=FAILED, tallies={"leaves": 1})
+    assert request_protocol.end_request(kv, failing, [leaf], cleanup=False)
+    assert len(reads) == 2
+    stored = decode(Request, kv.get(request.key).value)
+    assert stored.state == FAILED and stored.tallies == {"leaves": 1}
+    assert stored.counts["done"] == 1 and stored.counts["failed"] == 1
