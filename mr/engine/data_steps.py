@@ -150,7 +150,7 @@ class DataSteps:
             handlers["combiner"] = lookup.handler(library, step, "combiner")
         ref = self._run(library, request, inv, step, handlers, out, attempt, claim)
         wfs = self.runner.workflow_fs(request.workflow)
-        field = "path" if inv.partitions == 0 else "dir"   # a map-only split's part, or runs
+        field = "path" if inv.map_only else "dir"   # its part of the result, or its runs
         try:
             own()
         except BaseException:

@@ -62,7 +62,7 @@ def map_split(env: Env, request_id: str, inv: Invocation, mapper: LoadedHandler,
     fmt = mapper.definition.input_format
     assert fmt is not None   # a data step's mapper is the one that names an input format
     writer: shuffle.RunWriter | parts.PartWriter
-    if inv.partitions == 0:   # a map-only step: the split's pairs are a part of the result
+    if inv.map_only:   # the split's pairs are a part of the result
         writer = parts.PartWriter(env.fs, request_id, index_of(inv.id))
         store, add, add_mapping = _written, writer.write_many, writer.write_mapping
     else:

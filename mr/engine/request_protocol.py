@@ -93,6 +93,9 @@ def end_request(kv: Store, request: Request, invocations: list[Invocation], clea
     wf, rid = request.workflow, request.id
     # Its callers set when it ended; a record without that ends now (as its purge mark does)
     finished = request.finished if request.finished is not None else time.time()
+    # A done request ends after all its invocations (even one failed below for its deadline);
+    # a failed or cancelled one while others may still commit, which its record must count
+    others_run = request.state != DONE
     if request.state == DONE and request.deadline and finished > request.deadline:
         # Deadlines are strict: its client was told it timed out (etcd may have been down
         # when the deadline passed, so nobody could record it then).
@@ -110,12 +113,11 @@ def end_request(kv: Store, request: Request, invocations: list[Invocation], clea
         compare = [cmp_present(live)]
         if unclaimed is not None:
             compare.append(unclaimed.compare(wf, rid))
-        # A failed or cancelled request ends while other invocations may still commit: the
-        # record keeps what the read saw only if none has since (none runs when one is done)
-        if request.state != DONE and read < END_READS - 1:
+        watching = others_run and read < END_READS - 1
+        if watching:   # the record keeps what the read saw only if nothing committed since
             compare += progress.unchanged_since(wf, rid, read_at)
         result = kv.txn(compare, ending.ops)
-        if result.succeeded or request.state == DONE or kv.get(live) is None:
+        if result.succeeded or not watching or kv.get(live) is None:
             break
     ended = result.succeeded
     if ended:

@@ -309,7 +309,7 @@ class Runner:
         if entry is None:
             return  # the request was cleaned up meanwhile
         mapper = decode(Invocation, entry.value)
-        if mapper.partitions == 0:  # a map-only data step: its splits wrote the parts
+        if mapper.map_only:  # its splits wrote the parts
             self.data.gather(request, mapper, inv, out)
             return
         reducer = lookup.handler(library, step, "reducer")

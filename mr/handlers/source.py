@@ -173,9 +173,9 @@ def _from_metadata(source: str, description: str, meta: dict, path: str, meta_li
 def _malformed(meta: dict, input_format: str | None, path: str, line: int) -> str:
     value = meta.get("malformed", "fail")
     if "malformed" in meta and input_format in (None, "raw"):
-        raise HandlerSourceError(path, line, "malformed is for data mappers reading text or "
-                                             "jsonl: it says what a line that is not UTF-8 "
-                                             "(or not JSON) does")
+        raise HandlerSourceError(path, line, "malformed is for data mappers reading text, "
+                                             "jsonl or csv: it says what a line that is not "
+                                             "UTF-8 (or not JSON, or not a CSV row) does")
     if value not in MALFORMED:
         raise HandlerSourceError(path, line, f"malformed must be one of {', '.join(MALFORMED)}"
                                              f", not {value!r}")

@@ -222,6 +222,12 @@ class Invocation:
         return parent_of(self.id)
 
     @property
+    def map_only(self) -> bool:
+        """A map-only data step's root or split: its splits write parts of the result, not
+        runs for a shuffle."""
+        return self.partitions == 0
+
+    @property
     def data_plane(self) -> bool:
         """A split's mapper or a partition's reducer: CPU-bound work over files."""
         return self.split is not None or self.kind == PARTITION
