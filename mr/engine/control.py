@@ -9,7 +9,14 @@ from mr.config import Settings
 from mr.engine import events, lookup, request_protocol
 from mr.handlers.library import Library
 from mr.kv import keys
-from mr.kv.client import cmp_absent, cmp_mod_revision, cmp_present, op_delete, op_put
+from mr.kv.client import (
+    cmp_absent,
+    cmp_mod_revision,
+    cmp_present,
+    op_delete,
+    op_get,
+    op_put,
+)
 from mr.kv.codec import pack, unpack
 from mr.kv.models import (
     CANCELLED,
@@ -169,9 +176,10 @@ def pause(kv: Store, wf: str, rid: str) -> Request:
     if request.state != RUNNING:
         raise ControlError(409, f"request {rid} is {request.state}; only a running request can "
                                 f"be paused")
+    mark = pack(time.time())
     paused = kv.txn([cmp_present(keys.live(wf, rid)), cmp_absent(keys.paused(wf, rid))],
-                    [op_put(keys.paused(wf, rid), pack(time.time()))])
-    if not paused.succeeded:
+                    [op_put(keys.paused(wf, rid), mark)], [op_get(keys.paused(wf, rid))])
+    if not (paused.succeeded or paused.holds(0, mark)):   # holds: its reply was lost
         raise ControlError(409, f"request {rid} is already paused (or has just ended)")
     return request
 
@@ -193,10 +201,14 @@ def resume(kv: Store, publisher: Publisher, library: Library, rid: str,
         new = keys.deadline(wf, request.deadline, rid)
         if new != old:   # a short pause may not move it past the mark's precision
             ops += [op_delete(old), op_put(new, b"")]
+    record = encode(request)
     resumed = kv.txn([cmp_mod_revision(keys.paused(wf, rid), entry.mod_revision),
                       cmp_mod_revision(request.key, revision)],
-                     ops + [op_put(request.key, encode(request))])
-    if not resumed.succeeded:
+                     ops + [op_put(request.key, record)],
+                     [op_get(request.key), op_get(keys.paused(wf, rid), count_only=True)])
+    # its reply lost: the retry finds the request as it wrote it, no longer paused
+    ours = resumed.holds(0, record) and resumed.count(1) == 0
+    if not (resumed.succeeded or ours):
         raise ControlError(409, f"request {rid} changed while being resumed; try again")
     try:
         return request, republish_unfinished(kv, publisher, library, rid, worker_alive)

@@ -246,10 +246,21 @@ def _ready(fan_entry: Entry | None, counters: Iterable[Entry]) -> bool:
 
 def claim_reduce(kv: Store, wf: str, rid: str, iid: str, record: bytes) -> int:
     """Create reduce invocation `iid` (`record`) if absent: its revision for exactly one
-    caller, who publishes it; 0 for the others."""
-    key = keys.invocation(wf, rid, iid)
-    result = kv.txn([cmp_present(keys.live(wf, rid)), cmp_absent(key)], [op_put(key, record)])
-    return result.revision if result.succeeded else 0
+    caller, who publishes it; 0 for the others.
+
+    A caller whose commit's reply was lost (etcd stopped after applying it) finds its own
+    record on the client's retry: still that record (each caller's carries its own creation
+    time), so still unclaimed, it is this caller's to publish; else the request would stall
+    until MR_STALL_S.
+    """
+    key, live = keys.invocation(wf, rid, iid), keys.live(wf, rid)
+    result = kv.txn([cmp_present(live), cmp_absent(key)], [op_put(key, record)],
+                    [op_get(live, count_only=True), op_get(key)])
+    if result.succeeded:
+        return result.revision
+    if result.count(0) > 0 and result.holds(1, record):
+        return result.entry(1).mod_revision   # type: ignore[union-attr]
+    return 0
 
 
 def child_outputs(kv: Store, wf: str, rid: str, parent: str) -> Iterator[bytes]:

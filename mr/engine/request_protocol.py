@@ -116,15 +116,17 @@ def end_request(kv: Store, request: Request, invocations: list[Invocation], clea
         watching = others_run and read < END_READS - 1
         if watching:   # the record keeps what the read saw only if nothing committed since
             compare += progress.unchanged_since(wf, rid, read_at)
-        result = kv.txn(compare, ending.ops)
-        if result.succeeded or not watching or kv.get(live) is None:
+        result = kv.txn(compare, ending.ops, [op_get(request.key)])
+        # A reply lost to an etcd restart: the client's retry finds this very record (its
+        # `finished` and counts are this call's) where a request ended by another would not.
+        ended = result.succeeded or result.holds(0, ending.record)
+        if ended or not watching or kv.get(live) is None:
             break
-    ended = result.succeeded
     if ended:
         metrics.ENDED.labels(wf, request.job, request.state).inc()
-        if keep_trace is not None:
-            _keep(kv, request, invocations, keep_trace, result if ending.reads else None,
-                  ending.at)
+        if keep_trace is not None and (result.succeeded or not ending.removes_records):
+            _keep(kv, request, invocations, keep_trace,
+                  result if ending.reads and result.succeeded else None, ending.at)
         if ending.purge is not None:  # nothing writes to it once `live` is gone
             entities.delete_request_data(kv, wf, rid)
             kv.delete(ending.purge)
@@ -132,17 +134,20 @@ def end_request(kv: Store, request: Request, invocations: list[Invocation], clea
 
 
 class _Ending(NamedTuple):
+    record: bytes      # the request's final record
     ops: list
     reads: list        # of the records, for keep_trace: ops `at` and `at + 1`
     at: int
     purge: str | None  # the purge mark of a request whose keys go a page at a time after
+    removes_records: bool   # the invocation records go with the transaction itself
 
 
 def _ending(request: Request, invocations: list[Invocation], finished: float, cleanup: bool,
             keep_trace: TraceKeeper | None, unclaimed: Unclaimed | None) -> _Ending:
     """The operations of the transaction that ends `request` as its record now says."""
     wf, rid = request.workflow, request.id
-    ops = [op_put(request.key, encode(request)),
+    record = encode(request)
+    ops = [op_put(request.key, record),
            op_delete(keys.state_entry(wf, RUNNING, request.job, request.created, rid)),
            op_put(keys.state_entry(wf, request.state, request.job, request.created, rid), b"")]
     if request.deadline is not None:
@@ -177,7 +182,7 @@ def _ending(request: Request, invocations: list[Invocation], finished: float, cl
                 ops.append(op_delete(keys.mark(wf, rid, WAITING_MARK, reduced_of(inv.id))))
         at = len(ops)   # after the puts: the reads see the final records
         ops += reads
-    return _Ending(ops, reads, at, purge)
+    return _Ending(record, ops, reads, at, purge, remove and not in_pages)
 
 
 def _keep(kv: Store, request: Request, final: list[Invocation], keep_trace: TraceKeeper,
@@ -203,7 +208,8 @@ def reopen(kv: Store, request: Request, read_revision: int, previous_state: str,
            previous_expiry: float | None) -> bool:
     """Make an ended request run again (retry): False if it changed since it was read."""
     wf, rid = request.workflow, request.id
-    ops = [op_put(request.key, encode(request)),
+    record = encode(request)
+    ops = [op_put(request.key, record),
            op_put(keys.live(wf, rid), b"1"),
            op_delete(keys.state_entry(wf, previous_state, request.job, request.created, rid)),
            op_put(keys.state_entry(wf, RUNNING, request.job, request.created, rid), b"")]
@@ -211,8 +217,9 @@ def reopen(kv: Store, request: Request, read_revision: int, previous_state: str,
         ops.append(op_put(keys.deadline(wf, request.deadline, rid), b""))
     if previous_expiry is not None:
         ops.append(op_delete(keys.expiry(wf, previous_expiry, rid)))
-    return kv.txn([cmp_mod_revision(request.key, read_revision), cmp_absent(keys.live(wf, rid))],
-                  ops).succeeded
+    result = kv.txn([cmp_mod_revision(request.key, read_revision),
+                     cmp_absent(keys.live(wf, rid))], ops, [op_get(request.key)])
+    return result.succeeded or result.holds(0, record)   # holds: its reply was lost
 
 
 def requeue(kv: Store, wf: str, rid: str, invocations: list[Invocation]) -> bool:

@@ -145,6 +145,14 @@ class TxnResult:
     def count(self, index: int) -> int:
         return self._responses[index].response_range.count
 
+    def holds(self, index: int, value: bytes) -> bool:
+        """Whether the key read at `index` holds exactly `value`. Read by the failure branch
+        of a transaction that writes a value no other caller would: its compare failed
+        because its own commit went through and the reply was lost (etcd stopped after
+        applying it), and the client re-sent it."""
+        found = self.entry(index)
+        return found is not None and found.value == value
+
     def prev(self, index: int) -> Entry | None:
         put = self._responses[index].response_put
         return entry_of(put.prev_kv) if put.HasField("prev_kv") else None

@@ -52,7 +52,10 @@ def list_workflows(kv: Store) -> list[Workflow]:
 
 def create_workflow(kv: Store, workflow: Workflow) -> None:
     keys.check_name("workflow", workflow.name, keys.MAX_TOPIC_PART)
-    if not kv.txn([cmp_absent(workflow.key)], [op_put(workflow.key, encode(workflow))]).succeeded:
+    record = encode(workflow)   # its creation time makes it this call's alone
+    created = kv.txn([cmp_absent(workflow.key)], [op_put(workflow.key, record)],
+                     [op_get(workflow.key)])
+    if not (created.succeeded or created.holds(0, record)):   # holds: its reply was lost
         raise EntityError(f"workflow {workflow.name!r} already exists")
 
 

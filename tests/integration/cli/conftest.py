@@ -47,13 +47,14 @@ def cli(etcd, monkeypatch, capsys):
 @pytest.fixture
 def run_script(etcd):
     """Run an installed console script as a real process (proves the entry point works)."""
-    def call(*argv: str) -> Ran:
+    def call(*argv: str, env: dict[str, str] | None = None) -> Ran:
         if shutil.which(argv[0]) is None:
             pytest.fail(f"{argv[0]} is not on PATH: run `pip install -e .` to install the "
                         f"console scripts")
         # PYTHONFAULTHANDLER: a script that hangs is sent SIGABRT, which makes it print every
         # thread's stack, and the failure shows where it was stuck
-        env = {**os.environ, "MR_ETCD_HOSTS": etcd.address, "PYTHONFAULTHANDLER": "1"}
+        env = {**os.environ, "MR_ETCD_HOSTS": etcd.address, "PYTHONFAULTHANDLER": "1",
+               **(env or {})}
         proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True)
         try:

@@ -18,7 +18,7 @@ import pytest
 
 from mr.cli.kv_handler import read_handler
 from mr.engine import control, request_protocol
-from mr.kv import entities
+from mr.kv import entities, keys
 from mr.kv.models import Invocation, Job, Request, Step, Workflow
 from tests.integration.cli.conftest import HERE, NESTED_FAILED_ID
 from tests.support.cluster import REPO, unique
@@ -212,6 +212,51 @@ def test_script(run_script, world, spec: Case):
     assert ran.code == spec.code, shown
     assert spec.expect.format(**world) in ran.out + ran.err, shown
     assert "Traceback" not in ran.err
+
+
+LOSSY = REPO / "tests" / "support" / "lost_replies"
+
+
+def losing_reply(key: str) -> dict[str, str]:
+    """A script's environment in which the first reply to a commit that puts `key` is lost."""
+    return {"PYTHONPATH": os.pathsep.join([str(LOSSY), str(REPO)]), "LOSE_ETCD_REPLY": key}
+
+
+LOST_REPLY_CASES = [   # (script, the key whose commit loses its reply, what it says it did)
+    ("mr_request_pause", keys.paused, "is paused"),
+    ("mr_request_resume", keys.request, "goes on"),
+    ("mr_request_cancel", keys.request, "cancelled"),
+    ("mr_request_retry", keys.request, "is running again"),
+]
+
+
+@pytest.mark.parametrize("script,key,expect", LOST_REPLY_CASES,
+                         ids=[script for script, _, _ in LOST_REPLY_CASES])
+def test_a_control_whose_reply_was_lost_did_its_work(run_script, world, nested_failed, script,
+                                                    key, expect):
+    """etcd stops just after committing it: the client's retry meets the control's own write,
+    which must read as done (not "changed meanwhile, try again": trying again would then
+    refuse, and a resumed or retried request would wait MR_STALL_S for its messages)."""
+    kv, wf = nested_failed[0].kv, world["wf"]
+    rid = stuck_request(kv, wf)
+    if script == "mr_request_resume":
+        control.pause(kv, wf, rid)
+    if script == "mr_request_retry":
+        assert run_script("mr_request_cancel", wf, rid).code == 0
+    publishes = script in ("mr_request_resume", "mr_request_retry")
+    ran = run_script(script, wf, rid,
+                     *(["--nsqd-http-address", world["broker"]] if publishes else []),
+                     env=losing_reply(key(wf, rid)))
+    shown = f"exit {ran.code}\nstdout:\n{ran.out}\nstderr:\n{ran.err}"
+    assert "is lost" in ran.out, shown   # the reply to its commit was lost indeed
+    assert ran.code == 0 and expect in ran.out + ran.err, shown
+
+
+def test_a_workflow_whose_creating_reply_was_lost_is_created(run_script):
+    name = unique("lost")
+    ran = run_script("mr_kv_workflow_create", name, env=losing_reply(keys.workflow(name)))
+    assert "is lost" in ran.out and ran.code == 0, ran
+    assert f"created workflow {name}" in ran.out, ran
 
 
 def test_a_reader_that_goes_away_ends_a_script_quietly(etcd, world):

@@ -15,6 +15,7 @@ from mr.kv.codec import pack, unpack
 from mr.kv.keys import DONE_MARK, STARTED
 from mr.kv.models import DONE, FAILED, RUNNING, Invocation, Request, decode
 from tests.support.cluster import unique
+from tests.support.lost_reply import lose_first_replies
 
 
 def new_request(kv) -> tuple[Request, Invocation, int]:
@@ -168,3 +169,24 @@ def test_a_failing_end_keeps_what_a_leaf_committed_after_its_first_read(kv, monk
     stored = decode(Request, kv.get(request.key).value)
     assert stored.state == FAILED and stored.tallies == {"leaves": 1}
     assert stored.counts["done"] == 1 and stored.counts["failed"] == 1
+
+
+def test_an_ending_whose_reply_was_lost_is_still_the_one_that_ended_the_request(kv):
+    """The client re-sends it and meets its own write: it ended the request (and notifies),
+    unlike another run's ending, whose record differs."""
+    request, root, revision = new_request(kv)
+    first, first_root = ended(request, root, [["sum", 1]])
+    undo = lose_first_replies(request.key.encode())
+    try:
+        kept = []
+        assert request_protocol.end_request(
+            kv, first, [first_root], cleanup=False,
+            unclaimed=protocol.Unclaimed(root.id, revision),
+            keep_trace=lambda req, records, logs: kept.append(len(list(records))))
+    finally:
+        undo()
+    assert kept == [1]   # its records stay in etcd: the trace reads them there
+    stored = decode(Request, kv.get(request.key).value)
+    assert stored.state == DONE and stored.result == [["sum", 1]]
+    second, second_root = ended(request, root, [["sum", 2]])
+    assert not request_protocol.end_request(kv, second, [second_root], cleanup=False)

@@ -67,6 +67,35 @@ def test_nothing_is_claimed_in_an_ended_request(kv):
                           running(record, "w1")) is None
 
 
+def test_a_reduction_is_published_by_its_creator_alone(kv):
+    request, _ = new_request(kv)
+    mine = encode(Invocation(id="0.r", step="s", kind="reduce", created=1.0))
+    theirs = encode(Invocation(id="0.r", step="s", kind="reduce", created=2.0))
+    revision = protocol.claim_reduce(kv, WF, request.id, "0.r", mine)
+    assert revision == kv.get(keys.invocation(WF, request.id, "0.r")).mod_revision
+    assert protocol.claim_reduce(kv, WF, request.id, "0.r", theirs) == 0
+
+
+def test_a_reduction_whose_creating_reply_was_lost_is_still_published(kv):
+    """The client re-sends a call whose reply was lost (etcd stopped after applying it): the
+    retry finds the record it wrote itself and publishes, until the reduction is claimed."""
+    request, _ = new_request(kv)
+    record = encode(Invocation(id="0.r", step="s", kind="reduce"))
+    revision = protocol.claim_reduce(kv, WF, request.id, "0.r", record)
+    assert protocol.claim_reduce(kv, WF, request.id, "0.r", record) == revision
+    assert protocol.claim(kv, WF, request.id, revision, record, "0.r", running(record, "w1"))
+    assert protocol.claim_reduce(kv, WF, request.id, "0.r", record) == 0
+
+
+def test_no_reduction_is_published_in_an_ended_request(kv):
+    request, _ = new_request(kv)
+    record = encode(Invocation(id="0.r", step="s", kind="reduce"))
+    assert protocol.claim_reduce(kv, WF, request.id, "0.r", record)
+    request.state = "failed"
+    assert request_protocol.end_request(kv, request, [], cleanup=False)
+    assert protocol.claim_reduce(kv, WF, request.id, "0.r", record) == 0
+
+
 def test_a_record_a_worker_cannot_use_takes_the_read_path(kv):
     """A forged record with fields of the wrong type must not raise in the worker (that would
     end as an engine error failing the request): etcd's own record is read and claimed."""

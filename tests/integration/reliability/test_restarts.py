@@ -59,10 +59,13 @@ def test_etcd_restart_mid_request(rel, own_etcd):
 def test_etcd_outage_longer_than_the_client_timeout(rel, own_etcd):
     """Calls fail during the outage (their messages come back later); a blocking client waits
     it out; a POST during the outage is refused at once with a clear reason."""
-    blocking = Blocking(rel, f"/job/{rel.wf}/tree", {"groups": 3, "leaves": 4, "sleep": 0.2})
-    wait_for(lambda: rel.kv.count(keys.requests(rel.wf)) and any(
-        progress(rel, e.key.rsplit("/", 1)[1]) >= 2 for e in rel.kv.scan(keys.requests(rel.wf))
-        if unpack(e.value)["state"] == "running"), timeout=30, message="the request under way")
+    name = unique("outage")   # this request, not one an earlier test left running
+    blocking = Blocking(rel, f"/job/{rel.wf}/tree?name={name}",
+                        {"groups": 3, "leaves": 4, "sleep": 0.2})
+    bound = wait_for(lambda: rel.kv.get(keys.name(rel.wf, name)), timeout=30,
+                     message="the named request")
+    request_id = unpack(bound.value)["request_id"]
+    wait_for(lambda: progress(rel, request_id) >= 2, timeout=30, message="the request under way")
     chaos.stop_service(own_etcd)
     started = time.monotonic()
     refused = requests.post(f"{rel.web.url}/job/{rel.wf}/tree",
@@ -76,7 +79,8 @@ def test_etcd_outage_longer_than_the_client_timeout(rel, own_etcd):
     reply = blocking.join(90).reply
     assert reply is not None and reply.status_code == 200, blocking.error or reply.text
     assert reply.json()["result"] == [["total", tree_total(3, 4)]]
-    runs = chaos.runs_of(tally_log(rel), reply.json()["request_id"])
+    assert reply.json()["request_id"] == request_id
+    runs = chaos.runs_of(tally_log(rel), request_id)
     assert len(runs) == tree_invocations(3, 4)
 
 
