@@ -258,9 +258,8 @@ def claim_reduce(kv: Store, wf: str, rid: str, iid: str, record: bytes) -> int:
                     [op_get(live, count_only=True), op_get(key)])
     if result.succeeded:
         return result.revision
-    if result.count(0) > 0 and result.holds(1, record):
-        return result.entry(1).mod_revision   # type: ignore[union-attr]
-    return 0
+    found = result.entry(1) if result.count(0) > 0 else None
+    return found.mod_revision if found is not None and found.value == record else 0
 
 
 def child_outputs(kv: Store, wf: str, rid: str, parent: str) -> Iterator[bytes]:
