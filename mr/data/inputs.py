@@ -31,27 +31,38 @@ BLOCK_BYTES = 1 << 20
 _LINE_BLOCK_BYTES = 1 << 16   # decoding and splitting blocks this small stays in the CPU cache
 
 
-def read_records(wfs: WorkflowFS, split: Split, fmt: str,
-                 malformed: Malformed = None) -> Iterator:
+def read_records(wfs: WorkflowFS, split: Split, fmt: str, malformed: Malformed = None,
+                 read: Callable[[int], None] | None = None) -> Iterator:
     """The records of `split`: lines as str ("text"), parsed JSON values of non-blank lines
     ("jsonl"), a dict of str by the file's header per non-blank line ("csv"), or bytes blocks
     of whole lines ("raw", about BLOCK_BYTES each, to split fast). A line that is not UTF-8,
     or not JSON in "jsonl", or not a CSV row as wide as the header, raises InputError naming
     it, or with `malformed` is skipped after `malformed` gets that error.
 
-    The file is opened when iteration starts and closed when it ends.
+    The file is opened when iteration starts and closed when it ends. `read` is told the
+    size of each block of the split's own lines as it is read (uncompressed bytes).
     """
     if fmt not in FORMATS:
         raise InputError(f"unknown input format {fmt!r}: use one of {', '.join(FORMATS)}")
     if fmt == "raw":
-        return (block for _, block in blocks(wfs, split, BLOCK_BYTES))
-    lines = blocks(wfs, split, _LINE_BLOCK_BYTES)
+        return (block for _, block in _counted(blocks(wfs, split, BLOCK_BYTES), read))
+    lines = _counted(blocks(wfs, split, _LINE_BLOCK_BYTES), read)
     if fmt == "text":   # chained in C: no Python frame per line
         return itertools.chain.from_iterable(_lines(split, offset, block, malformed)
                                              for offset, block in lines)
     if fmt == "csv":
         return _csv_rows(wfs, split, lines, malformed)
     return _json_values(split, lines, malformed)
+
+
+def _counted(found: Iterator[tuple[int, bytes]],
+             read: Callable[[int], None] | None) -> Iterator[tuple[int, bytes]]:
+    if read is None:
+        yield from found
+        return
+    for offset, block in found:
+        read(len(block))
+        yield offset, block
 
 
 def _lines(split: Split, offset: int, block: bytes, malformed: Malformed) -> list[str]:

@@ -24,6 +24,7 @@ MAX_LOG_BYTES = 64 * 1024
 MAX_STATUS = 200   # characters of a status message
 MAX_TALLIES = 100      # distinct tally names of one run: names, not ids
 MAX_TALLY_NAME = 100   # characters of a tally's name
+ENGINE_TALLIES = "mr."   # the names the engine tallies under (mr.engine.data_work)
 _TRUNCATED = "\n[log truncated: {} more bytes dropped]\n"
 
 
@@ -281,6 +282,9 @@ class Context:
         """Add `n` to tally `name` ("bad_lines"): the request's tallies sum what its
         invocations' committed runs tallied, so a run that fails or is run twice counts once
         or not at all. Shown with its progress while it runs, kept in its record after."""
+        if isinstance(name, str) and name.startswith(ENGINE_TALLIES):
+            raise ValueError(f"tally {name!r}: names that start with {ENGINE_TALLIES!r} are "
+                             f"the engine's own (a data request's counters); choose another")
         self.log.tally(name, n)
 
     def notify(self, subject: str, **details: Any) -> None:

@@ -17,13 +17,14 @@ import errno
 import importlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
+from functools import partial
 from itertools import islice
 from typing import Any, Protocol
 
 from mr.data import inputs, parts, shuffle, shuffle_merge, splits
 from mr.data.input_files import InputError
 from mr.engine.calls import HandlerFailure, InputFailure, StorageFailure, call, guarded, pairs
-from mr.engine.context import Context
+from mr.engine.context import ENGINE_TALLIES, Context
 from mr.engine.pairs import group, reducer_output
 from mr.engine.timelimit import TimeLimit
 from mr.fs import WorkflowFS
@@ -37,6 +38,12 @@ from mr.kv.models import Invocation, Step, index_of
 CHUNK_ITEMS = 100_000
 FULL_DISK = (errno.ENOSPC, errno.EDQUOT)
 MALFORMED_LOGGED = 10   # skipped malformed lines of a split whose place is logged
+# The engine's tallies of a data request, beside its handlers' own (Hadoop's job counters):
+# bytes of input lines read, pairs and bytes written to the shuffle's run files, pairs and
+# bytes of the result's part files
+INPUT_BYTES = f"{ENGINE_TALLIES}input_bytes"
+SHUFFLED = (f"{ENGINE_TALLIES}shuffled_pairs", f"{ENGINE_TALLIES}shuffled_bytes")
+OUTPUT = (f"{ENGINE_TALLIES}output_pairs", f"{ENGINE_TALLIES}output_bytes")
 
 Partitioner = Callable[[Any, int], int]
 
@@ -74,7 +81,9 @@ def map_split(env: Env, request_id: str, inv: Invocation, mapper: LoadedHandler,
             ctx = env.context(mapper, inv.id, True, limit)
             ctx.split = split.to_record()
             skipping = _skipping(ctx) if mapper.malformed == "skip" else None
-            produced = call(mapper, ctx, inputs.read_records(env.fs, split, fmt, skipping))
+            records = inputs.read_records(env.fs, split, fmt, skipping,
+                                          read=partial(ctx.log.tally, INPUT_BYTES))
+            produced = call(mapper, ctx, records)
             if isinstance(produced, Mapping) and not combiner:   # keys already unique
                 store(add_mapping, produced, mapper)
             else:
@@ -82,10 +91,20 @@ def map_split(env: Env, request_id: str, inv: Invocation, mapper: LoadedHandler,
                     if combiner:
                         chunk = _combine(env, combiner, inv.id, chunk)
                     store(add, chunk, mapper)
-        return store(writer.commit, None, mapper)
+        ref = store(writer.commit, None, mapper)
+        _count(ctx, ref, OUTPUT if inv.map_only else SHUFFLED)
+        return ref
     except BaseException:
         writer.abort()
         raise
+
+
+def _count(ctx: Context, ref: dict, names: tuple[str, str]) -> None:
+    """The engine's own tallies of a data run (counted, as every tally, only if it commits):
+    the pairs and file bytes it shuffled or wrote."""
+    pairs, written = names
+    ctx.log.tally(pairs, ref["pairs"])
+    ctx.log.tally(written, ref["bytes"])
 
 
 def _skipping(ctx: Context) -> Callable[[InputError], None]:
@@ -121,7 +140,9 @@ def reduce_partition(env: Env, request_id: str, inv: Invocation, reducer: Loaded
             produced = call(reducer, ctx, shuffle_merge.merge(env.fs, refs, partition))
             for chunk in _chunks(reducer_output(produced), reducer, limit, streams=True):
                 _written(writer.write_many, chunk, reducer)
-        return _written(writer.commit, None, reducer)
+        ref = _written(writer.commit, None, reducer)
+        _count(ctx, ref, OUTPUT)
+        return ref
     except BaseException:
         writer.abort()
         raise

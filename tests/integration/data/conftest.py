@@ -68,6 +68,16 @@ def data_cluster(tmp: Path, etcd_address: str, prefix: str, env: dict[str, str],
         engine.stop()
 
 
+def handler_tallies(body: dict) -> dict:
+    """A request's tallies that its handlers made (ctx.tally)."""
+    return {k: v for k, v in (body["tallies"] or {}).items() if not k.startswith("mr.")}
+
+
+def engine_tallies(body: dict) -> dict:
+    """The engine's own tallies of a data request (mr.engine.data_work)."""
+    return {k: v for k, v in (body["tallies"] or {}).items() if k.startswith("mr.")}
+
+
 @pytest.fixture(scope="package")
 def data(etcd, tmp_path_factory):
     with data_cluster(tmp_path_factory.mktemp("data"), etcd.address, "data",

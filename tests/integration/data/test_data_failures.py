@@ -16,6 +16,7 @@ from mr.engine import registry
 from mr.queue import messages
 from mr.queue.publisher import Publisher
 from mr.queue.topics import topic
+from tests.integration.data.conftest import engine_tallies, handler_tallies
 from tests.integration.data.test_data_jobs import all_pairs, shuffle_dir, write_corpus
 from tests.support import chaos
 
@@ -69,7 +70,8 @@ def finish(data, request_id: str, expected: Counter) -> None:
     body = data.wait_ended(data.wf, request_id, timeout=90)
     assert body["state"] == "done", body
     assert dict(all_pairs(data, request_id, limit=500)) == dict(expected)
-    assert body["tallies"] == {"keys": len(expected), "words": sum(expected.values())}, body
+    assert handler_tallies(body) == {"keys": len(expected), "words": sum(expected.values())}
+    assert engine_tallies(body)["mr.output_pairs"] == len(expected), body
     wait_for(lambda: not shuffle_dir(data, request_id).exists(), timeout=10,
              message="shuffle files removed")
 
@@ -81,7 +83,8 @@ def finish_map_only(data, request_id: str, expected: Counter) -> None:
     assert body["state"] == "done", body
     pairs = all_pairs(data, request_id, limit=500)
     assert Counter(word for word, _ in pairs) == expected
-    assert body["tallies"] == {"words": sum(expected.values())}, body
+    assert handler_tallies(body) == {"words": sum(expected.values())}, body
+    assert engine_tallies(body)["mr.output_pairs"] == sum(expected.values()), body
     results = data.shared / "results" / request_id
     parts = sorted(path.name.split(".")[0] for path in results.glob("part-*"))
     assert parts == [f"part-{n:05d}" for n in range(body["counts"]["done"] - 2)], parts
@@ -216,4 +219,4 @@ def test_a_retry_runs_a_failed_map_only_split_again(data):
     assert retried.status_code == 200, retried.text
     assert all_pairs(data, request_id, limit=100) == [[line.upper(), len(line)]
                                                       for line in lines]
-    assert data.wait_ended(data.wf, request_id)["tallies"] == {"lines": len(lines)}
+    assert handler_tallies(data.wait_ended(data.wf, request_id)) == {"lines": len(lines)}

@@ -20,6 +20,7 @@ import requests
 
 from mr.cluster import wait_for
 from mr.kv import keys
+from tests.integration.data.conftest import engine_tallies, handler_tallies
 from tests.support.cluster import unique
 
 WORDS = ["alpha", "beta", "gamma", "delta", "épée", "naïve", "日本語", "x", "zeta", "ωμέγα"]
@@ -76,6 +77,12 @@ def test_word_count_over_many_small_splits_equals_a_plain_count(data):
     pairs = all_pairs(data, body["request_id"])
     assert dict(pairs) == dict(expected)
     assert len(pairs) == len(expected)            # each word once
+    counted = engine_tallies(body)                # every byte read once, however cut
+    corpus = sum(path.stat().st_size for path in (data.shared / "wc").iterdir())
+    assert counted["mr.input_bytes"] == corpus
+    assert counted["mr.shuffled_pairs"] >= len(expected) and counted["mr.shuffled_bytes"] > 0
+    assert counted["mr.output_pairs"] == len(expected)
+    assert counted["mr.output_bytes"] == sum(part["bytes"] for part in manifest["parts"])
     for part in manifest["parts"]:                 # keys sorted within each partition
         lines = (data.shared / part["path"]).read_text(encoding="utf-8").splitlines()
         keys_in_part = [json.loads(line)[0] for line in lines]
@@ -116,6 +123,8 @@ def test_bulk_mapper_with_combiner_gzip_and_no_final_newline(data):
     reply = post(data, "wc_bulk", ["bulk/*.txt", "bulk/*.gz"], split_bytes=1000)
     assert reply.status_code == 200, reply.text
     assert dict(all_pairs(data, reply.json()["request_id"], limit=1000)) == dict(expected)
+    plain = sum(path.stat().st_size for path in folder.glob("*.txt"))
+    assert engine_tallies(reply.json())["mr.input_bytes"] == plain + len(text.encode())
 
 
 def test_bzip2_and_xz_files_are_read_and_zstd_is_refused(data):
@@ -218,7 +227,8 @@ def test_a_map_only_job_writes_each_splits_pairs_in_input_order(data):
     assert reply.status_code == 200, reply.text
     body = reply.json()
     assert all_pairs(data, body["request_id"], limit=100) == expected
-    assert body["tallies"] == {"kept": len(expected), "dropped": dropped}
+    assert handler_tallies(body) == {"kept": len(expected), "dropped": dropped}
+    assert engine_tallies(body)["mr.output_pairs"] == len(expected)
     manifest = json.loads(Path(body["result_path"]).read_text())
     splits = body["counts"]["done"] - 2        # the root and its reduction gather the parts
     assert splits > 3 * 10
@@ -253,7 +263,7 @@ def test_a_mapper_may_skip_malformed_lines_and_tally_them(data):
     assert reply.status_code == 200, reply.text
     body = reply.json()
     assert dict(all_pairs(data, body["request_id"])) == {"one": 1, "two": 2}
-    assert body["tallies"] == {"keys": 2, "malformed_lines": 2}
+    assert handler_tallies(body) == {"keys": 2, "malformed_lines": 2}
     split = requests.get(f"{data.web.url}/request/{data.wf}/{body['request_id']}/invocation/0.0",
                          timeout=30).json()
     assert "skipped: input dirty/a.jsonl: the line at byte 20 is not JSON" in split["log"]

@@ -143,6 +143,20 @@ def test_random_files_and_split_sizes_match_a_plain_read(wfs):
         assert b"".join(read(wfs, [f"r/{round_}.txt"], size, "raw")) == data
 
 
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_the_bytes_read_add_up_to_the_file_however_it_is_split(wfs, fmt):
+    """What a data request's mr.input_bytes tally sums: each byte once, in every format."""
+    rng = random.Random(7)
+    data = b"a,b\n" + b"".join(f'{{"{rng.randrange(99)}": 1}}\n'.encode() for _ in range(300))
+    wfs.write_bytes("counted.txt", data)
+    for size in (1, 7, 64, 5000):
+        seen: list[int] = []
+        for split in make_splits(wfs, ["counted.txt"], size, False):
+            for _ in read_records(wfs, split, fmt, lambda error: None, read=seen.append):
+                pass
+        assert sum(seen) == len(data), (fmt, size)
+
+
 COMPRESSORS = {"gz": gzip.compress, "GZIP": gzip.compress, "bz2": bz2.compress,
                "xz": lzma.compress}
 

@@ -72,6 +72,7 @@ def test_tallies_add_up_and_go_onto_the_record():
     (3, 1, ValueError, "not 3"),
     ("rows", 1.5, TypeError, "adds an int, not float"),
     ("rows", True, TypeError, "adds an int, not bool"),
+    ("mr.input_bytes", 1, ValueError, "the engine's own"),
 ])
 def test_a_tally_takes_a_name_and_an_int(name, n, error, says):
     with pytest.raises(error, match=says):
