@@ -86,6 +86,10 @@ def test_a_run_tallies_a_bounded_number_of_names():
     ctx.tally("kind0")   # a name it has is always taken
     with pytest.raises(ValueError, match="by kinds of things"):
         ctx.tally("one more")
+    ctx.log.tally("mr.input_bytes", 5)   # the engine's counters come on top, and do not
+    assert ctx.log.tallies["mr.input_bytes"] == 5   # make room for a handler's 101st name
+    with pytest.raises(ValueError, match="by kinds of things"):
+        ctx.tally("one more")
 
 
 def test_the_request_sums_each_committed_run_once():
