@@ -15,8 +15,11 @@ work directory: lines of 12 words drawn from a Zipf distribution over 100,000 sy
 (wordcount), and JSON lines {"id": n, "text": "<12 words>"} of the same size (index).
 A size of 1 MB is 2**20 bytes.
 
-Systems, one after another, each in a driver process of its own (benchmarks/bigdata_driver.py)
-with only its own processes running, all reading the same splits (--split-mb):
+Systems take turns on each job and size, so that all of them measure it within minutes of
+each other (this VM's speed drifts by a third over a quarter of an hour): for each job and
+size, each system in turn starts in a driver process of its own (benchmarks/bigdata_driver.py)
+with only its own processes running, warms up and runs it, then stops; all read the same
+splits (--split-mb):
   mr     etcd, mr_broker, 2 mr_worker, gunicorn; a blocking POST per job (time: POST to 200)
   spark  PySpark RDD API on local[2]: textFile, mapPartitions, reduceByKey, collect
   spark-textbook  the same, word count only, as Spark's guide writes it: flatMap(split),
@@ -108,6 +111,12 @@ def prepare(args: argparse.Namespace, workdir: Path, progress) -> list[dict]:
     return cells
 
 
+def turns(cells: list[dict]) -> list[tuple[dict, dict]]:
+    """(its job's warm-up, cell) for each measured cell, in the order prepare() made them."""
+    warm = {cell["job"]: cell for cell in cells if cell["warm"]}
+    return [(warm[cell["job"]], cell) for cell in cells if not cell["warm"]]
+
+
 def drive(system: str, cells: list[dict], options: bigdata_systems.Options, workdir: Path,
           record: bool, progress) -> tuple[dict, list[dict]]:
     """Run one system's driver process over the cells: its start facts and its rows."""
@@ -162,17 +171,22 @@ def run(args: argparse.Namespace, workdir: Path, progress) -> dict:
     if "plain" not in chosen and not all(Path(c["answer"]).exists() for c in cells):
         progress("plain: computing the expected answers (not reported)")
         drive("plain", cells, options, workdir, True, progress)
-    rounds: dict[str, list[list[dict]]] = {name: [] for name in chosen}
+    rounds: dict[str, list[list[dict]]] = {name: [[] for _ in range(args.repeat)]
+                                           for name in chosen}
     for turn in range(args.repeat):
-        for name in chosen:
-            progress(f"{name}: starting" + (f" (round {turn + 1} of {args.repeat})"
-                                            if args.repeat > 1 else ""))
-            mine = [cell for cell in cells if bigdata_systems.runs(name, cell["job"])]
-            facts, rows = drive(name, mine, options, workdir, name == "plain" and not turn,
-                                progress)
-            if not turn:
-                result["systems"].append(facts)
-            rounds[name].append(rows)
+        for warm, cell in turns(cells):
+            for name in chosen:
+                if not bigdata_systems.runs(name, cell["job"]):
+                    continue
+                progress(f"{name}: starting for {cell['job']} {cell['size_mb']} MB"
+                         + (f" (round {turn + 1} of {args.repeat})" if args.repeat > 1 else ""))
+                facts, rows = drive(name, [warm, cell], options, workdir,
+                                    name == "plain" and not turn, progress)
+                if name not in {found.get("system") for found in result["systems"]}:
+                    result["systems"].append(facts)
+                kept = rounds[name][turn]   # one warm-up row a job: the first
+                kept += [row for row in rows if not row["warm"] or not any(
+                    seen["warm"] and seen["job"] == row["job"] for seen in kept)]
     for name in chosen:
         result["rows"] += [bigdata_driver.fastest(list(runs)) for runs in zip(*rounds[name])]
     for row in result["rows"]:
