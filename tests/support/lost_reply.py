@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from pathlib import Path
 
 import grpc
 from pyetcd.etcdrpc import TxnRequest
 
 from mr.kv import client
+from tests.support.cluster import REPO
+
+SITE = Path(__file__).resolve().parent / "lost_replies"   # the sitecustomize that installs it
 
 
 class _ReplyLost(grpc.RpcError):
@@ -20,6 +24,12 @@ class _ReplyLost(grpc.RpcError):
 
     def details(self):
         return "the reply was lost (tests.support.lost_reply)"
+
+
+def losing_replies(fragment: str) -> dict[str, str]:
+    """The environment of a process (worker, script) that loses those replies: the
+    sitecustomize on its path, with this checkout's mr rather than an installed one."""
+    return {"PYTHONPATH": os.pathsep.join([str(SITE), str(REPO)]), "LOSE_ETCD_REPLY": fragment}
 
 
 def lose_first_replies(fragment: bytes) -> Callable[[], None]:

@@ -22,6 +22,7 @@ from mr.kv import entities, keys
 from mr.kv.models import Invocation, Job, Request, Step, Workflow
 from tests.integration.cli.conftest import HERE, NESTED_FAILED_ID
 from tests.support.cluster import REPO, unique
+from tests.support.lost_reply import losing_replies
 
 
 class Case(NamedTuple):
@@ -214,14 +215,6 @@ def test_script(run_script, world, spec: Case):
     assert "Traceback" not in ran.err
 
 
-LOSSY = REPO / "tests" / "support" / "lost_replies"
-
-
-def losing_reply(key: str) -> dict[str, str]:
-    """A script's environment in which the first reply to a commit that puts `key` is lost."""
-    return {"PYTHONPATH": os.pathsep.join([str(LOSSY), str(REPO)]), "LOSE_ETCD_REPLY": key}
-
-
 LOST_REPLY_CASES = [   # (script, the key whose commit loses its reply, what it says it did)
     ("mr_request_pause", keys.paused, "is paused"),
     ("mr_request_resume", keys.request, "goes on"),
@@ -246,7 +239,7 @@ def test_a_control_whose_reply_was_lost_did_its_work(run_script, world, nested_f
     publishes = script in ("mr_request_resume", "mr_request_retry")
     ran = run_script(script, wf, rid,
                      *(["--nsqd-http-address", world["broker"]] if publishes else []),
-                     env=losing_reply(key(wf, rid)))
+                     env=losing_replies(key(wf, rid)))
     shown = f"exit {ran.code}\nstdout:\n{ran.out}\nstderr:\n{ran.err}"
     assert "is lost" in ran.out, shown   # the reply to its commit was lost indeed
     assert ran.code == 0 and expect in ran.out + ran.err, shown
@@ -254,7 +247,7 @@ def test_a_control_whose_reply_was_lost_did_its_work(run_script, world, nested_f
 
 def test_a_workflow_whose_creating_reply_was_lost_is_created(run_script):
     name = unique("lost")
-    ran = run_script("mr_kv_workflow_create", name, env=losing_reply(keys.workflow(name)))
+    ran = run_script("mr_kv_workflow_create", name, env=losing_replies(keys.workflow(name)))
     assert "is lost" in ran.out and ran.code == 0, ran
     assert f"created workflow {name}" in ran.out, ran
 

@@ -4,7 +4,6 @@ ones etcd references, so they must stay. Workers run with tests/support/lost_rep
 PYTHONPATH, which loses the first reply to every split's and partition's completion."""
 from __future__ import annotations
 
-import os
 from collections import Counter
 from pathlib import Path
 
@@ -13,17 +12,13 @@ import pytest
 from tests.integration.data.conftest import data_cluster
 from tests.integration.data.test_data_failures import start
 from tests.integration.data.test_data_jobs import all_pairs, write_corpus
-from tests.support.cluster import REPO
-
-LOSSY = Path(__file__).resolve().parents[2] / "support" / "lost_replies"
+from tests.support.lost_reply import losing_replies
 
 
 @pytest.fixture(scope="module")
 def lossy(etcd, tmp_path_factory):
     with data_cluster(tmp_path_factory.mktemp("lossy"), etcd.address, "lossy",
-                      # this checkout's mr, not whichever the environment installed
-                      {"PYTHONPATH": os.pathsep.join([str(LOSSY), str(REPO)]),
-                       "LOSE_ETCD_REPLY": "/out/0"},
+                      losing_replies("/out/0"),
                       {"wc": ("words", None, "sum_counts", 2)}, 1) as engine:
         yield engine
 

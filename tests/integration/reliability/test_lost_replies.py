@@ -5,24 +5,20 @@ tests/support/lost_replies on PYTHONPATH, which loses the first reply to every c
 puts a key of a reduction (".r"): its creation, its claim and its completion."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from tests.integration.reliability.conftest import assert_tree_done, build, start_tree
-from tests.support.cluster import REPO
+from tests.support.lost_reply import losing_replies
 
-LOSSY = Path(__file__).resolve().parents[2] / "support" / "lost_replies"
 STALL_S = 600   # far past the test's deadline: only the engine's own path can end it in time
 
 
 @pytest.fixture(scope="module")
 def lossy(etcd, tmp_path_factory):
-    engine = build(tmp_path_factory.mktemp("lossy"), etcd.address, extra_env={
-        # this checkout's mr, not whichever the environment installed
-        "PYTHONPATH": os.pathsep.join([str(LOSSY), str(REPO)]),
-        "LOSE_ETCD_REPLY": ".r", "MR_STALL_S": str(STALL_S)})
+    engine = build(tmp_path_factory.mktemp("lossy"), etcd.address,
+                   extra_env={**losing_replies(".r"), "MR_STALL_S": str(STALL_S)})
     yield engine
     engine.stop()
 
