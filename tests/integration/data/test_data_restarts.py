@@ -13,7 +13,7 @@ from tests.integration.data.conftest import CLAIM_AFTER_S, MSG_TIMEOUT_S, data_c
 from tests.integration.data.test_data_failures import finish, held, start
 from tests.integration.data.test_data_jobs import write_corpus
 from tests.support import chaos
-from tests.support.etcd import start_etcd
+from tests.support.etcd import restartable_etcd
 
 ETCD_TIMEOUT_S = 3
 STEPS = {"held_map": ("held_words", None, "sum_counts", 2),
@@ -22,10 +22,8 @@ STEPS = {"held_map": ("held_words", None, "sum_counts", 2),
 
 @pytest.fixture(scope="module")
 def own_etcd(tmp_path_factory):
-    """An etcd only these tests use, so restarting it disturbs no other test."""
-    server = start_etcd(tmp_path_factory.mktemp("data-etcd"))
-    yield server
-    server.stop()
+    with restartable_etcd(tmp_path_factory.mktemp("data-etcd")) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from mr.kv import entities, keys
 from mr.kv.models import Job, Step, Workflow
 from tests.support import chaos
 from tests.support.cluster import EngineCluster, start_cluster, unique
-from tests.support.etcd import start_etcd
+from tests.support.etcd import restartable_etcd
 
 HANDLERS = Path(__file__).parent / "handlers"
 SHARED = ("pass_through",)  # from tests/support/handlers/
@@ -105,10 +105,8 @@ def build(tmp: Path, etcd_address: str, workers: int = 2,
 
 @pytest.fixture(scope="package")
 def own_etcd(tmp_path_factory):
-    """An etcd only these tests use, so restarting it disturbs no other test."""
-    server = start_etcd(tmp_path_factory.mktemp("rel-etcd"))
-    yield server
-    server.stop()
+    with restartable_etcd(tmp_path_factory.mktemp("rel-etcd")) as server:
+        yield server
 
 
 @pytest.fixture(scope="package")
