@@ -20,16 +20,6 @@ def duration(seconds: float | None) -> str:
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
-def size(count: int) -> str:
-    """A byte count as people read it: 1536 -> "1.5 KiB"."""
-    value = float(count)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if round(abs(value), 1) < 1024:   # 1023.96 MiB reads as 1.0 GiB, not 1024.0 MiB
-            return f"{count} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TiB"
-
-
 def bar(fraction: float, width: int = WIDTH) -> str:
     filled = int(round(max(0.0, min(fraction, 1.0)) * width))
     return "[" + "#" * filled + "." * (width - filled) + "]"

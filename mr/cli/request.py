@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from mr import config, fs
 from mr.cli.common import stop_on_ctrl_c
 from mr.cli.output import Output, add_request, fields_text, script
-from mr.cli.progress_bar import ProgressLine, duration, size
+from mr.cli.progress_bar import ProgressLine, duration
 from mr.engine import buckets, control, registry, rerun
 from mr.engine import progress as tracker
 from mr.engine.results import page
@@ -22,6 +22,7 @@ from mr.kv.models import DONE, Request, decode
 from mr.kv.store import Store
 from mr.notify import Notifier
 from mr.queue.publisher import Publisher
+from mr.units import tally_text
 
 
 def progress_text(p: tracker.Progress) -> str:
@@ -88,13 +89,8 @@ def _status_text(p: tracker.Progress) -> str:
              **{k: v for k, v in p.counts.items()},
              "started": p.started, "elapsed": duration(p.elapsed_s),
              "eta": duration(p.eta_s) if p.eta_s is not None else None,
-             **{f"tally {name}": _tally_text(name, n) for name, n in (p.tallies or {}).items()}}
+             **{f"tally {name}": tally_text(name, n) for name, n in (p.tallies or {}).items()}}
     return fields_text(shown)
-
-
-def _tally_text(name: str, n: int) -> str:
-    """A count of bytes (mr.input_bytes, a handler's "..._bytes") also as people read it."""
-    return f"{n} ({size(n)})" if name.endswith("_bytes") and abs(n) >= 1024 else str(n)
 
 
 def _retry_args(parser: argparse.ArgumentParser) -> None:

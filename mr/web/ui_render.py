@@ -12,6 +12,7 @@ from string import Template
 from mr.engine.progress import Progress
 from mr.kv.models import CANCELLED, DONE, FAILED, MAP, REQUEST_STATES, RUNNING, Invocation, Request
 from mr.resource_files import TEMPLATE_DIR
+from mr.units import tally_text
 from mr.web import ui_data
 from mr.web.ui_data import ChildPage, Queues, Row, WorkerView
 
@@ -181,7 +182,8 @@ def progress_panel(progress: Progress | None) -> str:
               f"ETA {duration(progress.eta_s) if progress.eta_s is not None else '-'}"]
     status = "".join(f'<li><code>{h(s["invocation"])}</code> {h(s["message"])}</li>'
                      for s in progress.status)
-    tallies = " · ".join(f"{h(name)} <b>{n:,}</b>" for name, n in (progress.tallies or {}).items())
+    tallies = " · ".join(f"{h(name)} <b>{h(tally_text(name, n, grouped=True))}</b>"
+                         for name, n in (progress.tallies or {}).items())
     return (f'<div class="progress" data-state="{h(progress.state)}">{bar(progress, True)}'
             f'<p class="stats">{" · ".join(parts)}</p>'
             + (f'<p class="tallies">tallies: {tallies}</p>' if tallies else "")

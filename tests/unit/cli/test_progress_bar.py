@@ -1,7 +1,7 @@
 """The progress line: redrawn in place on a terminal, plain throttled lines otherwise."""
 import io
 
-from mr.cli.progress_bar import ProgressLine, bar, duration, size
+from mr.cli.progress_bar import ProgressLine, bar, duration
 
 
 class Terminal(io.StringIO):
@@ -37,7 +37,3 @@ def test_bar_and_duration():
     assert duration(None) == "?" and duration(59.4) == "59s"
     assert duration(61) == "1m01s" and duration(3 * 3600 + 120) == "3h02m"
 
-
-def test_sizes_read_as_people_read_them():
-    assert [size(n) for n in (0, 1023, 1536, 5 << 20, 1073741768, 3 << 40)] == [
-        "0 B", "1023 B", "1.5 KiB", "5.0 MiB", "1.0 GiB", "3.0 TiB"]
