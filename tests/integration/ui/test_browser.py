@@ -134,10 +134,27 @@ def test_request_page_marks_the_failed_invocation_with_its_traceback(engine, bro
     wait_for(lambda: js(browser, "return document.querySelectorAll("
                                  "'li[data-iid=\"0.0\"] li[data-iid]').length") == served,
              timeout=10, message="0.0's children shown")
-    wait_for(lambda: js(browser, "const g = document.getElementById('graph');"
-                                 "return g.complete && g.naturalWidth > 0"),
-             timeout=60, message="the graph drawn")
+    graph_drawn(browser)
     screenshot(browser, tmp_path, "request.png")
+
+
+def graph_drawn(browser) -> None:
+    """Wait for the drawing; if it never comes, say what the image and its URL were doing.
+
+    It loads lazily, once scrolled near, so it is scrolled to as a reader reaching it would.
+    """
+    js(browser, "document.getElementById('graph').scrollIntoView()")
+    try:
+        wait_for(lambda: js(browser, "const g = document.getElementById('graph');"
+                                     "return g.complete && g.naturalWidth > 0"),
+                 timeout=60, message="the graph drawn")
+    except TimeoutError:
+        image = js(browser, "const g = document.getElementById('graph');"
+                            "return {src: g.src, complete: g.complete, width: g.naturalWidth,"
+                            " top: g.getBoundingClientRect().top, view: window.innerHeight}")
+        answer = requests.get(image["src"], timeout=60)
+        raise AssertionError(f"the graph was not drawn within 60 s: image {image}; its URL "
+                             f"answers {answer.status_code} {answer.text[:300]!r}") from None
 
 
 def test_progress_bar_advances_while_a_slow_request_runs(engine, browser):
