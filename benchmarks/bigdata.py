@@ -185,8 +185,8 @@ def run(args: argparse.Namespace, workdir: Path, progress) -> dict:
                 if name not in {found.get("system") for found in result["systems"]}:
                     result["systems"].append(facts)
                 kept = rounds[name][turn]   # one warm-up row a job: the first
-                kept += [row for row in rows if not row["warm"] or not any(
-                    seen["warm"] and seen["job"] == row["job"] for seen in kept)]
+                warmed = {row["job"] for row in kept if row["warm"]}
+                kept += [row for row in rows if not (row["warm"] and row["job"] in warmed)]
     for name in chosen:
         result["rows"] += [bigdata_driver.fastest(list(runs)) for runs in zip(*rounds[name])]
     for row in result["rows"]:
